@@ -1,0 +1,108 @@
+/*-------------------------------------------------------------------------
+ * orders_stream.c
+ *	  Library entry point: preload check and GUCs.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+#include <limits.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "compat.h"
+#include "orders_stream.h"
+
+PG_MODULE_MAGIC;
+
+char	   *orders_stream_region = NULL;
+char	   *orders_stream_account_id = NULL;
+bool		orders_stream_allow_truncate = false;
+char	   *orders_stream_database = NULL;
+int			orders_stream_retention = 86400;
+
+void		_PG_init(void);
+
+/* AWS account ids are twelve digits. */
+static bool
+check_account_id(char **newval, void **extra, GucSource source)
+{
+	const char *p;
+
+	for (p = *newval; *p; p++)
+		if (!isdigit((unsigned char) *p))
+			break;
+	if (*p != '\0' || p - *newval != 12)
+	{
+		GUC_check_errdetail("An AWS account id is exactly twelve digits, such as 000000000000.");
+		return false;
+	}
+	return true;
+}
+
+/* Region names go into ARNs: lower-case letters, digits and dashes. */
+static bool
+check_region(char **newval, void **extra, GucSource source)
+{
+	const char *p;
+
+	for (p = *newval; *p; p++)
+		if (!(islower((unsigned char) *p) || isdigit((unsigned char) *p) || *p == '-'))
+			break;
+	if (*p != '\0' || p == *newval)
+	{
+		GUC_check_errdetail("A region is lower-case letters, digits and dashes, such as eu-west-1.");
+		return false;
+	}
+	return true;
+}
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("orders_stream must be loaded via shared_preload_libraries"),
+				 errhint("Add orders_stream to shared_preload_libraries and to output_plugin_libraries in postgresql.conf, set wal_level = logical, and restart the server.")));
+
+	DefineCustomStringVariable("orders_stream.region",
+							   "AWS region shown in stream ARNs and records (awsRegion).",
+							   NULL,
+							   &orders_stream_region,
+							   "local",
+							   PGC_SUSET, 0,
+							   check_region, NULL, NULL);
+	DefineCustomStringVariable("orders_stream.account_id",
+							   "AWS account id shown in stream ARNs.",
+							   NULL,
+							   &orders_stream_account_id,
+							   "000000000000",
+							   PGC_SUSET, 0,
+							   check_account_id, NULL, NULL);
+	DefineCustomBoolVariable("orders_stream.allow_truncate",
+							 "Allows TRUNCATE of tables with a stream (no REMOVE records are emitted).",
+							 NULL,
+							 &orders_stream_allow_truncate,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomStringVariable("orders_stream.database",
+							   "Database in which the orders_stream workers run.",
+							   NULL,
+							   &orders_stream_database,
+							   "postgres",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("orders_stream.retention",
+							"How long stream records are kept.",
+							NULL,
+							&orders_stream_retention,
+							86400, 60, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("orders_stream");
+}

@@ -1,0 +1,19 @@
+/*-------------------------------------------------------------------------
+ * orders_stream.h
+ *	  GUCs and names shared by every part of orders_stream.
+ *-------------------------------------------------------------------------
+ */
+#ifndef ORDERS_STREAM_H
+#define ORDERS_STREAM_H
+
+#define ORDERS_STREAM_SCHEMA	"orders_stream"
+#define ORDERS_STREAM_PLUGIN	"orders_stream"
+
+/* GUCs */
+extern char *orders_stream_region;
+extern char *orders_stream_account_id;
+extern bool orders_stream_allow_truncate;
+extern char *orders_stream_database;
+extern int	orders_stream_retention;	/* seconds */
+
+#endif							/* ORDERS_STREAM_H */

@@ -1,0 +1,597 @@
+/*-------------------------------------------------------------------------
+ * output_plugin.c
+ *	  The "orders_stream" logical decoding output plugin: one DynamoDB stream
+ *	  record (the JSON a Lambda handler finds in event.Records[i]) per change
+ *	  of a table whose stream is enabled as of that change.
+ *
+ * Whether a table is streamed, and how, is read from orders_stream.streams
+ * through the historic snapshot of the change (the table is a user catalog
+ * table), and cached per relation until a relcache invalidation of that
+ * relation: enable_stream and disable_stream send one for the table and its
+ * partitions.  Nothing here writes to a table.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_index.h"
+#include "common/md5.h"
+#include "fmgr.h"
+#include "replication/logical.h"
+#include "replication/output_plugin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+
+#include "compat.h"
+#include "orders_stream.h"
+#include "output_plugin.h"
+#include "record.h"
+
+/* How a relation's changes are streamed, as of the current change. */
+typedef struct RelStream
+{
+	Oid			relid;			/* hash key: the changed relation */
+	bool		valid;
+	bool		streamed;
+	int64		stream_id;
+	bool		want_new;
+	bool		want_old;
+	char	   *view_type;
+	char	   *arn;
+	char	   *region;
+	int			natts;			/* of the changed relation's descriptor */
+	bool	   *is_key;			/* per attribute of the changed relation */
+	bool	   *as_set;
+	MemoryContext cxt;			/* holds the strings and arrays above */
+} RelStream;
+
+typedef struct DecodingState
+{
+	MemoryContext change_cxt;	/* reset after every change */
+	uint32		position;		/* records emitted so far in this transaction */
+	OsRecordInfo current;
+} DecodingState;
+
+/*
+ * Relcache invalidation callbacks cannot be unregistered, so the cache they
+ * clear lives at backend level, like pgoutput's RelationSyncCache; it is
+ * rebuilt by each decoding session.
+ */
+static HTAB *RelStreams = NULL;
+static bool relcache_callback_registered = false;
+
+void		_PG_output_plugin_init(OutputPluginCallbacks *cb);
+
+static void
+invalidate_rel_stream(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	RelStream  *entry;
+
+	if (RelStreams == NULL)
+		return;
+	if (OidIsValid(relid))
+	{
+		entry = hash_search(RelStreams, &relid, HASH_FIND, NULL);
+		if (entry)
+			entry->valid = false;
+		return;
+	}
+	hash_seq_init(&status, RelStreams);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		entry->valid = false;
+}
+
+void
+os_format_sequence_number(char *dst, XLogRecPtr lsn, uint32 position)
+{
+	snprintf(dst, OS_SEQUENCE_NUMBER_LEN + 1, "%020llu%010u",
+			 (unsigned long long) lsn, position);
+}
+
+const OsRecordInfo *
+os_current_record(LogicalDecodingContext *ctx)
+{
+	return &((DecodingState *) ctx->output_plugin_private)->current;
+}
+
+static void
+os_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
+		   bool is_init)
+{
+	DecodingState *state;
+	ListCell   *lc;
+
+	foreach(lc, ctx->output_plugin_options)
+	{
+		DefElem    *elem = lfirst(lc);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" of output plugin \"%s\" is unknown",
+						elem->defname, ORDERS_STREAM_PLUGIN),
+				 errhint("The \"%s\" output plugin takes no options.",
+						 ORDERS_STREAM_PLUGIN)));
+	}
+
+	state = MemoryContextAllocZero(ctx->context, sizeof(DecodingState));
+	state->change_cxt = AllocSetContextCreate(ctx->context,
+											  "orders_stream change",
+											  ALLOCSET_DEFAULT_SIZES);
+	ctx->output_plugin_private = state;
+	opt->output_type = OUTPUT_PLUGIN_TEXTUAL_OUTPUT;
+	opt->receive_rewrites = false;
+
+	if (RelStreams == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(RelStream);
+		ctl.hcxt = CacheMemoryContext;
+		RelStreams = hash_create("orders_stream relation streams", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	if (!relcache_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(invalidate_rel_stream, (Datum) 0);
+		relcache_callback_registered = true;
+	}
+}
+
+static void
+os_shutdown(LogicalDecodingContext *ctx)
+{
+	HASH_SEQ_STATUS status;
+	RelStream  *entry;
+
+	if (RelStreams == NULL)
+		return;
+	hash_seq_init(&status, RelStreams);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (entry->cxt)
+			MemoryContextDelete(entry->cxt);
+	hash_destroy(RelStreams);
+	RelStreams = NULL;
+}
+
+static void
+os_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	((DecodingState *) ctx->output_plugin_private)->position = 0;
+}
+
+static void
+os_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+		  XLogRecPtr commit_lsn)
+{
+}
+
+/* Attribute number (0-based) of a column name in a descriptor, or -1. */
+static int
+attr_index(TupleDesc desc, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return i;
+	}
+	return -1;
+}
+
+static void
+mark_columns(TupleDesc desc, bool *flags, Datum names)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(names);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+
+	deconstruct_array(arr, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
+					  &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		int			idx;
+
+		if (nulls[i])
+			continue;
+		idx = attr_index(desc, NameStr(*DatumGetName(elems[i])));
+		if (idx >= 0)
+			flags[idx] = true;
+	}
+}
+
+/*
+ * Key columns: the stream table's primary key as of the change, so that a
+ * renamed key column keeps its place; the key recorded at enable time if the
+ * primary key has gone.
+ */
+static void
+mark_key_columns(RelStream *entry, TupleDesc desc, Oid stream_relid,
+				 Datum recorded_keys)
+{
+	Relation	srcrel = RelationIdGetRelation(stream_relid);
+	Oid			pkoid = InvalidOid;
+
+	if (RelationIsValid(srcrel))
+	{
+		pkoid = RelationGetPrimaryKeyIndex(srcrel);
+		if (OidIsValid(pkoid))
+		{
+			Relation	idx = RelationIdGetRelation(pkoid);
+			TupleDesc	srcdesc = RelationGetDescr(srcrel);
+			int			i;
+
+			for (i = 0; i < idx->rd_index->indnkeyatts; i++)
+			{
+				AttrNumber	attno = idx->rd_index->indkey.values[i];
+				int			leaf;
+
+				leaf = attr_index(desc,
+								  NameStr(TupleDescAttr(srcdesc, attno - 1)->attname));
+				if (leaf >= 0)
+					entry->is_key[leaf] = true;
+			}
+			RelationClose(idx);
+		}
+		RelationClose(srcrel);
+	}
+	if (!OidIsValid(pkoid))
+		mark_columns(desc, entry->is_key, recorded_keys);
+}
+
+/*
+ * Looks up the enabled stream of relid in orders_stream.streams, as of the
+ * historic snapshot.  Fills entry and returns true if there is one.
+ */
+static bool
+read_stream(RelStream *entry, Relation rel, Oid streams_relid, Oid relid)
+{
+	Relation	streams = table_open(streams_relid, AccessShareLock);
+	TupleDesc	sdesc = RelationGetDescr(streams);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+	AttrNumber	a_relid = get_attnum(streams_relid, "relid");
+	AttrNumber	a_disabled = get_attnum(streams_relid, "disabled_at");
+
+	ScanKeyInit(&key, a_relid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(streams, InvalidOid, false, NULL, 1, &key);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		MemoryContext old;
+		TupleDesc	desc = RelationGetDescr(rel);
+		char	   *region;
+		char	   *colon;
+
+		(void) heap_getattr(tup, a_disabled, sdesc, &isnull);
+		if (!isnull)
+			continue;
+
+		found = true;
+		old = MemoryContextSwitchTo(entry->cxt);
+		entry->stream_id = DatumGetInt64(heap_getattr(tup, get_attnum(streams_relid, "stream_id"),
+													  sdesc, &isnull));
+		entry->view_type = TextDatumGetCString(heap_getattr(tup, get_attnum(streams_relid, "view_type"),
+															sdesc, &isnull));
+		entry->arn = TextDatumGetCString(heap_getattr(tup, get_attnum(streams_relid, "stream_arn"),
+													  sdesc, &isnull));
+		entry->want_new = (strcmp(entry->view_type, "NEW_IMAGE") == 0 ||
+						   strcmp(entry->view_type, "NEW_AND_OLD_IMAGES") == 0);
+		entry->want_old = (strcmp(entry->view_type, "OLD_IMAGE") == 0 ||
+						   strcmp(entry->view_type, "NEW_AND_OLD_IMAGES") == 0);
+
+		/* awsRegion is the ARN's: arn:aws:dynamodb:<region>:<account>:... */
+		region = pstrdup(entry->arn + strlen("arn:aws:dynamodb:"));
+		colon = strchr(region, ':');
+		if (colon)
+			*colon = '\0';
+		entry->region = region;
+
+		entry->natts = desc->natts;
+		entry->is_key = palloc0(sizeof(bool) * desc->natts);
+		entry->as_set = palloc0(sizeof(bool) * desc->natts);
+		mark_key_columns(entry, desc, relid,
+						 heap_getattr(tup, get_attnum(streams_relid, "key_columns"),
+									  sdesc, &isnull));
+		mark_columns(desc, entry->as_set,
+					 heap_getattr(tup, get_attnum(streams_relid, "set_columns"),
+								  sdesc, &isnull));
+		MemoryContextSwitchTo(old);
+	}
+	systable_endscan(scan);
+	table_close(streams, AccessShareLock);
+	return found;
+}
+
+static RelStream *
+get_rel_stream(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	RelStream  *entry;
+	bool		found;
+	Oid			nsp;
+	Oid			streams_relid = InvalidOid;
+
+	entry = hash_search(RelStreams, &relid, HASH_ENTER, &found);
+	if (found && entry->valid)
+		return entry;
+
+	if (found && entry->cxt)
+		MemoryContextReset(entry->cxt);
+	else
+		entry->cxt = AllocSetContextCreate(CacheMemoryContext,
+										   "orders_stream relation stream",
+										   ALLOCSET_SMALL_SIZES);
+	entry->streamed = false;
+	entry->valid = true;
+
+	nsp = get_namespace_oid(ORDERS_STREAM_SCHEMA, true);
+	if (OidIsValid(nsp))
+		streams_relid = get_relname_relid("streams", nsp);
+	if (OidIsValid(streams_relid))
+	{
+		/* a partition's changes belong to its topmost streamed ancestor */
+		List	   *candidates = NIL;
+		int			i;
+
+		if (rel->rd_rel->relispartition)
+			candidates = get_partition_ancestors(relid);
+		candidates = lcons_oid(relid, candidates);
+		for (i = list_length(candidates) - 1; i >= 0 && !entry->streamed; i--)
+			entry->streamed = read_stream(entry, rel, streams_relid,
+										  list_nth_oid(candidates, i));
+		list_free(candidates);
+	}
+	return entry;
+}
+
+/* Binary equality of two values of one attribute, whatever their TOAST state. */
+static bool
+values_equal(Form_pg_attribute att, Datum a, bool anull, Datum b, bool bnull)
+{
+	if (anull || bnull)
+		return anull == bnull;
+	if (att->attlen == -1)
+	{
+		struct varlena *va = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(a));
+		struct varlena *vb = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(b));
+
+		return VARSIZE_ANY_EXHDR(va) == VARSIZE_ANY_EXHDR(vb) &&
+			memcmp(VARDATA_ANY(va), VARDATA_ANY(vb), VARSIZE_ANY_EXHDR(va)) == 0;
+	}
+	return datumIsEqual(a, b, att->attbyval, att->attlen);
+}
+
+static bool
+keys_equal(RelStream *rs, TupleDesc desc, Datum *v1, bool *n1,
+		   Datum *v2, bool *n2)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+		if (rs->is_key[i] &&
+			!values_equal(TupleDescAttr(desc, i), v1[i], n1[i], v2[i], n2[i]))
+			return false;
+	return true;
+}
+
+static bool
+rows_equal(TupleDesc desc, Datum *v1, bool *n1, Datum *v2, bool *n2)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped &&
+			!values_equal(att, v1[i], n1[i], v2[i], n2[i]))
+			return false;
+	}
+	return true;
+}
+
+/* Seconds since the Unix epoch, rounded down, as DynamoDB reports it. */
+static int64
+epoch_seconds(TimestampTz ts)
+{
+	int64		secs = ts / USECS_PER_SEC;
+
+	if (ts < 0 && ts % USECS_PER_SEC != 0)
+		secs--;
+	return secs + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+}
+
+static void
+emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			RelStream *rs, TupleDesc desc, const char *event_name,
+			Datum *newv, bool *newn, const bool *new_include,
+			Datum *oldv, bool *oldn)
+{
+	DecodingState *state = ctx->output_plugin_private;
+	OsRecordInfo *info = &state->current;
+	DdbRender	render = {0};
+	StringInfo	out;
+	Size		size;
+	char		event_id[33];
+	char	   *id_source;
+	const char *errstr = NULL;
+
+	info->stream_id = rs->stream_id;
+	info->commit_time = txn->xact_time.commit_time;
+	info->commit_lsn = txn->final_lsn;
+	info->event_name = event_name;
+	os_format_sequence_number(info->sequence_number, txn->final_lsn,
+							  ++state->position);
+
+	/* same record, same eventID: a hash of its stream and position */
+	id_source = psprintf("%s/%s", rs->arn, info->sequence_number);
+	if (!pg_md5_hash(id_source, strlen(id_source), event_id, &errstr))
+		elog(ERROR, "could not compute eventID: %s", errstr);
+
+	OutputPluginPrepareWrite(ctx, true);
+	out = ctx->out;
+	appendStringInfo(out, "{\"eventID\":\"%s\",\"eventName\":\"%s\","
+					 "\"eventVersion\":\"1.1\",\"eventSource\":\"aws:dynamodb\","
+					 "\"awsRegion\":",
+					 event_id, event_name);
+	escape_json(out, rs->region);
+	appendStringInfo(out, ",\"dynamodb\":{\"ApproximateCreationDateTime\":" INT64_FORMAT
+					 ",\"Keys\":",
+					 epoch_seconds(info->commit_time));
+	if (newv)
+		size = ddb_append_image(&render, out, desc, newv, newn, rs->is_key, NULL);
+	else
+		size = ddb_append_image(&render, out, desc, oldv, oldn, rs->is_key, NULL);
+	if (newv && rs->want_new)
+	{
+		appendStringInfoString(out, ",\"NewImage\":");
+		size += ddb_append_image(&render, out, desc, newv, newn, new_include,
+								 rs->as_set);
+	}
+	if (oldv && rs->want_old)
+	{
+		appendStringInfoString(out, ",\"OldImage\":");
+		size += ddb_append_image(&render, out, desc, oldv, oldn, NULL,
+								 rs->as_set);
+	}
+	ddb_end(&render);
+	appendStringInfo(out, ",\"SequenceNumber\":\"%s\",\"SizeBytes\":%zu,"
+					 "\"StreamViewType\":\"%s\"},\"eventSourceARN\":",
+					 info->sequence_number, size, rs->view_type);
+	escape_json(out, rs->arn);
+	appendStringInfoChar(out, '}');
+	OutputPluginWrite(ctx, true);
+}
+
+static void
+deform(HeapTuple tuple, TupleDesc desc, Datum **values, bool **nulls)
+{
+	*values = palloc(sizeof(Datum) * desc->natts);
+	*nulls = palloc(sizeof(bool) * desc->natts);
+	heap_deform_tuple(tuple, desc, *values, *nulls);
+}
+
+/*
+ * An unchanged TOASTed value is not in the WAL of an UPDATE; with REPLICA
+ * IDENTITY FULL the old tuple holds it in full.  Without an old tuple the
+ * value is left out of NewImage (never a placeholder): returns the include
+ * flags then, NULL when every value is present.
+ */
+static bool *
+fill_unchanged_toast(TupleDesc desc, Datum *newv, bool *newn,
+					 Datum *oldv, bool *oldn)
+{
+	bool	   *include = NULL;
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || att->attlen != -1 || newn[i] ||
+			!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(newv[i])))
+			continue;
+		if (oldv && !oldn[i])
+			newv[i] = oldv[i];
+		else
+		{
+			if (include == NULL)
+			{
+				include = palloc(sizeof(bool) * desc->natts);
+				memset(include, true, sizeof(bool) * desc->natts);
+			}
+			include[i] = false;
+		}
+	}
+	return include;
+}
+
+static void
+os_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+		  Relation relation, ReorderBufferChange *change)
+{
+	DecodingState *state = ctx->output_plugin_private;
+	RelStream  *rs = get_rel_stream(relation);
+	TupleDesc	desc = RelationGetDescr(relation);
+	MemoryContext old;
+	Datum	   *newv = NULL;
+	bool	   *newn = NULL;
+	Datum	   *oldv = NULL;
+	bool	   *oldn = NULL;
+	bool	   *new_include = NULL;
+
+	if (!rs->streamed)
+		return;
+
+	old = MemoryContextSwitchTo(state->change_cxt);
+
+	if (change->data.tp.newtuple)
+		deform(&change->data.tp.newtuple->tuple, desc, &newv, &newn);
+	if (change->data.tp.oldtuple)
+		deform(&change->data.tp.oldtuple->tuple, desc, &oldv, &oldn);
+
+	switch (change->action)
+	{
+		case REORDER_BUFFER_CHANGE_INSERT:
+			emit_record(ctx, txn, rs, desc, "INSERT", newv, newn, NULL, NULL, NULL);
+			break;
+		case REORDER_BUFFER_CHANGE_UPDATE:
+			new_include = fill_unchanged_toast(desc, newv, newn, oldv, oldn);
+			if (oldv == NULL)
+				emit_record(ctx, txn, rs, desc, "MODIFY", newv, newn, new_include,
+							NULL, NULL);
+			else if (!keys_equal(rs, desc, newv, newn, oldv, oldn))
+			{
+				/* a new key is a new item: DynamoDB removes, then inserts */
+				emit_record(ctx, txn, rs, desc, "REMOVE", NULL, NULL, NULL, oldv, oldn);
+				emit_record(ctx, txn, rs, desc, "INSERT", newv, newn, new_include,
+							NULL, NULL);
+			}
+			else if (!rows_equal(desc, newv, newn, oldv, oldn))
+				emit_record(ctx, txn, rs, desc, "MODIFY", newv, newn, new_include,
+							oldv, oldn);
+			break;
+		case REORDER_BUFFER_CHANGE_DELETE:
+			if (oldv)
+				emit_record(ctx, txn, rs, desc, "REMOVE", NULL, NULL, NULL, oldv, oldn);
+			break;
+		default:
+			break;
+	}
+
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(state->change_cxt);
+}
+
+void
+_PG_output_plugin_init(OutputPluginCallbacks *cb)
+{
+	cb->startup_cb = os_startup;
+	cb->begin_cb = os_begin;
+	cb->change_cb = os_change;
+	cb->commit_cb = os_commit;
+	cb->shutdown_cb = os_shutdown;
+}

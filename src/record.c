@@ -1,0 +1,892 @@
+/*-------------------------------------------------------------------------
+ * record.c
+ *	  Tuple values -> DynamoDB typed JSON ("S", "N", "B", "BOOL", "NULL",
+ *	  "M", "L", "SS", "NS", "BS") and DynamoDB item sizes.
+ *
+ * Every encoder is deterministic: no output depends on DateStyle, TimeZone,
+ * IntervalStyle, extra_float_digits, bytea_output or lc_numeric.  Types with
+ * a dedicated encoder are formatted here; every other type goes through its
+ * output function with those settings pinned (see enter_fixed_settings).
+ *
+ * Sizes follow DynamoDB's item-size rules: strings and binaries by their
+ * length in bytes, numbers 1 byte per two significant digits plus 1, BOOL and
+ * NULL 1 byte, M and L 3 bytes plus 1 byte per element plus the elements (a
+ * map element also counts its name), sets the sum of their elements, and
+ * every top-level attribute its name's length.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/base64.h"
+#include "common/shortest_dec.h"
+#include "datatype/timestamp.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/cash.h"
+#include "utils/date.h"
+#include "miscadmin.h"
+#include "utils/datetime.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#include "compat.h"
+#include "record.h"
+
+typedef enum DdbKind
+{
+	DDB_BOOL,
+	DDB_INT2,
+	DDB_INT4,
+	DDB_INT8,
+	DDB_FLOAT4,
+	DDB_FLOAT8,
+	DDB_NUMERIC,
+	DDB_MONEY,
+	DDB_TEXT,					/* varlena text-like: text, varchar, bpchar */
+	DDB_BYTEA,
+	DDB_JSON,
+	DDB_JSONB,
+	DDB_DATE,
+	DDB_TIME,
+	DDB_TIMETZ,
+	DDB_TIMESTAMP,
+	DDB_TIMESTAMPTZ,
+	DDB_INTERVAL,
+	DDB_ARRAY,
+	DDB_COMPOSITE,
+	DDB_STABLE_OUTPUT,			/* output function independent of settings */
+	DDB_OTHER					/* output function under fixed settings */
+} DdbKind;
+
+typedef struct DdbType
+{
+	Oid			typid;			/* hash key */
+	DdbKind		kind;
+	Oid			basetype;		/* after stripping domains */
+	FmgrInfo	output;			/* for DDB_STABLE_OUTPUT and DDB_OTHER */
+	Oid			elemtype;		/* for DDB_ARRAY */
+	int16		elemlen;
+	bool		elembyval;
+	char		elemalign;
+} DdbType;
+
+/* Type lookups are per backend and survive decoding passes. */
+static HTAB *DdbTypeCache = NULL;
+
+static Size append_value(DdbRender *render, StringInfo buf, Datum value,
+						 bool isnull, Oid typid);
+static Size append_attributes(DdbRender *render, StringInfo buf,
+							  TupleDesc desc, Datum *values, bool *nulls,
+							  const bool *include, const bool *as_set,
+							  int *nattrs);
+
+static void
+invalidate_type_cache(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS status;
+	DdbType    *entry;
+
+	if (DdbTypeCache == NULL)
+		return;
+	hash_seq_init(&status, DdbTypeCache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		hash_search(DdbTypeCache, &entry->typid, HASH_REMOVE, NULL);
+}
+
+static DdbKind
+kind_of_base_type(Oid basetype, char typtype, char typcategory)
+{
+	switch (basetype)
+	{
+		case BOOLOID:
+			return DDB_BOOL;
+		case INT2OID:
+			return DDB_INT2;
+		case INT4OID:
+			return DDB_INT4;
+		case INT8OID:
+			return DDB_INT8;
+		case FLOAT4OID:
+			return DDB_FLOAT4;
+		case FLOAT8OID:
+			return DDB_FLOAT8;
+		case NUMERICOID:
+			return DDB_NUMERIC;
+		case CASHOID:
+			return DDB_MONEY;
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			return DDB_TEXT;
+		case BYTEAOID:
+			return DDB_BYTEA;
+		case JSONOID:
+			return DDB_JSON;
+		case JSONBOID:
+			return DDB_JSONB;
+		case DATEOID:
+			return DDB_DATE;
+		case TIMEOID:
+			return DDB_TIME;
+		case TIMETZOID:
+			return DDB_TIMETZ;
+		case TIMESTAMPOID:
+			return DDB_TIMESTAMP;
+		case TIMESTAMPTZOID:
+			return DDB_TIMESTAMPTZ;
+		case INTERVALOID:
+			return DDB_INTERVAL;
+		case NAMEOID:
+		case CHAROID:
+		case UUIDOID:
+		case INETOID:
+		case CIDROID:
+		case MACADDROID:
+		case MACADDR8OID:
+		case BITOID:
+		case VARBITOID:
+		case XMLOID:
+		case OIDOID:
+		case XIDOID:
+		case XID8OID:
+		case CIDOID:
+		case TIDOID:
+		case PG_LSNOID:
+		case TSVECTOROID:
+		case TSQUERYOID:
+			return DDB_STABLE_OUTPUT;
+		default:
+			break;
+	}
+	if (typtype == TYPTYPE_ENUM)
+		return DDB_STABLE_OUTPUT;
+	if (typtype == TYPTYPE_COMPOSITE)
+		return DDB_COMPOSITE;
+	if (typcategory == TYPCATEGORY_ARRAY)
+		return DDB_ARRAY;
+	return DDB_OTHER;
+}
+
+static DdbType *
+lookup_type(Oid typid)
+{
+	DdbType    *entry;
+	bool		found;
+
+	if (DdbTypeCache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(DdbType);
+		ctl.hcxt = CacheMemoryContext;
+		DdbTypeCache = hash_create("orders_stream type cache", 64, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterSyscacheCallback(TYPEOID, invalidate_type_cache, (Datum) 0);
+	}
+
+	entry = hash_search(DdbTypeCache, &typid, HASH_ENTER, &found);
+	if (!found)
+	{
+		Oid			basetype = getBaseType(typid);
+		HeapTuple	tup;
+		Form_pg_type form;
+		DdbKind		kind;
+
+		tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(basetype));
+		if (!HeapTupleIsValid(tup))
+		{
+			hash_search(DdbTypeCache, &typid, HASH_REMOVE, NULL);
+			elog(ERROR, "cache lookup failed for type %u", basetype);
+		}
+		form = (Form_pg_type) GETSTRUCT(tup);
+		kind = kind_of_base_type(basetype, form->typtype, form->typcategory);
+		ReleaseSysCache(tup);
+
+		entry->kind = kind;
+		entry->basetype = basetype;
+		if (kind == DDB_ARRAY)
+		{
+			entry->elemtype = get_element_type(basetype);
+			get_typlenbyvalalign(entry->elemtype, &entry->elemlen,
+								 &entry->elembyval, &entry->elemalign);
+		}
+		if (kind == DDB_STABLE_OUTPUT || kind == DDB_OTHER)
+		{
+			Oid			outfunc;
+			bool		isvarlena;
+
+			getTypeOutputInfo(basetype, &outfunc, &isvarlena);
+			fmgr_info_cxt(outfunc, &entry->output, CacheMemoryContext);
+		}
+	}
+	return entry;
+}
+
+/*
+ * Pins the settings that output functions may consult, for the rest of the
+ * rendering pass.  Saved with a GUC nest level, so ddb_end() (or an error's
+ * transaction abort) restores the session's values.
+ */
+static void
+enter_fixed_settings(DdbRender *render)
+{
+	if (render->guc_nestlevel > 0)
+		return;
+	render->guc_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("datestyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("intervalstyle", "iso_8601", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("bytea_output", "hex", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+void
+ddb_end(DdbRender *render)
+{
+	if (render->guc_nestlevel > 0)
+	{
+		AtEOXact_GUC(true, render->guc_nestlevel);
+		render->guc_nestlevel = 0;
+	}
+}
+
+/* {"S": "..."} */
+static Size
+append_string(StringInfo buf, const char *str)
+{
+	appendStringInfoString(buf, "{\"S\":");
+	escape_json(buf, str);
+	appendStringInfoChar(buf, '}');
+	return strlen(str);
+}
+
+/*
+ * DynamoDB's size of a number: 1 byte per two significant digits, plus 1.
+ * Leading and trailing zeros do not count; neither does the exponent.
+ */
+static Size
+number_size(const char *num)
+{
+	const char *p = num;
+	const char *first = NULL;
+	const char *last = NULL;
+	int			digits = 0;
+
+	for (; *p && *p != 'e' && *p != 'E'; p++)
+	{
+		if (*p >= '1' && *p <= '9')
+		{
+			if (first == NULL)
+				first = p;
+			last = p;
+		}
+	}
+	if (first != NULL)
+	{
+		for (p = first; p <= last; p++)
+			if (*p >= '0' && *p <= '9')
+				digits++;
+	}
+	return (digits + 1) / 2 + 1;
+}
+
+/* {"N": "..."}, or {"S": ...} for what DynamoDB numbers cannot hold */
+static Size
+append_number(StringInfo buf, const char *num)
+{
+	if (strcmp(num, "NaN") == 0 || strcmp(num, "Infinity") == 0 ||
+		strcmp(num, "-Infinity") == 0)
+		return append_string(buf, num);
+	appendStringInfo(buf, "{\"N\":\"%s\"}", num);
+	return number_size(num);
+}
+
+static Size
+append_float8(StringInfo buf, double val)
+{
+	char		str[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	if (isnan(val))
+		return append_string(buf, "NaN");
+	if (isinf(val))
+		return append_string(buf, val > 0 ? "Infinity" : "-Infinity");
+	double_to_shortest_decimal_buf(val, str);
+	return append_number(buf, str);
+}
+
+static Size
+append_float4(StringInfo buf, float val)
+{
+	char		str[FLOAT_SHORTEST_DECIMAL_LEN];
+
+	if (isnan(val))
+		return append_string(buf, "NaN");
+	if (isinf(val))
+		return append_string(buf, val > 0 ? "Infinity" : "-Infinity");
+	float_to_shortest_decimal_buf(val, str);
+	return append_number(buf, str);
+}
+
+static Size
+append_bytes(StringInfo buf, const char *data, int len)
+{
+	int			enclen = pg_b64_enc_len(len);
+	char	   *enc = palloc(enclen + 1);
+	int			n;
+
+	n = pg_b64_encode(data, len, enc, enclen);
+	if (n < 0)
+		elog(ERROR, "could not encode binary value as base64");
+	enc[n] = '\0';
+	appendStringInfoString(buf, "{\"B\":\"");
+	appendBinaryStringInfo(buf, enc, n);
+	appendStringInfoString(buf, "\"}");
+	pfree(enc);
+	return len;
+}
+
+static void
+datetime_out_of_range(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("timestamp out of range")));
+}
+
+/* ISO 8601, in UTC ("Z") for timestamptz */
+static Size
+append_timestamp(StringInfo buf, Timestamp ts, bool utc)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	char		str[MAXDATELEN + 2];
+
+	if (TIMESTAMP_IS_NOBEGIN(ts))
+		return append_string(buf, "-infinity");
+	if (TIMESTAMP_IS_NOEND(ts))
+		return append_string(buf, "infinity");
+	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+		datetime_out_of_range();
+	EncodeDateTime(&tm, fsec, false, 0, NULL, USE_XSD_DATES, str);
+	if (utc)
+		strcat(str, "Z");
+	return append_string(buf, str);
+}
+
+static Size
+append_date(StringInfo buf, DateADT date)
+{
+	struct pg_tm tm;
+	char		str[MAXDATELEN + 1];
+
+	if (DATE_IS_NOBEGIN(date))
+		return append_string(buf, "-infinity");
+	if (DATE_IS_NOEND(date))
+		return append_string(buf, "infinity");
+	j2date(date + POSTGRES_EPOCH_JDATE, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+	EncodeDateOnly(&tm, USE_XSD_DATES, str);
+	return append_string(buf, str);
+}
+
+static Size
+append_time(StringInfo buf, TimeADT time)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	char		str[MAXDATELEN + 1];
+
+	time2tm(time, &tm, &fsec);
+	EncodeTimeOnly(&tm, fsec, false, 0, USE_XSD_DATES, str);
+	return append_string(buf, str);
+}
+
+static Size
+append_timetz(StringInfo buf, TimeTzADT *time)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tz;
+	char		str[MAXDATELEN + 1];
+
+	timetz2tm(time, &tm, &fsec, &tz);
+	EncodeTimeOnly(&tm, fsec, true, tz, USE_XSD_DATES, str);
+	return append_string(buf, str);
+}
+
+static Size
+append_interval(StringInfo buf, Interval *span)
+{
+	struct pg_itm itm;
+	char		str[MAXDATELEN + 1];
+
+	interval2itm(*span, &itm);
+	EncodeInterval(&itm, INTSTYLE_ISO_8601, str);
+	return append_string(buf, str);
+}
+
+/*
+ * jsonb -> M / L / S / N / BOOL / NULL.  Walks the container with an
+ * iterator and a stack of open containers, so that each container's size can
+ * be added to its parent's when it closes.
+ */
+typedef struct JsonbFrame
+{
+	Size		size;
+	bool		first;
+	bool		is_object;
+	bool		raw_scalar;
+	Size		pending_key_len;
+} JsonbFrame;
+
+static Size
+append_jsonb_scalar(StringInfo buf, JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			appendStringInfoString(buf, "{\"NULL\":true}");
+			return 1;
+		case jbvBool:
+			appendStringInfoString(buf, v->val.boolean ? "{\"BOOL\":true}" : "{\"BOOL\":false}");
+			return 1;
+		case jbvNumeric:
+			return append_number(buf,
+								 DatumGetCString(DirectFunctionCall1(numeric_out,
+																	 NumericGetDatum(v->val.numeric))));
+		case jbvString:
+			{
+				char	   *str = pnstrdup(v->val.string.val, v->val.string.len);
+				Size		size = append_string(buf, str);
+
+				pfree(str);
+				return size;
+			}
+		default:
+			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
+	}
+	return 0;
+}
+
+static Size
+append_jsonb(StringInfo buf, Jsonb *jb)
+{
+	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	JsonbFrame *stack = palloc(sizeof(JsonbFrame) * 8);
+	int			depth = 0;
+	int			maxdepth = 8;
+	Size		result = 0;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		JsonbFrame *top = depth > 0 ? &stack[depth - 1] : NULL;
+
+		switch (tok)
+		{
+			case WJB_BEGIN_OBJECT:
+			case WJB_BEGIN_ARRAY:
+				if (top && !top->raw_scalar)
+				{
+					if (!top->first)
+						appendStringInfoChar(buf, ',');
+					top->first = false;
+				}
+				if (depth == maxdepth)
+				{
+					maxdepth *= 2;
+					stack = repalloc(stack, sizeof(JsonbFrame) * maxdepth);
+				}
+				top = &stack[depth++];
+				top->size = 3;
+				top->first = true;
+				top->is_object = (tok == WJB_BEGIN_OBJECT);
+				top->raw_scalar = (tok == WJB_BEGIN_ARRAY && v.val.array.rawScalar);
+				top->pending_key_len = 0;
+				if (!top->raw_scalar)
+					appendStringInfoString(buf, top->is_object ? "{\"M\":{" : "{\"L\":[");
+				break;
+			case WJB_KEY:
+				if (!top->first)
+					appendStringInfoChar(buf, ',');
+				{
+					char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
+
+					escape_json(buf, key);
+					pfree(key);
+				}
+				appendStringInfoChar(buf, ':');
+				top->pending_key_len = v.val.string.len;
+				/* the value follows without its own comma */
+				top->first = true;
+				break;
+			case WJB_VALUE:
+			case WJB_ELEM:
+				if (top->raw_scalar)
+				{
+					result = append_jsonb_scalar(buf, &v);
+					break;
+				}
+				if (!top->first)
+					appendStringInfoChar(buf, ',');
+				top->first = false;
+				top->size += 1 + top->pending_key_len + append_jsonb_scalar(buf, &v);
+				top->pending_key_len = 0;
+				break;
+			case WJB_END_OBJECT:
+			case WJB_END_ARRAY:
+				{
+					JsonbFrame	closed = *top;
+
+					depth--;
+					if (closed.raw_scalar)
+						break;
+					appendStringInfoString(buf, closed.is_object ? "}}" : "]}");
+					if (depth == 0)
+						result = closed.size;
+					else
+					{
+						JsonbFrame *parent = &stack[depth - 1];
+
+						parent->size += 1 + parent->pending_key_len + closed.size;
+						parent->pending_key_len = 0;
+						parent->first = false;
+					}
+				}
+				break;
+			default:
+				elog(ERROR, "unexpected jsonb iterator token %d", (int) tok);
+		}
+	}
+	pfree(stack);
+	return result;
+}
+
+/* Elements of one dimension of an array, starting at *pos, as nested L. */
+static Size
+append_array_dim(DdbRender *render, StringInfo buf, DdbType *type, int ndims,
+				 int *dims, int dim, Datum *elems, bool *nulls, int *pos)
+{
+	Size		size = 3;
+	int			i;
+
+	appendStringInfoString(buf, "{\"L\":[");
+	for (i = 0; i < dims[dim]; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(buf, ',');
+		if (dim + 1 < ndims)
+			size += 1 + append_array_dim(render, buf, type, ndims, dims, dim + 1,
+										 elems, nulls, pos);
+		else
+		{
+			size += 1 + append_value(render, buf, elems[*pos], nulls[*pos],
+									 type->elemtype);
+			(*pos)++;
+		}
+	}
+	appendStringInfoString(buf, "]}");
+	return size;
+}
+
+static void
+deconstruct(DdbType *type, Datum value, ArrayType **arr, Datum **elems,
+			bool **nulls, int *nelems)
+{
+	*arr = DatumGetArrayTypeP(value);
+	deconstruct_array(*arr, type->elemtype, type->elemlen, type->elembyval,
+					  type->elemalign, elems, nulls, nelems);
+}
+
+static Size
+append_array(DdbRender *render, StringInfo buf, DdbType *type, Datum value)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	int			pos = 0;
+
+	deconstruct(type, value, &arr, &elems, &nulls, &nelems);
+	if (ARR_NDIM(arr) == 0)
+	{
+		appendStringInfoString(buf, "{\"L\":[]}");
+		return 3;
+	}
+	return append_array_dim(render, buf, type, ARR_NDIM(arr), ARR_DIMS(arr), 0,
+							elems, nulls, &pos);
+}
+
+/*
+ * A set attribute: SS, NS or BS by element type, NULL elements and
+ * duplicates dropped (DynamoDB sets hold distinct, non-null members).
+ * Returns 0 and appends nothing for an empty set, which DynamoDB cannot hold.
+ */
+static Size
+append_set(DdbRender *render, StringInfo buf, DdbType *type, Datum value,
+		   bool *appended)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	DdbType    *elemtype;
+	const char *tag;
+	char	  **members;
+	int			nmembers = 0;
+	Size		size = 0;
+	int			i;
+
+	*appended = false;
+	deconstruct(type, value, &arr, &elems, &nulls, &nelems);
+	elemtype = lookup_type(type->elemtype);
+	switch (elemtype->kind)
+	{
+		case DDB_INT2:
+		case DDB_INT4:
+		case DDB_INT8:
+		case DDB_NUMERIC:
+		case DDB_FLOAT4:
+		case DDB_FLOAT8:
+		case DDB_MONEY:
+			tag = "NS";
+			break;
+		case DDB_BYTEA:
+			tag = "BS";
+			break;
+		default:
+			tag = "SS";
+			break;
+	}
+
+	/* Render each member alone, to compare them and to strip its type tag. */
+	members = palloc(sizeof(char *) * Max(nelems, 1));
+	for (i = 0; i < nelems; i++)
+	{
+		StringInfoData one;
+		Size		one_size;
+		bool		dup = false;
+		int			j;
+
+		if (nulls[i])
+			continue;
+		initStringInfo(&one);
+		one_size = append_value(render, &one, elems[i], false, type->elemtype);
+		for (j = 0; j < nmembers && !dup; j++)
+			dup = (strcmp(members[j], one.data) == 0);
+		if (dup)
+		{
+			pfree(one.data);
+			continue;
+		}
+		members[nmembers++] = one.data;
+		size += one_size;
+	}
+	if (nmembers == 0)
+		return 0;
+
+	appendStringInfo(buf, "{\"%s\":[", tag);
+	for (i = 0; i < nmembers; i++)
+	{
+		/* each member is {"X":<json>}; keep only <json> */
+		char	   *colon = strchr(members[i], ':');
+		size_t		len = strlen(colon + 1);
+
+		if (i > 0)
+			appendStringInfoChar(buf, ',');
+		appendBinaryStringInfo(buf, colon + 1, len - 1);
+	}
+	appendStringInfoString(buf, "]}");
+	*appended = true;
+	return size;
+}
+
+static Size
+append_composite(DdbRender *render, StringInfo buf, Datum value)
+{
+	HeapTupleHeader rec = DatumGetHeapTupleHeader(value);
+	TupleDesc	desc;
+	HeapTupleData tuple;
+	Datum	   *values;
+	bool	   *nulls;
+	Size		size;
+	int			nattrs;
+
+	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(rec),
+								  HeapTupleHeaderGetTypMod(rec));
+	tuple.t_len = HeapTupleHeaderGetDatumLength(rec);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = rec;
+	values = palloc(sizeof(Datum) * desc->natts);
+	nulls = palloc(sizeof(bool) * desc->natts);
+	heap_deform_tuple(&tuple, desc, values, nulls);
+
+	appendStringInfoString(buf, "{\"M\":");
+	size = append_attributes(render, buf, desc, values, nulls, NULL, NULL,
+							 &nattrs);
+	appendStringInfoChar(buf, '}');
+	ReleaseTupleDesc(desc);
+
+	/* a map counts 3 bytes, plus 1 per element on top of the element sizes */
+	return size + 3 + nattrs;
+}
+
+static Size
+append_value(DdbRender *render, StringInfo buf, Datum value, bool isnull,
+			 Oid typid)
+{
+	DdbType    *type;
+	char		str[32];
+
+	if (isnull)
+	{
+		appendStringInfoString(buf, "{\"NULL\":true}");
+		return 1;
+	}
+
+	type = lookup_type(typid);
+	switch (type->kind)
+	{
+		case DDB_BOOL:
+			appendStringInfoString(buf, DatumGetBool(value) ? "{\"BOOL\":true}" : "{\"BOOL\":false}");
+			return 1;
+		case DDB_INT2:
+			pg_ltoa(DatumGetInt16(value), str);
+			return append_number(buf, str);
+		case DDB_INT4:
+			pg_ltoa(DatumGetInt32(value), str);
+			return append_number(buf, str);
+		case DDB_INT8:
+			pg_lltoa(DatumGetInt64(value), str);
+			return append_number(buf, str);
+		case DDB_FLOAT4:
+			return append_float4(buf, DatumGetFloat4(value));
+		case DDB_FLOAT8:
+			return append_float8(buf, DatumGetFloat8(value));
+		case DDB_NUMERIC:
+			return append_number(buf, DatumGetCString(DirectFunctionCall1(numeric_out, value)));
+		case DDB_MONEY:
+			return append_number(buf,
+								 DatumGetCString(DirectFunctionCall1(numeric_out,
+																	 DirectFunctionCall1(cash_numeric, value))));
+		case DDB_TEXT:
+			return append_string(buf, TextDatumGetCString(value));
+		case DDB_BYTEA:
+			{
+				bytea	   *b = DatumGetByteaPP(value);
+
+				return append_bytes(buf, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+			}
+		case DDB_JSON:
+			return append_jsonb(buf,
+								DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																   CStringGetDatum(TextDatumGetCString(value)))));
+		case DDB_JSONB:
+			return append_jsonb(buf, DatumGetJsonbP(value));
+		case DDB_DATE:
+			return append_date(buf, DatumGetDateADT(value));
+		case DDB_TIME:
+			return append_time(buf, DatumGetTimeADT(value));
+		case DDB_TIMETZ:
+			return append_timetz(buf, DatumGetTimeTzADTP(value));
+		case DDB_TIMESTAMP:
+			return append_timestamp(buf, DatumGetTimestamp(value), false);
+		case DDB_TIMESTAMPTZ:
+			return append_timestamp(buf, DatumGetTimestampTz(value), true);
+		case DDB_INTERVAL:
+			return append_interval(buf, DatumGetIntervalP(value));
+		case DDB_ARRAY:
+			return append_array(render, buf, type, value);
+		case DDB_COMPOSITE:
+			return append_composite(render, buf, value);
+		case DDB_OTHER:
+			enter_fixed_settings(render);
+			/* FALLTHROUGH */
+		case DDB_STABLE_OUTPUT:
+			return append_string(buf, OutputFunctionCall(&type->output, value));
+	}
+	return 0;					/* keep compiler quiet */
+}
+
+Size
+ddb_append_image(DdbRender *render, StringInfo buf, TupleDesc desc,
+				 Datum *values, bool *nulls, const bool *include,
+				 const bool *as_set)
+{
+	int			nattrs;
+
+	return append_attributes(render, buf, desc, values, nulls, include, as_set,
+							 &nattrs);
+}
+
+static Size
+append_attributes(DdbRender *render, StringInfo buf, TupleDesc desc,
+				  Datum *values, bool *nulls, const bool *include,
+				  const bool *as_set, int *nattrs)
+{
+	Size		size = 0;
+	bool		first = true;
+	int			i;
+
+	*nattrs = 0;
+	appendStringInfoChar(buf, '{');
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		const char *name = NameStr(att->attname);
+		int			name_len = strlen(name);
+		int			rollback_len = buf->len;
+		bool		set_appended = true;
+		Size		value_size;
+
+		if (att->attisdropped || (include && !include[i]))
+			continue;
+
+		if (!first)
+			appendStringInfoChar(buf, ',');
+		escape_json(buf, name);
+		appendStringInfoChar(buf, ':');
+
+		if (as_set && as_set[i] && !nulls[i])
+			value_size = append_set(render, buf, lookup_type(att->atttypid),
+									values[i], &set_appended);
+		else
+			value_size = append_value(render, buf, values[i], nulls[i],
+									  att->atttypid);
+
+		if (!set_appended)
+		{
+			/* an empty set is no attribute at all in DynamoDB */
+			buf->len = rollback_len;
+			buf->data[buf->len] = '\0';
+			continue;
+		}
+		first = false;
+		(*nattrs)++;
+		size += name_len + value_size;
+	}
+	appendStringInfoChar(buf, '}');
+	return size;
+}
