@@ -19,9 +19,14 @@
 #include "catalog/objectaddress.h"
 #include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
+#include "commands/dbcommands.h"
 #include "commands/trigger.h"
 #include "common/md5.h"
 #include "executor/spi.h"
+#include "replication/message.h"
+#include "replication/slot.h"
+#include "storage/latch.h"
+#include "storage/spin.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -33,7 +38,9 @@
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/timestamp.h"
+#include "utils/wait_event.h"
 
+#include "capture.h"
 #include "compat.h"
 #include "orders_stream.h"
 
@@ -278,6 +285,43 @@ arn_exists(const char *arn)
 	return SPI_processed > 0;
 }
 
+/* Streams are captured in orders_stream.database only. */
+static void
+check_capture_database(void)
+{
+	char	   *db = get_database_name(MyDatabaseId);
+
+	if (strcmp(db, orders_stream_database) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("orders_stream captures database \"%s\", not \"%s\"",
+						orders_stream_database, db),
+				 errhint("Set orders_stream.database = '%s' in postgresql.conf and restart the server.",
+						 db)));
+}
+
+/*
+ * A stream may only be enabled once the capture slot exists: the slot cannot
+ * be created in this transaction, and changes made before it exists would be
+ * lost silently.
+ */
+static void
+check_capture_slot(void)
+{
+	char	   *slot = capture_slot_name();
+
+	check_capture_database();
+	if (SearchNamedReplicationSlot(slot, true) == NULL)
+	{
+		(void) capture_launch();
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("capture slot \"%s\" does not exist yet", slot),
+				 errdetail("The orders_stream capture worker creates it after CREATE EXTENSION commits."),
+				 errhint("Run SELECT orders_stream.wait_for_slot(); in its own transaction, then enable the stream.")));
+	}
+}
+
 Datum
 orders_stream_enable_stream(PG_FUNCTION_ARGS)
 {
@@ -307,6 +351,7 @@ orders_stream_enable_stream(PG_FUNCTION_ARGS)
 
 	rel = open_stream_table(relid);
 	check_view_type(view_type, rel);
+	check_capture_slot();
 	if (rel->rd_rel->relpersistence != RELPERSISTENCE_PERMANENT)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -471,4 +516,120 @@ orders_stream_truncate_guard(PG_FUNCTION_ARGS)
 				 errdetail("TRUNCATE removes items without REMOVE stream records, so consumers would never learn they are gone."),
 				 errhint("Use DELETE, disable the stream first, or SET orders_stream.allow_truncate = on to truncate without stream records.")));
 	PG_RETURN_POINTER(NULL);
+}
+
+PG_FUNCTION_INFO_V1(orders_stream_launch_capture);
+PG_FUNCTION_INFO_V1(orders_stream_wait_for_slot);
+PG_FUNCTION_INFO_V1(orders_stream_wait_for_capture);
+
+/* Starts the capture worker of this database unless it runs already. */
+Datum
+orders_stream_launch_capture(PG_FUNCTION_ARGS)
+{
+	check_capture_database();
+	PG_RETURN_BOOL(capture_launch());
+}
+
+static int64
+timeout_ms(Interval *timeout)
+{
+	return timeout->time / 1000 +
+		((int64) timeout->month * DAYS_PER_MONTH + timeout->day) * SECS_PER_DAY * 1000;
+}
+
+/*
+ * Waits until the capture slot of this database exists.  Scripts call it
+ * right after CREATE EXTENSION, whose commit lets the worker create it.
+ */
+Datum
+orders_stream_wait_for_slot(PG_FUNCTION_ARGS)
+{
+	Interval   *timeout = PG_GETARG_INTERVAL_P(0);
+	char	   *slot = capture_slot_name();
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   timeout_ms(timeout));
+
+	check_capture_database();
+	for (;;)
+	{
+		if (SearchNamedReplicationSlot(slot, true) != NULL)
+			break;
+		(void) capture_launch();
+		if (GetCurrentTimestamp() >= deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("capture slot \"%s\" does not exist after %s",
+							slot, DatumGetCString(DirectFunctionCall1(interval_out,
+																	  IntervalPGetDatum(timeout)))),
+					 errdetail("The orders_stream capture worker creates it once CREATE EXTENSION has committed, after every transaction running then has ended."),
+					 errhint("Call wait_for_slot() in a transaction of its own, end long-running transactions, and check the server log and pg_stat_activity for the orders_stream capture worker.")));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(slot));
+}
+
+/* The capture slot's confirmed position, or InvalidXLogRecPtr. */
+static XLogRecPtr
+capture_confirmed(const char *slot_name)
+{
+	ReplicationSlot *slot;
+	XLogRecPtr	confirmed = InvalidXLogRecPtr;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	slot = SearchNamedReplicationSlot(slot_name, false);
+	if (slot)
+	{
+		SpinLockAcquire(&slot->mutex);
+		confirmed = slot->data.confirmed_flush;
+		SpinLockRelease(&slot->mutex);
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+	return confirmed;
+}
+
+/*
+ * Waits until every change committed before the call is in the stream.  A
+ * WAL message marks "now"; once the worker has confirmed its slot past it,
+ * everything committed earlier is stored.
+ */
+Datum
+orders_stream_wait_for_capture(PG_FUNCTION_ARGS)
+{
+	Interval   *timeout = PG_GETARG_INTERVAL_P(0);
+	char	   *slot = capture_slot_name();
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   timeout_ms(timeout));
+	XLogRecPtr	target;
+
+	check_capture_database();
+	target = LogLogicalMessage("orders_stream", "", 0, false);
+	XLogFlush(target);
+	capture_wakeup();
+	for (;;)
+	{
+		XLogRecPtr	confirmed = capture_confirmed(slot);
+
+		if (confirmed >= target)
+			break;
+		if (GetCurrentTimestamp() >= deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("capture did not reach %X/%X within %s",
+							LSN_FORMAT_ARGS(target),
+							DatumGetCString(DirectFunctionCall1(interval_out,
+																IntervalPGetDatum(timeout)))),
+					 errdetail(confirmed == InvalidXLogRecPtr ?
+							   "Capture slot \"%s\" does not exist." :
+							   "Capture slot \"%s\" has confirmed %X/%X.",
+							   slot, LSN_FORMAT_ARGS(confirmed)),
+					 errhint("Check pg_stat_activity and the server log for the orders_stream capture worker, and orders_stream.stream_status for the lag.")));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	PG_RETURN_LSN(target);
 }

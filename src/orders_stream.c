@@ -12,6 +12,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "capture.h"
 #include "compat.h"
 #include "orders_stream.h"
 
@@ -22,6 +23,8 @@ char	   *orders_stream_account_id = NULL;
 bool		orders_stream_allow_truncate = false;
 char	   *orders_stream_database = NULL;
 int			orders_stream_retention = 86400;
+int			orders_stream_partition_interval = 3600;
+int			orders_stream_capture_naptime = 1000;
 
 void		_PG_init(void);
 
@@ -100,9 +103,27 @@ _PG_init(void)
 							"How long stream records are kept.",
 							NULL,
 							&orders_stream_retention,
-							86400, 60, INT_MAX,
+							86400, 1, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("orders_stream.partition_interval",
+							"Span of capture time held by one partition of orders_stream.records.",
+							NULL,
+							&orders_stream_partition_interval,
+							3600, 1, 86400,
+							PGC_POSTMASTER, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("orders_stream.capture_naptime",
+							"Longest sleep of the capture worker between passes when no commit wakes it.",
+							NULL,
+							&orders_stream_capture_naptime,
+							1000, 1, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("orders_stream");
+
+	capture_install_shmem_hooks();
+	capture_register_static_worker();
+	capture_register_commit_wakeup();
 }

@@ -15,5 +15,7 @@ extern char *orders_stream_account_id;
 extern bool orders_stream_allow_truncate;
 extern char *orders_stream_database;
 extern int	orders_stream_retention;	/* seconds */
+extern int	orders_stream_partition_interval;	/* seconds */
+extern int	orders_stream_capture_naptime;	/* milliseconds */
 
 #endif							/* ORDERS_STREAM_H */

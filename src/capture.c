@@ -1,0 +1,774 @@
+/*-------------------------------------------------------------------------
+ * capture.c
+ *	  The capture worker: owns the database's logical slot, decodes WAL
+ *	  through the orders_stream output plugin, and appends the records to
+ *	  orders_stream.records exactly once.
+ *
+ * Decoding runs in-process, the way walsender and logicalfuncs.c drive it,
+ * with one decoding context kept alive between passes.  (Streaming from a
+ * walsender through libpq would copy every record through a socket and
+ * parse it again; in-process, the write callback gets the record and its
+ * metadata straight from the plugin.)  The write callback only buffers: it
+ * runs inside the replay of a transaction, under a historic snapshot, where
+ * no table may be written.  After the replay returns, the buffered records
+ * and the worker's high-water SequenceNumber are written in ONE transaction,
+ * and the slot is confirmed only after that commit.  A restart re-decodes
+ * from the slot's confirmed position and drops every record whose
+ * SequenceNumber is at or below the stored one, so a crash at any instant
+ * neither loses nor duplicates a record.
+ *
+ * The buffer spills to a temporary file past a few megabytes, so a huge
+ * transaction costs disk, not memory; the reorder buffer spills on its own
+ * (logical_decoding_work_mem).
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "access/xlogutils.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "replication/decode.h"
+#include "replication/logical.h"
+#include "replication/slot.h"
+#include "storage/buffile.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "storage/shmem.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include "capture.h"
+#include "compat.h"
+#include "orders_stream.h"
+#include "output_plugin.h"
+#include "retention.h"
+
+/* Records kept in memory before the buffer spills to a temporary file. */
+#define CAPTURE_MEMORY_LIMIT	(4 * 1024 * 1024)
+/* Records buffered before a pass stores them, even if WAL remains. */
+#define CAPTURE_FLUSH_BYTES		(64 * 1024 * 1024)
+/* Tuples per table_multi_insert call. */
+#define CAPTURE_INSERT_BATCH	1000
+/* How long a freshly launched worker waits for CREATE EXTENSION to commit. */
+#define EXTENSION_WAIT_MS		10000
+
+typedef struct CaptureShared
+{
+	pid_t		pid;			/* of the running capture worker, or 0 */
+	Latch	   *latch;			/* its latch, set to wake it */
+} CaptureShared;
+
+/* One buffered record: this header, then len bytes of JSON. */
+typedef struct BufferedRecord
+{
+	int64		stream_id;
+	char		sequence_number[OS_SEQUENCE_NUMBER_LEN + 1];
+	uint32		len;
+} BufferedRecord;
+
+typedef struct CaptureBuffer
+{
+	StringInfoData mem;			/* serialized records not yet spilled */
+	BufFile    *file;			/* spilled records, oldest first */
+	int64		nrecords;
+	Size		bytes;
+} CaptureBuffer;
+
+static CaptureShared *capture_shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* Worker state: these live for the worker's life. */
+static CaptureBuffer buffer;
+static char *database_name = NULL;
+static char last_sequence_number[OS_SEQUENCE_NUMBER_LEN + 1];
+static bool commit_wrote = false;
+
+static void
+capture_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(CaptureShared)));
+}
+
+static void
+capture_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	capture_shared = ShmemInitStruct("orders_stream capture",
+									 sizeof(CaptureShared), &found);
+	if (!found)
+		memset(capture_shared, 0, sizeof(CaptureShared));
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+capture_install_shmem_hooks(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = capture_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = capture_shmem_startup;
+}
+
+static void
+fill_worker(BackgroundWorker *worker, Oid launcher_db)
+{
+	memset(worker, 0, sizeof(BackgroundWorker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = 1;
+	snprintf(worker->bgw_library_name, BGW_MAXLEN, "orders_stream");
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "orders_stream_capture_main");
+	snprintf(worker->bgw_name, BGW_MAXLEN, "orders_stream capture");
+	snprintf(worker->bgw_type, BGW_MAXLEN, "orders_stream capture");
+	worker->bgw_main_arg = ObjectIdGetDatum(launcher_db);
+}
+
+void
+capture_register_static_worker(void)
+{
+	BackgroundWorker worker;
+
+	fill_worker(&worker, InvalidOid);
+	RegisterBackgroundWorker(&worker);
+}
+
+static bool
+capture_running(void)
+{
+	pid_t		pid;
+
+	LWLockAcquire(AddinShmemInitLock, LW_SHARED);
+	pid = capture_shared ? capture_shared->pid : 0;
+	LWLockRelease(AddinShmemInitLock);
+	return pid != 0;
+}
+
+bool
+capture_launch(void)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	if (capture_shared == NULL)
+		return false;
+	if (capture_running())
+		return true;
+	fill_worker(&worker, MyDatabaseId);
+	return RegisterDynamicBackgroundWorker(&worker, &handle);
+}
+
+/* Wakes the capture worker; a no-op when none runs. */
+void
+capture_wakeup(void)
+{
+	Latch	   *latch = capture_shared ? capture_shared->latch : NULL;
+
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+static void
+capture_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			commit_wrote = TransactionIdIsValid(GetTopTransactionIdIfAny());
+			break;
+		case XACT_EVENT_COMMIT:
+			if (commit_wrote)
+				capture_wakeup();
+			commit_wrote = false;
+			break;
+		default:
+			break;
+	}
+}
+
+void
+capture_register_commit_wakeup(void)
+{
+	RegisterXactCallback(capture_xact_callback, NULL);
+}
+
+char *
+capture_slot_name(void)
+{
+	return psprintf("orders_stream_%u", MyDatabaseId);
+}
+
+/* ---- the buffer ---- */
+
+static void
+buffer_reset(void)
+{
+	if (buffer.file)
+		BufFileClose(buffer.file);
+	buffer.file = NULL;
+	resetStringInfo(&buffer.mem);
+	buffer.nrecords = 0;
+	buffer.bytes = 0;
+}
+
+static void
+buffer_spill(void)
+{
+	if (buffer.file == NULL)
+		buffer.file = BufFileCreateTemp(true);
+	BufFileWrite(buffer.file, buffer.mem.data, buffer.mem.len);
+	resetStringInfo(&buffer.mem);
+}
+
+static void
+capture_prepare_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
+					  TransactionId xid, bool last_write)
+{
+	resetStringInfo(ctx->out);
+}
+
+/*
+ * Buffers one record, unless a previous run stored it already.  Runs inside
+ * the replay of a transaction: no table access here.
+ */
+static void
+capture_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
+			  TransactionId xid, bool last_write)
+{
+	const OsRecordInfo *info = os_current_record(ctx);
+	BufferedRecord hdr;
+
+	if (strcmp(info->sequence_number, last_sequence_number) <= 0)
+		return;
+
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.stream_id = info->stream_id;
+	memcpy(hdr.sequence_number, info->sequence_number, sizeof(hdr.sequence_number));
+	hdr.len = ctx->out->len;
+	appendBinaryStringInfo(&buffer.mem, (char *) &hdr, sizeof(hdr));
+	appendBinaryStringInfo(&buffer.mem, ctx->out->data, ctx->out->len);
+	buffer.nrecords++;
+	buffer.bytes += sizeof(hdr) + ctx->out->len;
+	if (buffer.mem.len > CAPTURE_MEMORY_LIMIT)
+		buffer_spill();
+}
+
+/* ---- storing ---- */
+
+typedef struct RecordInserter
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	BulkInsertState bistate;
+	CommandId	cid;
+	TupleTableSlot *slots[CAPTURE_INSERT_BATCH];
+	int			nslots;
+	MemoryContext batch_cxt;
+	TimestampTz captured_at;
+} RecordInserter;
+
+static void
+inserter_flush(RecordInserter *ins)
+{
+	int			i;
+
+	if (ins->nslots == 0)
+		return;
+	table_multi_insert(ins->rel, ins->slots, ins->nslots, ins->cid, 0, ins->bistate);
+	for (i = 0; i < ins->nslots; i++)
+	{
+		List	   *recheck;
+
+		recheck = ExecInsertIndexTuples(ins->rri, ins->slots[i], ins->estate,
+										false, false, NULL, NIL);
+		list_free(recheck);
+		ExecClearTuple(ins->slots[i]);
+	}
+	ins->nslots = 0;
+	MemoryContextReset(ins->batch_cxt);
+}
+
+static void
+inserter_add(RecordInserter *ins, BufferedRecord *hdr, const char *json)
+{
+	TupleTableSlot *slot;
+	MemoryContext old;
+
+	if (ins->slots[ins->nslots] == NULL)
+		ins->slots[ins->nslots] = table_slot_create(ins->rel, NULL);
+	slot = ins->slots[ins->nslots];
+	ExecClearTuple(slot);
+
+	old = MemoryContextSwitchTo(ins->batch_cxt);
+	/* columns: stream_id, sequence_number, captured_at, record */
+	slot->tts_values[0] = Int64GetDatum(hdr->stream_id);
+	slot->tts_values[1] = CStringGetTextDatum(hdr->sequence_number);
+	slot->tts_values[2] = TimestampTzGetDatum(ins->captured_at);
+	slot->tts_values[3] = PointerGetDatum(cstring_to_text_with_len(json, hdr->len));
+	memset(slot->tts_isnull, false, sizeof(bool) * 4);
+	MemoryContextSwitchTo(old);
+	ExecStoreVirtualTuple(slot);
+
+	if (++ins->nslots == CAPTURE_INSERT_BATCH)
+		inserter_flush(ins);
+}
+
+static void
+store_buffered_records(Oid partition)
+{
+	RecordInserter ins;
+	char	   *json = NULL;
+	Size		json_cap = 0;
+	char	   *p;
+	char	   *end;
+	int			i;
+
+	memset(&ins, 0, sizeof(ins));
+	ins.rel = table_open(partition, RowExclusiveLock);
+	if (RelationGetDescr(ins.rel)->natts != 4)
+		elog(ERROR, "unexpected layout of stream partition \"%s\"",
+			 RelationGetRelationName(ins.rel));
+	ins.estate = CreateExecutorState();
+	ins.rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(ins.rri, ins.rel, 1, NULL, 0);
+	ExecOpenIndices(ins.rri, false);
+	ins.bistate = GetBulkInsertState();
+	ins.cid = GetCurrentCommandId(true);
+	ins.captured_at = GetCurrentTransactionStartTimestamp();
+	ins.batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										  "orders_stream insert batch",
+										  ALLOCSET_DEFAULT_SIZES);
+
+	if (buffer.file)
+	{
+		BufferedRecord hdr;
+
+		if (BufFileSeek(buffer.file, 0, 0, SEEK_SET) != 0)
+			elog(ERROR, "could not rewind capture spill file");
+		while (BufFileRead(buffer.file, &hdr, sizeof(hdr)) == sizeof(hdr))
+		{
+			if (hdr.len + 1 > json_cap)
+			{
+				json_cap = Max(hdr.len + 1, 2 * json_cap);
+				json = json ? repalloc(json, json_cap) : palloc(json_cap);
+			}
+			if (BufFileRead(buffer.file, json, hdr.len) != hdr.len)
+				elog(ERROR, "could not read capture spill file");
+			inserter_add(&ins, &hdr, json);
+		}
+	}
+	p = buffer.mem.data;
+	end = buffer.mem.data + buffer.mem.len;
+	while (p < end)
+	{
+		BufferedRecord hdr;
+
+		memcpy(&hdr, p, sizeof(hdr));
+		inserter_add(&ins, &hdr, p + sizeof(hdr));
+		p += sizeof(hdr) + hdr.len;
+	}
+	inserter_flush(&ins);
+
+	for (i = 0; i < CAPTURE_INSERT_BATCH && ins.slots[i]; i++)
+		ExecDropSingleTupleTableSlot(ins.slots[i]);
+	FreeBulkInsertState(ins.bistate);
+	ExecCloseIndices(ins.rri);
+	FreeExecutorState(ins.estate);
+	table_close(ins.rel, NoLock);
+	MemoryContextDelete(ins.batch_cxt);
+	if (json)
+		pfree(json);
+}
+
+/* The SequenceNumber of the newest buffered record. */
+static void
+newest_buffered(char *dst)
+{
+	char	   *p = buffer.mem.data;
+	char	   *end = buffer.mem.data + buffer.mem.len;
+	BufferedRecord hdr;
+
+	if (buffer.mem.len == 0 && buffer.file)
+	{
+		/* everything spilled: the newest is the last of the file */
+		off_t		pos = 0;
+
+		if (BufFileSeek(buffer.file, 0, 0, SEEK_SET) != 0)
+			elog(ERROR, "could not rewind capture spill file");
+		while (BufFileRead(buffer.file, &hdr, sizeof(hdr)) == sizeof(hdr))
+		{
+			pos += sizeof(hdr) + hdr.len;
+			memcpy(dst, hdr.sequence_number, sizeof(hdr.sequence_number));
+			if (BufFileSeek(buffer.file, 0, pos, SEEK_SET) != 0)
+				elog(ERROR, "could not seek capture spill file");
+		}
+		return;
+	}
+	while (p < end)
+	{
+		memcpy(&hdr, p, sizeof(hdr));
+		memcpy(dst, hdr.sequence_number, sizeof(hdr.sequence_number));
+		p += sizeof(hdr) + hdr.len;
+	}
+}
+
+/*
+ * Stores what the buffer holds and the new high-water SequenceNumber in one
+ * transaction, then confirms the slot up to what has been decoded.
+ */
+static void
+flush_and_confirm(LogicalDecodingContext *ctx)
+{
+	XLogRecPtr	decoded = ctx->reader->EndRecPtr;
+
+	if (buffer.nrecords > 0)
+	{
+		char		newest[OS_SEQUENCE_NUMBER_LEN + 1];
+		Oid			partition;
+
+		newest_buffered(newest);
+		pgstat_report_activity(STATE_RUNNING, "storing stream records");
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		SPI_connect();
+
+		partition = retention_partition_for_now();
+		store_buffered_records(partition);
+		{
+			Oid			argtypes[2] = {TEXTOID, LSNOID};
+			Datum		values[2];
+
+			values[0] = CStringGetTextDatum(newest);
+			values[1] = LSNGetDatum(decoded);
+			if (SPI_execute_with_args("UPDATE orders_stream.capture_progress "
+									  "SET sequence_number = $1, lsn = $2, updated_at = now()",
+									  2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE ||
+				SPI_processed != 1)
+				elog(ERROR, "could not update orders_stream.capture_progress");
+		}
+
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		/* catalog entries loaded by this transaction must not leak into decoding */
+		InvalidateSystemCaches();
+
+		memcpy(last_sequence_number, newest, sizeof(newest));
+		buffer_reset();
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+
+	if (decoded != InvalidXLogRecPtr &&
+		decoded > MyReplicationSlot->data.confirmed_flush)
+	{
+		LogicalConfirmReceivedLocation(decoded);
+		ReplicationSlotMarkDirty();
+	}
+}
+
+/* Decodes everything flushed so far, storing as it goes. */
+static void
+decode_pass(LogicalDecodingContext *ctx)
+{
+	XLogRecPtr	end = GetFlushRecPtr(NULL);
+
+	while (ctx->reader->EndRecPtr < end)
+	{
+		XLogRecord *record;
+		char	   *errm = NULL;
+
+		record = XLogReadRecord(ctx->reader, &errm);
+		if (errm)
+			elog(ERROR, "could not read WAL for capture: %s", errm);
+		if (record != NULL)
+			LogicalDecodingProcessRecord(ctx, ctx->reader);
+		if (buffer.bytes >= CAPTURE_FLUSH_BYTES)
+			flush_and_confirm(ctx);
+		CHECK_FOR_INTERRUPTS();
+	}
+	flush_and_confirm(ctx);
+}
+
+/* ---- slot and prerequisites ---- */
+
+static void
+load_progress(void)
+{
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	if (SPI_execute("SELECT sequence_number FROM orders_stream.capture_progress",
+					true, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read orders_stream.capture_progress");
+	strlcpy(last_sequence_number,
+			SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+			sizeof(last_sequence_number));
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+static bool
+extension_exists(void)
+{
+	bool		exists;
+
+	StartTransactionCommand();
+	exists = OidIsValid(get_extension_oid("orders_stream", true));
+	CommitTransactionCommand();
+	return exists;
+}
+
+/* NULL if decoding can run here; otherwise why not, for one log line. */
+static const char *
+decoding_unavailable(char **hint)
+{
+	const char *setting = GetConfigOption("output_plugin_libraries", true, false);
+	List	   *names = NIL;
+	ListCell   *lc;
+	bool		listed = false;
+
+	if (wal_level < WAL_LEVEL_LOGICAL)
+	{
+		*hint = "Set wal_level = logical in postgresql.conf and restart the server.";
+		return "wal_level is not logical";
+	}
+	/* only some builds (Debian's) restrict output plugins */
+	if (setting == NULL)
+		return NULL;
+	if (SplitIdentifierString(pstrdup(setting), ',', &names))
+		foreach(lc, names)
+			if (strcmp(lfirst(lc), ORDERS_STREAM_PLUGIN) == 0)
+				listed = true;
+	if (!listed)
+	{
+		*hint = "Add orders_stream to output_plugin_libraries in postgresql.conf (e.g. output_plugin_libraries = 'pgoutput, test_decoding, orders_stream') and reload.";
+		return "library \"orders_stream\" may not be used as an output plugin";
+	}
+	return NULL;
+}
+
+static bool
+slot_exists(const char *name)
+{
+	return SearchNamedReplicationSlot(name, true) != NULL;
+}
+
+static void
+create_slot(const char *name)
+{
+	LogicalDecodingContext *ctx;
+
+	pgstat_report_activity(STATE_RUNNING, "creating capture slot");
+	ReplicationSlotCreate(name, true, RS_EPHEMERAL, false);
+	ctx = CreateInitDecodingContext(ORDERS_STREAM_PLUGIN, NIL, false,
+									InvalidXLogRecPtr,
+									XL_ROUTINE(.page_read = read_local_xlog_page,
+											   .segment_open = wal_segment_open,
+											   .segment_close = wal_segment_close),
+									NULL, NULL, NULL);
+	/* waits for the transactions running now to finish */
+	DecodingContextFindStartpoint(ctx);
+	FreeDecodingContext(ctx);
+	ReplicationSlotPersist();
+	ReplicationSlotRelease();
+	ereport(LOG,
+			(errmsg("orders_stream capture created replication slot \"%s\"", name)));
+}
+
+static LogicalDecodingContext *
+start_decoding(const char *name)
+{
+	LogicalDecodingContext *ctx;
+
+	ReplicationSlotAcquire(name, true);
+	ctx = CreateDecodingContext(InvalidXLogRecPtr, NIL, false,
+								XL_ROUTINE(.page_read = read_local_xlog_page,
+										   .segment_open = wal_segment_open,
+										   .segment_close = wal_segment_close),
+								capture_prepare_write, capture_write, NULL);
+	XLogBeginRead(ctx->reader, MyReplicationSlot->data.restart_lsn);
+	load_progress();
+	ereport(LOG,
+			(errmsg("orders_stream capture started on slot \"%s\" in database \"%s\"",
+					name, database_name)));
+	return ctx;
+}
+
+static void
+capture_shmem_exit(int code, Datum arg)
+{
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	if (capture_shared->pid == MyProcPid)
+	{
+		capture_shared->pid = 0;
+		capture_shared->latch = NULL;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Claims the single capture worker role; false if another worker has it. */
+static bool
+claim_worker(void)
+{
+	bool		claimed = false;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	if (capture_shared->pid == 0 || BackendPidGetProc(capture_shared->pid) == NULL)
+	{
+		capture_shared->pid = MyProcPid;
+		capture_shared->latch = MyLatch;
+		claimed = true;
+	}
+	LWLockRelease(AddinShmemInitLock);
+	if (claimed)
+		before_shmem_exit(capture_shmem_exit, (Datum) 0);
+	return claimed;
+}
+
+static void
+wait_latch(long timeout_ms)
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 timeout_ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
+void
+orders_stream_capture_main(Datum arg)
+{
+	Oid			launcher_db = DatumGetObjectId(arg);
+	LogicalDecodingContext *ctx = NULL;
+	char	   *slot_name;
+	const char *unavailable_logged = NULL;
+	TimestampTz started = GetCurrentTimestamp();
+	TimestampTz last_maintenance = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	if (OidIsValid(launcher_db))
+		BackgroundWorkerInitializeConnectionByOid(launcher_db, InvalidOid, 0);
+	else
+		BackgroundWorkerInitializeConnection(orders_stream_database, NULL, 0);
+	pgstat_report_appname("orders_stream capture");
+
+	if (!claim_worker())
+		proc_exit(0);
+
+	slot_name = capture_slot_name();
+	StartTransactionCommand();
+	database_name = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
+	CommitTransactionCommand();
+	initStringInfo(&buffer.mem);
+	last_sequence_number[0] = '\0';
+
+	for (;;)
+	{
+		const char *unavailable;
+		char	   *hint = NULL;
+
+		CHECK_FOR_INTERRUPTS();
+
+		if (!extension_exists())
+		{
+			/* just launched by CREATE EXTENSION: it may not have committed yet */
+			if (ctx == NULL &&
+				!TimestampDifferenceExceeds(started, GetCurrentTimestamp(), EXTENSION_WAIT_MS))
+			{
+				wait_latch(100);
+				continue;
+			}
+			if (ctx)
+			{
+				FreeDecodingContext(ctx);
+				ctx = NULL;
+				ReplicationSlotRelease();
+			}
+			if (slot_exists(slot_name))
+			{
+				ReplicationSlotDrop(slot_name, true);
+				ereport(LOG,
+						(errmsg("orders_stream capture dropped replication slot \"%s\": the extension is not installed",
+								slot_name)));
+			}
+			ereport(LOG,
+					(errmsg("orders_stream capture stopping: extension \"orders_stream\" is not installed in database \"%s\"",
+							database_name)));
+			proc_exit(0);
+		}
+
+		unavailable = decoding_unavailable(&hint);
+		if (unavailable)
+		{
+			if (unavailable_logged == NULL || strcmp(unavailable, unavailable_logged) != 0)
+				ereport(WARNING,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("orders_stream capture cannot start: %s", unavailable),
+						 errhint("%s", hint)));
+			unavailable_logged = unavailable;
+			wait_latch(10000);
+			continue;
+		}
+		unavailable_logged = NULL;
+
+		if (ctx == NULL)
+		{
+			if (!slot_exists(slot_name))
+				create_slot(slot_name);
+			ctx = start_decoding(slot_name);
+		}
+
+		if (TimestampDifferenceExceeds(last_maintenance, GetCurrentTimestamp(), 10000))
+		{
+			retention_maintain();
+			last_maintenance = GetCurrentTimestamp();
+		}
+
+		pgstat_report_activity(STATE_RUNNING, "decoding");
+		decode_pass(ctx);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		wait_latch(orders_stream_capture_naptime);
+	}
+}

@@ -1,0 +1,82 @@
+/*-------------------------------------------------------------------------
+ * retention.c
+ *	  Partitions of orders_stream.records, one per orders_stream.partition_interval
+ *	  of capture time: created ahead by the capture worker, and dropped whole
+ *	  once older than orders_stream.retention, so trimming costs
+ *	  O(partitions) whatever the number of records.
+ *
+ * The partition DDL itself is SQL (orders_stream.ensure_partition and
+ * orders_stream.maintain_partitions in the install script); this file calls
+ * it from the worker and caches the current partition between passes.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+#include "retention.h"
+
+/* The partition of the last pass, and the capture times it covers. */
+static Oid	current_partition = InvalidOid;
+static TimestampTz current_lower = 0;
+static TimestampTz current_upper = 0;
+
+Oid
+retention_partition_for_now(void)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	bool		isnull;
+
+	if (OidIsValid(current_partition) && now >= current_lower && now < current_upper &&
+		get_rel_relkind(current_partition) == RELKIND_RELATION)
+		return current_partition;
+
+	if (SPI_execute("SELECT p.partition::oid, p.lower_bound, p.upper_bound "
+					"FROM orders_stream.partitions p "
+					"WHERE p.partition = orders_stream.ensure_partition(now())",
+					false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not find the stream partition for the current time");
+	current_partition = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+													   SPI_tuptable->tupdesc, 1, &isnull));
+	current_lower = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 2, &isnull));
+	current_upper = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 3, &isnull));
+	return current_partition;
+}
+
+void
+retention_maintain(void)
+{
+	int64		dropped;
+	bool		isnull;
+
+	pgstat_report_activity(STATE_RUNNING, "maintaining stream partitions");
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	if (SPI_execute("SELECT orders_stream.maintain_partitions()", false, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not maintain stream partitions");
+	dropped = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	/* as after storing records: keep present-day catalog entries out of decoding */
+	InvalidateSystemCaches();
+	if (dropped > 0)
+		ereport(LOG,
+				(errmsg("orders_stream dropped %lld expired stream partition(s)",
+						(long long) dropped)));
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
