@@ -28,6 +28,7 @@
 #include "storage/latch.h"
 #include "storage/spin.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -41,7 +42,9 @@
 #include "utils/wait_event.h"
 
 #include "capture.h"
+#include "workers.h"
 #include "compat.h"
+#include "delivery.h"
 #include "orders_stream.h"
 
 PG_FUNCTION_INFO_V1(orders_stream_enable_stream);
@@ -91,11 +94,11 @@ spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 }
 
 /*
- * Runs one statement on orders_stream.streams as the owner of that table,
- * the only role allowed to write it.
+ * Runs one statement as the owner of the extension's tables (the owner of
+ * orders_stream.streams), the only role allowed to write them.
  */
 static void
-exec_as_catalog_owner(const char *sql, int nargs, Oid *argtypes,
+exec_as_extension_owner(const char *sql, int nargs, Oid *argtypes,
 					  Datum *values, int expected)
 {
 	Oid			nsp = get_namespace_oid(ORDERS_STREAM_SCHEMA, false);
@@ -313,7 +316,7 @@ check_capture_slot(void)
 	check_capture_database();
 	if (SearchNamedReplicationSlot(slot, true) == NULL)
 	{
-		(void) capture_launch();
+		(void) workers_launch();
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("capture slot \"%s\" does not exist yet", slot),
@@ -442,7 +445,7 @@ orders_stream_enable_stream(PG_FUNCTION_ARGS)
 			values[6] = PointerGetDatum(keys);
 			values[7] = PointerGetDatum(set_columns);
 			values[8] = TimestampTzGetDatum(created);
-			exec_as_catalog_owner("INSERT INTO orders_stream.streams "
+			exec_as_extension_owner("INSERT INTO orders_stream.streams "
 								  "(relid, table_name, view_type, stream_label, stream_arn, "
 								  "shard_id, key_columns, set_columns, start_lsn, created_at) "
 								  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, pg_current_wal_insert_lsn(), $9)",
@@ -477,7 +480,7 @@ orders_stream_disable_stream(PG_FUNCTION_ARGS)
 		Oid			argtypes[1] = {OIDOID};
 		Datum		values[1] = {ObjectIdGetDatum(relid)};
 
-		exec_as_catalog_owner("UPDATE orders_stream.streams SET disabled_at = now() "
+		exec_as_extension_owner("UPDATE orders_stream.streams SET disabled_at = now() "
 							  "WHERE relid = $1 AND disabled_at IS NULL",
 							  1, argtypes, values, SPI_OK_UPDATE);
 	}
@@ -518,16 +521,31 @@ orders_stream_truncate_guard(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(NULL);
 }
 
-PG_FUNCTION_INFO_V1(orders_stream_launch_capture);
+PG_FUNCTION_INFO_V1(orders_stream_launch_workers);
 PG_FUNCTION_INFO_V1(orders_stream_wait_for_slot);
 PG_FUNCTION_INFO_V1(orders_stream_wait_for_capture);
 
-/* Starts the capture worker of this database unless it runs already. */
+/*
+ * Starts the workers of this database unless they run already.  Elsewhere
+ * than in orders_stream.database it only warns: the extension may be
+ * installed there, but nothing is captured.
+ */
 Datum
-orders_stream_launch_capture(PG_FUNCTION_ARGS)
+orders_stream_launch_workers(PG_FUNCTION_ARGS)
 {
-	check_capture_database();
-	PG_RETURN_BOOL(capture_launch());
+	char	   *db = get_database_name(MyDatabaseId);
+
+	if (strcmp(db, orders_stream_database) != 0)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("orders_stream captures database \"%s\", not \"%s\": streams cannot be enabled here",
+						orders_stream_database, db),
+				 errhint("Set orders_stream.database = '%s' in postgresql.conf and restart the server.",
+						 db)));
+		PG_RETURN_BOOL(false);
+	}
+	PG_RETURN_BOOL(workers_launch());
 }
 
 static int64
@@ -554,7 +572,7 @@ orders_stream_wait_for_slot(PG_FUNCTION_ARGS)
 	{
 		if (SearchNamedReplicationSlot(slot, true) != NULL)
 			break;
-		(void) capture_launch();
+		(void) workers_launch();
 		if (GetCurrentTimestamp() >= deadline)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -607,7 +625,7 @@ orders_stream_wait_for_capture(PG_FUNCTION_ARGS)
 	check_capture_database();
 	target = LogLogicalMessage("orders_stream", "", 0, false);
 	XLogFlush(target);
-	capture_wakeup();
+	worker_wakeup(OS_WORKER_CAPTURE);
 	for (;;)
 	{
 		XLogRecPtr	confirmed = capture_confirmed(slot);
@@ -632,4 +650,110 @@ orders_stream_wait_for_capture(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 	}
 	PG_RETURN_LSN(target);
+}
+
+PG_FUNCTION_INFO_V1(orders_stream_redrive_failures);
+
+typedef struct StoredFailure
+{
+	int64		failure_id;
+	char	   *records;
+	bool		mapping_exists;
+	DeliveryTarget target;
+} StoredFailure;
+
+/*
+ * Invokes the mapping function again with the records of each stored
+ * failure (those the caller may see, not yet redriven successfully), as the
+ * mapping's owner, and records the outcome in the failure row.
+ */
+Datum
+orders_stream_redrive_failures(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			argtypes[2] = {UUIDOID, INT8ARRAYOID};
+	Datum		args[2];
+	char		nulls[2] = {' ', ' '};
+	StoredFailure *failures;
+	uint64		n;
+	uint64		i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		nulls[0] = 'n';
+	else
+		args[0] = PG_GETARG_DATUM(0);
+	if (PG_ARGISNULL(1))
+		nulls[1] = 'n';
+	else
+		args[1] = PG_GETARG_DATUM(1);
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT f.failure_id, f.records::text, m.uuid IS NOT NULL, "
+							  "m.function_oid, m.owner_oid, m.search_path "
+							  "FROM orders_stream.failures f "
+							  "LEFT JOIN orders_stream.event_source_mappings m ON m.uuid = f.mapping_uuid "
+							  "WHERE ($1 IS NULL OR f.mapping_uuid = $1) "
+							  "AND ($2 IS NULL OR f.failure_id = ANY ($2)) "
+							  "AND f.redrive_result IS DISTINCT FROM 'OK' "
+							  "ORDER BY f.failure_id",
+							  2, argtypes, args, nulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read orders_stream.failures");
+
+	n = SPI_processed;
+	failures = palloc0(sizeof(StoredFailure) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		failures[i].failure_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		failures[i].records = SPI_getvalue(tup, desc, 2);
+		failures[i].mapping_exists = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		if (failures[i].mapping_exists)
+		{
+			failures[i].target.function = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
+			failures[i].target.owner = DatumGetObjectId(SPI_getbinval(tup, desc, 5, &isnull));
+			failures[i].target.search_path = SPI_getvalue(tup, desc, 6);
+		}
+	}
+
+	for (i = 0; i < n; i++)
+	{
+		StoredFailure *f = &failures[i];
+		char	   *result;
+		Datum		values[2];
+		bool		isnull[2] = {false, false};
+		Oid			uptypes[2] = {INT8OID, TEXTOID};
+		Datum		upvalues[2];
+
+		if (!f->mapping_exists)
+			result = "ERROR: the event source mapping no longer exists";
+		else
+		{
+			Jsonb	   *event;
+			ErrorData  *error;
+
+			event = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													   CStringGetDatum(psprintf("{\"Records\":%s}", f->records))));
+			if (delivery_invoke(&f->target, event, NULL, 0, NULL, &error))
+				result = "OK";
+			else
+				result = psprintf("ERROR: %s: %s", unpack_sql_state(error->sqlerrcode),
+								  error->message ? error->message : "");
+		}
+
+		upvalues[0] = Int64GetDatum(f->failure_id);
+		upvalues[1] = CStringGetTextDatum(result);
+		exec_as_extension_owner("UPDATE orders_stream.failures "
+								"SET redriven_at = now(), redrive_result = $2 WHERE failure_id = $1",
+								2, uptypes, upvalues, SPI_OK_UPDATE);
+
+		values[0] = Int64GetDatum(f->failure_id);
+		values[1] = CStringGetTextDatum(result);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+	}
+	SPI_finish();
+	return (Datum) 0;
 }

@@ -64,6 +64,7 @@
 #include "utils/varlena.h"
 
 #include "capture.h"
+#include "workers.h"
 #include "compat.h"
 #include "orders_stream.h"
 #include "output_plugin.h"
@@ -77,12 +78,6 @@
 #define CAPTURE_INSERT_BATCH	1000
 /* How long a freshly launched worker waits for CREATE EXTENSION to commit. */
 #define EXTENSION_WAIT_MS		10000
-
-typedef struct CaptureShared
-{
-	pid_t		pid;			/* of the running capture worker, or 0 */
-	Latch	   *latch;			/* its latch, set to wake it */
-} CaptureShared;
 
 /* One buffered record: this header, then len bytes of JSON. */
 typedef struct BufferedRecord
@@ -100,134 +95,58 @@ typedef struct CaptureBuffer
 	Size		bytes;
 } CaptureBuffer;
 
-static CaptureShared *capture_shared = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
 /* Worker state: these live for the worker's life. */
 static CaptureBuffer buffer;
 static char *database_name = NULL;
 static char last_sequence_number[OS_SEQUENCE_NUMBER_LEN + 1];
-static bool commit_wrote = false;
 
-static void
-capture_shmem_request(void)
+/*
+ * The slot belongs to one incarnation of the extension: WAL written before a
+ * DROP EXTENSION cannot be decoded after it (the streams catalog it refers
+ * to is gone), so a re-created extension gets a new slot.
+ */
+char *
+capture_slot_name_for(Oid extension)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(CaptureShared)));
-}
-
-static void
-capture_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	capture_shared = ShmemInitStruct("orders_stream capture",
-									 sizeof(CaptureShared), &found);
-	if (!found)
-		memset(capture_shared, 0, sizeof(CaptureShared));
-	LWLockRelease(AddinShmemInitLock);
-}
-
-void
-capture_install_shmem_hooks(void)
-{
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = capture_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = capture_shmem_startup;
-}
-
-static void
-fill_worker(BackgroundWorker *worker, Oid launcher_db)
-{
-	memset(worker, 0, sizeof(BackgroundWorker));
-	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker->bgw_restart_time = 1;
-	snprintf(worker->bgw_library_name, BGW_MAXLEN, "orders_stream");
-	snprintf(worker->bgw_function_name, BGW_MAXLEN, "orders_stream_capture_main");
-	snprintf(worker->bgw_name, BGW_MAXLEN, "orders_stream capture");
-	snprintf(worker->bgw_type, BGW_MAXLEN, "orders_stream capture");
-	worker->bgw_main_arg = ObjectIdGetDatum(launcher_db);
-}
-
-void
-capture_register_static_worker(void)
-{
-	BackgroundWorker worker;
-
-	fill_worker(&worker, InvalidOid);
-	RegisterBackgroundWorker(&worker);
-}
-
-static bool
-capture_running(void)
-{
-	pid_t		pid;
-
-	LWLockAcquire(AddinShmemInitLock, LW_SHARED);
-	pid = capture_shared ? capture_shared->pid : 0;
-	LWLockRelease(AddinShmemInitLock);
-	return pid != 0;
-}
-
-bool
-capture_launch(void)
-{
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
-
-	if (capture_shared == NULL)
-		return false;
-	if (capture_running())
-		return true;
-	fill_worker(&worker, MyDatabaseId);
-	return RegisterDynamicBackgroundWorker(&worker, &handle);
-}
-
-/* Wakes the capture worker; a no-op when none runs. */
-void
-capture_wakeup(void)
-{
-	Latch	   *latch = capture_shared ? capture_shared->latch : NULL;
-
-	if (latch != NULL)
-		SetLatch(latch);
-}
-
-static void
-capture_xact_callback(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_PRE_COMMIT:
-			commit_wrote = TransactionIdIsValid(GetTopTransactionIdIfAny());
-			break;
-		case XACT_EVENT_COMMIT:
-			if (commit_wrote)
-				capture_wakeup();
-			commit_wrote = false;
-			break;
-		default:
-			break;
-	}
-}
-
-void
-capture_register_commit_wakeup(void)
-{
-	RegisterXactCallback(capture_xact_callback, NULL);
+	return psprintf("orders_stream_%u_%u", MyDatabaseId, extension);
 }
 
 char *
 capture_slot_name(void)
 {
-	return psprintf("orders_stream_%u", MyDatabaseId);
+	return capture_slot_name_for(get_extension_oid("orders_stream", false));
+}
+
+/* Drops this database's capture slots of other incarnations of the extension. */
+static void
+drop_stale_slots(Oid extension)
+{
+	char	   *prefix = psprintf("orders_stream_%u_", MyDatabaseId);
+	char	   *current = OidIsValid(extension) ? capture_slot_name_for(extension) : NULL;
+	List	   *stale = NIL;
+	ListCell   *lc;
+	int			i;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	for (i = 0; i < max_replication_slots; i++)
+	{
+		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
+
+		if (slot->in_use &&
+			strncmp(NameStr(slot->data.name), prefix, strlen(prefix)) == 0 &&
+			(current == NULL || strcmp(NameStr(slot->data.name), current) != 0))
+			stale = lappend(stale, pstrdup(NameStr(slot->data.name)));
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+
+	foreach(lc, stale)
+	{
+		ReplicationSlotDrop(lfirst(lc), true);
+		ereport(LOG,
+				(errmsg("orders_stream capture dropped replication slot \"%s\" of a dropped extension",
+						(char *) lfirst(lc))));
+	}
+	list_free_deep(stale);
 }
 
 /* ---- the buffer ---- */
@@ -247,7 +166,17 @@ static void
 buffer_spill(void)
 {
 	if (buffer.file == NULL)
+	{
+		/*
+		 * This runs in the write callback, where CurrentMemoryContext is the
+		 * output plugin's per-change context, reset after every change: the
+		 * BufFile (and the segment array it grows) must outlive the pass.
+		 */
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
 		buffer.file = BufFileCreateTemp(true);
+		MemoryContextSwitchTo(old);
+	}
 	BufFileWrite(buffer.file, buffer.mem.data, buffer.mem.len);
 	resetStringInfo(&buffer.mem);
 }
@@ -305,8 +234,18 @@ inserter_flush(RecordInserter *ins)
 {
 	int			i;
 
+	MemoryContext old;
+
 	if (ins->nslots == 0)
 		return;
+
+	/*
+	 * heap_multi_insert leaves its array of tuples (and any toasted copies)
+	 * in CurrentMemoryContext, and index insertion may leave some too: in
+	 * the batch context, reset below, they cannot pile up over the millions
+	 * of records of one store.
+	 */
+	old = MemoryContextSwitchTo(ins->batch_cxt);
 	table_multi_insert(ins->rel, ins->slots, ins->nslots, ins->cid, 0, ins->bistate);
 	for (i = 0; i < ins->nslots; i++)
 	{
@@ -317,7 +256,9 @@ inserter_flush(RecordInserter *ins)
 		list_free(recheck);
 		ExecClearTuple(ins->slots[i]);
 	}
+	MemoryContextSwitchTo(old);
 	ins->nslots = 0;
+	ResetPerTupleExprContext(ins->estate);
 	MemoryContextReset(ins->batch_cxt);
 }
 
@@ -489,6 +430,7 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 
 		memcpy(last_sequence_number, newest, sizeof(newest));
 		buffer_reset();
+		worker_wakeup(OS_WORKER_DELIVERY);
 		pgstat_report_activity(STATE_IDLE, NULL);
 	}
 
@@ -540,17 +482,6 @@ load_progress(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-}
-
-static bool
-extension_exists(void)
-{
-	bool		exists;
-
-	StartTransactionCommand();
-	exists = OidIsValid(get_extension_oid("orders_stream", true));
-	CommitTransactionCommand();
-	return exists;
 }
 
 /* NULL if decoding can run here; otherwise why not, for one log line. */
@@ -629,78 +560,17 @@ start_decoding(const char *name)
 	return ctx;
 }
 
-static void
-capture_shmem_exit(int code, Datum arg)
-{
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	if (capture_shared->pid == MyProcPid)
-	{
-		capture_shared->pid = 0;
-		capture_shared->latch = NULL;
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
-/* Claims the single capture worker role; false if another worker has it. */
-static bool
-claim_worker(void)
-{
-	bool		claimed = false;
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	if (capture_shared->pid == 0 || BackendPidGetProc(capture_shared->pid) == NULL)
-	{
-		capture_shared->pid = MyProcPid;
-		capture_shared->latch = MyLatch;
-		claimed = true;
-	}
-	LWLockRelease(AddinShmemInitLock);
-	if (claimed)
-		before_shmem_exit(capture_shmem_exit, (Datum) 0);
-	return claimed;
-}
-
-static void
-wait_latch(long timeout_ms)
-{
-	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					 timeout_ms, PG_WAIT_EXTENSION);
-	ResetLatch(MyLatch);
-	CHECK_FOR_INTERRUPTS();
-	if (ConfigReloadPending)
-	{
-		ConfigReloadPending = false;
-		ProcessConfigFile(PGC_SIGHUP);
-	}
-}
-
 void
 orders_stream_capture_main(Datum arg)
 {
-	Oid			launcher_db = DatumGetObjectId(arg);
 	LogicalDecodingContext *ctx = NULL;
-	char	   *slot_name;
+	Oid			ctx_extension = InvalidOid;
+	char	   *slot_name = NULL;
 	const char *unavailable_logged = NULL;
 	TimestampTz started = GetCurrentTimestamp();
 	TimestampTz last_maintenance = 0;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-
-	if (OidIsValid(launcher_db))
-		BackgroundWorkerInitializeConnectionByOid(launcher_db, InvalidOid, 0);
-	else
-		BackgroundWorkerInitializeConnection(orders_stream_database, NULL, 0);
-	pgstat_report_appname("orders_stream capture");
-
-	if (!claim_worker())
-		proc_exit(0);
-
-	slot_name = capture_slot_name();
-	StartTransactionCommand();
-	database_name = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
-	CommitTransactionCommand();
+	database_name = worker_start(OS_WORKER_CAPTURE, arg);
 	initStringInfo(&buffer.mem);
 	last_sequence_number[0] = '\0';
 
@@ -708,30 +578,31 @@ orders_stream_capture_main(Datum arg)
 	{
 		const char *unavailable;
 		char	   *hint = NULL;
+		Oid			extension;
 
 		CHECK_FOR_INTERRUPTS();
 
-		if (!extension_exists())
+		extension = worker_extension_oid();
+		if (ctx != NULL && extension != ctx_extension)
+		{
+			/*
+			 * The extension was dropped (and maybe created again): the slot's
+			 * pending WAL refers to a streams catalog that is gone, and
+			 * cannot be decoded any more.
+			 */
+			FreeDecodingContext(ctx);
+			ctx = NULL;
+			ReplicationSlotRelease();
+		}
+		drop_stale_slots(extension);
+
+		if (!OidIsValid(extension))
 		{
 			/* just launched by CREATE EXTENSION: it may not have committed yet */
-			if (ctx == NULL &&
-				!TimestampDifferenceExceeds(started, GetCurrentTimestamp(), EXTENSION_WAIT_MS))
+			if (!TimestampDifferenceExceeds(started, GetCurrentTimestamp(), EXTENSION_WAIT_MS))
 			{
-				wait_latch(100);
+				worker_wait(100);
 				continue;
-			}
-			if (ctx)
-			{
-				FreeDecodingContext(ctx);
-				ctx = NULL;
-				ReplicationSlotRelease();
-			}
-			if (slot_exists(slot_name))
-			{
-				ReplicationSlotDrop(slot_name, true);
-				ereport(LOG,
-						(errmsg("orders_stream capture dropped replication slot \"%s\": the extension is not installed",
-								slot_name)));
 			}
 			ereport(LOG,
 					(errmsg("orders_stream capture stopping: extension \"orders_stream\" is not installed in database \"%s\"",
@@ -748,16 +619,18 @@ orders_stream_capture_main(Datum arg)
 						 errmsg("orders_stream capture cannot start: %s", unavailable),
 						 errhint("%s", hint)));
 			unavailable_logged = unavailable;
-			wait_latch(10000);
+			worker_wait(10000);
 			continue;
 		}
 		unavailable_logged = NULL;
 
 		if (ctx == NULL)
 		{
+			slot_name = capture_slot_name_for(extension);
 			if (!slot_exists(slot_name))
 				create_slot(slot_name);
 			ctx = start_decoding(slot_name);
+			ctx_extension = extension;
 		}
 
 		if (TimestampDifferenceExceeds(last_maintenance, GetCurrentTimestamp(), 10000))
@@ -769,6 +642,6 @@ orders_stream_capture_main(Datum arg)
 		pgstat_report_activity(STATE_RUNNING, "decoding");
 		decode_pass(ctx);
 		pgstat_report_activity(STATE_IDLE, NULL);
-		wait_latch(orders_stream_capture_naptime);
+		worker_wait(orders_stream_capture_naptime);
 	}
 }

@@ -9,23 +9,9 @@
 
 #include "postgres.h"
 
-/* Installs the shared-memory hooks; from _PG_init. */
-extern void capture_install_shmem_hooks(void);
-
-/* Registers the static worker started with the server. */
-extern void capture_register_static_worker(void);
-
-/* Starts a capture worker now unless one runs; true if one runs or starts. */
-extern bool capture_launch(void);
-
-/* Wakes the capture worker, if one runs. */
-extern void capture_wakeup(void);
-
-/* Wakes the capture worker at the commit of every writing transaction. */
-extern void capture_register_commit_wakeup(void);
-
-/* Name of the capture slot of the current database. */
+/* Name of the capture slot of the current database (in a transaction). */
 extern char *capture_slot_name(void);
+extern char *capture_slot_name_for(Oid extension);
 
 extern PGDLLEXPORT void orders_stream_capture_main(Datum arg);
 

@@ -12,9 +12,9 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
-#include "capture.h"
 #include "compat.h"
 #include "orders_stream.h"
+#include "workers.h"
 
 PG_MODULE_MAGIC;
 
@@ -25,6 +25,9 @@ char	   *orders_stream_database = NULL;
 int			orders_stream_retention = 86400;
 int			orders_stream_partition_interval = 3600;
 int			orders_stream_capture_naptime = 1000;
+int			orders_stream_retry_base_delay = 1000;
+int			orders_stream_retry_max_delay = 60000;
+int			orders_stream_function_timeout = 300000;
 
 void		_PG_init(void);
 
@@ -121,9 +124,29 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("orders_stream.retry_base_delay",
+							"Delay before the first retry of a failed batch; each further retry doubles it.",
+							NULL,
+							&orders_stream_retry_base_delay,
+							1000, 1, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("orders_stream.retry_max_delay",
+							"Longest delay between retries of a failed batch.",
+							NULL,
+							&orders_stream_retry_max_delay,
+							60000, 1, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("orders_stream.function_timeout",
+							"Longest run of one invocation of a mapping's function (0 = no limit); a longer one fails.",
+							NULL,
+							&orders_stream_function_timeout,
+							300000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("orders_stream");
 
-	capture_install_shmem_hooks();
-	capture_register_static_worker();
-	capture_register_commit_wakeup();
+	workers_init();
 }

@@ -55,6 +55,7 @@ typedef struct RelStream
 	int			natts;			/* of the changed relation's descriptor */
 	bool	   *is_key;			/* per attribute of the changed relation */
 	bool	   *as_set;
+	bool		warned_identity;	/* warned that old rows are incomplete */
 	MemoryContext cxt;			/* holds the strings and arrays above */
 } RelStream;
 
@@ -346,6 +347,7 @@ get_rel_stream(Relation rel)
 										   ALLOCSET_SMALL_SIZES);
 	entry->streamed = false;
 	entry->valid = true;
+	entry->warned_identity = false;
 
 	nsp = get_namespace_oid(ORDERS_STREAM_SCHEMA, true);
 	if (OidIsValid(nsp))
@@ -424,11 +426,15 @@ epoch_seconds(TimestampTz ts)
 	return secs + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
 }
 
+/*
+ * oldv, when given, supplies Keys if newv does not; it supplies OldImage
+ * only if old_complete (it is the whole old row, not just its key).
+ */
 static void
 emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			RelStream *rs, TupleDesc desc, const char *event_name,
 			Datum *newv, bool *newn, const bool *new_include,
-			Datum *oldv, bool *oldn)
+			Datum *oldv, bool *oldn, bool old_complete)
 {
 	DecodingState *state = ctx->output_plugin_private;
 	OsRecordInfo *info = &state->current;
@@ -471,7 +477,7 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		size += ddb_append_image(&render, out, desc, newv, newn, new_include,
 								 rs->as_set);
 	}
-	if (oldv && rs->want_old)
+	if (oldv && rs->want_old && old_complete)
 	{
 		appendStringInfoString(out, ",\"OldImage\":");
 		size += ddb_append_image(&render, out, desc, oldv, oldn, NULL,
@@ -542,9 +548,30 @@ os_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	Datum	   *oldv = NULL;
 	bool	   *oldn = NULL;
 	bool	   *new_include = NULL;
+	bool		old_complete;
 
 	if (!rs->streamed)
 		return;
+
+	/*
+	 * Without REPLICA IDENTITY FULL (which enable_stream sets, but which a
+	 * partition created later, or an ALTER TABLE, may lack) the WAL has no
+	 * old row but at most its key: OldImage is left out rather than made up
+	 * of NULLs, and so are unchanged TOASTed values from NewImage.
+	 */
+	old_complete = (relation->rd_rel->relreplident == REPLICA_IDENTITY_FULL);
+	if (!old_complete && !rs->warned_identity)
+	{
+		rs->warned_identity = true;
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" of stream %s does not have REPLICA IDENTITY FULL",
+						RelationGetRelationName(relation), rs->arn),
+				 errdetail("Its records lack OldImage and unchanged TOASTed values in NewImage: the write-ahead log holds at most the key of the old row."),
+				 errhint("Run ALTER TABLE %s REPLICA IDENTITY FULL.",
+						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(relation)),
+													RelationGetRelationName(relation)))));
+	}
 
 	old = MemoryContextSwitchTo(state->change_cxt);
 
@@ -556,27 +583,34 @@ os_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	switch (change->action)
 	{
 		case REORDER_BUFFER_CHANGE_INSERT:
-			emit_record(ctx, txn, rs, desc, "INSERT", newv, newn, NULL, NULL, NULL);
+			emit_record(ctx, txn, rs, desc, "INSERT", newv, newn, NULL,
+						NULL, NULL, false);
 			break;
 		case REORDER_BUFFER_CHANGE_UPDATE:
-			new_include = fill_unchanged_toast(desc, newv, newn, oldv, oldn);
+			new_include = fill_unchanged_toast(desc, newv, newn,
+											   old_complete ? oldv : NULL, oldn);
 			if (oldv == NULL)
 				emit_record(ctx, txn, rs, desc, "MODIFY", newv, newn, new_include,
-							NULL, NULL);
+							NULL, NULL, false);
 			else if (!keys_equal(rs, desc, newv, newn, oldv, oldn))
 			{
 				/* a new key is a new item: DynamoDB removes, then inserts */
-				emit_record(ctx, txn, rs, desc, "REMOVE", NULL, NULL, NULL, oldv, oldn);
+				emit_record(ctx, txn, rs, desc, "REMOVE", NULL, NULL, NULL,
+							oldv, oldn, old_complete);
 				emit_record(ctx, txn, rs, desc, "INSERT", newv, newn, new_include,
-							NULL, NULL);
+							NULL, NULL, false);
 			}
+			else if (!old_complete)
+				emit_record(ctx, txn, rs, desc, "MODIFY", newv, newn, new_include,
+							NULL, NULL, false);
 			else if (!rows_equal(desc, newv, newn, oldv, oldn))
 				emit_record(ctx, txn, rs, desc, "MODIFY", newv, newn, new_include,
-							oldv, oldn);
+							oldv, oldn, true);
 			break;
 		case REORDER_BUFFER_CHANGE_DELETE:
 			if (oldv)
-				emit_record(ctx, txn, rs, desc, "REMOVE", NULL, NULL, NULL, oldv, oldn);
+				emit_record(ctx, txn, rs, desc, "REMOVE", NULL, NULL, NULL,
+							oldv, oldn, old_complete);
 			break;
 		default:
 			break;

@@ -4,9 +4,10 @@
  *	  "M", "L", "SS", "NS", "BS") and DynamoDB item sizes.
  *
  * Every encoder is deterministic: no output depends on DateStyle, TimeZone,
- * IntervalStyle, extra_float_digits, bytea_output or lc_numeric.  Types with
- * a dedicated encoder are formatted here; every other type goes through its
- * output function with those settings pinned (see enter_fixed_settings).
+ * IntervalStyle, extra_float_digits, bytea_output, search_path or lc_numeric.
+ * Types with a dedicated encoder are formatted here; every other type goes
+ * through its output function with those settings pinned (see
+ * enter_fixed_settings).
  *
  * Sizes follow DynamoDB's item-size rules: strings and binaries by their
  * length in bytes, numbers 1 byte per two significant digits plus 1, BOOL and
@@ -258,6 +259,9 @@ enter_fixed_settings(DdbRender *render)
 	(void) set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	(void) set_config_option("bytea_output", "hex", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	/* reg* types print names qualified unless visible in the search path */
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 }
 
@@ -639,9 +643,25 @@ append_array(DdbRender *render, StringInfo buf, DdbType *type, Datum value)
 }
 
 /*
+ * The value of an NS member rendered as {"N":"<number>"} (or {"S":"NaN"}):
+ * numbers contain no escapes, so the text between the quotes is the number.
+ */
+static Datum
+member_numeric(const char *member)
+{
+	const char *start = strchr(member, ':') + 2;
+	char	   *num = pnstrdup(start, strlen(start) - 2);
+
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(num),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+/*
  * A set attribute: SS, NS or BS by element type, NULL elements and
- * duplicates dropped (DynamoDB sets hold distinct, non-null members).
- * Returns 0 and appends nothing for an empty set, which DynamoDB cannot hold.
+ * duplicates dropped (DynamoDB sets hold distinct, non-null members; numbers
+ * are the same member when their values are equal, as 1, 1.0 and 1.00, or 0
+ * and -0).  Returns 0 and appends nothing for an empty set, which DynamoDB
+ * cannot hold.
  */
 static Size
 append_set(DdbRender *render, StringInfo buf, DdbType *type, Datum value,
@@ -654,6 +674,7 @@ append_set(DdbRender *render, StringInfo buf, DdbType *type, Datum value,
 	DdbType    *elemtype;
 	const char *tag;
 	char	  **members;
+	Datum	   *numbers = NULL;	/* for NS: the members' values */
 	int			nmembers = 0;
 	Size		size = 0;
 	int			i;
@@ -682,10 +703,13 @@ append_set(DdbRender *render, StringInfo buf, DdbType *type, Datum value,
 
 	/* Render each member alone, to compare them and to strip its type tag. */
 	members = palloc(sizeof(char *) * Max(nelems, 1));
+	if (tag[0] == 'N')
+		numbers = palloc(sizeof(Datum) * Max(nelems, 1));
 	for (i = 0; i < nelems; i++)
 	{
 		StringInfoData one;
 		Size		one_size;
+		Datum		number = (Datum) 0;
 		bool		dup = false;
 		int			j;
 
@@ -693,13 +717,24 @@ append_set(DdbRender *render, StringInfo buf, DdbType *type, Datum value,
 			continue;
 		initStringInfo(&one);
 		one_size = append_value(render, &one, elems[i], false, type->elemtype);
-		for (j = 0; j < nmembers && !dup; j++)
-			dup = (strcmp(members[j], one.data) == 0);
+		if (numbers)
+		{
+			number = member_numeric(one.data);
+			for (j = 0; j < nmembers && !dup; j++)
+				dup = DatumGetBool(DirectFunctionCall2(numeric_eq, numbers[j], number));
+		}
+		else
+		{
+			for (j = 0; j < nmembers && !dup; j++)
+				dup = (strcmp(members[j], one.data) == 0);
+		}
 		if (dup)
 		{
 			pfree(one.data);
 			continue;
 		}
+		if (numbers)
+			numbers[nmembers] = number;
 		members[nmembers++] = one.data;
 		size += one_size;
 	}

@@ -40,8 +40,8 @@ retention_partition_for_now(void)
 		return current_partition;
 
 	if (SPI_execute("SELECT p.partition::oid, p.lower_bound, p.upper_bound "
-					"FROM orders_stream.partitions p "
-					"WHERE p.partition = orders_stream.ensure_partition(now())",
+					"FROM orders_stream.ensure_partition(now()) AS e(part) "
+					"JOIN orders_stream.partitions p ON p.partition = e.part",
 					false, 0) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not find the stream partition for the current time");
 	current_partition = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],

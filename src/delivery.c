@@ -1,0 +1,796 @@
+/*-------------------------------------------------------------------------
+ * delivery.c
+ *	  Event source mappings: the delivery worker hands each mapping's stream
+ *	  records, in SequenceNumber order and in batches, to its function, the
+ *	  way an AWS Lambda event source mapping feeds a Lambda function.
+ *
+ * One batch is one transaction: the records after the mapping's checkpoint
+ * are read, the function runs in a subtransaction as the mapping's owner,
+ * and its effects commit together with the new checkpoint, so each record's
+ * effects happen exactly once.  A failing batch is retried with exponential
+ * backoff; with bisect_batch_on_function_error it is first halved until the
+ * failing record is alone (halvings are not retries); the halves still to
+ * run are kept as a stack of end SequenceNumbers in the mapping row, so a
+ * restart resumes the same bisection.  When retries or the record age run
+ * out, the batch goes to orders_stream.failures with the Lambda OnFailure
+ * document, and the checkpoint moves past it.
+ *
+ * Mappings take turns, one batch each per round; a mapping waiting for a
+ * retry or for its batching window does not hold up the others.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "compat.h"
+#include "delivery.h"
+#include "orders_stream.h"
+#include "workers.h"
+
+/* How long a freshly launched worker waits for CREATE EXTENSION to commit. */
+#define EXTENSION_WAIT_MS	10000
+/* With maximum_record_age_in_seconds = -1, give up this long before trimming. */
+#define AGE_MARGIN_SECS		60
+
+typedef struct Mapping
+{
+	char	   *uuid;
+	int64		stream_id;
+	char	   *stream_arn;
+	char	   *shard_id;
+	Oid			relid;
+	DeliveryTarget target;
+	char	   *function_name;
+	int			batch_size;
+	int			window_secs;
+	bool		bisect;
+	int			max_retries;
+	int			max_age_secs;
+	bool		report_item_failures;
+	char	   *checkpoint;
+	int			attempts;
+	TimestampTz next_attempt_at;	/* 0 = not waiting for a retry */
+	List	   *bisect_stack;	/* of char *: ends of pending halves, top last */
+} Mapping;
+
+typedef struct Batch
+{
+	int			n;
+	char	  **seqs;
+	TimestampTz *arrivals;
+	char	  **records;		/* JSON text */
+} Batch;
+
+/* Outcome of one delivery step, written to the mapping row. */
+typedef struct Outcome
+{
+	char	   *checkpoint;
+	int			attempts;
+	TimestampTz next_attempt_at;	/* 0 = none */
+	List	   *bisect_stack;
+	int			invocations;
+	int			errors;
+	int			retries;
+	int			failures;
+	int			processed;
+	char	   *last_error;
+	const char *result;
+} Outcome;
+
+static int64
+ms_between(TimestampTz from, TimestampTz to)
+{
+	return (to - from) / 1000;
+}
+
+static char *
+spi_text(HeapTuple tup, int col)
+{
+	return SPI_getvalue(tup, SPI_tuptable->tupdesc, col);
+}
+
+static Datum
+spi_datum(HeapTuple tup, int col, bool *isnull)
+{
+	return SPI_getbinval(tup, SPI_tuptable->tupdesc, col, isnull);
+}
+
+/* Loads and locks a mapping; NULL if it is gone or disabled. */
+static Mapping *
+load_mapping(const char *uuid)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(uuid)};
+	HeapTuple	tup;
+	Mapping    *m;
+	bool		isnull;
+	Datum		stack;
+
+	if (SPI_execute_with_args("SELECT m.stream_id, m.event_source_arn, s.shard_id, s.relid, "
+							  "m.function_oid, m.owner_oid, m.search_path, m.function_name, "
+							  "m.batch_size, m.maximum_batching_window_in_seconds, "
+							  "m.bisect_batch_on_function_error, m.maximum_retry_attempts, "
+							  "m.maximum_record_age_in_seconds, "
+							  "'ReportBatchItemFailures' = ANY (m.function_response_types), "
+							  "m.checkpoint, m.attempts, m.bisect_stack, m.enabled, m.next_attempt_at "
+							  "FROM orders_stream.event_source_mappings m "
+							  "JOIN orders_stream.streams s USING (stream_id) "
+							  "WHERE m.uuid = $1::uuid FOR NO KEY UPDATE OF m",
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read event source mapping %s", uuid);
+	if (SPI_processed == 0)
+		return NULL;
+	tup = SPI_tuptable->vals[0];
+	if (!DatumGetBool(spi_datum(tup, 18, &isnull)))
+		return NULL;
+
+	m = palloc0(sizeof(Mapping));
+	m->uuid = pstrdup(uuid);
+	m->stream_id = DatumGetInt64(spi_datum(tup, 1, &isnull));
+	m->stream_arn = spi_text(tup, 2);
+	m->shard_id = spi_text(tup, 3);
+	m->relid = DatumGetObjectId(spi_datum(tup, 4, &isnull));
+	m->target.function = DatumGetObjectId(spi_datum(tup, 5, &isnull));
+	m->target.owner = DatumGetObjectId(spi_datum(tup, 6, &isnull));
+	m->target.search_path = spi_text(tup, 7);
+	m->function_name = spi_text(tup, 8);
+	m->batch_size = DatumGetInt32(spi_datum(tup, 9, &isnull));
+	m->window_secs = DatumGetInt32(spi_datum(tup, 10, &isnull));
+	m->bisect = DatumGetBool(spi_datum(tup, 11, &isnull));
+	m->max_retries = DatumGetInt32(spi_datum(tup, 12, &isnull));
+	m->max_age_secs = DatumGetInt32(spi_datum(tup, 13, &isnull));
+	m->report_item_failures = DatumGetBool(spi_datum(tup, 14, &isnull));
+	m->checkpoint = spi_text(tup, 15);
+	m->attempts = DatumGetInt32(spi_datum(tup, 16, &isnull));
+	stack = spi_datum(tup, 17, &isnull);
+	if (!isnull)
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+		int			i;
+
+		deconstruct_array(DatumGetArrayTypeP(stack), TEXTOID, -1, false,
+						  TYPALIGN_INT, &elems, &nulls, &n);
+		for (i = 0; i < n; i++)
+			m->bisect_stack = lappend(m->bisect_stack, TextDatumGetCString(elems[i]));
+	}
+	{
+		Datum		next = spi_datum(tup, 19, &isnull);
+
+		m->next_attempt_at = isnull ? 0 : DatumGetTimestampTz(next);
+	}
+	return m;
+}
+
+/* The records after the checkpoint, up to the top of the bisect stack. */
+static Batch *
+fetch_batch(Mapping *m)
+{
+	Oid			argtypes[4] = {INT8OID, TEXTOID, TEXTOID, INT4OID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Batch	   *b = palloc0(sizeof(Batch));
+	uint64		i;
+
+	values[0] = Int64GetDatum(m->stream_id);
+	values[1] = CStringGetTextDatum(m->checkpoint);
+	if (m->bisect_stack != NIL)
+		values[2] = CStringGetTextDatum((char *) llast(m->bisect_stack));
+	else
+		nulls[2] = 'n';
+	values[3] = Int32GetDatum(m->batch_size);
+	if (SPI_execute_with_args("SELECT r.sequence_number, r.captured_at, r.record::text "
+							  "FROM orders_stream.records r "
+							  "WHERE r.stream_id = $1 AND r.sequence_number > $2 "
+							  "AND ($3 IS NULL OR r.sequence_number <= $3) "
+							  "AND r.captured_at >= now() - orders_stream.retention_interval() "
+							  "ORDER BY r.sequence_number LIMIT $4",
+							  4, argtypes, values, nulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the stream of event source mapping %s", m->uuid);
+	b->n = SPI_processed;
+	b->seqs = palloc(sizeof(char *) * Max(b->n, 1));
+	b->arrivals = palloc(sizeof(TimestampTz) * Max(b->n, 1));
+	b->records = palloc(sizeof(char *) * Max(b->n, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		isnull;
+
+		b->seqs[i] = spi_text(tup, 1);
+		b->arrivals[i] = DatumGetTimestampTz(spi_datum(tup, 2, &isnull));
+		b->records[i] = spi_text(tup, 3);
+	}
+	return b;
+}
+
+static Jsonb *
+build_event(Batch *b, int from, int to)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"Records\":[");
+	for (i = from; i < to; i++)
+	{
+		if (i > from)
+			appendStringInfoChar(&buf, ',');
+		appendStringInfoString(&buf, b->records[i]);
+	}
+	appendStringInfoString(&buf, "]}");
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/*
+ * ReportBatchItemFailures: the lowest itemIdentifier of the function's
+ * batchItemFailures, or NULL when it reports none.  Raises an error (which
+ * fails the whole batch, as in AWS) for an identifier outside the batch.
+ */
+static char *
+lowest_item_failure(Datum result, bool isnull, char **batch, int nbatch)
+{
+	Jsonb	   *jb;
+	JsonbValue *failures;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *lowest = NULL;
+
+	if (isnull)
+		return NULL;
+	jb = DatumGetJsonbP(result);
+	if (!JB_ROOT_IS_OBJECT(jb))
+		return NULL;
+	failures = getKeyJsonValueFromContainer(&jb->root, "batchItemFailures",
+											strlen("batchItemFailures"), NULL);
+	if (failures == NULL || failures->type == jbvNull)
+		return NULL;
+	if (failures->type != jbvBinary || !JsonContainerIsArray(failures->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batchItemFailures returned by the function is not an array")));
+
+	it = JsonbIteratorInit(failures->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		JsonbValue *id;
+		char	   *seq;
+		bool		found = false;
+		int			i;
+
+		if (tok != WJB_ELEM)
+			continue;
+		id = (v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data)) ?
+			getKeyJsonValueFromContainer(v.val.binary.data, "itemIdentifier",
+										 strlen("itemIdentifier"), NULL) : NULL;
+		if (id == NULL || id->type != jbvString || id->val.string.len == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("batchItemFailures entry without an itemIdentifier"),
+					 errhint("Each entry is {\"itemIdentifier\": \"<SequenceNumber>\"}.")));
+		seq = pnstrdup(id->val.string.val, id->val.string.len);
+		for (i = 0; i < nbatch && !found; i++)
+			found = (strcmp(batch[i], seq) == 0);
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("batchItemFailures names \"%s\", which is not a SequenceNumber of the batch", seq),
+					 errhint("Report the dynamodb.SequenceNumber of the failed records.")));
+		if (lowest == NULL || strcmp(seq, lowest) < 0)
+			lowest = seq;
+	}
+	return lowest;
+}
+
+bool
+delivery_invoke(const DeliveryTarget *target, Jsonb *event, char **batch,
+				int nbatch, char **lowest_failure, ErrorData **error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Oid			save_userid;
+	int			save_sec_context;
+	volatile bool ok = false;
+
+	*error = NULL;
+	if (lowest_failure)
+		*lowest_failure = NULL;
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+
+	PG_TRY();
+	{
+		FmgrInfo	flinfo;
+		LOCAL_FCINFO(fcinfo, 1);
+		Datum		result;
+		int			nestlevel;
+
+		/* the function runs as the mapping's owner, with its search_path */
+		SetUserIdAndSecContext(target->owner,
+							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+		nestlevel = NewGUCNestLevel();
+		(void) set_config_option("search_path", target->search_path,
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
+		if (orders_stream_function_timeout > 0)
+			enable_timeout_after(STATEMENT_TIMEOUT, orders_stream_function_timeout);
+
+		fmgr_info(target->function, &flinfo);
+		InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
+		fcinfo->args[0].value = JsonbPGetDatum(event);
+		fcinfo->args[0].isnull = false;
+		result = FunctionCallInvoke(fcinfo);
+		if (batch != NULL)
+			*lowest_failure = lowest_item_failure(result, fcinfo->isnull, batch, nbatch);
+
+		if (orders_stream_function_timeout > 0)
+			disable_timeout(STATEMENT_TIMEOUT, false);
+		AtEOXact_GUC(true, nestlevel);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		if (orders_stream_function_timeout > 0)
+			disable_timeout(STATEMENT_TIMEOUT, false);
+		MemoryContextSwitchTo(cxt);
+		*error = CopyErrorData();
+		FlushErrorState();
+		/* restores the user id and the GUCs of before the subtransaction */
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_END_TRY();
+
+	/* the function's effects must be visible to what follows */
+	if (ok)
+		CommandCounterIncrement();
+	return ok;
+}
+
+static char *
+describe_error(ErrorData *e)
+{
+	return psprintf("%s: %s", unpack_sql_state(e->sqlerrcode), e->message ? e->message : "");
+}
+
+/*
+ * Writes the batch's records [from, to) to orders_stream.failures with the
+ * Lambda OnFailure document, as the on-failure destination does.
+ */
+static void
+write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
+			  int invoke_count, ErrorData *e)
+{
+	Oid			argtypes[14] = {UUIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[14];
+	char		nulls[14];
+	StringInfoData records;
+	int			i;
+
+	initStringInfo(&records);
+	appendStringInfoChar(&records, '[');
+	for (i = from; i < to; i++)
+	{
+		if (i > from)
+			appendStringInfoChar(&records, ',');
+		appendStringInfoString(&records, b->records[i]);
+	}
+	appendStringInfoChar(&records, ']');
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(m->uuid));
+	values[1] = ObjectIdGetDatum(m->target.owner);
+	values[2] = CStringGetTextDatum(condition);
+	values[3] = CStringGetTextDatum(m->function_name);
+	values[4] = CStringGetTextDatum(b->seqs[from]);
+	values[5] = CStringGetTextDatum(b->seqs[to - 1]);
+	values[6] = CStringGetTextDatum(records.data);
+	values[7] = Int32GetDatum(invoke_count);
+	values[8] = Int32GetDatum(to - from);
+	values[9] = CStringGetTextDatum(m->shard_id);
+	values[10] = CStringGetTextDatum(m->stream_arn);
+	if (e)
+	{
+		values[11] = CStringGetTextDatum(unpack_sql_state(e->sqlerrcode));
+		values[12] = CStringGetTextDatum(e->message ? e->message : "");
+		if (e->detail || e->hint || e->context)
+			values[13] = CStringGetTextDatum(psprintf("%s\n%s\n%s",
+													  e->detail ? e->detail : "",
+													  e->hint ? e->hint : "",
+													  e->context ? e->context : ""));
+		else
+			nulls[13] = 'n';
+	}
+	else
+	{
+		nulls[11] = nulls[12] = nulls[13] = 'n';
+	}
+
+	if (SPI_execute_with_args(
+							  "INSERT INTO orders_stream.failures "
+							  "(mapping_uuid, owner_oid, condition, payload, records, sqlstate, message, detail, hint, context) "
+							  "SELECT $1, $2, $3, jsonb_build_object("
+							  " 'requestContext', jsonb_build_object('requestId', gen_random_uuid(),"
+							  "   'functionArn', format('arn:aws:lambda:%s:%s:function:%s',"
+							  "      current_setting('orders_stream.region'), current_setting('orders_stream.account_id'), $4::regprocedure::regproc),"
+							  "   'condition', $3, 'approximateInvokeCount', $8),"
+							  " 'responseContext', CASE WHEN $12 IS NULL THEN jsonb_build_object('statusCode', 200, 'executedVersion', '$LATEST')"
+							  "   ELSE jsonb_build_object('statusCode', 200, 'executedVersion', '$LATEST', 'functionError', 'Unhandled') END,"
+							  " 'version', '1.0',"
+							  " 'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+							  " 'DDBStreamBatchInfo', jsonb_build_object('shardId', $10,"
+							  "   'startSequenceNumber', $5, 'endSequenceNumber', $6,"
+							  "   'approximateArrivalOfFirstRecord', to_char(to_timestamp((r.j->0->'dynamodb'->>'ApproximateCreationDateTime')::float8) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+							  "   'approximateArrivalOfLastRecord', to_char(to_timestamp((r.j->-1->'dynamodb'->>'ApproximateCreationDateTime')::float8) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+							  "   'batchSize', $9, 'streamArn', $11)),"
+							  " r.j, $12, $13, split_part($14, E'\\n', 1), split_part($14, E'\\n', 2), "
+							  " nullif(substr($14, length(split_part($14, E'\\n', 1)) + length(split_part($14, E'\\n', 2)) + 3), '') "
+							  "FROM (SELECT $7::jsonb AS j) r",
+							  14, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write to orders_stream.failures");
+}
+
+/* Exponential backoff: base * 2^(attempt-1), capped. */
+static TimestampTz
+next_attempt(int attempt)
+{
+	int64		delay = orders_stream_retry_base_delay;
+	int			i;
+
+	for (i = 1; i < attempt && delay < orders_stream_retry_max_delay; i++)
+		delay *= 2;
+	delay = Min(delay, (int64) orders_stream_retry_max_delay);
+	return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay);
+}
+
+static void
+pop_done_halves(Outcome *o)
+{
+	while (o->bisect_stack != NIL &&
+		   strcmp((char *) llast(o->bisect_stack), o->checkpoint) <= 0)
+		o->bisect_stack = list_delete_last(o->bisect_stack);
+}
+
+static void
+save_outcome(Mapping *m, Outcome *o)
+{
+	Oid			argtypes[12] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, TEXTARRAYOID,
+		INT4OID, INT4OID, INT4OID, INT4OID, INT4OID, TEXTOID, TEXTOID};
+	Datum		values[12];
+	char		nulls[12];
+	Datum	   *stack;
+	ListCell   *lc;
+	int			i = 0;
+
+	memset(nulls, ' ', sizeof(nulls));
+	stack = palloc(sizeof(Datum) * Max(list_length(o->bisect_stack), 1));
+	foreach(lc, o->bisect_stack)
+		stack[i++] = CStringGetTextDatum((char *) lfirst(lc));
+
+	values[0] = CStringGetTextDatum(m->uuid);
+	values[1] = CStringGetTextDatum(o->checkpoint);
+	values[2] = Int32GetDatum(o->attempts);
+	if (o->next_attempt_at)
+		values[3] = TimestampTzGetDatum(o->next_attempt_at);
+	else
+		nulls[3] = 'n';
+	values[4] = PointerGetDatum(construct_array(stack, i, TEXTOID, -1, false, TYPALIGN_INT));
+	values[5] = Int32GetDatum(o->invocations);
+	values[6] = Int32GetDatum(o->errors);
+	values[7] = Int32GetDatum(o->retries);
+	values[8] = Int32GetDatum(o->failures);
+	values[9] = Int32GetDatum(o->processed);
+	if (o->last_error)
+		values[10] = CStringGetTextDatum(o->last_error);
+	else
+		nulls[10] = 'n';
+	values[11] = CStringGetTextDatum(o->result);
+
+	if (SPI_execute_with_args("UPDATE orders_stream.event_source_mappings SET "
+							  "checkpoint = $2, attempts = $3, next_attempt_at = $4, bisect_stack = $5, "
+							  "invocations = invocations + $6, errors = errors + $7, "
+							  "retries = retries + $8, failures = failures + $9, "
+							  "records_processed = records_processed + $10, "
+							  "last_error = coalesce($11, last_error), last_processing_result = $12, "
+							  "last_invoked_at = CASE WHEN $6 > 0 THEN now() ELSE last_invoked_at END "
+							  "WHERE uuid = $1::uuid",
+							  12, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update event source mapping %s", m->uuid);
+}
+
+/*
+ * The record-age limit of a mapping, in seconds: its own, or with -1 the
+ * retention less a margin, so that records are given up on (and kept in
+ * orders_stream.failures) before they are trimmed.
+ */
+static int64
+max_age_secs(Mapping *m)
+{
+	if (m->max_age_secs >= 0)
+		return m->max_age_secs;
+	return Max(orders_stream_retention - AGE_MARGIN_SECS, 1);
+}
+
+/*
+ * One step of one mapping, in the current transaction.  Returns true if it
+ * did something (invoked, or gave records up); false if there was nothing to
+ * do, with *due set when the mapping waits for a time.
+ */
+static bool
+deliver_step(Mapping *m, TimestampTz *due)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	Batch	   *b;
+	Outcome		o;
+	int			expired;
+	Jsonb	   *event;
+	char	   *lowest = NULL;
+	ErrorData  *error = NULL;
+	bool		ok;
+
+	memset(&o, 0, sizeof(o));
+	o.checkpoint = m->checkpoint;
+	o.attempts = m->attempts;
+	o.bisect_stack = m->bisect_stack;
+
+	b = fetch_batch(m);
+	if (b->n == 0)
+	{
+		/* a pending half whose records have gone: nothing left of it */
+		if (m->bisect_stack != NIL)
+		{
+			o.checkpoint = (char *) llast(m->bisect_stack);
+			o.result = "OK";
+			pop_done_halves(&o);
+			save_outcome(m, &o);
+			return true;
+		}
+		return false;
+	}
+
+	/* AWS waits up to the batching window for a full batch */
+	if (b->n < m->batch_size && m->window_secs > 0 && m->attempts == 0 &&
+		m->bisect_stack == NIL &&
+		now < TimestampTzPlusMilliseconds(b->arrivals[0], m->window_secs * 1000L))
+	{
+		*due = TimestampTzPlusMilliseconds(b->arrivals[0], m->window_secs * 1000L);
+		return false;
+	}
+
+	/* records too old for the function go to the failure destination */
+	for (expired = 0; expired < b->n; expired++)
+		if (ms_between(b->arrivals[expired], now) <= max_age_secs(m) * 1000)
+			break;
+	if (expired > 0)
+	{
+		write_failure(m, b, 0, expired, "RecordAgeExceeded", m->attempts, NULL);
+		o.checkpoint = b->seqs[expired - 1];
+		o.attempts = 0;
+		o.failures = 1;
+		o.result = "PROBLEM: Record age exceeded";
+		pop_done_halves(&o);
+		save_outcome(m, &o);
+		return true;
+	}
+
+	/* the owner must still exist and still be allowed to read the stream */
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(m->target.owner)) ||
+		pg_class_aclcheck(m->relid, m->target.owner, ACL_SELECT) != ACLCHECK_OK)
+	{
+		ErrorData  *e = palloc0(sizeof(ErrorData));
+
+		e->sqlerrcode = ERRCODE_INSUFFICIENT_PRIVILEGE;
+		e->message = psprintf("AccessDeniedException: the owner of event source mapping %s may not read stream \"%s\"",
+							  m->uuid, m->stream_arn);
+		error = e;
+		ok = false;
+	}
+	else
+	{
+		event = build_event(b, 0, b->n);
+		ok = delivery_invoke(&m->target, event,
+							 m->report_item_failures ? b->seqs : NULL, b->n,
+							 &lowest, &error);
+	}
+	o.invocations = 1;
+
+	if (ok && lowest == NULL)
+	{
+		o.checkpoint = b->seqs[b->n - 1];
+		o.attempts = 0;
+		o.processed = b->n;
+		o.result = "OK";
+		pop_done_halves(&o);
+	}
+	else if (ok)
+	{
+		/* partial failure: keep what came before the lowest failed record */
+		int			first_failed = 0;
+
+		while (strcmp(b->seqs[first_failed], lowest) != 0)
+			first_failed++;
+		o.processed = first_failed;
+		if (first_failed > 0)
+			o.checkpoint = b->seqs[first_failed - 1];
+		o.errors = 1;
+		o.last_error = psprintf("batchItemFailures from %s", lowest);
+		o.result = "PROBLEM: Function reported batch item failures";
+		if (m->max_retries >= 0 && m->attempts >= m->max_retries)
+		{
+			write_failure(m, b, first_failed, b->n, "RetryAttemptsExhausted",
+						  m->attempts + 1, NULL);
+			o.checkpoint = b->seqs[b->n - 1];
+			o.attempts = 0;
+			o.failures = 1;
+		}
+		else
+		{
+			o.attempts = m->attempts + 1;
+			o.retries = 1;
+			o.next_attempt_at = next_attempt(o.attempts);
+		}
+		pop_done_halves(&o);
+	}
+	else
+	{
+		o.errors = 1;
+		o.last_error = describe_error(error);
+		o.result = "PROBLEM: Function call failed";
+		if (m->bisect && b->n > 1)
+		{
+			/* run the first half next, then the second; not a retry */
+			if (o.bisect_stack == NIL)
+				o.bisect_stack = lappend(o.bisect_stack, b->seqs[b->n - 1]);
+			o.bisect_stack = lappend(list_copy(o.bisect_stack), b->seqs[(b->n + 1) / 2 - 1]);
+		}
+		else if (m->max_retries >= 0 && m->attempts >= m->max_retries)
+		{
+			write_failure(m, b, 0, b->n, "RetryAttemptsExhausted", m->attempts + 1, error);
+			o.checkpoint = b->seqs[b->n - 1];
+			o.attempts = 0;
+			o.failures = 1;
+			pop_done_halves(&o);
+		}
+		else
+		{
+			o.attempts = m->attempts + 1;
+			o.retries = 1;
+			o.next_attempt_at = next_attempt(o.attempts);
+		}
+	}
+	save_outcome(m, &o);
+	return true;
+}
+
+/* One batch of one mapping, in a transaction of its own. */
+static bool
+deliver_one(const char *uuid, TimestampTz *due)
+{
+	Mapping    *m;
+	bool		worked = false;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	pgstat_report_activity(STATE_RUNNING, "delivering stream records");
+
+	m = load_mapping(uuid);
+	if (m != NULL && m->next_attempt_at > GetCurrentTimestamp())
+		*due = m->next_attempt_at;	/* backing off before a retry */
+	else if (m != NULL)
+		worked = deliver_step(m, due);
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return worked;
+}
+
+/* The enabled mappings' UUIDs, allocated in cxt. */
+static List *
+enabled_mappings(MemoryContext cxt)
+{
+	List	   *uuids = NIL;
+	uint64		i;
+	MemoryContext old;
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	if (SPI_execute("SELECT uuid::text FROM orders_stream.event_source_mappings "
+					"WHERE enabled ORDER BY created_at, uuid", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list event source mappings");
+	old = MemoryContextSwitchTo(cxt);
+	for (i = 0; i < SPI_processed; i++)
+		uuids = lappend(uuids, pstrdup(spi_text(SPI_tuptable->vals[i], 1)));
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return uuids;
+}
+
+void
+orders_stream_delivery_main(Datum arg)
+{
+	TimestampTz started = GetCurrentTimestamp();
+	MemoryContext round_cxt;
+
+	(void) worker_start(OS_WORKER_DELIVERY, arg);
+	round_cxt = AllocSetContextCreate(TopMemoryContext, "orders_stream delivery round",
+									  ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		List	   *uuids;
+		ListCell   *lc;
+		bool		worked = false;
+		TimestampTz wake = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
+
+		CHECK_FOR_INTERRUPTS();
+		if (!OidIsValid(worker_extension_oid()))
+		{
+			/* just launched by CREATE EXTENSION: it may not have committed yet */
+			if (TimestampDifferenceExceeds(started, GetCurrentTimestamp(), EXTENSION_WAIT_MS))
+			{
+				ereport(LOG,
+						(errmsg("orders_stream delivery stopping: extension \"orders_stream\" is not installed")));
+				proc_exit(0);
+			}
+			worker_wait(100);
+			continue;
+		}
+
+		MemoryContextReset(round_cxt);
+		uuids = enabled_mappings(round_cxt);
+		foreach(lc, uuids)
+		{
+			TimestampTz due = 0;
+
+			if (deliver_one(lfirst(lc), &due))
+				worked = true;
+			else if (due != 0 && due < wake)
+				wake = due;
+			CHECK_FOR_INTERRUPTS();
+		}
+
+		if (!worked)
+		{
+			long		ms = ms_between(GetCurrentTimestamp(), wake);
+
+			worker_wait(Max(ms, 1));
+		}
+		else if (ConfigReloadPending)
+			worker_wait(0);
+	}
+}
