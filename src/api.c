@@ -103,7 +103,7 @@ exec_as_extension_owner(const char *sql, int nargs, Oid *argtypes,
 {
 	Oid			nsp = get_namespace_oid(ORDERS_STREAM_SCHEMA, false);
 	Oid			streams = get_relname_relid("streams", nsp);
-	Relation	rel = table_open(streams, RowExclusiveLock);
+	Relation	rel = table_open(streams, AccessShareLock);
 	Oid			owner = rel->rd_rel->relowner;
 	Oid			save_userid;
 	int			save_sec_context;
@@ -125,9 +125,9 @@ enabled_stream_arn(Oid relid)
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	char	   *arn = NULL;
 
-	spi_exec("SELECT stream_arn FROM orders_stream.streams "
-			 "WHERE relid = $1 AND disabled_at IS NULL",
-			 1, argtypes, values, SPI_OK_SELECT);
+	exec_as_extension_owner("SELECT stream_arn FROM orders_stream.streams "
+							"WHERE relid = $1 AND disabled_at IS NULL",
+							1, argtypes, values, SPI_OK_SELECT);
 	if (SPI_processed > 0)
 		arn = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	return arn;
@@ -254,7 +254,7 @@ check_set_columns(Relation rel, ArrayType *set_columns)
 					 errmsg("ValidationException: column \"%s\" of table \"%s\" does not exist",
 							name, RelationGetRelationName(rel)),
 					 errhint("set_columns lists array columns that become SS, NS or BS sets.")));
-		if (!OidIsValid(get_element_type(get_atttype(RelationGetRelid(rel), attno))))
+		if (!OidIsValid(get_element_type(getBaseType(get_atttype(RelationGetRelid(rel), attno)))))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("ValidationException: column \"%s\" of table \"%s\" is not an array",
@@ -283,8 +283,8 @@ arn_exists(const char *arn)
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(arn)};
 
-	spi_exec("SELECT 1 FROM orders_stream.streams WHERE stream_arn = $1",
-			 1, argtypes, values, SPI_OK_SELECT);
+	exec_as_extension_owner("SELECT 1 FROM orders_stream.streams WHERE stream_arn = $1",
+							1, argtypes, values, SPI_OK_SELECT);
 	return SPI_processed > 0;
 }
 
@@ -498,6 +498,37 @@ orders_stream_disable_stream(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Whether the table, or a partitioned table it is a partition of, has an
+ * enabled stream: a detached partition keeps its guard, but not its stream.
+ */
+static bool
+has_enabled_stream(Oid relid)
+{
+	List	   *candidates = list_make1_oid(relid);
+	Oid			argtypes[1] = {OIDARRAYOID};
+	Datum	   *oids;
+	Datum		values[1];
+	ListCell   *lc;
+	int			n = 0;
+	bool		found;
+
+	if (get_rel_relispartition(relid))
+		candidates = list_concat(candidates, get_partition_ancestors(relid));
+	oids = palloc(sizeof(Datum) * list_length(candidates));
+	foreach(lc, candidates)
+		oids[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	values[0] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+
+	SPI_connect();
+	exec_as_extension_owner("SELECT 1 FROM orders_stream.streams "
+							"WHERE relid = ANY ($1) AND disabled_at IS NULL",
+							1, argtypes, values, SPI_OK_SELECT);
+	found = SPI_processed > 0;
+	SPI_finish();
+	return found;
+}
+
+/*
  * BEFORE TRUNCATE trigger of streamed tables.  DynamoDB has no TRUNCATE, and
  * items that vanish without REMOVE records would silently stay in every
  * consumer's state: refuse, unless the session opts out.
@@ -511,7 +542,8 @@ orders_stream_truncate_guard(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("orders_stream.truncate_guard() must be a BEFORE TRUNCATE trigger")));
-	if (!orders_stream_allow_truncate)
+	if (!orders_stream_allow_truncate &&
+		has_enabled_stream(RelationGetRelid(trigdata->tg_relation)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot truncate table \"%s\" because it has a stream",

@@ -22,6 +22,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -34,7 +35,9 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/regproc.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -248,8 +251,9 @@ build_event(Batch *b, int from, int to)
  * fails the whole batch, as in AWS) for an identifier outside the batch.
  */
 static char *
-lowest_item_failure(Datum result, bool isnull, char **batch, int nbatch)
+lowest_item_failure(Oid function, Datum result, bool isnull, char **batch, int nbatch)
 {
+	Oid			rettype = getBaseType(get_func_rettype(function));
 	Jsonb	   *jb;
 	JsonbValue *failures;
 	JsonbIterator *it;
@@ -257,9 +261,21 @@ lowest_item_failure(Datum result, bool isnull, char **batch, int nbatch)
 	JsonbIteratorToken tok;
 	char	   *lowest = NULL;
 
-	if (isnull)
+	/* a null (or void) response is a success, as a null EventResponse */
+	if (isnull || rettype == VOIDOID)
 		return NULL;
-	jb = DatumGetJsonbP(result);
+	/* the Datum is only a Jsonb if the function returns jsonb */
+	if (rettype == JSONBOID)
+		jb = DatumGetJsonbP(result);
+	else if (rettype == JSONOID || rettype == TEXTOID)
+		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+												CStringGetDatum(TextDatumGetCString(result))));
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("function returns %s, not a ReportBatchItemFailures response",
+						format_type_be(rettype)),
+				 errhint("With function_response_types {ReportBatchItemFailures} the function must return jsonb (or void).")));
 	if (!JB_ROOT_IS_OBJECT(jb))
 		return NULL;
 	failures = getKeyJsonValueFromContainer(&jb->root, "batchItemFailures",
@@ -303,6 +319,37 @@ lowest_item_failure(Datum result, bool isnull, char **batch, int nbatch)
 	return lowest;
 }
 
+/*
+ * The target must still be a function of one jsonb returning one value that
+ * its owner (the current user) may execute: the mapping row can be changed
+ * by direct UPDATEs, which create/update_event_source_mapping() do not see,
+ * and privileges can be revoked after the mapping was made.
+ */
+static void
+check_target(const DeliveryTarget *target)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(target->function));
+	Form_pg_proc p;
+	bool		callable;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("ResourceNotFoundException: the function (OID %u) of the event source mapping does not exist",
+						target->function)));
+	p = (Form_pg_proc) GETSTRUCT(tup);
+	callable = p->pronargs == 1 && p->proargtypes.values[0] == JSONBOID &&
+		!p->proretset && p->prokind == PROKIND_FUNCTION;
+	ReleaseSysCache(tup);
+	if (!callable)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("InvalidParameterValueException: function %s cannot be an event source mapping target",
+						format_procedure(target->function))));
+	if (pg_proc_aclcheck(target->function, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, get_func_name(target->function));
+}
+
 bool
 delivery_invoke(const DeliveryTarget *target, Jsonb *event, char **batch,
 				int nbatch, char **lowest_failure, ErrorData **error)
@@ -334,6 +381,12 @@ delivery_invoke(const DeliveryTarget *target, Jsonb *event, char **batch,
 		(void) set_config_option("search_path", target->search_path,
 								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 								 true, 0, false);
+		/* is_superuser shows the worker's (superuser) session otherwise */
+		(void) set_config_option("is_superuser",
+								 superuser_arg(target->owner) ? "on" : "off",
+								 PGC_INTERNAL, PGC_S_DYNAMIC_DEFAULT, GUC_ACTION_SAVE,
+								 true, 0, false);
+		check_target(target);
 		if (orders_stream_function_timeout > 0)
 			enable_timeout_after(STATEMENT_TIMEOUT, orders_stream_function_timeout);
 
@@ -343,7 +396,8 @@ delivery_invoke(const DeliveryTarget *target, Jsonb *event, char **batch,
 		fcinfo->args[0].isnull = false;
 		result = FunctionCallInvoke(fcinfo);
 		if (batch != NULL)
-			*lowest_failure = lowest_item_failure(result, fcinfo->isnull, batch, nbatch);
+			*lowest_failure = lowest_item_failure(target->function, result, fcinfo->isnull,
+												  batch, nbatch);
 
 		if (orders_stream_function_timeout > 0)
 			disable_timeout(STATEMENT_TIMEOUT, false);
@@ -381,6 +435,24 @@ describe_error(ErrorData *e)
 }
 
 /*
+ * The function's name for its functionArn, schema-qualified as in
+ * orders_stream.mapping_configuration().  Looked up by OID: the mapping's
+ * function_name is the regprocedure text of its creator's search_path, which
+ * this worker's search_path may not resolve.
+ */
+static char *
+function_display_name(Mapping *m)
+{
+	char	   *name = get_func_name(m->target.function);
+	char	   *nsp;
+
+	if (name == NULL)
+		return m->function_name;	/* dropped since */
+	nsp = get_namespace_name(get_func_namespace(m->target.function));
+	return (char *) quote_qualified_identifier(nsp, name);
+}
+
+/*
  * Writes the batch's records [from, to) to orders_stream.failures with the
  * Lambda OnFailure document, as the on-failure destination does.
  */
@@ -409,7 +481,7 @@ write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 	values[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(m->uuid));
 	values[1] = ObjectIdGetDatum(m->target.owner);
 	values[2] = CStringGetTextDatum(condition);
-	values[3] = CStringGetTextDatum(m->function_name);
+	values[3] = CStringGetTextDatum(function_display_name(m));
 	values[4] = CStringGetTextDatum(b->seqs[from]);
 	values[5] = CStringGetTextDatum(b->seqs[to - 1]);
 	values[6] = CStringGetTextDatum(records.data);
@@ -440,7 +512,7 @@ write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 							  "SELECT $1, $2, $3, jsonb_build_object("
 							  " 'requestContext', jsonb_build_object('requestId', gen_random_uuid(),"
 							  "   'functionArn', format('arn:aws:lambda:%s:%s:function:%s',"
-							  "      current_setting('orders_stream.region'), current_setting('orders_stream.account_id'), $4::regprocedure::regproc),"
+							  "      current_setting('orders_stream.region'), current_setting('orders_stream.account_id'), $4),"
 							  "   'condition', $3, 'approximateInvokeCount', $8),"
 							  " 'responseContext', CASE WHEN $12 IS NULL THEN jsonb_build_object('statusCode', 200, 'executedVersion', '$LATEST')"
 							  "   ELSE jsonb_build_object('statusCode', 200, 'executedVersion', '$LATEST', 'functionError', 'Unhandled') END,"
@@ -477,6 +549,20 @@ pop_done_halves(Outcome *o)
 	while (o->bisect_stack != NIL &&
 		   strcmp((char *) llast(o->bisect_stack), o->checkpoint) <= 0)
 		o->bisect_stack = list_delete_last(o->bisect_stack);
+}
+
+/*
+ * A retry runs the same batch again: records that arrived since must wait
+ * for the next one, so the batch's end goes on the stack (and comes off it
+ * with pop_done_halves() once the checkpoint has passed it).
+ */
+static void
+bound_retry(Outcome *o, Batch *b)
+{
+	char	   *last = b->seqs[b->n - 1];
+
+	if (o->bisect_stack == NIL || strcmp((char *) llast(o->bisect_stack), last) > 0)
+		o->bisect_stack = lappend(list_copy(o->bisect_stack), last);
 }
 
 static void
@@ -601,8 +687,12 @@ deliver_step(Mapping *m, TimestampTz *due)
 		return true;
 	}
 
-	/* the owner must still exist and still be allowed to read the stream */
+	/*
+	 * The owner must still exist and still be allowed to read the stream; the
+	 * stream of a dropped table is nobody's to read (as in get_records).
+	 */
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(m->target.owner)) ||
+		!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(m->relid)) ||
 		pg_class_aclcheck(m->relid, m->target.owner, ACL_SELECT) != ACLCHECK_OK)
 	{
 		ErrorData  *e = palloc0(sizeof(ErrorData));
@@ -656,6 +746,7 @@ deliver_step(Mapping *m, TimestampTz *due)
 			o.attempts = m->attempts + 1;
 			o.retries = 1;
 			o.next_attempt_at = next_attempt(o.attempts);
+			bound_retry(&o, b);
 		}
 		pop_done_halves(&o);
 	}
@@ -684,6 +775,7 @@ deliver_step(Mapping *m, TimestampTz *due)
 			o.attempts = m->attempts + 1;
 			o.retries = 1;
 			o.next_attempt_at = next_attempt(o.attempts);
+			bound_retry(&o, b);
 		}
 	}
 	save_outcome(m, &o);
@@ -713,6 +805,77 @@ deliver_one(const char *uuid, TimestampTz *due)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
+	return worked;
+}
+
+/*
+ * After an error outside the function's subtransaction (a bug, or a catalog
+ * change under the mapping): shows it on the mapping and holds the mapping
+ * back for orders_stream.retry_max_delay, so that it neither stops the
+ * worker nor keeps the other mappings waiting.
+ */
+static void
+note_internal_error(const char *uuid, const char *message)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, INT4OID};
+	Datum		values[3];
+
+	values[0] = CStringGetTextDatum(uuid);
+	values[1] = CStringGetTextDatum(message);
+	values[2] = Int32GetDatum(orders_stream_retry_max_delay);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	if (SPI_execute_with_args("UPDATE orders_stream.event_source_mappings SET "
+							  "last_error = $2, last_processing_result = 'PROBLEM: Internal error', "
+							  "next_attempt_at = clock_timestamp() + $3 * interval '1 ms' "
+							  "WHERE uuid = $1::uuid",
+							  3, argtypes, values, NULL, false, 0) < 0)
+		elog(WARNING, "could not record the error of event source mapping %s", uuid);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/* deliver_one(), surviving its errors. */
+static bool
+deliver_one_guarded(const char *uuid, TimestampTz *due)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool worked = false;
+	char	   *volatile message = NULL;
+
+	PG_TRY();
+	{
+		worked = deliver_one(uuid, due);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		EmitErrorReport();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		RESUME_INTERRUPTS();
+		message = psprintf("%s: %s", unpack_sql_state(e->sqlerrcode),
+						   e->message ? e->message : "");
+		FreeErrorData(e);
+	}
+	PG_END_TRY();
+
+	if (message != NULL)
+	{
+		note_internal_error(uuid, message);
+		pfree(message);
+		*due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   orders_stream_retry_max_delay);
+		return false;
+	}
 	return worked;
 }
 
@@ -777,7 +940,7 @@ orders_stream_delivery_main(Datum arg)
 		{
 			TimestampTz due = 0;
 
-			if (deliver_one(lfirst(lc), &due))
+			if (deliver_one_guarded(lfirst(lc), &due))
 				worked = true;
 			else if (due != 0 && due < wake)
 				wake = due;
