@@ -3,7 +3,8 @@
 --
 -- It receives the Lambda event {"Records": [...]} and applies each record:
 -- INSERT adds the new quantity, MODIFY the difference, REMOVE subtracts the
--- old one (images the stream's view type does not carry count as absent).
+-- old one.  MODIFY and REMOVE need the old image (a NEW_AND_OLD_IMAGES
+-- stream); with NEW_IMAGE, as in the seed, only INSERTs count.
 -- An order with a negative quantity is a poison record: the function fails,
 -- as a Lambda handler would throw.
 
@@ -34,6 +35,7 @@ BEGIN
 				   (r#>>'{dynamodb,NewImage,quantity,N}')::bigint AS delta
 			  FROM jsonb_array_elements(event->'Records') AS r
 			 WHERE r#> '{dynamodb,NewImage}' IS NOT NULL
+			   AND (r->>'eventName' = 'INSERT' OR r#> '{dynamodb,OldImage}' IS NOT NULL)
 			UNION ALL
 			SELECT r#>>'{dynamodb,OldImage,item,S}',
 				   -(r#>>'{dynamodb,OldImage,quantity,N}')::bigint
