@@ -587,6 +587,41 @@ append_jsonb(StringInfo buf, Jsonb *jb)
 	return result;
 }
 
+/*
+ * json: as jsonb, except for the valid json that jsonb cannot hold (\u0000
+ * in a string, a number beyond numeric's range), which is rendered as its
+ * text, S, rather than stopping capture: a record must never fail on user
+ * data.  Parsing has no side effects to undo, so only data errors are
+ * caught; anything else is thrown again.
+ */
+static Size
+append_json(StringInfo buf, const char *text)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Jsonb	   *volatile jb = NULL;
+
+	PG_TRY();
+	{
+		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+			PG_RE_THROW();
+		FlushErrorState();
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+
+	if (jb == NULL)
+		return append_string(buf, text);
+	return append_jsonb(buf, jb);
+}
+
 /* Elements of one dimension of an array, starting at *pos, as nested L. */
 static Size
 append_array_dim(DdbRender *render, StringInfo buf, DdbType *type, int ndims,
@@ -835,9 +870,7 @@ append_value(DdbRender *render, StringInfo buf, Datum value, bool isnull,
 				return append_bytes(buf, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
 			}
 		case DDB_JSON:
-			return append_jsonb(buf,
-								DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-																   CStringGetDatum(TextDatumGetCString(value)))));
+			return append_json(buf, TextDatumGetCString(value));
 		case DDB_JSONB:
 			return append_jsonb(buf, DatumGetJsonbP(value));
 		case DDB_DATE:

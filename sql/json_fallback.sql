@@ -1,0 +1,14 @@
+--
+-- json_fallback: valid json that jsonb cannot hold (\u0000 in a string, a
+-- number beyond numeric's range) becomes S with the json text, instead of
+-- an error that would stop capture for good; other json is M/L as usual.
+--
+SET client_min_messages = warning;
+CREATE TABLE jf (id int PRIMARY KEY, j json);
+SELECT orders_stream.enable_stream('jf', 'NEW_IMAGE') IS NOT NULL AS enabled;
+SELECT slot_name FROM pg_create_logical_replication_slot('json_fallback', 'orders_stream');
+INSERT INTO jf VALUES (1, '{"a":"x\u0000y"}'), (2, '{"n": 1e1000000}'), (3, '{"ok": [1, "two"]}');
+SELECT data::jsonb->'dynamodb'->'NewImage'->'j' AS j,
+	   data::jsonb->'dynamodb'->'SizeBytes' AS size_bytes
+  FROM pg_logical_slot_get_changes('json_fallback', NULL, NULL);
+SELECT pg_drop_replication_slot('json_fallback');
