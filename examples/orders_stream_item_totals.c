@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -27,9 +28,23 @@ PG_FUNCTION_INFO_V1(item_totals_aggregator);
 
 typedef struct ItemDelta
 {
-	char		item[NAMEDATALEN * 2];	/* hash key */
+	char	   *item;			/* hash key: the whole item name, any length */
 	int64		delta;
 } ItemDelta;
+
+static uint32
+item_hash(const void *key, Size keysize)
+{
+	const char *item = *(char *const *) key;
+
+	return hash_bytes((const unsigned char *) item, (int) strlen(item));
+}
+
+static int
+item_match(const void *key1, const void *key2, Size keysize)
+{
+	return strcmp(*(char *const *) key1, *(char *const *) key2);
+}
 
 static SPIPlanPtr upsert_plan = NULL;
 
@@ -59,7 +74,7 @@ add_image(HTAB *deltas, JsonbContainer *record, const char *image, int sign)
 	const char *qty_path[] = {"dynamodb", image, "quantity", "N"};
 	JsonbValue *item = get_path(record, item_path, 4);
 	JsonbValue *qty = get_path(record, qty_path, 4);
-	char		key[NAMEDATALEN * 2];
+	char	   *key;
 	char	   *qtystr;
 	int64		quantity;
 	ItemDelta  *entry;
@@ -69,7 +84,8 @@ add_image(HTAB *deltas, JsonbContainer *record, const char *image, int sign)
 		return;
 	qtystr = pnstrdup(qty->val.string.val, qty->val.string.len);
 	quantity = pg_strtoint64(qtystr);
-	if (quantity < 0)
+	/* as in item_totals.sql, only a new image can be poison */
+	if (quantity < 0 && sign > 0)
 	{
 		const char *id_path[] = {"dynamodb", "Keys", "id", "S"};
 		JsonbValue *id = get_path(record, id_path, 4);
@@ -81,9 +97,10 @@ add_image(HTAB *deltas, JsonbContainer *record, const char *image, int sign)
 						pnstrdup(id->val.string.val, id->val.string.len) : "?"),
 				 errhint("Fix the order; then orders_stream.redrive_failures() replays it.")));
 	}
-	memset(key, 0, sizeof(key));
-	memcpy(key, item->val.string.val, Min(item->val.string.len, (int) sizeof(key) - 1));
-	entry = hash_search(deltas, key, HASH_ENTER, &found);
+	if (deltas == NULL)
+		return;					/* only checked */
+	key = pnstrdup(item->val.string.val, item->val.string.len);
+	entry = hash_search(deltas, &key, HASH_ENTER, &found);
 	if (!found)
 		entry->delta = 0;
 	entry->delta += sign * quantity;
@@ -102,10 +119,13 @@ item_totals_aggregator(PG_FUNCTION_ARGS)
 	HASH_SEQ_STATUS status;
 	ItemDelta  *entry;
 
-	ctl.keysize = NAMEDATALEN * 2;
+	ctl.keysize = sizeof(char *);
 	ctl.entrysize = sizeof(ItemDelta);
+	ctl.hash = item_hash;
+	ctl.match = item_match;
 	ctl.hcxt = CurrentMemoryContext;
-	deltas = hash_create("item deltas", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	deltas = hash_create("item deltas", 64, &ctl,
+						 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 
 	records = getKeyJsonValueFromContainer(&event->root, "Records", strlen("Records"), NULL);
 	if (records == NULL || records->type != jbvBinary)
@@ -118,14 +138,28 @@ item_totals_aggregator(PG_FUNCTION_ARGS)
 	{
 		JsonbValue *name;
 		const char *name_path[] = {"eventName"};
+		const char *old_path[] = {"dynamodb", "OldImage"};
+		bool		is_insert;
+		bool		is_change;
 
 		if (tok != WJB_ELEM || v.type != jbvBinary)
 			continue;
 		name = get_path(v.val.binary.data, name_path, 1);
-		add_image(deltas, v.val.binary.data, "NewImage", 1);
-		if (name && name->type == jbvString &&
-			(strncmp(name->val.string.val, "MODIFY", name->val.string.len) == 0 ||
-			 strncmp(name->val.string.val, "REMOVE", name->val.string.len) == 0))
+		is_insert = name && name->type == jbvString &&
+			name->val.string.len == 6 && memcmp(name->val.string.val, "INSERT", 6) == 0;
+		is_change = name && name->type == jbvString && name->val.string.len == 6 &&
+			(memcmp(name->val.string.val, "MODIFY", 6) == 0 ||
+			 memcmp(name->val.string.val, "REMOVE", 6) == 0);
+		/*
+		 * As in item_totals.sql: a MODIFY's new image counts only with its
+		 * old one (NEW_AND_OLD_IMAGES), else the old quantity would not be
+		 * taken off.
+		 */
+		if (is_insert || get_path(v.val.binary.data, old_path, 2) != NULL)
+			add_image(deltas, v.val.binary.data, "NewImage", 1);
+		else
+			add_image(NULL, v.val.binary.data, "NewImage", 1);	/* poison? */
+		if (is_change)
 			add_image(deltas, v.val.binary.data, "OldImage", -1);
 	}
 

@@ -74,6 +74,20 @@ AS $$
 	SELECT lpad((lsn - '0/0'::pg_lsn)::text, 20, '0') || lpad(change_position::text, 10, '0')
 $$;
 
+/* AWS event filtering, for event source mappings' filter_criteria */
+CREATE FUNCTION orders_stream.filter_matches(record jsonb, filter_criteria jsonb)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'orders_stream_filter_matches'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION orders_stream.filter_matches(jsonb, jsonb) IS
+'Whether a stream record matches any pattern of {"Filters": [{"Pattern": "..."}]}, as AWS event filtering';
+
+CREATE FUNCTION orders_stream.check_filter_criteria(filter_criteria jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'orders_stream_check_filter_criteria'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 CREATE FUNCTION orders_stream.describe_stream(stream_arn text)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
@@ -178,7 +192,8 @@ DECLARE
 	span		interval := current_setting('orders_stream.partition_interval')::interval;
 	secs		double precision := extract(epoch FROM span);
 	lower_ts	timestamptz := to_timestamp(floor(extract(epoch FROM ts) / secs) * secs);
-	name		text := 'records_' || to_char(lower_ts AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS');
+	upper_ts	timestamptz := lower_ts + span;
+	name		text;
 	part		regclass;
 BEGIN
 	SELECT p.partition INTO part FROM orders_stream.partitions p
@@ -186,10 +201,29 @@ BEGIN
 	IF FOUND THEN
 		RETURN part;
 	END IF;
-	EXECUTE format('CREATE TABLE orders_stream.%I PARTITION OF orders_stream.records FOR VALUES FROM (%L) TO (%L)',
-				   name, lower_ts, lower_ts + span);
+	/*
+	 * Partitions made under another partition_interval (it is set at server
+	 * start) may cover part of this interval: fill only the gap around ts.
+	 */
+	lower_ts := greatest(lower_ts, (SELECT max(p.upper_bound) FROM orders_stream.partitions p
+									 WHERE p.upper_bound <= ts));
+	upper_ts := least(upper_ts, (SELECT min(p.lower_bound) FROM orders_stream.partitions p
+								  WHERE p.lower_bound > ts));
+	name := 'records_' || to_char(lower_ts AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS');
+	BEGIN
+		EXECUTE format('CREATE TABLE orders_stream.%I PARTITION OF orders_stream.records FOR VALUES FROM (%L) TO (%L)',
+					   name, lower_ts, upper_ts);
+	EXCEPTION WHEN duplicate_table THEN
+		/* created meanwhile by a concurrent call (the worker's, or one by hand) */
+		SELECT p.partition INTO part FROM orders_stream.partitions p
+		 WHERE p.lower_bound <= ts AND ts < p.upper_bound;
+		IF FOUND THEN
+			RETURN part;
+		END IF;
+		RAISE;
+	END;
 	part := format('orders_stream.%I', name)::regclass;
-	INSERT INTO orders_stream.partitions VALUES (part, lower_ts, lower_ts + span);
+	INSERT INTO orders_stream.partitions VALUES (part, lower_ts, upper_ts);
 	RETURN part;
 END
 $$;
@@ -198,34 +232,59 @@ $$;
  * Creates the partitions of the next intervals and drops the ones whose
  * records are all older than the retention, remembering per stream the
  * newest SequenceNumber dropped.  Returns how many partitions were dropped.
+ *
+ * Creating or dropping a partition locks orders_stream.records in ACCESS
+ * EXCLUSIVE mode.  The capture worker runs this between its passes: waiting
+ * there for a reader's open transaction would stop capture, and queue every
+ * other reader behind the lock request, for as long as that transaction
+ * lasts.  So it gives up after lock_timeout and leaves the work to the next
+ * run (expired records are invisible meanwhile); and it creates partitions
+ * far enough ahead (30 s, three of the worker's runs, or two intervals) that
+ * the worker seldom has to create the one it stores into.
  */
 CREATE FUNCTION orders_stream.maintain_partitions()
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '200ms'
 AS $$
 DECLARE
 	span		interval := current_setting('orders_stream.partition_interval')::interval;
+	ahead		integer := greatest(2, ceil(30 / extract(epoch FROM span))::integer);
 	cutoff		timestamptz := now() - orders_stream.retention_interval();
 	p			record;
 	s			record;
 	newest		text;
 	dropped		integer := 0;
 BEGIN
-	PERFORM orders_stream.ensure_partition(now() + span * i) FROM generate_series(0, 2) AS i;
+	BEGIN
+		PERFORM orders_stream.ensure_partition(now() + span * i) FROM generate_series(0, ahead) AS i;
+	EXCEPTION WHEN lock_not_available THEN
+		RAISE LOG 'orders_stream.records is in use: stream partitions not created ahead this time';
+	END;
 	FOR p IN SELECT * FROM orders_stream.partitions WHERE upper_bound <= cutoff ORDER BY lower_bound LOOP
-		FOR s IN SELECT stream_id FROM orders_stream.streams LOOP
-			EXECUTE format('SELECT max(sequence_number) FROM %s WHERE stream_id = $1', p.partition)
-				INTO newest USING s.stream_id;
-			IF newest IS NOT NULL THEN
-				INSERT INTO orders_stream.stream_trim AS t VALUES (s.stream_id, newest)
-				ON CONFLICT (stream_id) DO UPDATE
-					SET trimmed_through = greatest(t.trimmed_through, excluded.trimmed_through);
-			END IF;
-		END LOOP;
-		EXECUTE format('DROP TABLE %s', p.partition);
-		DELETE FROM orders_stream.partitions WHERE partition = p.partition;
-		dropped := dropped + 1;
+		BEGIN
+			FOR s IN SELECT stream_id FROM orders_stream.streams LOOP
+				EXECUTE format('SELECT max(sequence_number) FROM %s WHERE stream_id = $1', p.partition)
+					INTO newest USING s.stream_id;
+				IF newest IS NOT NULL THEN
+					INSERT INTO orders_stream.stream_trim AS t VALUES (s.stream_id, newest)
+					ON CONFLICT (stream_id) DO UPDATE
+						SET trimmed_through = greatest(t.trimmed_through, excluded.trimmed_through);
+				END IF;
+			END LOOP;
+			EXECUTE format('DROP TABLE %s', p.partition);
+			DELETE FROM orders_stream.partitions WHERE partition = p.partition;
+			dropped := dropped + 1;
+		EXCEPTION
+			WHEN lock_not_available THEN
+				RAISE LOG 'orders_stream.records is in use: expired stream partition % not dropped this time',
+					p.partition;
+				EXIT;
+			WHEN OTHERS THEN
+				/* e.g. a view on the partition: keep it, drop the others */
+				RAISE WARNING 'could not drop expired stream partition %: %', p.partition, SQLERRM;
+		END;
 	END LOOP;
 	RETURN dropped;
 END
@@ -373,6 +432,9 @@ DECLARE
 	result		jsonb;
 	last_seq	text;
 	n			integer;
+	confirmed	pg_lsn;
+	closed_at	pg_lsn;
+	page_off	numeric;
 BEGIN
 	IF "limit" IS NULL OR "limit" < 1 OR "limit" > 1000 THEN
 		RAISE EXCEPTION 'ValidationException: limit % is outside 1..1000', coalesce("limit"::text, 'NULL')
@@ -413,6 +475,18 @@ BEGIN
 	END IF;
 	pos := greatest(pos, trimmed);
 
+	/*
+	 * Where capture stands, read before the records (it confirms a position
+	 * only once everything before it is stored and committed): see below.
+	 */
+	IF NOT s.enabled THEN
+		SELECT sl.confirmed_flush_lsn INTO confirmed
+		  FROM pg_replication_slots sl
+		 WHERE sl.slot_name = (SELECT format('orders_stream_%s_%s', d.oid, e.oid)
+								 FROM pg_database d, pg_extension e
+								WHERE d.datname = current_database() AND e.extname = 'orders_stream');
+	END IF;
+
 	SELECT coalesce(jsonb_agg((r.record::jsonb - 'eventSourceARN') ORDER BY r.sequence_number), '[]'::jsonb),
 		   max(r.sequence_number), count(*)
 	  INTO result, last_seq, n
@@ -425,13 +499,40 @@ BEGIN
 			 ORDER BY rr.sequence_number
 			 LIMIT "limit") r;
 
+	IF n > 0 OR s.enabled THEN
+		RETURN jsonb_build_object(
+			'Records', result,
+			'NextShardIterator', orders_stream.encode_iterator(arn, s.shard_id, coalesce(last_seq, pos), false));
+	END IF;
+
+	/*
+	 * A disabled stream, read to its end.  Changes committed before
+	 * disable_stream may still be on their way to the stream: the shard is
+	 * closed (NextShardIterator null) only once capture has confirmed a WAL
+	 * position taken after the disable was visible.  The first empty read
+	 * takes that position and carries it in the iterator ("c").  Only under
+	 * READ COMMITTED is "confirmed before the records were read" also
+	 * "stored before the snapshot that read them".
+	 */
+	closed_at := (it->>'c')::pg_lsn;
+	IF closed_at IS NULL THEN
+		closed_at := CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
+						  ELSE pg_current_wal_insert_lsn() END;
+		/* just past a page header: the last record ended at the page boundary */
+		page_off := (closed_at - '0/0'::pg_lsn) % current_setting('wal_block_size')::numeric;
+		IF page_off IN (24, 40) THEN
+			closed_at := closed_at - page_off;
+		END IF;
+	END IF;
+	IF confirmed >= closed_at AND current_setting('transaction_isolation') = 'read committed' THEN
+		RETURN jsonb_build_object('Records', result, 'NextShardIterator', NULL);
+	END IF;
 	RETURN jsonb_build_object(
 		'Records', result,
 		'NextShardIterator',
-		CASE
-			WHEN n = 0 AND NOT s.enabled THEN NULL	-- a closed shard, read to its end
-			ELSE orders_stream.encode_iterator(arn, s.shard_id, coalesce(last_seq, pos), false)
-		END);
+		arn || '|' || translate(encode(convert_to(jsonb_build_object(
+			's', s.shard_id, 'p', pos, 'i', false, 'c', closed_at::text,
+			't', floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint)::text, 'UTF8'), 'base64'), E'\n', ''));
 END
 $$;
 
@@ -549,14 +650,18 @@ CREATE TABLE orders_stream.event_source_mappings (
 	function_name text NOT NULL,
 	owner_oid	oid NOT NULL,
 	search_path text NOT NULL,
-	batch_size	integer NOT NULL,
-	maximum_batching_window_in_seconds integer NOT NULL,
-	starting_position text NOT NULL,
+	/* the ranges of check_range(), also for direct INSERTs and UPDATEs */
+	batch_size	integer NOT NULL CHECK (batch_size BETWEEN 1 AND 10000),
+	maximum_batching_window_in_seconds integer NOT NULL
+		CHECK (maximum_batching_window_in_seconds BETWEEN 0 AND 300),
+	starting_position text NOT NULL CHECK (starting_position IN ('TRIM_HORIZON', 'LATEST')),
 	bisect_batch_on_function_error boolean NOT NULL,
-	maximum_retry_attempts integer NOT NULL,
-	maximum_record_age_in_seconds integer NOT NULL,
-	parallelization_factor integer NOT NULL,
-	function_response_types text[] NOT NULL,
+	maximum_retry_attempts integer NOT NULL CHECK (maximum_retry_attempts BETWEEN -1 AND 10000),
+	maximum_record_age_in_seconds integer NOT NULL
+		CHECK (maximum_record_age_in_seconds = -1 OR maximum_record_age_in_seconds BETWEEN 60 AND 604800),
+	parallelization_factor integer NOT NULL CHECK (parallelization_factor BETWEEN 1 AND 10),
+	function_response_types text[] NOT NULL
+		CHECK (function_response_types <@ ARRAY['ReportBatchItemFailures']),
 	enabled		boolean NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	last_modified timestamptz NOT NULL DEFAULT now(),
@@ -1007,6 +1112,8 @@ GRANT EXECUTE ON FUNCTION orders_stream.enable_stream(regclass, text, name[]),
 	orders_stream.list_streams(),
 	orders_stream.describe_stream(text),
 	orders_stream.sequence_number(pg_lsn, bigint),
+	orders_stream.filter_matches(jsonb, jsonb),
+	orders_stream.check_filter_criteria(jsonb),
 	orders_stream.truncate_guard(),
 	orders_stream.retention_interval(),
 	orders_stream.stream_relid(bigint),

@@ -44,6 +44,7 @@
 #include "postmaster/interrupt.h"
 #include "replication/decode.h"
 #include "replication/logical.h"
+#include "replication/origin.h"
 #include "replication/slot.h"
 #include "storage/buffile.h"
 #include "storage/ipc.h"
@@ -571,6 +572,15 @@ orders_stream_capture_main(Datum arg)
 	TimestampTz last_maintenance = 0;
 
 	database_name = worker_start(OS_WORKER_CAPTURE, arg);
+
+	/*
+	 * Mark this worker's transactions (the records it stores, its partition
+	 * maintenance) as "do not replicate": the output plugin skips them
+	 * (os_filter_by_origin), so that the worker does not decode its own
+	 * writes again, which cost it as much as the capture of the changes it
+	 * stored, and delayed later records meanwhile.
+	 */
+	replorigin_session_origin = DoNotReplicateId;
 	initStringInfo(&buffer.mem);
 	last_sequence_number[0] = '\0';
 

@@ -30,6 +30,7 @@
 #include "pgstat.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
+#include "storage/pmsignal.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -374,11 +375,18 @@ delivery_invoke(const DeliveryTarget *target, Jsonb *event, char **batch,
 		Datum		result;
 		int			nestlevel;
 
-		/* the function runs as the mapping's owner, with its search_path */
+		/*
+		 * The function runs as the mapping's owner, with its search_path.
+		 * Temporary tables that other mappings' functions left in this
+		 * session must not shadow the owner's tables: unless that path names
+		 * pg_temp, it comes last (instead of first, implicitly).
+		 */
 		SetUserIdAndSecContext(target->owner,
 							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 		nestlevel = NewGUCNestLevel();
-		(void) set_config_option("search_path", target->search_path,
+		(void) set_config_option("search_path",
+								 strstr(target->search_path, "pg_temp") ? target->search_path :
+								 psprintf("%s, pg_temp", target->search_path),
 								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 								 true, 0, false);
 		/* is_superuser shows the worker's (superuser) session otherwise */
@@ -401,7 +409,13 @@ delivery_invoke(const DeliveryTarget *target, Jsonb *event, char **batch,
 
 		if (orders_stream_function_timeout > 0)
 			disable_timeout(STATEMENT_TIMEOUT, false);
-		AtEOXact_GUC(true, nestlevel);
+		/*
+		 * Undo every setting the function made, SET or SET LOCAL: none may
+		 * outlive the invocation, in this worker's superuser session (its own
+		 * queries, e.g. under a search_path the function chose) or in the
+		 * next mapping's function.
+		 */
+		AtEOXact_GUC(false, nestlevel);
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
@@ -671,6 +685,27 @@ deliver_step(Mapping *m, TimestampTz *due)
 		return false;
 	}
 
+	/*
+	 * The owner must still exist and still be allowed to read the stream (the
+	 * stream of a dropped table is nobody's to read, as in get_records).  If
+	 * not, the mapping stalls, as an AWS mapping whose role lost access to
+	 * the stream does: its records go neither to the function nor to
+	 * orders_stream.failures, which the owner can read.  Delivery resumes
+	 * once the privilege is back; until then retention trims the records.
+	 */
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(m->target.owner)) ||
+		!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(m->relid)) ||
+		pg_class_aclcheck(m->relid, m->target.owner, ACL_SELECT) != ACLCHECK_OK)
+	{
+		o.errors = 1;
+		o.last_error = psprintf("42501: AccessDeniedException: the owner of event source mapping %s may not read stream \"%s\"",
+								m->uuid, m->stream_arn);
+		o.result = "PROBLEM: The owner of the mapping may not read the stream";
+		o.next_attempt_at = TimestampTzPlusMilliseconds(now, orders_stream_retry_max_delay);
+		save_outcome(m, &o);
+		return true;
+	}
+
 	/* records too old for the function go to the failure destination */
 	for (expired = 0; expired < b->n; expired++)
 		if (ms_between(b->arrivals[expired], now) <= max_age_secs(m) * 1000)
@@ -687,29 +722,10 @@ deliver_step(Mapping *m, TimestampTz *due)
 		return true;
 	}
 
-	/*
-	 * The owner must still exist and still be allowed to read the stream; the
-	 * stream of a dropped table is nobody's to read (as in get_records).
-	 */
-	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(m->target.owner)) ||
-		!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(m->relid)) ||
-		pg_class_aclcheck(m->relid, m->target.owner, ACL_SELECT) != ACLCHECK_OK)
-	{
-		ErrorData  *e = palloc0(sizeof(ErrorData));
-
-		e->sqlerrcode = ERRCODE_INSUFFICIENT_PRIVILEGE;
-		e->message = psprintf("AccessDeniedException: the owner of event source mapping %s may not read stream \"%s\"",
-							  m->uuid, m->stream_arn);
-		error = e;
-		ok = false;
-	}
-	else
-	{
-		event = build_event(b, 0, b->n);
-		ok = delivery_invoke(&m->target, event,
-							 m->report_item_failures ? b->seqs : NULL, b->n,
-							 &lowest, &error);
-	}
+	event = build_event(b, 0, b->n);
+	ok = delivery_invoke(&m->target, event,
+						 m->report_item_failures ? b->seqs : NULL, b->n,
+						 &lowest, &error);
 	o.invocations = 1;
 
 	if (ok && lowest == NULL)
@@ -910,6 +926,8 @@ orders_stream_delivery_main(Datum arg)
 	MemoryContext round_cxt;
 
 	(void) worker_start(OS_WORKER_DELIVERY, arg);
+	/* this session is a superuser's: its own queries trust pg_catalog only */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
 	round_cxt = AllocSetContextCreate(TopMemoryContext, "orders_stream delivery round",
 									  ALLOCSET_DEFAULT_SIZES);
 
@@ -921,6 +939,13 @@ orders_stream_delivery_main(Datum arg)
 		TimestampTz wake = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
 
 		CHECK_FOR_INTERRUPTS();
+		/*
+		 * With work to do, the worker does not wait on its latch (which exits
+		 * on postmaster death): an orphaned worker would go on delivering and
+		 * hold up the restart after a crash until its backlog is gone.
+		 */
+		if (!PostmasterIsAlive())
+			proc_exit(1);
 		if (!OidIsValid(worker_extension_oid()))
 		{
 			/* just launched by CREATE EXTENSION: it may not have committed yet */

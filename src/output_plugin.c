@@ -23,6 +23,7 @@
 #include "fmgr.h"
 #include "replication/logical.h"
 #include "replication/output_plugin.h"
+#include "replication/origin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -620,6 +621,17 @@ os_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	MemoryContextReset(state->change_cxt);
 }
 
+/*
+ * The capture worker marks its own transactions DoNotReplicateId (see
+ * capture.c): they only write orders_stream's tables, never a streamed one,
+ * so decoding need not even queue their changes.
+ */
+static bool
+os_filter_by_origin(LogicalDecodingContext *ctx, RepOriginId origin_id)
+{
+	return origin_id == DoNotReplicateId;
+}
+
 void
 _PG_output_plugin_init(OutputPluginCallbacks *cb)
 {
@@ -628,4 +640,5 @@ _PG_output_plugin_init(OutputPluginCallbacks *cb)
 	cb->change_cb = os_change;
 	cb->commit_cb = os_commit;
 	cb->shutdown_cb = os_shutdown;
+	cb->filter_by_origin_cb = os_filter_by_origin;
 }

@@ -18,6 +18,8 @@
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -56,20 +58,59 @@ retention_partition_for_now(void)
 void
 retention_maintain(void)
 {
-	int64		dropped;
+	volatile int64 dropped = 0;
 	bool		isnull;
+	MemoryContext cxt;
+	ResourceOwner owner;
 
 	pgstat_report_activity(STATE_RUNNING, "maintaining stream partitions");
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	SPI_connect();
-	if (SPI_execute("SELECT orders_stream.maintain_partitions()", false, 0) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not maintain stream partitions");
-	dropped = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-										  SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
+
+	/*
+	 * Maintenance is housekeeping: when it fails (a partition something else
+	 * depends on, an event trigger refusing CREATE TABLE, a timeout...), say
+	 * so and let capture go on.  An ERROR would end the worker, and a new
+	 * one maintains first thing: capture would stop for good.  Hence a
+	 * subtransaction, as in a PL/pgSQL exception block.
+	 */
+	cxt = CurrentMemoryContext;
+	owner = CurrentResourceOwner;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		SPI_connect();
+		if (SPI_execute("SELECT orders_stream.maintain_partitions()", false, 0) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "could not maintain stream partitions");
+		dropped = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+		SPI_finish();
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("orders_stream could not maintain stream partitions: %s",
+						edata->message),
+				 edata->detail ? errdetail("%s", edata->detail) : 0,
+				 errhint("Capture goes on; maintenance is tried again in 10 seconds.")));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	/* as after storing records: keep present-day catalog entries out of decoding */

@@ -1,0 +1,274 @@
+# 002_crash_postmaster.pl: exactly-once capture across hard crashes.
+#
+# pgbench runs INSERT / UPDATE / DELETE transactions (with savepoints, rolled
+# back savepoints and rolled back transactions, plus bulk transactions that
+# make the reorder buffer spill) on "orders", while the postmaster is killed
+# with SIGKILL at random moments, at least ten times, some of them while the
+# capture worker is storing a large batch.
+#
+# Oracle: every row of orders has a version, incremented by every update, and
+# an AFTER ROW trigger appends (id, event, version) to "history" in the same
+# transaction: a history row is committed iff its change is.  At the end the
+# multiset of (Keys.id, eventName, version) of the records must equal history,
+# per key in the same order, with no SequenceNumber twice, and replaying the
+# records must give the final table.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use Time::HiRes qw(usleep time);
+
+my $KILLS = $ENV{OS_CRASH_KILLS} // 12;
+my $seed = $ENV{OS_CRASH_SEED} // time;
+srand($seed);
+note "random seed $seed (set OS_CRASH_SEED to repeat)";
+
+my $node = PostgreSQL::Test::Cluster->new('crash_postmaster');
+$node->init;
+$node->append_conf('postgresql.conf', q{
+wal_level = logical
+max_replication_slots = 10
+max_wal_senders = 10
+shared_preload_libraries = 'orders_stream'
+output_plugin_libraries = 'pgoutput, test_decoding, orders_stream'
+logical_decoding_work_mem = 64kB
+orders_stream.database = 'postgres'
+checkpoint_timeout = 30s
+max_connections = 30
+log_statement = none
+});
+$node->start;
+
+$node->safe_psql('postgres', 'CREATE EXTENSION orders_stream');
+$node->safe_psql('postgres', 'SELECT orders_stream.wait_for_slot()');
+$node->safe_psql('postgres', q{
+CREATE TABLE orders (id int PRIMARY KEY, version int NOT NULL, note text);
+CREATE TABLE history (hid bigserial PRIMARY KEY, id int NOT NULL,
+					  event text NOT NULL, version int NOT NULL);
+CREATE FUNCTION log_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO history (id, event, version) VALUES (NEW.id, 'INSERT', NEW.version);
+	ELSIF TG_OP = 'UPDATE' THEN
+		INSERT INTO history (id, event, version) VALUES (NEW.id, 'MODIFY', NEW.version);
+	ELSE
+		INSERT INTO history (id, event, version) VALUES (OLD.id, 'REMOVE', OLD.version);
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER orders_history AFTER INSERT OR UPDATE OR DELETE ON orders
+	FOR EACH ROW EXECUTE FUNCTION log_change();
+SELECT orders_stream.enable_stream('orders', 'NEW_AND_OLD_IMAGES');
+});
+
+# Small transactions on ids 1..400.  Rows are locked in ascending id order
+# (id < id2 < id2 + 1), so there are no deadlocks to speak of.
+my $small = $node->basedir . '/small.sql';
+PostgreSQL::Test::Utils::append_to_file($small, q{
+\set id random(1, 300)
+\set id2 :id + random(1, 50)
+\set r random(1, 100)
+BEGIN;
+\if :r <= 35
+INSERT INTO orders VALUES (:id, 1, md5(random()::text)) ON CONFLICT (id) DO UPDATE SET version = orders.version + 1, note = excluded.note;
+\elif :r <= 70
+UPDATE orders SET version = version + 1, note = md5(random()::text) WHERE id = :id;
+\else
+DELETE FROM orders WHERE id = :id;
+\endif
+UPDATE orders SET version = version + 1 WHERE id = :id2;
+SAVEPOINT s;
+DELETE FROM orders WHERE id = :id2 + 1;
+\if :r % 3 = 0
+ROLLBACK TO SAVEPOINT s;
+\endif
+\if :r % 10 = 0
+ROLLBACK;
+\else
+COMMIT;
+\endif
+});
+# Bulk transactions: 100 rows each, in one of five disjoint ranges.
+my $bulk = $node->basedir . '/bulk.sql';
+PostgreSQL::Test::Utils::append_to_file($bulk, q{
+\set base 1000 + random(0, 4) * 100
+\set r random(1, 4)
+BEGIN;
+\if :r = 1
+DELETE FROM orders WHERE id BETWEEN :base AND :base + 99;
+\else
+INSERT INTO orders SELECT g, 1, repeat(md5(random()::text), 8) FROM generate_series(:base, :base + 99) g ON CONFLICT (id) DO UPDATE SET version = orders.version + 1, note = excluded.note;
+\endif
+COMMIT;
+});
+
+sub start_pgbench
+{
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[
+			$node->installed_command('pgbench'), '-n', '-c', '4', '-j', '2',
+			'-T', '300', '--max-tries=20', '-f', "$small\@50", '-f', "$bulk\@1",
+			$node->connstr('postgres') . ' application_name=pgbench'
+		],
+		'>', \$out, '2>', \$err,
+		IPC::Run::timeout(600));
+	return $h;
+}
+
+# postmaster and its children
+sub server_pids
+{
+	my $pm = $node->{_pid};
+	my @pids = ($pm);
+	opendir(my $d, '/proc') or die;
+	for my $p (grep { /^\d+$/ } readdir $d)
+	{
+		open(my $fh, '<', "/proc/$p/stat") or next;
+		my $stat = <$fh>;
+		close $fh;
+		next unless defined $stat && $stat =~ /^\d+ \(.*\) \S (\d+)/;
+		push @pids, $p if $1 == $pm;
+	}
+	closedir $d;
+	return @pids;
+}
+
+# until reaped: a zombie postmaster still makes the next one refuse to start
+sub alive { my ($pid) = @_; return -e "/proc/$pid"; }
+
+# SIGKILL the postmaster; then either SIGKILL all its children at once (a
+# machine crash) or let them notice on their own that it died.
+sub crash
+{
+	my ($what) = @_;
+	my @pids = server_pids();
+	my $all = rand() < 0.5;
+	$node->kill9;
+	if ($all)
+	{
+		kill 'KILL', @pids[1 .. $#pids];
+	}
+	my $deadline = time + 60;
+	while (grep { alive($_) } @pids)
+	{
+		if (time > $deadline)
+		{
+			diag 'orphaned backends outlived the postmaster for 60 s: SIGKILL';
+			kill 'KILL', @pids;
+			$deadline = time + 60;
+		}
+		usleep(20_000);
+	}
+	note sprintf('crashed %s (%s)', $what, $all ? 'with all children' : 'postmaster only');
+}
+
+sub stop_pgbench
+{
+	my ($h) = @_;
+	eval { $h->finish; };
+	if ($@)
+	{
+		$h->kill_kill;
+	}
+}
+
+my $big_state = 0;
+my $crashes = 0;
+for my $round (1 .. $KILLS)
+{
+	my $h = start_pgbench();
+	if ($round % 3 == 0)
+	{
+		# a big transaction, and the kill while the worker is busy with it
+		my $sql = (
+			'INSERT INTO orders SELECT g, 1, md5(g::text) FROM generate_series(100001, 108000) g',
+			'UPDATE orders SET version = version + 1 WHERE id > 100000',
+			'DELETE FROM orders WHERE id > 100000')[ $big_state++ % 3 ];
+		$node->safe_psql('postgres', $sql);
+		my $deadline = time + 10;
+		my $act = '';
+		while (time < $deadline)
+		{
+			$act = $node->safe_psql('postgres', q{
+				SELECT coalesce(query, '') FROM pg_stat_activity
+				 WHERE backend_type = 'orders_stream capture'});
+			last if $act eq 'storing stream records';
+			usleep(5_000);
+		}
+		usleep(int(rand(100_000)));
+		crash("round $round, during heavy capture (worker: '$act')");
+	}
+	else
+	{
+		# a random moment of the workload
+		usleep(int(300_000 + rand(3_000_000)));
+		crash("round $round");
+	}
+	$crashes++;
+	stop_pgbench($h);
+	$node->start;
+}
+
+# A last stretch of workload without crashes, then let capture finish.
+my $h = start_pgbench();
+usleep(2_000_000);
+$node->safe_psql('postgres', q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgbench'});
+$h->kill_kill;
+$node->poll_query_until('postgres', q{
+	SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'pgbench'});
+$node->safe_psql('postgres', q{SELECT orders_stream.wait_for_capture('300s')});
+
+cmp_ok($crashes, '>=', 10, "postmaster killed with SIGKILL $crashes times");
+my $n_hist = $node->safe_psql('postgres', 'SELECT count(*) FROM history');
+my $n_rec = $node->safe_psql('postgres', 'SELECT count(*) FROM orders_stream.records');
+note "history rows (committed changes): $n_hist; records: $n_rec";
+cmp_ok($n_hist, '>', 1000, 'the workload committed a fair number of changes');
+ok($node->log_contains('database system was interrupted|database system was not properly shut down'),
+	'the server went through crash recovery');
+
+# -- the oracle --
+$node->safe_psql('postgres', q{
+CREATE TABLE rec AS
+SELECT r.sequence_number AS seq,
+	   (r.record->'dynamodb'->'Keys'->'id'->>'N')::int AS id,
+	   r.record->>'eventName' AS event,
+	   (coalesce(r.record->'dynamodb'->'NewImage', r.record->'dynamodb'->'OldImage')->'version'->>'N')::int AS version
+  FROM orders_stream.records r;
+});
+is($node->safe_psql('postgres', 'SELECT count(*) - count(DISTINCT seq) FROM rec'),
+	'0', 'no SequenceNumber is stored twice');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM (SELECT id, event, version FROM history
+						  EXCEPT ALL SELECT id, event, version FROM rec) x}),
+	'0', 'every committed change has a record');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM (SELECT id, event, version FROM rec
+						  EXCEPT ALL SELECT id, event, version FROM history) x}),
+	'0', 'no record without a committed change (nothing aborted, nothing twice)');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM
+	  (SELECT id, array_agg(event || ':' || version ORDER BY seq) AS evs FROM rec GROUP BY id) r
+	  FULL JOIN
+	  (SELECT id, array_agg(event || ':' || version ORDER BY hid) AS evs FROM history GROUP BY id) h
+	  USING (id)
+	 WHERE r.evs IS DISTINCT FROM h.evs}),
+	'0', 'per key, records are in the order of the changes');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM
+	  (SELECT DISTINCT ON (id) id, event, version FROM rec ORDER BY id, seq DESC) last
+	  FULL JOIN orders o USING (id)
+	 WHERE (last.event = 'REMOVE' AND o.id IS NOT NULL)
+		OR (last.event IS DISTINCT FROM 'REMOVE' AND o.version IS DISTINCT FROM last.version)}),
+	'0', 'replaying the records gives the final table');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM orders_stream.records r, orders_stream.capture_progress p
+	 WHERE r.sequence_number > p.sequence_number}),
+	'0', 'capture_progress is the newest stored SequenceNumber');
+
+$node->stop;
+done_testing();

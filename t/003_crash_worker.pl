@@ -1,0 +1,300 @@
+# 003_crash_worker.pl: exactly-once capture when only the capture worker
+# dies.
+#
+#  - SIGKILL of the capture worker, at least ten times at random moments
+#    (some while it stores a large batch): the postmaster restarts every
+#    process (restart_after_crash = on);
+#  - SIGTERM of the capture worker, repeatedly: it exits and the postmaster
+#    starts a new one a second later, while the workload goes on;
+#  - an ERROR inside the worker's own transaction (a CHECK constraint that its
+#    UPDATE of capture_progress violates): it fails, restarts, fails again and
+#    stores nothing until the constraint is gone, then catches up losing
+#    nothing.
+#
+# Same oracle as 002: a history table written by an AFTER ROW trigger in the
+# same transaction as each change is compared with the records.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use Time::HiRes qw(usleep time);
+
+my $KILLS = $ENV{OS_CRASH_KILLS} // 12;
+my $TERMS = 5;
+my $seed = $ENV{OS_CRASH_SEED} // time;
+srand($seed);
+note "random seed $seed (set OS_CRASH_SEED to repeat)";
+
+my $node = PostgreSQL::Test::Cluster->new('crash_worker');
+$node->init;
+$node->append_conf('postgresql.conf', q{
+wal_level = logical
+max_replication_slots = 10
+max_wal_senders = 10
+shared_preload_libraries = 'orders_stream'
+output_plugin_libraries = 'pgoutput, test_decoding, orders_stream'
+logical_decoding_work_mem = 64kB
+orders_stream.database = 'postgres'
+restart_after_crash = on
+checkpoint_timeout = 30s
+max_connections = 30
+log_statement = none
+});
+$node->start;
+
+$node->safe_psql('postgres', 'CREATE EXTENSION orders_stream');
+$node->safe_psql('postgres', 'SELECT orders_stream.wait_for_slot()');
+$node->safe_psql('postgres', q{
+CREATE TABLE orders (id int PRIMARY KEY, version int NOT NULL, note text);
+CREATE TABLE history (hid bigserial PRIMARY KEY, id int NOT NULL,
+					  event text NOT NULL, version int NOT NULL);
+CREATE FUNCTION log_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO history (id, event, version) VALUES (NEW.id, 'INSERT', NEW.version);
+	ELSIF TG_OP = 'UPDATE' THEN
+		INSERT INTO history (id, event, version) VALUES (NEW.id, 'MODIFY', NEW.version);
+	ELSE
+		INSERT INTO history (id, event, version) VALUES (OLD.id, 'REMOVE', OLD.version);
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER orders_history AFTER INSERT OR UPDATE OR DELETE ON orders
+	FOR EACH ROW EXECUTE FUNCTION log_change();
+SELECT orders_stream.enable_stream('orders', 'NEW_AND_OLD_IMAGES');
+});
+
+my $small = $node->basedir . '/small.sql';
+PostgreSQL::Test::Utils::append_to_file($small, q{
+\set id random(1, 300)
+\set id2 :id + random(1, 50)
+\set r random(1, 100)
+BEGIN;
+\if :r <= 35
+INSERT INTO orders VALUES (:id, 1, md5(random()::text)) ON CONFLICT (id) DO UPDATE SET version = orders.version + 1, note = excluded.note;
+\elif :r <= 70
+UPDATE orders SET version = version + 1, note = md5(random()::text) WHERE id = :id;
+\else
+DELETE FROM orders WHERE id = :id;
+\endif
+UPDATE orders SET version = version + 1 WHERE id = :id2;
+SAVEPOINT s;
+DELETE FROM orders WHERE id = :id2 + 1;
+\if :r % 3 = 0
+ROLLBACK TO SAVEPOINT s;
+\endif
+\if :r % 10 = 0
+ROLLBACK;
+\else
+COMMIT;
+\endif
+});
+my $bulk = $node->basedir . '/bulk.sql';
+PostgreSQL::Test::Utils::append_to_file($bulk, q{
+\set base 1000 + random(0, 4) * 100
+\set r random(1, 4)
+BEGIN;
+\if :r = 1
+DELETE FROM orders WHERE id BETWEEN :base AND :base + 99;
+\else
+INSERT INTO orders SELECT g, 1, repeat(md5(random()::text), 8) FROM generate_series(:base, :base + 99) g ON CONFLICT (id) DO UPDATE SET version = orders.version + 1, note = excluded.note;
+\endif
+COMMIT;
+});
+
+sub start_pgbench
+{
+	my ($out, $err) = ('', '');
+	return IPC::Run::start(
+		[
+			$node->installed_command('pgbench'), '-n', '-c', '4', '-j', '2',
+			'-T', '300', '--max-tries=20', '-f', "$small\@50", '-f', "$bulk\@1",
+			$node->connstr('postgres') . ' application_name=pgbench'
+		],
+		'>', \$out, '2>', \$err,
+		IPC::Run::timeout(600));
+}
+
+sub stop_pgbench
+{
+	my ($h) = @_;
+	$h->kill_kill;
+	$node->poll_query_until('postgres', q{
+		SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'pgbench'})
+	  or die 'pgbench sessions did not go away';
+}
+
+sub worker_pid
+{
+	my ($stdout, $stderr);
+	$node->psql('postgres', q{
+		SELECT pid FROM pg_stat_activity WHERE backend_type = 'orders_stream capture'},
+		stdout => \$stdout, stderr => \$stderr);
+	return $stdout // '';
+}
+
+# Waits for a capture worker other than $old; returns its pid.
+sub wait_new_worker
+{
+	my ($old) = @_;
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+	while (time < $deadline)
+	{
+		my $pid = worker_pid();
+		return $pid if $pid =~ /^\d+$/ && $pid ne $old;
+		usleep(50_000);
+	}
+	die "no new capture worker after $old";
+}
+
+# Waits until the worker reports $activity (or 10 s pass); returns what it reports.
+sub wait_activity
+{
+	my ($activity) = @_;
+	my $deadline = time + 10;
+	my $act = '';
+	while (time < $deadline)
+	{
+		$act = $node->safe_psql('postgres', q{
+			SELECT coalesce(query, '') FROM pg_stat_activity
+			 WHERE backend_type = 'orders_stream capture'});
+		last if $act eq $activity;
+		usleep(5_000);
+	}
+	return $act;
+}
+
+my @big = (
+	'INSERT INTO orders SELECT g, 1, md5(g::text) FROM generate_series(100001, 108000) g',
+	'UPDATE orders SET version = version + 1 WHERE id > 100000',
+	'DELETE FROM orders WHERE id > 100000');
+my $big_state = 0;
+
+# ---- SIGKILL of the capture worker: crash restart of the whole server ----
+my $sigkills = 0;
+for my $round (1 .. $KILLS)
+{
+	my $h = start_pgbench();
+	my $what;
+	if ($round % 3 == 0)
+	{
+		$node->safe_psql('postgres', $big[ $big_state++ % 3 ]);
+		my $act = wait_activity('storing stream records');
+		usleep(int(rand(100_000)));
+		$what = "during heavy capture (worker: '$act')";
+	}
+	else
+	{
+		usleep(int(300_000 + rand(3_000_000)));
+		$what = 'at a random moment';
+	}
+	my $pid = worker_pid();
+	die "no capture worker to kill" unless $pid =~ /^\d+$/;
+	kill 'KILL', $pid or die "could not kill $pid: $!";
+	$sigkills++;
+	note "round $round: SIGKILL capture worker $pid $what";
+	stop_pgbench($h);
+	wait_new_worker($pid);
+}
+cmp_ok($sigkills, '>=', 10, "capture worker killed with SIGKILL $sigkills times");
+ok($node->log_contains('background worker "orders_stream capture" \(PID \d+\) was terminated by signal 9'),
+	'the postmaster saw the worker die of SIGKILL');
+ok($node->log_contains('all server processes terminated; reinitializing'),
+	'and restarted the server');
+
+# ---- SIGTERM of the capture worker, the workload running on ----
+my $h = start_pgbench();
+my $sigterms = 0;
+for my $round (1 .. $TERMS)
+{
+	if ($round % 2 == 0)
+	{
+		$node->safe_psql('postgres', $big[ $big_state++ % 3 ]);
+		wait_activity('storing stream records');
+	}
+	else
+	{
+		usleep(int(200_000 + rand(1_500_000)));
+	}
+	my $pid = worker_pid();
+	kill 'TERM', $pid or die "could not signal $pid: $!";
+	$sigterms++;
+	note "SIGTERM capture worker $pid";
+	wait_new_worker($pid);
+}
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench'}),
+	'4', 'the workload kept running through the SIGTERMs (no crash restart)');
+stop_pgbench($h);
+ok($node->log_contains('terminating background worker "orders_stream capture" due to administrator command'),
+	'the worker exited on SIGTERM');
+
+# ---- an ERROR inside the worker's transaction loses nothing ----
+$node->safe_psql('postgres', q{SELECT orders_stream.wait_for_capture('300s')});
+my $stored = $node->safe_psql('postgres', 'SELECT count(*) FROM orders_stream.records');
+my $log_offset = -s $node->logfile;
+$node->safe_psql('postgres', q{
+	ALTER TABLE orders_stream.capture_progress
+		ADD CONSTRAINT fail CHECK (updated_at IS NULL) NOT VALID});
+$h = start_pgbench();
+$node->safe_psql('postgres', $big[ $big_state++ % 3 ]);
+# the worker fails on every attempt: wait for two failures
+$log_offset = $node->wait_for_log(
+	qr/new row for relation "capture_progress" violates check constraint "fail"/, $log_offset);
+$node->wait_for_log(
+	qr/new row for relation "capture_progress" violates check constraint "fail"/, $log_offset);
+stop_pgbench($h);
+my ($rc, $out, $err) = $node->psql('postgres', q{SELECT orders_stream.wait_for_capture('2s')});
+like($err, qr/capture did not reach/, 'capture is stuck while the worker errors');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM orders_stream.records'), $stored,
+	'a failed store leaves no records behind');
+$node->safe_psql('postgres', q{
+	ALTER TABLE orders_stream.capture_progress DROP CONSTRAINT fail});
+$node->safe_psql('postgres', q{SELECT orders_stream.wait_for_capture('300s')});
+cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM orders_stream.records'), '>', $stored,
+	'capture resumes once the error is gone');
+
+# ---- the oracle ----
+my $n_hist = $node->safe_psql('postgres', 'SELECT count(*) FROM history');
+note "history rows (committed changes): $n_hist; records: "
+  . $node->safe_psql('postgres', 'SELECT count(*) FROM orders_stream.records');
+cmp_ok($n_hist, '>', 1000, 'the workload committed a fair number of changes');
+$node->safe_psql('postgres', q{
+CREATE TABLE rec AS
+SELECT r.sequence_number AS seq,
+	   (r.record->'dynamodb'->'Keys'->'id'->>'N')::int AS id,
+	   r.record->>'eventName' AS event,
+	   (coalesce(r.record->'dynamodb'->'NewImage', r.record->'dynamodb'->'OldImage')->'version'->>'N')::int AS version
+  FROM orders_stream.records r;
+});
+is($node->safe_psql('postgres', 'SELECT count(*) - count(DISTINCT seq) FROM rec'),
+	'0', 'no SequenceNumber is stored twice');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM (SELECT id, event, version FROM history
+						  EXCEPT ALL SELECT id, event, version FROM rec) x}),
+	'0', 'every committed change has a record');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM (SELECT id, event, version FROM rec
+						  EXCEPT ALL SELECT id, event, version FROM history) x}),
+	'0', 'no record without a committed change (nothing aborted, nothing twice)');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM
+	  (SELECT id, array_agg(event || ':' || version ORDER BY seq) AS evs FROM rec GROUP BY id) r
+	  FULL JOIN
+	  (SELECT id, array_agg(event || ':' || version ORDER BY hid) AS evs FROM history GROUP BY id) h
+	  USING (id)
+	 WHERE r.evs IS DISTINCT FROM h.evs}),
+	'0', 'per key, records are in the order of the changes');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM
+	  (SELECT DISTINCT ON (id) id, event, version FROM rec ORDER BY id, seq DESC) last
+	  FULL JOIN orders o USING (id)
+	 WHERE (last.event = 'REMOVE' AND o.id IS NOT NULL)
+		OR (last.event IS DISTINCT FROM 'REMOVE' AND o.version IS DISTINCT FROM last.version)}),
+	'0', 'replaying the records gives the final table');
+
+$node->stop;
+done_testing();

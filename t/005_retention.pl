@@ -1,0 +1,390 @@
+# 005_retention.pl: retention and partition trimming.
+#
+# With orders_stream.partition_interval = 2s and orders_stream.retention = 4s:
+#  - records older than the retention are never returned, by get_records nor
+#    by orders_stream.records (row-level security), even before their
+#    partition is dropped;
+#  - expired partitions are dropped, so their number stays bounded while time
+#    passes;
+#  - a SequenceNumber of a trimmed record gives TrimmedDataAccessException
+#    (get_shard_iterator AT_SEQUENCE_NUMBER, and get_records with an iterator
+#    taken before the trim);
+#  - trimming is DROP TABLE: no row is ever deleted from a records partition,
+#    and dropping a partition of 200,000 records costs about what dropping one
+#    of 100 does (the ratio is reported, and only loosely checked).
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep time);
+use List::Util qw(max);
+
+my $RETENTION = 4;    # seconds
+my $INTERVAL = 2;     # seconds
+
+my $node = PostgreSQL::Test::Cluster->new('retention');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+wal_level = logical
+max_replication_slots = 10
+max_wal_senders = 10
+shared_preload_libraries = 'orders_stream'
+output_plugin_libraries = 'pgoutput, test_decoding, orders_stream'
+logical_decoding_work_mem = 64kB
+orders_stream.database = 'postgres'
+orders_stream.partition_interval = ${INTERVAL}s
+orders_stream.retention = ${RETENTION}s
+log_statement = none
+# no autovacuum of the test partitions competing with DROP TABLE for its lock
+autovacuum = off
+});
+$node->start;
+
+$node->safe_psql('postgres', 'CREATE EXTENSION orders_stream');
+$node->safe_psql('postgres', 'SELECT orders_stream.wait_for_slot()');
+my $arn = $node->safe_psql('postgres', q{
+	CREATE TABLE orders (id int PRIMARY KEY, version int NOT NULL DEFAULT 1, note text);
+	CREATE ROLE reader LOGIN;
+	GRANT SELECT ON orders TO reader;
+	SELECT orders_stream.enable_stream('orders', 'NEW_AND_OLD_IMAGES');
+});
+my $shard = $node->safe_psql('postgres',
+	qq{SELECT orders_stream.describe_stream('$arn')->'StreamDescription'->'Shards'->0->>'ShardId'});
+my $sid = $node->safe_psql('postgres', 'SELECT stream_id FROM orders_stream.streams');
+
+sub capture { $node->safe_psql('postgres', q{SELECT orders_stream.wait_for_capture('60s')}); }
+
+# SequenceNumbers returned by get_records from TRIM_HORIZON, as reader
+sub api_seqs
+{
+	return $node->safe_psql('postgres', qq{
+		SET ROLE reader;
+		SELECT coalesce(string_agg(e->'dynamodb'->>'SequenceNumber', ' '), '')
+		  FROM jsonb_array_elements(orders_stream.get_records(
+			orders_stream.get_shard_iterator('$arn', '$shard', 'TRIM_HORIZON'), 1000)->'Records') e});
+}
+
+# ---- batch A ----
+$node->safe_psql('postgres',
+	q{INSERT INTO orders SELECT g, 1, 'batch A' FROM generate_series(1, 50) g});
+capture();
+my ($a_first, $a_last, $a_part) = split /\|/, $node->safe_psql('postgres', q{
+	SELECT min(sequence_number), max(sequence_number), min(tableoid::regclass::text)
+	  FROM orders_stream.records});
+like($a_part, qr/^orders_stream\."?records_\d{8}T\d{6}"?$/, "batch A stored in partition $a_part");
+my @seen = split / /, api_seqs();
+is(scalar(@seen), 50, 'batch A readable through get_records while fresh');
+is($node->safe_psql('postgres', 'SET ROLE reader; SELECT count(*) FROM orders_stream.records'),
+	'50', 'batch A readable through orders_stream.records while fresh');
+my $it_a = $node->safe_psql('postgres',
+	qq{SELECT orders_stream.get_shard_iterator('$arn', '$shard', 'AT_SEQUENCE_NUMBER', '$a_first')});
+
+# ---- once older than the retention, never returned ----
+ok($node->poll_query_until('postgres', qq{
+	SELECT now() - max(captured_at) > interval '$RETENTION s' FROM orders_stream.records
+	 WHERE sequence_number <= '$a_last'}),
+	'batch A ages past the retention');
+# one statement each: the same now() for the check and the read
+is($node->safe_psql('postgres', qq{
+	SET ROLE reader;
+	SELECT count(*) FROM jsonb_array_elements(orders_stream.get_records(
+		orders_stream.get_shard_iterator('$arn', '$shard', 'TRIM_HORIZON'), 1000)->'Records') e
+	 WHERE e->'dynamodb'->>'SequenceNumber' <= '$a_last'}),
+	'0', 'expired records are not returned by get_records');
+is($node->safe_psql('postgres', qq{
+	SET ROLE reader;
+	SELECT count(*) FROM orders_stream.records WHERE sequence_number <= '$a_last'}),
+	'0', 'expired records are not visible in orders_stream.records');
+my ($rc, $out, $err) = $node->psql('postgres', qq{
+	SELECT orders_stream.get_shard_iterator('$arn', '$shard', 'AT_SEQUENCE_NUMBER', '$a_first')});
+like($err, qr/TrimmedDataAccessException/,
+	'AT_SEQUENCE_NUMBER of an expired record: TrimmedDataAccessException');
+($rc, $out, $err) = $node->psql('postgres', qq{SELECT orders_stream.get_records('$it_a', 10)});
+like($err, qr/TrimmedDataAccessException/,
+	'iterator taken before the trim: TrimmedDataAccessException');
+
+# ---- the expired partition is dropped ----
+ok($node->poll_query_until('postgres', qq{SELECT to_regclass('$a_part') IS NULL}),
+	"partition $a_part dropped");
+ok($node->log_contains('orders_stream dropped \d+ expired stream partition'),
+	'the worker logged the drop');
+cmp_ok($node->safe_psql('postgres', qq{SELECT trimmed_through FROM orders_stream.stream_trim WHERE stream_id = $sid}),
+	'ge', $a_last, 'stream_trim remembers the newest dropped SequenceNumber');
+($rc, $out, $err) = $node->psql('postgres', qq{
+	SELECT orders_stream.get_shard_iterator('$arn', '$shard', 'AT_SEQUENCE_NUMBER', '$a_last')});
+like($err, qr/TrimmedDataAccessException/,
+	'AT_SEQUENCE_NUMBER of a record of a dropped partition: TrimmedDataAccessException');
+$node->safe_psql('postgres', q{INSERT INTO orders VALUES (100, 1, 'batch B')});
+capture();
+is($node->safe_psql('postgres', qq{
+	SET ROLE reader;
+	SELECT string_agg(e->>'eventName' || ':' || (e->'dynamodb'->'Keys'->'id'->>'N'), ' ')
+	  FROM jsonb_array_elements(orders_stream.get_records(
+		orders_stream.get_shard_iterator('$arn', '$shard', 'TRIM_HORIZON'), 1000)->'Records') e}),
+	'INSERT:100', 'TRIM_HORIZON starts after the trimmed records');
+
+# ---- partitions stay bounded while time passes ----
+# Kept: the ones made ahead (30 s worth, see maintain_partitions), the
+# current one, and the ones overlapping the last RETENTION seconds plus what
+# expires between the worker's 10 s maintenance runs.
+my $ahead = max(2, int((30 + $INTERVAL - 1) / $INTERVAL));
+my $bound = $ahead + 1 + int((10 + $RETENTION) / $INTERVAL) + 3;
+my ($max_parts, $violations, %names) = (0, 0);
+my $t_end = time + 25;
+my $i = 0;
+while (time < $t_end)
+{
+	$i++;
+	# a trickle of changes, so the worker stores into new partitions
+	$node->safe_psql('postgres', "INSERT INTO orders VALUES (1000 + $i, 1, 'trickle')");
+	my ($count, $list, $old_api) = split /\|/, $node->safe_psql('postgres', qq{
+		SELECT (SELECT count(*) FROM orders_stream.partitions),
+			   (SELECT string_agg(partition::text, ' ') FROM orders_stream.partitions),
+			   (SELECT count(*) FROM jsonb_array_elements(orders_stream.get_records(
+					orders_stream.get_shard_iterator('$arn', '$shard', 'TRIM_HORIZON'), 1000)->'Records') e
+				  JOIN orders_stream.records r ON r.sequence_number = e->'dynamodb'->>'SequenceNumber'
+				 WHERE r.captured_at < now() - interval '$RETENTION s')});
+	my $old_view_reader = $node->safe_psql('postgres', qq{
+		SET ROLE reader;
+		SELECT count(*) FROM orders_stream.records WHERE captured_at < now() - interval '$RETENTION s'});
+	$violations += $old_api + $old_view_reader;
+	$max_parts = max($max_parts, $count);
+	$names{$_} = 1 for split / /, $list;
+	usleep(500_000);    # pacing the trickle, not synchronisation
+}
+my $now_parts = $node->safe_psql('postgres', 'SELECT count(*) FROM orders_stream.partitions');
+note sprintf('partitions: at most %d at a time (bound %d), %d distinct seen over 25 s, %d now',
+	$max_parts, $bound, scalar(keys %names), $now_parts);
+cmp_ok($max_parts, '<=', $bound, 'the number of partitions stays bounded');
+cmp_ok(scalar(keys %names), '>', $max_parts, 'old partitions are dropped as new ones come');
+is($violations, 0, 'no record older than the retention was ever returned');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_inherits WHERE inhparent = 'orders_stream.records'::regclass}),
+	$now_parts, 'orders_stream.partitions lists exactly the partitions of records');
+
+# ---- a reader's long transaction stalls neither capture nor other readers ----
+# Creating and dropping partitions needs ACCESS EXCLUSIVE on records, which
+# an open transaction that has read records blocks.  The worker must give up
+# on maintenance rather than wait (queueing every reader behind it), and must
+# not need to create the partition it stores into.
+my $long = $node->background_psql('postgres', extra_params => [ '-U', 'reader' ]);
+$long->query_safe('BEGIN');
+$long->query_safe('SELECT count(*) FROM orders_stream.records');
+my $log_offset = -s $node->logfile;
+my ($stalls, $blocked) = (0, 0);
+$t_end = time + 15;
+while (time < $t_end)
+{
+	$i++;
+	$node->safe_psql('postgres', "INSERT INTO orders VALUES (1000 + $i, 1, 'during a long read')");
+	my ($rc1, $o1, $e1) = $node->psql('postgres', q{SELECT orders_stream.wait_for_capture('10s')});
+	$stalls++ if $e1 ne '';
+	my ($rc2, $o2, $e2) = $node->psql('postgres', q{
+		SET lock_timeout = '5s';
+		SELECT count(*) FROM orders_stream.records}, extra_params => [ '-U', 'reader' ]);
+	$blocked++ if $e2 ne '';
+	usleep(500_000);    # pacing, not synchronisation
+}
+is($stalls, 0, 'capture keeps up while a reader holds a transaction open on records');
+is($blocked, 0, 'other readers are not blocked behind the worker');
+ok($node->log_contains(qr/orders_stream.records is in use: expired stream partition .* not dropped this time/, $log_offset),
+	'the worker put off dropping expired partitions');
+$long->query_safe('COMMIT');
+$long->quit;
+ok($node->poll_query_until('postgres', qq{
+	SELECT count(*) = 0 FROM orders_stream.partitions
+	 WHERE upper_bound <= now() - interval '$RETENTION s' - interval '12 s'}),
+	'once the reader is gone, the expired partitions are dropped');
+
+# ---- failing maintenance does not stop capture ----
+sub worker_pid
+{
+	return $node->safe_psql('postgres',
+		q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'orders_stream capture'});
+}
+my $pid0 = worker_pid();
+# an event trigger refusing CREATE TABLE: no partition can be made ahead
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', q{
+	CREATE FUNCTION no_new_tables() RETURNS event_trigger LANGUAGE plpgsql
+		AS $$ BEGIN RAISE EXCEPTION 'no new tables today'; END $$;
+	CREATE EVENT TRIGGER no_new_tables ON ddl_command_start WHEN TAG IN ('CREATE TABLE')
+		EXECUTE FUNCTION no_new_tables();
+});
+$node->wait_for_log(qr/no new tables today/, $log_offset);
+($rc, $out, $err) = $node->psql('postgres', q{
+	INSERT INTO orders VALUES (5000, 1, 'maintenance failing');
+	SELECT orders_stream.wait_for_capture('30s');});
+is($err, '', 'capture goes on while maintenance fails');
+is(worker_pid(), $pid0, 'the worker did not restart');
+ok($node->log_contains(qr/WARNING:  orders_stream could not maintain stream partitions: no new tables today/,
+	$log_offset), 'the failure is a warning');
+$node->safe_psql('postgres', 'DROP EVENT TRIGGER no_new_tables');
+
+# a view on a partition: that one cannot be dropped, the others are
+$node->safe_psql('postgres', q{INSERT INTO orders VALUES (5001, 1, 'pinned')});
+capture();
+my $pinned = $node->safe_psql('postgres', q{
+	SELECT tableoid::regclass FROM orders_stream.records
+	 WHERE record->'dynamodb'->'Keys'->'id'->>'N' = '5001'});
+$node->safe_psql('postgres', "CREATE VIEW pinned_view AS SELECT * FROM $pinned");
+$log_offset = $node->wait_for_log(qr/could not drop expired stream partition .*: cannot drop table/, $log_offset);
+ok($node->poll_query_until('postgres', qq{
+	SELECT count(*) = 0 FROM orders_stream.partitions
+	 WHERE upper_bound <= now() - interval '$RETENTION s' - interval '12 s'
+	   AND partition <> '$pinned'::regclass}),
+	'expired partitions next to one that cannot be dropped are dropped');
+$node->safe_psql('postgres', q{INSERT INTO orders VALUES (5002, 1, 'after the pin')});
+capture();
+is(worker_pid(), $pid0, 'the worker is still the same');
+$node->safe_psql('postgres', 'DROP VIEW pinned_view');
+ok($node->poll_query_until('postgres', qq{SELECT to_regclass('$pinned') IS NULL}),
+	'once nothing depends on it, the partition is dropped');
+
+# ---- trimming is DROP TABLE, whatever the number of records ----
+# An expired partition of n records is made by hand (as old as "age"), kept
+# out of orders_stream.partitions while it is filled, then listed again just
+# before the timed maintain_partitions(), so that it is the one partition
+# that call drops.
+$node->safe_psql('postgres', q{
+CREATE TABLE hidden_partitions (LIKE orders_stream.partitions);
+CREATE FUNCTION make_old_partition(n int, age interval) RETURNS regclass
+LANGUAGE plpgsql AS $$
+DECLARE
+	part regclass := orders_stream.ensure_partition(now() - age);
+	sid bigint := (SELECT stream_id FROM orders_stream.streams);
+BEGIN
+	WITH h AS (DELETE FROM orders_stream.partitions WHERE partition = part RETURNING *)
+	INSERT INTO hidden_partitions SELECT * FROM h;
+	INSERT INTO orders_stream.records
+	SELECT sid, lpad(g::text, 30, '0'), now() - age,
+		   json_build_object('eventName', 'INSERT', 'dynamodb', json_build_object(
+				'Keys', json_build_object('id', json_build_object('N', g::text)),
+				'NewImage', json_build_object('note', json_build_object('S', repeat('x', 200))),
+				'SequenceNumber', lpad(g::text, 30, '0')))
+	  FROM generate_series(1, n) g;
+	RETURN part;
+END
+$$;
+CREATE FUNCTION make_visible(part regclass) RETURNS void
+LANGUAGE sql AS $$
+	WITH h AS (DELETE FROM hidden_partitions WHERE partition = part RETURNING *)
+	INSERT INTO orders_stream.partitions SELECT * FROM h;
+$$;
+});
+
+my %ms;
+my $age = 0;
+for my $round (1 .. 3)
+{
+	for my $n (100, 200_000)
+	{
+		for my $attempt (1 .. 5)
+		{
+			$age++;
+			my $part = $node->safe_psql('postgres',
+				"SELECT make_old_partition($n, interval '1 hour' + $age * interval '$INTERVAL s')");
+			$node->safe_psql('postgres', 'CHECKPOINT');
+			# drop what expired meanwhile, then time the drop of ours alone
+			my ($stdout, $stderr);
+			$node->psql('postgres', qq{
+SELECT orders_stream.maintain_partitions();
+SELECT make_visible('$part');
+SELECT pg_stat_force_next_flush();
+SELECT 'del0=' || tup_deleted FROM pg_stat_database WHERE datname = current_database();
+\\timing on
+SELECT 'dropped=' || orders_stream.maintain_partitions();
+\\timing off
+SELECT pg_stat_force_next_flush();
+SELECT 'del1=' || tup_deleted FROM pg_stat_database WHERE datname = current_database();
+SELECT 'gone=' || CASE WHEN to_regclass('$part') IS NULL THEN 'yes' ELSE 'no' END;
+},
+				stdout => \$stdout, stderr => \$stderr, on_error_die => 1);
+			my ($del0) = $stdout =~ /^del0=(\d+)$/m;
+			my ($dropped, $time) = $stdout =~ /^dropped=(\d+)\nTime: ([\d.]+) ms/m;
+			my ($del1) = $stdout =~ /^del1=(\d+)$/m;
+			my ($gone) = $stdout =~ /^gone=(\w+)$/m;
+			die "unexpected output: $stdout"
+			  unless defined $del0 && defined $time && defined $del1 && defined $gone;
+			if ($dropped != 1 || $gone ne 'yes')
+			{
+				note "attempt $attempt for $n records: dropped $dropped, retrying";
+				next;
+			}
+			my $del = $del1 - $del0;
+			note sprintf('maintain_partitions dropping a partition of %d records: %.3f ms '
+				  . '(%d tuples deleted in the database, catalog rows included)',
+				$n, $time, $del);
+			cmp_ok($del, '<', 1000, "dropping $n records deletes no records, only catalog rows")
+			  if $round == 1;
+			push @{ $ms{$n} }, $time;
+			last;
+		}
+	}
+}
+sub median { my @s = sort { $a <=> $b } @_; return $s[ int($#s / 2) ]; }
+is(scalar(@{ $ms{200_000} // [] }), 3, 'three timed drops of a 200,000-record partition');
+my ($small, $big) = (median(@{ $ms{100} }), median(@{ $ms{200_000} }));
+my $ratio = $big / ($small || 0.001);
+
+# For scale: what deleting the same 200,000 records row by row costs.
+my ($stdout, $stderr);
+$node->psql('postgres', q{
+CREATE TABLE delete_reference (LIKE orders_stream.records INCLUDING INDEXES);
+INSERT INTO delete_reference
+SELECT 1, lpad(g::text, 30, '0'), now(),
+	   json_build_object('eventName', 'INSERT', 'dynamodb', json_build_object(
+			'Keys', json_build_object('id', json_build_object('N', g::text)),
+			'NewImage', json_build_object('note', json_build_object('S', repeat('x', 200))),
+			'SequenceNumber', lpad(g::text, 30, '0')))
+  FROM generate_series(1, 200000) g;
+CHECKPOINT;
+\timing on
+DELETE FROM delete_reference;
+},
+	stdout => \$stdout, stderr => \$stderr, on_error_die => 1);
+my ($delete_ms) = $stdout =~ /^Time: ([\d.]+) ms/m;
+
+note sprintf('maintain_partitions: median %.3f ms dropping 100 records, %.3f ms dropping 200,000 '
+	  . '(ratio %.2f); DELETE of 200,000 records: %.1f ms',
+	$small, $big, $ratio, $delete_ms);
+diag sprintf('trim timing: 200,000 vs 100 records ratio %.2f (%.1f ms vs %.1f ms); '
+	  . 'a DELETE of 200,000 records takes %.0f ms',
+	$ratio, $big, $small, $delete_ms);
+# Very loose sanity bounds only.  DROP TABLE does no per-record work, but its
+# commit truncates and unlinks the partition's files, and the kernel's cost of
+# freeing them grows with their size: measured 4-20x between a one-page and a
+# 90 MB partition, where a per-record cost would be ~2000x.
+cmp_ok($ratio, '<', 100, 'trimming cost is far from proportional to the records (loose bound)');
+cmp_ok($big, '<', $delete_ms, 'dropping 200,000 records is cheaper than deleting them');
+
+is($node->safe_psql('postgres', q{
+	SELECT coalesce(sum(n_tup_del), 0) FROM pg_stat_user_tables
+	 WHERE relid IN (SELECT inhrelid FROM pg_inherits
+					  WHERE inhparent = 'orders_stream.records'::regclass)}),
+	'0', 'no row was ever deleted from a records partition');
+
+# ---- another partition_interval after a restart ----
+# The partitions made ahead under the old interval must not make the new
+# ones overlap them (CREATE TABLE ... PARTITION OF would fail, every time).
+my $covered = $node->safe_psql('postgres', 'SELECT max(upper_bound) FROM orders_stream.partitions');
+$node->append_conf('postgresql.conf', 'orders_stream.partition_interval = 7s');
+$log_offset = -s $node->logfile;
+$node->restart;
+$node->safe_psql('postgres', q{INSERT INTO orders VALUES (9999, 1, 'after the restart')});
+capture();
+ok($node->poll_query_until('postgres', qq{
+	SELECT max(upper_bound) > '$covered'::timestamptz + interval '20 s' FROM orders_stream.partitions}),
+	'with a new partition_interval, partitions are made ahead again');
+ok(!$node->log_contains(qr/would overlap|ERROR:/, $log_offset),
+	'no overlapping partition, no error');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM orders_stream.partitions a JOIN orders_stream.partitions b
+	    ON a.partition <> b.partition
+	   AND a.lower_bound < b.upper_bound AND b.lower_bound < a.upper_bound}),
+	'0', 'the partitions do not overlap');
+
+$node->stop;
+done_testing();
