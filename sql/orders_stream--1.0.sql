@@ -558,7 +558,9 @@ SELECT s.stream_arn,
 	ON slot.slot_name = (SELECT format('orders_stream_%s_%s', d.oid, e.oid)
 						   FROM pg_database d, pg_extension e
 						  WHERE d.datname = current_database() AND e.extname = 'orders_stream')
-  CROSS JOIN orders_stream.capture_progress p;
+  CROSS JOIN orders_stream.capture_progress p
+ -- only the streams of tables the caller may read
+ WHERE coalesce(has_table_privilege(s.relid, 'SELECT'), false);
 
 GRANT SELECT ON orders_stream.stream_status TO PUBLIC;
 
@@ -1054,7 +1056,9 @@ SELECT m.uuid,
 	   m.last_error,
 	   m.last_processing_result,
 	   m.last_invoked_at
-  FROM orders_stream.event_source_mappings m;
+  FROM orders_stream.event_source_mappings m
+ -- the view reads as its owner, past row-level security: filter as the caller
+ WHERE pg_has_role(m.owner_oid, 'USAGE');
 
 GRANT SELECT ON orders_stream.event_source_mapping_status TO PUBLIC;
 
