@@ -9,7 +9,7 @@ MODULES = examples/orders_stream_item_totals
 EXTENSION = orders_stream
 DATA = $(wildcard sql/orders_stream--*.sql)
 
-REGRESS = setup view_types types settings size_bytes sets toast noop_update key_change ddl partitions partitions_late savepoints api errors privileges truncate json_fallback mappings
+REGRESS = setup view_types types settings size_bytes sets toast noop_update key_change ddl partitions partitions_late savepoints api errors privileges truncate json_fallback mappings filter
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/orders_stream.conf
 TAP_TESTS = 1
 

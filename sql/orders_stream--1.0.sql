@@ -662,6 +662,7 @@ CREATE TABLE orders_stream.event_source_mappings (
 	maximum_record_age_in_seconds integer NOT NULL
 		CHECK (maximum_record_age_in_seconds = -1 OR maximum_record_age_in_seconds BETWEEN 60 AND 604800),
 	parallelization_factor integer NOT NULL CHECK (parallelization_factor BETWEEN 1 AND 10),
+	filter_criteria jsonb,
 	function_response_types text[] NOT NULL
 		CHECK (function_response_types <@ ARRAY['ReportBatchItemFailures']),
 	enabled		boolean NOT NULL,
@@ -689,7 +690,7 @@ REVOKE ALL ON orders_stream.event_source_mappings FROM PUBLIC;
 GRANT SELECT, DELETE ON orders_stream.event_source_mappings TO PUBLIC;
 GRANT INSERT, UPDATE (function_oid, function_name, batch_size, maximum_batching_window_in_seconds,
 	bisect_batch_on_function_error, maximum_retry_attempts, maximum_record_age_in_seconds,
-	parallelization_factor, function_response_types, enabled, last_modified)
+	parallelization_factor, function_response_types, enabled, filter_criteria, last_modified)
 	ON orders_stream.event_source_mappings TO PUBLIC;
 GRANT INSERT (uuid, stream_id, event_source_arn, owner_oid, search_path, starting_position, checkpoint)
 	ON orders_stream.event_source_mappings TO PUBLIC;
@@ -808,6 +809,24 @@ BEGIN
 END
 $$;
 
+/*
+ * FilterCriteria as stored: NULL for none ({} or no filters, which is how
+ * AWS removes them), otherwise checked pattern by pattern.
+ */
+CREATE FUNCTION orders_stream.normalize_filter_criteria(criteria jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF criteria IS NULL OR criteria = '{}'::jsonb OR criteria->'Filters' = '[]'::jsonb THEN
+		RETURN NULL;
+	END IF;
+	PERFORM orders_stream.check_filter_criteria(criteria);
+	RETURN criteria;
+END
+$$;
+
 /* AWS's EventSourceMappingConfiguration of a mapping row. */
 CREATE FUNCTION orders_stream.mapping_configuration(m orders_stream.event_source_mappings)
 RETURNS jsonb
@@ -834,6 +853,8 @@ AS $$
 		'StateTransitionReason', 'USER_INITIATED',
 		'LastModified', extract(epoch FROM m.last_modified),
 		'LastProcessingResult', m.last_processing_result)
+		|| CASE WHEN m.filter_criteria IS NULL THEN '{}'::jsonb
+				ELSE jsonb_build_object('FilterCriteria', m.filter_criteria) END
 $$;
 
 CREATE FUNCTION orders_stream.create_event_source_mapping(
@@ -847,7 +868,8 @@ CREATE FUNCTION orders_stream.create_event_source_mapping(
 	maximum_batching_window_in_seconds integer DEFAULT 0,
 	function_response_types text[] DEFAULT '{}',
 	enabled boolean DEFAULT true,
-	parallelization_factor integer DEFAULT 1)
+	parallelization_factor integer DEFAULT 1,
+	filter_criteria jsonb DEFAULT NULL)
 RETURNS uuid
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -874,6 +896,7 @@ BEGIN
 	PERFORM orders_stream.check_range('maximum_record_age_in_seconds', maximum_record_age_in_seconds, 60, 604800, -1);
 	PERFORM orders_stream.check_range('parallelization_factor', parallelization_factor, 1, 10);
 	PERFORM orders_stream.check_response_types(function_response_types);
+	filter_criteria := orders_stream.normalize_filter_criteria(filter_criteria);
 	IF starting_position IS NULL OR starting_position NOT IN ('TRIM_HORIZON', 'LATEST') THEN
 		RAISE EXCEPTION 'InvalidParameterValueException: starting_position must be TRIM_HORIZON or LATEST, got %',
 			coalesce(starting_position, 'NULL')
@@ -889,13 +912,13 @@ BEGIN
 		(uuid, stream_id, event_source_arn, function_oid, function_name, owner_oid, search_path,
 		 batch_size, maximum_batching_window_in_seconds, starting_position,
 		 bisect_batch_on_function_error, maximum_retry_attempts, maximum_record_age_in_seconds,
-		 parallelization_factor, function_response_types, enabled, checkpoint)
+		 parallelization_factor, function_response_types, enabled, filter_criteria, checkpoint)
 	VALUES (id, src.stream_id, src.stream_arn, function_name, function_name::text,
 			(SELECT oid FROM pg_roles WHERE rolname = current_user),
 			current_setting('search_path'),
 			batch_size, maximum_batching_window_in_seconds, starting_position,
 			bisect_batch_on_function_error, maximum_retry_attempts, maximum_record_age_in_seconds,
-			parallelization_factor, function_response_types, enabled,
+			parallelization_factor, function_response_types, enabled, filter_criteria,
 			CASE starting_position WHEN 'LATEST'
 				THEN orders_stream.sequence_number(pg_current_wal_insert_lsn(), 0) ELSE '' END);
 	PERFORM orders_stream.launch_workers();
@@ -903,7 +926,7 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION orders_stream.create_event_source_mapping(text, regprocedure, integer, text, boolean, integer, integer, integer, text[], boolean, integer) IS
+COMMENT ON FUNCTION orders_stream.create_event_source_mapping(text, regprocedure, integer, text, boolean, integer, integer, integer, text[], boolean, integer, jsonb) IS
 'Delivers a stream in batches to a function taking the Lambda event (jsonb), like an AWS Lambda event source mapping; returns its UUID';
 
 CREATE FUNCTION orders_stream.mapping_for_change(mapping uuid)
@@ -934,7 +957,8 @@ CREATE FUNCTION orders_stream.update_event_source_mapping(
 	maximum_batching_window_in_seconds integer DEFAULT NULL,
 	function_response_types text[] DEFAULT NULL,
 	enabled boolean DEFAULT NULL,
-	parallelization_factor integer DEFAULT NULL)
+	parallelization_factor integer DEFAULT NULL,
+	filter_criteria jsonb DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -955,6 +979,9 @@ BEGIN
 	m.function_response_types := coalesce(function_response_types, m.function_response_types);
 	m.enabled := coalesce(enabled, m.enabled);
 	m.parallelization_factor := coalesce(parallelization_factor, m.parallelization_factor);
+	IF filter_criteria IS NOT NULL THEN
+		m.filter_criteria := orders_stream.normalize_filter_criteria(filter_criteria);
+	END IF;
 	PERFORM orders_stream.check_range('batch_size', m.batch_size, 1, 10000);
 	PERFORM orders_stream.check_range('maximum_batching_window_in_seconds', m.maximum_batching_window_in_seconds, 0, 300);
 	PERFORM orders_stream.check_range('maximum_retry_attempts', m.maximum_retry_attempts, -1, 10000);
@@ -972,6 +999,7 @@ BEGIN
 		function_response_types = m.function_response_types,
 		enabled = m.enabled,
 		parallelization_factor = m.parallelization_factor,
+		filter_criteria = m.filter_criteria,
 		last_modified = now()
 	 WHERE e.uuid = mapping
 	RETURNING * INTO m;
@@ -1135,10 +1163,11 @@ GRANT EXECUTE ON FUNCTION orders_stream.enable_stream(regclass, text, name[]),
 	orders_stream.check_range(text, integer, integer, integer, integer),
 	orders_stream.check_function(regprocedure),
 	orders_stream.check_response_types(text[]),
+	orders_stream.normalize_filter_criteria(jsonb),
 	orders_stream.mapping_configuration(orders_stream.event_source_mappings),
-	orders_stream.create_event_source_mapping(text, regprocedure, integer, text, boolean, integer, integer, integer, text[], boolean, integer),
+	orders_stream.create_event_source_mapping(text, regprocedure, integer, text, boolean, integer, integer, integer, text[], boolean, integer, jsonb),
 	orders_stream.mapping_for_change(uuid),
-	orders_stream.update_event_source_mapping(uuid, regprocedure, integer, boolean, integer, integer, integer, text[], boolean, integer),
+	orders_stream.update_event_source_mapping(uuid, regprocedure, integer, boolean, integer, integer, integer, text[], boolean, integer, jsonb),
 	orders_stream.delete_event_source_mapping(uuid),
 	orders_stream.list_event_source_mappings(text, regprocedure),
 	orders_stream.stream_head(bigint),

@@ -48,6 +48,7 @@
 
 #include "compat.h"
 #include "delivery.h"
+#include "filter.h"
 #include "orders_stream.h"
 #include "workers.h"
 
@@ -75,6 +76,7 @@ typedef struct Mapping
 	int			attempts;
 	TimestampTz next_attempt_at;	/* 0 = not waiting for a retry */
 	List	   *bisect_stack;	/* of char *: ends of pending halves, top last */
+	List	   *filters;		/* parsed FilterCriteria patterns, or NIL */
 } Mapping;
 
 typedef struct Batch
@@ -136,7 +138,8 @@ load_mapping(const char *uuid)
 							  "m.bisect_batch_on_function_error, m.maximum_retry_attempts, "
 							  "m.maximum_record_age_in_seconds, "
 							  "'ReportBatchItemFailures' = ANY (m.function_response_types), "
-							  "m.checkpoint, m.attempts, m.bisect_stack, m.enabled, m.next_attempt_at "
+							  "m.checkpoint, m.attempts, m.bisect_stack, m.enabled, m.next_attempt_at, "
+							  "m.filter_criteria "
 							  "FROM orders_stream.event_source_mappings m "
 							  "JOIN orders_stream.streams s USING (stream_id) "
 							  "WHERE m.uuid = $1::uuid FOR NO KEY UPDATE OF m",
@@ -150,6 +153,12 @@ load_mapping(const char *uuid)
 
 	m = palloc0(sizeof(Mapping));
 	m->uuid = pstrdup(uuid);
+	{
+		Datum		criteria = spi_datum(tup, 20, &isnull);
+
+		if (!isnull)
+			m->filters = filter_patterns(DatumGetJsonbP(criteria));
+	}
 	m->stream_id = DatumGetInt64(spi_datum(tup, 1, &isnull));
 	m->stream_arn = spi_text(tup, 2);
 	m->shard_id = spi_text(tup, 3);
@@ -226,6 +235,31 @@ fetch_batch(Mapping *m)
 		b->records[i] = spi_text(tup, 3);
 	}
 	return b;
+}
+
+/* The records of a batch that match the mapping's filters. */
+static Batch *
+filter_batch(Mapping *m, Batch *b)
+{
+	Batch	   *kept = palloc0(sizeof(Batch));
+	int			i;
+
+	kept->seqs = palloc(sizeof(char *) * b->n);
+	kept->arrivals = palloc(sizeof(TimestampTz) * b->n);
+	kept->records = palloc(sizeof(char *) * b->n);
+	for (i = 0; i < b->n; i++)
+	{
+		Jsonb	   *record = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																CStringGetDatum(b->records[i])));
+
+		if (!filter_matches(m->filters, record))
+			continue;
+		kept->seqs[kept->n] = b->seqs[i];
+		kept->arrivals[kept->n] = b->arrivals[i];
+		kept->records[kept->n] = b->records[i];
+		kept->n++;
+	}
+	return kept;
 }
 
 static Jsonb *
@@ -655,6 +689,7 @@ deliver_step(Mapping *m, TimestampTz *due)
 	char	   *lowest = NULL;
 	ErrorData  *error = NULL;
 	bool		ok;
+	char	   *batch_end;		/* the last record read, matching or not */
 
 	memset(&o, 0, sizeof(o));
 	o.checkpoint = m->checkpoint;
@@ -676,6 +711,8 @@ deliver_step(Mapping *m, TimestampTz *due)
 		return false;
 	}
 
+	batch_end = b->seqs[b->n - 1];
+
 	/* AWS waits up to the batching window for a full batch */
 	if (b->n < m->batch_size && m->window_secs > 0 && m->attempts == 0 &&
 		m->bisect_stack == NIL &&
@@ -683,6 +720,20 @@ deliver_step(Mapping *m, TimestampTz *due)
 	{
 		*due = TimestampTzPlusMilliseconds(b->arrivals[0], m->window_secs * 1000L);
 		return false;
+	}
+
+	/* records that match no filter are discarded, as AWS event filtering does */
+	if (m->filters != NIL)
+	{
+		b = filter_batch(m, b);
+		if (b->n == 0)
+		{
+			o.checkpoint = batch_end;
+			o.result = "OK";
+			pop_done_halves(&o);
+			save_outcome(m, &o);
+			return true;
+		}
 	}
 
 	/*
@@ -730,7 +781,7 @@ deliver_step(Mapping *m, TimestampTz *due)
 
 	if (ok && lowest == NULL)
 	{
-		o.checkpoint = b->seqs[b->n - 1];
+		o.checkpoint = batch_end;
 		o.attempts = 0;
 		o.processed = b->n;
 		o.result = "OK";
@@ -753,7 +804,7 @@ deliver_step(Mapping *m, TimestampTz *due)
 		{
 			write_failure(m, b, first_failed, b->n, "RetryAttemptsExhausted",
 						  m->attempts + 1, NULL);
-			o.checkpoint = b->seqs[b->n - 1];
+			o.checkpoint = batch_end;
 			o.attempts = 0;
 			o.failures = 1;
 		}
@@ -781,7 +832,7 @@ deliver_step(Mapping *m, TimestampTz *due)
 		else if (m->max_retries >= 0 && m->attempts >= m->max_retries)
 		{
 			write_failure(m, b, 0, b->n, "RetryAttemptsExhausted", m->attempts + 1, error);
-			o.checkpoint = b->seqs[b->n - 1];
+			o.checkpoint = batch_end;
 			o.attempts = 0;
 			o.failures = 1;
 			pop_done_halves(&o);

@@ -293,6 +293,37 @@ match_object(JsonbContainer *pattern, JsonbContainer *value)
 	return matches;
 }
 
+/* A Pattern string as jsonb; JSON syntax errors become pattern errors. */
+static Jsonb *
+parse_pattern(const char *text)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Jsonb	   *volatile parsed = NULL;
+	char	   *volatile message = NULL;
+
+	PG_TRY();
+	{
+		parsed = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+			PG_RE_THROW();
+		FlushErrorState();
+		message = psprintf("A Pattern is a JSON object, as a string: %s%s%s.", edata->message,
+						   edata->detail ? " " : "", edata->detail ? edata->detail : "");
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	if (parsed == NULL)
+		invalid_pattern(message);
+	return parsed;
+}
+
 /* The Pattern strings of {"Filters": [{"Pattern": "..."}, ...]}, parsed. */
 List *
 filter_patterns(Jsonb *criteria)
@@ -321,8 +352,7 @@ filter_patterns(Jsonb *criteria)
 			getKeyJsonValueFromContainer(v.val.binary.data, "Pattern", strlen("Pattern"), NULL) : NULL;
 		if (pattern == NULL || pattern->type != jbvString)
 			invalid_pattern("Each filter is {\"Pattern\": \"<json object, as a string>\"}.");
-		parsed = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-													CStringGetDatum(string_of(pattern))));
+		parsed = parse_pattern(string_of(pattern));
 		if (!JB_ROOT_IS_OBJECT(parsed))
 			invalid_pattern("A Pattern is a JSON object.");
 		patterns = lappend(patterns, parsed);
