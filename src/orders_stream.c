@@ -25,6 +25,7 @@ char	   *orders_stream_database = NULL;
 int			orders_stream_retention = 86400;
 int			orders_stream_partition_interval = 3600;
 int			orders_stream_capture_naptime = 1000;
+int			orders_stream_decoding_work_mem = 16384;
 int			orders_stream_retry_base_delay = 1000;
 int			orders_stream_retry_max_delay = 60000;
 int			orders_stream_function_timeout = 300000;
@@ -124,6 +125,13 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("orders_stream.decoding_work_mem",
+							"Memory the capture worker's reorder buffer may use before spilling to disk (at most logical_decoding_work_mem).",
+							NULL,
+							&orders_stream_decoding_work_mem,
+							16384, 64, MAX_KILOBYTES,
+							PGC_POSTMASTER, GUC_UNIT_KB,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("orders_stream.retry_base_delay",
 							"Delay before the first retry of a failed batch; each further retry doubles it.",
 							NULL,

@@ -17,6 +17,7 @@ extern char *orders_stream_database;
 extern int	orders_stream_retention;	/* seconds */
 extern int	orders_stream_partition_interval;	/* seconds */
 extern int	orders_stream_capture_naptime;	/* milliseconds */
+extern int	orders_stream_decoding_work_mem;	/* kB */
 extern int	orders_stream_retry_base_delay; /* milliseconds */
 extern int	orders_stream_retry_max_delay;	/* milliseconds */
 extern int	orders_stream_function_timeout; /* milliseconds, 0 = none */
