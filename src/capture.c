@@ -368,6 +368,28 @@ store_buffered_records(Oid partition)
 }
 
 /*
+ * GetSnapshotData() leaves the XIDs of processes flagged
+ * PROC_IN_LOGICAL_DECODING (set by ReplicationSlotAcquire) out of every
+ * snapshot: such processes are not supposed to write.  This one does,
+ * between decoding passes, so while it runs a transaction of its own the
+ * flag must be off; otherwise concurrent readers take its uncommitted rows
+ * (records, and the catalog rows of new partitions) for rows of a finished
+ * transaction that did not commit, mark them HEAP_XMIN_INVALID, and the rows
+ * are lost for good once it commits.
+ */
+static void
+set_logical_decoding_flag(bool on)
+{
+	LWLockAcquire(ProcArrayLock, LW_EXCLUSIVE);
+	if (on)
+		MyProc->statusFlags |= PROC_IN_LOGICAL_DECODING;
+	else
+		MyProc->statusFlags &= ~PROC_IN_LOGICAL_DECODING;
+	ProcGlobal->statusFlags[MyProc->pgxactoff] = MyProc->statusFlags;
+	LWLockRelease(ProcArrayLock);
+}
+
+/*
  * Stores what the buffer holds and the new high-water SequenceNumber in one
  * transaction, then confirms the slot up to what has been decoded.
  */
@@ -383,6 +405,7 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 
 		memcpy(newest, newest_buffered, sizeof(newest));
 		pgstat_report_activity(STATE_RUNNING, "storing stream records");
+		set_logical_decoding_flag(false);
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
@@ -421,6 +444,7 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		set_logical_decoding_flag(true);
 
 		memcpy(last_sequence_number, newest, sizeof(newest));
 		buffer_reset();
@@ -649,7 +673,9 @@ orders_stream_capture_main(Datum arg)
 
 		if (TimestampDifferenceExceeds(last_maintenance, GetCurrentTimestamp(), 10000))
 		{
+			set_logical_decoding_flag(false);
 			retention_maintain();
+			set_logical_decoding_flag(true);
 			last_maintenance = GetCurrentTimestamp();
 		}
 
