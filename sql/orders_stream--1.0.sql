@@ -718,6 +718,8 @@ ALTER TABLE orders_stream.failures ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_failures ON orders_stream.failures USING (pg_has_role(owner_oid, 'USAGE'));
 REVOKE ALL ON orders_stream.failures FROM PUBLIC;
 GRANT SELECT, DELETE ON orders_stream.failures TO PUBLIC;
+-- redrive_failures() locks the rows it replays
+GRANT UPDATE (redriven_at, redrive_result) ON orders_stream.failures TO PUBLIC;
 
 /*
  * The enabled stream of a table, or the stream of an ARN, for a mapping.

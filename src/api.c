@@ -692,6 +692,8 @@ typedef struct StoredFailure
 	char	   *records;
 	bool		mapping_exists;
 	DeliveryTarget target;
+	char	  **seqs;			/* with ReportBatchItemFailures, else NULL */
+	int			nseqs;
 } StoredFailure;
 
 /*
@@ -721,15 +723,19 @@ orders_stream_redrive_failures(PG_FUNCTION_ARGS)
 		args[1] = PG_GETARG_DATUM(1);
 
 	SPI_connect();
+	/* locked, so that concurrent redrives do not apply a failure twice */
 	if (SPI_execute_with_args("SELECT f.failure_id, f.records::text, m.uuid IS NOT NULL, "
-							  "m.function_oid, m.owner_oid, m.search_path "
+							  "m.function_oid, m.owner_oid, m.search_path, "
+							  "coalesce('ReportBatchItemFailures' = ANY (m.function_response_types), false), "
+							  "ARRAY(SELECT r->'dynamodb'->>'SequenceNumber' "
+							  "      FROM jsonb_array_elements(f.records) r) "
 							  "FROM orders_stream.failures f "
 							  "LEFT JOIN orders_stream.event_source_mappings m ON m.uuid = f.mapping_uuid "
 							  "WHERE ($1 IS NULL OR f.mapping_uuid = $1) "
 							  "AND ($2 IS NULL OR f.failure_id = ANY ($2)) "
 							  "AND f.redrive_result IS DISTINCT FROM 'OK' "
-							  "ORDER BY f.failure_id",
-							  2, argtypes, args, nulls, true, 0) != SPI_OK_SELECT)
+							  "ORDER BY f.failure_id FOR UPDATE OF f SKIP LOCKED",
+							  2, argtypes, args, nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read orders_stream.failures");
 
 	n = SPI_processed;
@@ -748,6 +754,19 @@ orders_stream_redrive_failures(PG_FUNCTION_ARGS)
 			failures[i].target.function = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
 			failures[i].target.owner = DatumGetObjectId(SPI_getbinval(tup, desc, 5, &isnull));
 			failures[i].target.search_path = SPI_getvalue(tup, desc, 6);
+			if (DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull)))
+			{
+				Datum	   *elems;
+				bool	   *elemnulls;
+				int			j;
+
+				deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 8, &isnull)),
+								  TEXTOID, -1, false, TYPALIGN_INT,
+								  &elems, &elemnulls, &failures[i].nseqs);
+				failures[i].seqs = palloc(sizeof(char *) * Max(failures[i].nseqs, 1));
+				for (j = 0; j < failures[i].nseqs; j++)
+					failures[i].seqs[j] = elemnulls[j] ? "" : TextDatumGetCString(elems[j]);
+			}
 		}
 	}
 
@@ -766,11 +785,12 @@ orders_stream_redrive_failures(PG_FUNCTION_ARGS)
 		{
 			Jsonb	   *event;
 			ErrorData  *error;
+			char	   *lowest = NULL;
 
 			event = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
 													   CStringGetDatum(psprintf("{\"Records\":%s}", f->records))));
-			if (delivery_invoke(&f->target, event, NULL, 0, NULL, &error))
-				result = "OK";
+			if (delivery_invoke(&f->target, event, f->seqs, f->nseqs, &lowest, &error))
+				result = lowest ? psprintf("ERROR: batchItemFailures from %s", lowest) : "OK";
 			else
 				result = psprintf("ERROR: %s: %s", unpack_sql_state(error->sqlerrcode),
 								  error->message ? error->message : "");
