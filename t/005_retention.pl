@@ -353,12 +353,12 @@ note sprintf('maintain_partitions: median %.3f ms dropping 100 records, %.3f ms 
 diag sprintf('trim timing: 200,000 vs 100 records ratio %.2f (%.1f ms vs %.1f ms); '
 	  . 'a DELETE of 200,000 records takes %.0f ms',
 	$ratio, $big, $small, $delete_ms);
-# Very loose sanity bounds only.  DROP TABLE does no per-record work, but its
-# commit truncates and unlinks the partition's files, and the kernel's cost of
-# freeing them grows with their size: measured 4-20x between a one-page and a
-# 90 MB partition, where a per-record cost would be ~2000x.
-cmp_ok($ratio, '<', 100, 'trimming cost is far from proportional to the records (loose bound)');
-cmp_ok($big, '<', $delete_ms, 'dropping 200,000 records is cheaper than deleting them');
+# Timings are reported, never asserted (a shared machine makes them noise):
+# the claim under test is that trimming is DROP TABLE, checked below by the
+# deleted-row counters.  DROP TABLE does no per-record work, but its commit
+# unlinks the partition's files, whose kernel cost grows with their size:
+# measured 4-20x between a one-page and a 90 MB partition, where a
+# per-record cost would be ~2000x.
 
 is($node->safe_psql('postgres', q{
 	SELECT coalesce(sum(n_tup_del), 0) FROM pg_stat_user_tables
