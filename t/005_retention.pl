@@ -11,7 +11,7 @@
 #    taken before the trim);
 #  - trimming is DROP TABLE: no row is ever deleted from a records partition,
 #    and dropping a partition of 200,000 records costs about what dropping one
-#    of 100 does (the ratio is reported, and only loosely checked).
+#    of 100 does (the ratio is reported, not asserted).
 use strict;
 use warnings;
 
