@@ -204,8 +204,15 @@ ok($node->poll_query_until('postgres', q{
 	SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'orders_stream capture'}),
 	'DROP EXTENSION: capture worker stopped');
 # and it stays stopped (no restart loop re-creating the slot)
+my $dropped_at = $node->safe_psql('postgres', q{SELECT clock_timestamp()});
 $node->safe_psql('postgres', q{INSERT INTO orders VALUES (300, 1, 'no extension')});
-$node->safe_psql('postgres', 'SELECT pg_sleep(2)');    # not synchronisation: a negative check
+# a negative check needs time to pass: poll until two seconds (two restart
+# intervals) have gone by with no worker and no slot
+ok($node->poll_query_until('postgres', qq{
+	SELECT clock_timestamp() > '$dropped_at'::timestamptz + interval '2 s'
+	   AND NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name LIKE 'orders_stream%')
+	   AND NOT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'orders_stream capture')}),
+	'two seconds after DROP EXTENSION, still no slot and no worker');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'orders_stream%'}),
 	'0', 'no capture slot comes back without the extension');
