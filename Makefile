@@ -7,7 +7,8 @@ PGFILEDESC = "orders_stream - DynamoDB Streams for PostgreSQL"
 MODULES = examples/orders_stream_item_totals
 
 EXTENSION = orders_stream
-DATA = $(wildcard sql/orders_stream--*.sql)
+# the install script is built from one file per concern, as pg_cron's
+DATA_built = sql/orders_stream--1.0.sql
 
 REGRESS = setup view_types types settings size_bytes sets toast noop_update key_change ddl partitions partitions_late savepoints api errors privileges truncate json_fallback mappings filter
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/orders_stream.conf
@@ -16,6 +17,9 @@ TAP_TESTS = 1
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
 EXTRA_CLEAN = tmp_check results regression.diffs regression.out
+
+sql/orders_stream--1.0.sql: $(sort $(wildcard sql/install/*.sql))
+	cat $^ > $@
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -1,0 +1,170 @@
+/*
+ * The retained stream.  Partitioned by capture time; the capture worker
+ * creates partitions ahead and drops whole partitions once they are older
+ * than orders_stream.retention.  The worker appends to the current partition
+ * directly (heap multi-insert), so this layout is fixed: see capture.c.
+ */
+CREATE TABLE orders_stream.records (
+	stream_id	bigint NOT NULL,
+	sequence_number text COLLATE "C" NOT NULL,
+	captured_at timestamptz NOT NULL,
+	record		json NOT NULL
+) PARTITION BY RANGE (captured_at);
+
+CREATE INDEX records_stream_sequence ON orders_stream.records (stream_id, sequence_number);
+
+CREATE TABLE orders_stream.partitions (
+	partition	regclass PRIMARY KEY,
+	lower_bound timestamptz NOT NULL,
+	upper_bound timestamptz NOT NULL
+);
+
+/* Newest SequenceNumber of each stream dropped by retention. */
+CREATE TABLE orders_stream.stream_trim (
+	stream_id	bigint PRIMARY KEY,
+	trimmed_through text COLLATE "C" NOT NULL
+);
+
+/* The capture worker's high-water mark, written with the records it stores. */
+CREATE TABLE orders_stream.capture_progress (
+	singleton	boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	sequence_number text COLLATE "C" NOT NULL DEFAULT '',
+	lsn			pg_lsn NOT NULL DEFAULT '0/0',
+	updated_at	timestamptz
+);
+INSERT INTO orders_stream.capture_progress DEFAULT VALUES;
+
+REVOKE ALL ON orders_stream.records, orders_stream.partitions,
+	orders_stream.stream_trim, orders_stream.capture_progress FROM PUBLIC;
+
+/*
+ * No SET clause, so that the planner inlines it: readers filter every row
+ * on it, and a SET clause costs a GUC save and restore per call.  Names are
+ * qualified instead.
+ */
+CREATE FUNCTION orders_stream.retention_interval()
+RETURNS interval
+LANGUAGE sql STABLE
+AS $$ SELECT pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval $$;
+
+/* The source table of a stream, for the row-level security of records. */
+CREATE FUNCTION orders_stream.stream_relid(stream_id bigint)
+RETURNS oid
+LANGUAGE sql STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT s.relid FROM orders_stream.streams s WHERE s.stream_id = stream_relid.stream_id $$;
+
+/* Only roles that may SELECT the source table may read its stream. */
+ALTER TABLE orders_stream.records ENABLE ROW LEVEL SECURITY;
+CREATE POLICY records_of_readable_tables ON orders_stream.records FOR SELECT
+	USING (coalesce(has_table_privilege(orders_stream.stream_relid(stream_id), 'SELECT'), false)
+		   AND captured_at >= now() - orders_stream.retention_interval());
+GRANT SELECT ON orders_stream.records TO PUBLIC;
+
+CREATE FUNCTION orders_stream.ensure_partition(ts timestamptz)
+RETURNS regclass
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	span		interval := current_setting('orders_stream.partition_interval')::interval;
+	secs		double precision := extract(epoch FROM span);
+	lower_ts	timestamptz := to_timestamp(floor(extract(epoch FROM ts) / secs) * secs);
+	upper_ts	timestamptz := lower_ts + span;
+	name		text;
+	part		regclass;
+BEGIN
+	SELECT p.partition INTO part FROM orders_stream.partitions p
+	 WHERE p.lower_bound <= ts AND ts < p.upper_bound;
+	IF FOUND THEN
+		RETURN part;
+	END IF;
+	/*
+	 * Partitions made under another partition_interval (it is set at server
+	 * start) may cover part of this interval: fill only the gap around ts.
+	 */
+	lower_ts := greatest(lower_ts, (SELECT max(p.upper_bound) FROM orders_stream.partitions p
+									 WHERE p.upper_bound <= ts));
+	upper_ts := least(upper_ts, (SELECT min(p.lower_bound) FROM orders_stream.partitions p
+								  WHERE p.lower_bound > ts));
+	name := 'records_' || to_char(lower_ts AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS');
+	BEGIN
+		EXECUTE format('CREATE TABLE orders_stream.%I PARTITION OF orders_stream.records FOR VALUES FROM (%L) TO (%L)',
+					   name, lower_ts, upper_ts);
+	EXCEPTION WHEN duplicate_table THEN
+		/* created meanwhile by a concurrent call (the worker's, or one by hand) */
+		SELECT p.partition INTO part FROM orders_stream.partitions p
+		 WHERE p.lower_bound <= ts AND ts < p.upper_bound;
+		IF FOUND THEN
+			RETURN part;
+		END IF;
+		RAISE;
+	END;
+	part := format('orders_stream.%I', name)::regclass;
+	INSERT INTO orders_stream.partitions VALUES (part, lower_ts, upper_ts);
+	RETURN part;
+END
+$$;
+
+/*
+ * Creates the partitions of the next intervals and drops the ones whose
+ * records are all older than the retention, remembering per stream the
+ * newest SequenceNumber dropped.  Returns how many partitions were dropped.
+ *
+ * Creating or dropping a partition locks orders_stream.records in ACCESS
+ * EXCLUSIVE mode.  The capture worker runs this between its passes: waiting
+ * there for a reader's open transaction would stop capture, and queue every
+ * other reader behind the lock request, for as long as that transaction
+ * lasts.  So it gives up after lock_timeout and leaves the work to the next
+ * run (expired records are invisible meanwhile); and it creates partitions
+ * far enough ahead (30 s, three of the worker's runs, or two intervals) that
+ * the worker seldom has to create the one it stores into.
+ */
+CREATE FUNCTION orders_stream.maintain_partitions()
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '200ms'
+AS $$
+DECLARE
+	span		interval := current_setting('orders_stream.partition_interval')::interval;
+	ahead		integer := greatest(2, ceil(30 / extract(epoch FROM span))::integer);
+	cutoff		timestamptz := now() - orders_stream.retention_interval();
+	p			record;
+	s			record;
+	newest		text;
+	dropped		integer := 0;
+BEGIN
+	BEGIN
+		PERFORM orders_stream.ensure_partition(now() + span * i) FROM generate_series(0, ahead) AS i;
+	EXCEPTION WHEN lock_not_available THEN
+		RAISE LOG 'orders_stream.records is in use: stream partitions not created ahead this time';
+	END;
+	FOR p IN SELECT * FROM orders_stream.partitions WHERE upper_bound <= cutoff ORDER BY lower_bound LOOP
+		BEGIN
+			FOR s IN SELECT stream_id FROM orders_stream.streams LOOP
+				EXECUTE format('SELECT max(sequence_number) FROM %s WHERE stream_id = $1', p.partition)
+					INTO newest USING s.stream_id;
+				IF newest IS NOT NULL THEN
+					INSERT INTO orders_stream.stream_trim AS t VALUES (s.stream_id, newest)
+					ON CONFLICT (stream_id) DO UPDATE
+						SET trimmed_through = greatest(t.trimmed_through, excluded.trimmed_through);
+				END IF;
+			END LOOP;
+			EXECUTE format('DROP TABLE %s', p.partition);
+			DELETE FROM orders_stream.partitions WHERE partition = p.partition;
+			dropped := dropped + 1;
+		EXCEPTION
+			WHEN lock_not_available THEN
+				RAISE LOG 'orders_stream.records is in use: expired stream partition % not dropped this time',
+					p.partition;
+				EXIT;
+			WHEN OTHERS THEN
+				/* e.g. a view on the partition: keep it, drop the others */
+				RAISE WARNING 'could not drop expired stream partition %: %', p.partition, SQLERRM;
+		END;
+	END LOOP;
+	RETURN dropped;
+END
+$$;
+

@@ -1,0 +1,2 @@
+/* Start the workers now: capture creates the slot once this transaction commits. */
+SELECT orders_stream.launch_workers();
