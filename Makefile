@@ -18,9 +18,9 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 
 EXTRA_CLEAN = tmp_check results regression.diffs regression.out
 
-sql/orders_stream--1.0.sql: $(sort $(wildcard sql/install/*.sql))
-	cat $^ > $@
-
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+sql/orders_stream--1.0.sql: $(sort $(wildcard sql/install/*.sql))
+	cat $^ > $@

@@ -176,19 +176,31 @@ SELECT orders_stream.create_event_source_mapping('mp_orders', 'item_totals_aggre
 	maximum_record_age_in_seconds => 60, maximum_batching_window_in_seconds => 300,
 	parallelization_factor => 10, enabled => false) AS mu \gset
 SELECT mp_conf(c) FROM orders_stream.list_event_source_mappings() AS c;
-SELECT maximum_record_age_in_seconds, maximum_retry_attempts, checkpoint, search_path,
-	owner_oid = 'regress_mp_user'::regrole AS own
-FROM orders_stream.event_source_mappings;
--- the table's CHECKs hold for direct writes too (that bypass check_range)
+SELECT m.maximum_record_age_in_seconds, m.maximum_retry_attempts, m.checkpoint, m.search_path,
+	s.owner = 'regress_mp_user'::regrole AS own
+FROM orders_stream.event_source_mappings m JOIN orders_stream.event_source_mapping_status s USING (uuid);
+-- the mapping's owner is a recorded dependency
+RESET ROLE;
+\set VERBOSITY terse
+DROP ROLE regress_mp_user;
+\set VERBOSITY default
+\echo :LAST_ERROR_SQLSTATE
+SET ROLE regress_mp_user;
+-- only the extension's functions write mappings: no direct write, no lock
 UPDATE orders_stream.event_source_mappings SET batch_size = 0;
 \echo :LAST_ERROR_SQLSTATE
 UPDATE orders_stream.event_source_mappings SET function_response_types = '{Foo}';
 \echo :LAST_ERROR_SQLSTATE
 UPDATE orders_stream.event_source_mappings SET maximum_record_age_in_seconds = 59;
 \echo :LAST_ERROR_SQLSTATE
--- and the delivery state is not the owner's to write
 UPDATE orders_stream.event_source_mappings SET checkpoint = '';
 \echo :LAST_ERROR_SQLSTATE
+DELETE FROM orders_stream.event_source_mappings;
+\echo :LAST_ERROR_SQLSTATE
+BEGIN;
+LOCK orders_stream.event_source_mappings IN ROW EXCLUSIVE MODE;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
 RESET ROLE;
 -- other roles see nothing of it
 CREATE ROLE regress_mp_other;

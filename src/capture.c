@@ -590,6 +590,8 @@ orders_stream_capture_main(Datum arg)
 	TimestampTz last_pass = 0;
 
 	database_name = worker_start(OS_WORKER_CAPTURE, arg);
+	/* this session is a superuser's: its own queries trust pg_catalog only */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
 
 	/*
 	 * The reorder buffer's memory is the worker's largest: bound it by

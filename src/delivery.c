@@ -133,7 +133,7 @@ load_mapping(const char *uuid)
 	Datum		stack;
 
 	if (SPI_execute_with_args("SELECT m.stream_id, m.event_source_arn, s.shard_id, s.relid, "
-							  "m.function_oid, m.owner_oid, m.search_path, m.function_name, "
+							  "m.function_oid, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) m.anchor), m.search_path, m.function_name, "
 							  "m.batch_size, m.maximum_batching_window_in_seconds, "
 							  "m.bisect_batch_on_function_error, m.maximum_retry_attempts, "
 							  "m.maximum_record_age_in_seconds, "
@@ -217,7 +217,7 @@ fetch_batch(Mapping *m)
 							  "FROM orders_stream.records r "
 							  "WHERE r.stream_id = $1 AND r.sequence_number > $2 "
 							  "AND ($3 IS NULL OR r.sequence_number <= $3) "
-							  "AND r.captured_at >= now() - orders_stream.retention_interval() "
+							  "AND r.captured_at >= now() - orders_stream_internal.retention_interval() "
 							  "ORDER BY r.sequence_number LIMIT $4",
 							  4, argtypes, values, nulls, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the stream of event source mapping %s", m->uuid);
@@ -484,7 +484,7 @@ describe_error(ErrorData *e)
 
 /*
  * The function's name for its functionArn, schema-qualified as in
- * orders_stream.mapping_configuration().  Looked up by OID: the mapping's
+ * the event_source_mapping_status view.  Looked up by OID: the mapping's
  * function_name is the regprocedure text of its creator's search_path, which
  * this worker's search_path may not resolve.
  */

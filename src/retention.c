@@ -5,8 +5,8 @@
  *	  once older than orders_stream.retention, so trimming costs
  *	  O(partitions) whatever the number of records.
  *
- * The partition DDL itself is SQL (orders_stream.ensure_partition and
- * orders_stream.maintain_partitions in the install script); this file calls
+ * The partition DDL itself is SQL (orders_stream_internal.ensure_partition and
+ * orders_stream_internal.maintain_partitions in the install script); this file calls
  * it from the worker and caches the current partition between passes.
  *-------------------------------------------------------------------------
  */
@@ -42,7 +42,7 @@ retention_partition_for_now(void)
 		return current_partition;
 
 	if (SPI_execute("SELECT p.partition::oid, p.lower_bound, p.upper_bound "
-					"FROM orders_stream.ensure_partition(now()) AS e(part) "
+					"FROM orders_stream_internal.ensure_partition(now()) AS e(part) "
 					"JOIN orders_stream.partitions p ON p.partition = e.part",
 					false, 0) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not find the stream partition for the current time");
@@ -82,7 +82,7 @@ retention_maintain(void)
 	PG_TRY();
 	{
 		SPI_connect();
-		if (SPI_execute("SELECT orders_stream.maintain_partitions()", false, 0) != SPI_OK_SELECT ||
+		if (SPI_execute("SELECT orders_stream_internal.maintain_partitions()", false, 0) != SPI_OK_SELECT ||
 			SPI_processed != 1)
 			elog(ERROR, "could not maintain stream partitions");
 		dropped = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],

@@ -253,7 +253,7 @@ CREATE TABLE hidden_partitions (LIKE orders_stream.partitions);
 CREATE FUNCTION make_old_partition(n int, age interval) RETURNS regclass
 LANGUAGE plpgsql AS $$
 DECLARE
-	part regclass := orders_stream.ensure_partition(now() - age);
+	part regclass := orders_stream_internal.ensure_partition(now() - age);
 	sid bigint := (SELECT stream_id FROM orders_stream.streams);
 BEGIN
 	WITH h AS (DELETE FROM orders_stream.partitions WHERE partition = part RETURNING *)
@@ -290,12 +290,12 @@ for my $round (1 .. 3)
 			# drop what expired meanwhile, then time the drop of ours alone
 			my ($stdout, $stderr);
 			$node->psql('postgres', qq{
-SELECT orders_stream.maintain_partitions();
+SELECT orders_stream_internal.maintain_partitions();
 SELECT make_visible('$part');
 SELECT pg_stat_force_next_flush();
 SELECT 'del0=' || tup_deleted FROM pg_stat_database WHERE datname = current_database();
 \\timing on
-SELECT 'dropped=' || orders_stream.maintain_partitions();
+SELECT 'dropped=' || orders_stream_internal.maintain_partitions();
 \\timing off
 SELECT pg_stat_force_next_flush();
 SELECT 'del1=' || tup_deleted FROM pg_stat_database WHERE datname = current_database();

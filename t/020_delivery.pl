@@ -442,7 +442,7 @@ CREATE FUNCTION d_backdate(ids text[], by interval) RETURNS bigint LANGUAGE plpg
 DECLARE
 	n bigint;
 BEGIN
-	PERFORM orders_stream.ensure_partition(min(captured_at) - by) FROM orders_stream.records r
+	PERFORM orders_stream_internal.ensure_partition(min(captured_at) - by) FROM orders_stream.records r
 	 JOIN orders_stream.streams s USING (stream_id)
 	 WHERE s.relid = 'd_orders'::regclass AND r.record->'dynamodb'->'Keys'->'id'->>'S' = ANY (ids);
 	UPDATE orders_stream.records r SET captured_at = captured_at - by

@@ -38,30 +38,16 @@ REVOKE ALL ON orders_stream.records, orders_stream.partitions,
 	orders_stream.stream_trim, orders_stream.capture_progress FROM PUBLIC;
 
 /*
- * No SET clause, so that the planner inlines it: readers filter every row
- * on it, and a SET clause costs a GUC save and restore per call.  Names are
- * qualified instead.
+ * Only roles that may read the source table may read its stream, and
+ * nobody reads records older than the retention.  The policy's subquery
+ * runs with the caller's privileges: readable_streams (40_read_api.sql)
+ * decides, as the caller.  The view does not exist yet: the policy is
+ * created there.
  */
-CREATE FUNCTION orders_stream.retention_interval()
-RETURNS interval
-LANGUAGE sql STABLE
-AS $$ SELECT pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval $$;
-
-/* The source table of a stream, for the row-level security of records. */
-CREATE FUNCTION orders_stream.stream_relid(stream_id bigint)
-RETURNS oid
-LANGUAGE sql STABLE STRICT SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT s.relid FROM orders_stream.streams s WHERE s.stream_id = stream_relid.stream_id $$;
-
-/* Only roles that may SELECT the source table may read its stream. */
 ALTER TABLE orders_stream.records ENABLE ROW LEVEL SECURITY;
-CREATE POLICY records_of_readable_tables ON orders_stream.records FOR SELECT
-	USING (coalesce(has_table_privilege(orders_stream.stream_relid(stream_id), 'SELECT'), false)
-		   AND captured_at >= now() - orders_stream.retention_interval());
 GRANT SELECT ON orders_stream.records TO PUBLIC;
 
-CREATE FUNCTION orders_stream.ensure_partition(ts timestamptz)
+CREATE FUNCTION orders_stream_internal.ensure_partition(ts timestamptz)
 RETURNS regclass
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -120,7 +106,7 @@ $$;
  * far enough ahead (30 s, three of the worker's runs, or two intervals) that
  * the worker seldom has to create the one it stores into.
  */
-CREATE FUNCTION orders_stream.maintain_partitions()
+CREATE FUNCTION orders_stream_internal.maintain_partitions()
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -129,14 +115,14 @@ AS $$
 DECLARE
 	span		interval := current_setting('orders_stream.partition_interval')::interval;
 	ahead		integer := greatest(2, ceil(30 / extract(epoch FROM span))::integer);
-	cutoff		timestamptz := now() - orders_stream.retention_interval();
+	cutoff		timestamptz := now() - orders_stream_internal.retention_interval();
 	p			record;
 	s			record;
 	newest		text;
 	dropped		integer := 0;
 BEGIN
 	BEGIN
-		PERFORM orders_stream.ensure_partition(now() + span * i) FROM generate_series(0, ahead) AS i;
+		PERFORM orders_stream_internal.ensure_partition(now() + span * i) FROM generate_series(0, ahead) AS i;
 	EXCEPTION WHEN lock_not_available THEN
 		RAISE LOG 'orders_stream.records is in use: stream partitions not created ahead this time';
 	END;

@@ -3,8 +3,13 @@
 /*
  * One row per mapping: its configuration (AWS's parameters) and its delivery
  * state, which the delivery worker updates in the same transaction as the
- * function's effects.  Roles see and change only their own mappings (row
- * level security); the delivery state columns are the worker's alone.
+ * function's effects.  Rows are written only by the extension's functions
+ * and workers; a role reads its own (row-level security).
+ *
+ * The mapping's owner is the owner of its anchor, a sequence in
+ * orders_stream_internal made for the mapping: PostgreSQL's shared
+ * dependencies then make DROP ROLE refuse while the role owns mappings, DROP
+ * OWNED BY remove them (see on_sql_drop) and REASSIGN OWNED hand them over.
  */
 CREATE TABLE orders_stream.event_source_mappings (
 	uuid		uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -12,9 +17,8 @@ CREATE TABLE orders_stream.event_source_mappings (
 	event_source_arn text NOT NULL,
 	function_oid oid NOT NULL,
 	function_name text NOT NULL,
-	owner_oid	oid NOT NULL,
+	anchor		oid NOT NULL UNIQUE,
 	search_path text NOT NULL,
-	/* the ranges of check_range(), also for direct INSERTs and UPDATEs */
 	batch_size	integer NOT NULL CHECK (batch_size BETWEEN 1 AND 10000),
 	maximum_batching_window_in_seconds integer NOT NULL
 		CHECK (maximum_batching_window_in_seconds BETWEEN 0 AND 300),
@@ -45,17 +49,11 @@ CREATE TABLE orders_stream.event_source_mappings (
 );
 
 ALTER TABLE orders_stream.event_source_mappings ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own_mappings ON orders_stream.event_source_mappings
-	USING (pg_has_role(owner_oid, 'USAGE'))
-	WITH CHECK (owner_oid = (SELECT oid FROM pg_roles WHERE rolname = current_user));
+CREATE POLICY own_mappings ON orders_stream.event_source_mappings FOR SELECT
+	USING (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+									WHERE c.oid OPERATOR(pg_catalog.=) anchor), 'USAGE'));
 REVOKE ALL ON orders_stream.event_source_mappings FROM PUBLIC;
-GRANT SELECT, DELETE ON orders_stream.event_source_mappings TO PUBLIC;
-GRANT INSERT, UPDATE (function_oid, function_name, batch_size, maximum_batching_window_in_seconds,
-	bisect_batch_on_function_error, maximum_retry_attempts, maximum_record_age_in_seconds,
-	parallelization_factor, function_response_types, enabled, filter_criteria, last_modified)
-	ON orders_stream.event_source_mappings TO PUBLIC;
-GRANT INSERT (uuid, stream_id, event_source_arn, owner_oid, search_path, starting_position, checkpoint)
-	ON orders_stream.event_source_mappings TO PUBLIC;
+GRANT SELECT ON orders_stream.event_source_mappings TO PUBLIC;
 
 /* The on-failure destination: one row per batch given up on. */
 CREATE TABLE orders_stream.failures (
@@ -77,19 +75,88 @@ CREATE TABLE orders_stream.failures (
 CREATE INDEX failures_mapping ON orders_stream.failures (mapping_uuid);
 
 ALTER TABLE orders_stream.failures ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own_failures ON orders_stream.failures USING (pg_has_role(owner_oid, 'USAGE'));
+CREATE POLICY own_failures ON orders_stream.failures FOR SELECT
+	USING (pg_catalog.pg_has_role(owner_oid, 'USAGE'));
 REVOKE ALL ON orders_stream.failures FROM PUBLIC;
-GRANT SELECT, DELETE ON orders_stream.failures TO PUBLIC;
--- redrive_failures() locks the rows it replays
-GRANT UPDATE (redriven_at, redrive_result) ON orders_stream.failures TO PUBLIC;
+GRANT SELECT ON orders_stream.failures TO PUBLIC;
 
 /*
- * The enabled stream of a table, or the stream of an ARN, for a mapping.
- * The caller resolves a table name with its own search_path (tbl).
+ * Mappings as their owners see them: AWS's EventSourceMappingConfiguration,
+ * and the delivery counters.  The view reads the tables as its owner; the
+ * filter runs as the caller, before any column is computed or any caller's
+ * function sees a row (security_barrier).
  */
-CREATE FUNCTION orders_stream.resolve_event_source(event_source text, tbl regclass,
+CREATE VIEW orders_stream.event_source_mapping_status WITH (security_barrier) AS
+SELECT m.uuid,
+	   m.function_name,
+	   m.event_source_arn,
+	   CASE WHEN NOT m.enabled THEN 'Disabled'
+			WHEN m.next_attempt_at IS NOT NULL THEN 'Retrying'
+			ELSE 'Enabled' END AS state,
+	   m.checkpoint AS checkpoint_sequence_number,
+	   COALESCE(pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) (
+			SELECT r.captured_at FROM orders_stream.records r
+			 WHERE r.stream_id OPERATOR(pg_catalog.=) m.stream_id
+			   AND r.sequence_number OPERATOR(pg_catalog.>) m.checkpoint
+			   AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
+				   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)
+			 ORDER BY r.sequence_number LIMIT 1)) OPERATOR(pg_catalog.*) 1000)::bigint, 0)
+		   AS iterator_age_ms,
+	   m.invocations,
+	   m.records_processed,
+	   m.errors,
+	   m.retries,
+	   m.failures,
+	   m.last_error,
+	   m.last_processing_result,
+	   m.last_invoked_at,
+	   o.owner::pg_catalog.regrole AS owner,
+	   m.created_at,
+	   m.function_oid::pg_catalog.regprocedure AS function,
+	   pg_catalog.jsonb_build_object(
+		'UUID', m.uuid,
+		'EventSourceArn', m.event_source_arn,
+		'FunctionArn', pg_catalog.format('arn:aws:lambda:%s:%s:function:%s',
+							  pg_catalog.current_setting('orders_stream.region'),
+							  pg_catalog.current_setting('orders_stream.account_id'),
+							  (SELECT pg_catalog.format('%I.%I', n.nspname, p.proname)
+								 FROM pg_catalog.pg_proc p
+								 JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+								WHERE p.oid OPERATOR(pg_catalog.=) m.function_oid)),
+		'BatchSize', m.batch_size,
+		'MaximumBatchingWindowInSeconds', m.maximum_batching_window_in_seconds,
+		'StartingPosition', m.starting_position,
+		'BisectBatchOnFunctionError', m.bisect_batch_on_function_error,
+		'MaximumRetryAttempts', m.maximum_retry_attempts,
+		'MaximumRecordAgeInSeconds', m.maximum_record_age_in_seconds,
+		'ParallelizationFactor', m.parallelization_factor,
+		'FunctionResponseTypes', pg_catalog.to_jsonb(m.function_response_types),
+		'DestinationConfig', pg_catalog.jsonb_build_object('OnFailure',
+			pg_catalog.jsonb_build_object('Destination', 'orders_stream.failures')),
+		'State', CASE WHEN m.enabled THEN 'Enabled' ELSE 'Disabled' END,
+		'StateTransitionReason', 'USER_INITIATED',
+		'LastModified', EXTRACT(epoch FROM m.last_modified),
+		'LastProcessingResult', m.last_processing_result)
+		OPERATOR(pg_catalog.||) CASE WHEN m.filter_criteria IS NULL THEN '{}'::pg_catalog.jsonb
+				ELSE pg_catalog.jsonb_build_object('FilterCriteria', m.filter_criteria) END
+		   AS configuration
+  FROM orders_stream.event_source_mappings m,
+	   LATERAL (SELECT c.relowner AS owner FROM pg_catalog.pg_class c
+				 WHERE c.oid OPERATOR(pg_catalog.=) m.anchor) o
+ WHERE pg_catalog.pg_has_role(o.owner, 'USAGE');
+
+GRANT SELECT ON orders_stream.event_source_mapping_status TO PUBLIC;
+
+/* ---- internal helpers: they run as the extension's owner, for a caller ---- */
+
+/*
+ * The stream of a mapping's event source: a stream ARN, or a table with an
+ * enabled stream (tbl, resolved in the caller's search_path), that the
+ * caller may read.
+ */
+CREATE FUNCTION orders_stream_internal.resolve_event_source(caller oid, event_source text, tbl regclass,
 	OUT stream_id bigint, OUT stream_arn text, OUT relid oid)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -101,26 +168,32 @@ BEGIN
 				USING ERRCODE = 'undefined_object',
 					  HINT = 'orders_stream.list_streams() shows the stream ARNs of this database.';
 		END IF;
-		RETURN;
+	ELSE
+		IF tbl IS NULL THEN
+			RAISE EXCEPTION 'InvalidParameterValueException: event_source "%" is neither a table nor a stream ARN', event_source
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Pass a table with an enabled stream, or a stream ARN from orders_stream.list_streams().';
+		END IF;
+		SELECT s.stream_id, s.stream_arn, s.relid INTO stream_id, stream_arn, relid
+		  FROM orders_stream.streams s WHERE s.relid = tbl AND s.disabled_at IS NULL;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'InvalidParameterValueException: table "%" has no enabled stream', tbl
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = format('Enable one first: SELECT orders_stream.enable_stream(%L, ''NEW_IMAGE'');', tbl::text);
+		END IF;
 	END IF;
-	IF tbl IS NULL THEN
-		RAISE EXCEPTION 'InvalidParameterValueException: event_source "%" is neither a table nor a stream ARN', event_source
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Pass a table with an enabled stream, or a stream ARN from orders_stream.list_streams().';
-	END IF;
-	SELECT s.stream_id, s.stream_arn, s.relid INTO stream_id, stream_arn, relid
-	  FROM orders_stream.streams s WHERE s.relid = tbl AND s.disabled_at IS NULL;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'InvalidParameterValueException: table "%" has no enabled stream', tbl
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = format('Enable one first: SELECT orders_stream.enable_stream(%L, ''NEW_IMAGE'');', tbl::text);
+	/* checked before anything else is computed from the stream */
+	IF NOT orders_stream_internal.may_read(caller, relid) THEN
+		RAISE EXCEPTION 'AccessDeniedException: permission denied to read stream "%"', stream_arn
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'A mapping reads the stream as its creator, who needs SELECT on the table and, if it has row-level security, to bypass it.';
 	END IF;
 END
 $$;
 
 /* Checks one parameter against its AWS range. */
-CREATE FUNCTION orders_stream.check_range(name text, value integer, low integer, high integer,
-										  also_allowed integer DEFAULT NULL)
+CREATE FUNCTION orders_stream_internal.check_range(name text, value integer, low integer, high integer,
+												   also_allowed integer DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -136,7 +209,33 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION orders_stream.check_function(function_name regprocedure)
+/* AWS's ranges and choices for every parameter of a mapping row. */
+CREATE FUNCTION orders_stream_internal.check_mapping(m orders_stream.event_source_mappings)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM orders_stream_internal.check_range('batch_size', m.batch_size, 1, 10000);
+	PERFORM orders_stream_internal.check_range('maximum_batching_window_in_seconds', m.maximum_batching_window_in_seconds, 0, 300);
+	PERFORM orders_stream_internal.check_range('maximum_retry_attempts', m.maximum_retry_attempts, -1, 10000);
+	PERFORM orders_stream_internal.check_range('maximum_record_age_in_seconds', m.maximum_record_age_in_seconds, 60, 604800, -1);
+	PERFORM orders_stream_internal.check_range('parallelization_factor', m.parallelization_factor, 1, 10);
+	IF m.function_response_types IS NULL OR NOT m.function_response_types <@ ARRAY['ReportBatchItemFailures'] THEN
+		RAISE EXCEPTION 'InvalidParameterValueException: function_response_types must be empty or {ReportBatchItemFailures}, got %',
+			m.function_response_types
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'ReportBatchItemFailures is the only response type of stream event sources.';
+	END IF;
+	IF m.enabled IS NULL OR m.bisect_batch_on_function_error IS NULL THEN
+		RAISE EXCEPTION 'InvalidParameterValueException: enabled and bisect_batch_on_function_error must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass true or false.';
+	END IF;
+END
+$$;
+
+/* The function must take the event and be executable by the caller. */
+CREATE FUNCTION orders_stream_internal.check_function(caller oid, function_name regprocedure)
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -151,24 +250,10 @@ BEGIN
 				  DETAIL = 'It must take exactly one jsonb argument (the event {"Records": [...]}) and return a single value.',
 				  HINT = 'Declare it as FUNCTION f(event jsonb) RETURNS jsonb (or void).';
 	END IF;
-	IF NOT has_function_privilege(function_name, 'EXECUTE') THEN
+	IF NOT has_function_privilege(caller, function_name, 'EXECUTE') THEN
 		RAISE EXCEPTION 'permission denied for function %', function_name
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'The role creating a mapping must be allowed to execute its function.';
-	END IF;
-END
-$$;
-
-CREATE FUNCTION orders_stream.check_response_types(types text[])
-RETURNS void
-LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF types IS NULL OR NOT types <@ ARRAY['ReportBatchItemFailures'] THEN
-		RAISE EXCEPTION 'InvalidParameterValueException: function_response_types must be empty or {ReportBatchItemFailures}, got %', types
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'ReportBatchItemFailures is the only response type of stream event sources.';
 	END IF;
 END
 $$;
@@ -177,7 +262,7 @@ $$;
  * FilterCriteria as stored: NULL for none ({} or no filters, which is how
  * AWS removes them), otherwise checked pattern by pattern.
  */
-CREATE FUNCTION orders_stream.normalize_filter_criteria(criteria jsonb)
+CREATE FUNCTION orders_stream_internal.normalize_filter_criteria(criteria jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -191,34 +276,118 @@ BEGIN
 END
 $$;
 
-/* AWS's EventSourceMappingConfiguration of a mapping row. */
-CREATE FUNCTION orders_stream.mapping_configuration(m orders_stream.event_source_mappings)
+/* A mapping the caller owns (or is a member of its owner), locked for a change. */
+CREATE FUNCTION orders_stream_internal.mapping_for_change(caller oid, mapping uuid)
+RETURNS orders_stream.event_source_mappings
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m orders_stream.event_source_mappings;
+BEGIN
+	SELECT e.* INTO m FROM orders_stream.event_source_mappings e
+	  JOIN pg_class c ON c.oid = e.anchor
+	 WHERE e.uuid = mapping AND pg_has_role(caller, c.relowner, 'USAGE');
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'ResourceNotFoundException: event source mapping % does not exist', coalesce(mapping::text, 'NULL')
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'orders_stream.list_event_source_mappings() lists the mappings you own.';
+	END IF;
+	RETURN m;
+END
+$$;
+
+CREATE FUNCTION orders_stream_internal.configuration(mapping uuid)
 RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT s.configuration FROM orders_stream.event_source_mapping_status s
+	 WHERE s.uuid OPERATOR(pg_catalog.=) configuration.mapping;
+END;
+
+/* Makes the anchor of a new mapping, owned by its owner (see the table). */
+CREATE FUNCTION orders_stream_internal.create_anchor(mapping uuid, owner oid)
+RETURNS oid
+AS 'MODULE_PATHNAME', 'orders_stream_create_anchor'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION orders_stream_internal.launch_workers()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'orders_stream_launch_workers'
+LANGUAGE C VOLATILE;
+
+/* ---- the API: create, update, delete, list ---- */
+
+CREATE FUNCTION orders_stream_internal.create_event_source_mapping(
+	caller oid, caller_search_path text,
+	event_source text, function_name regprocedure, batch_size integer, starting_position text,
+	bisect_batch_on_function_error boolean, maximum_retry_attempts integer,
+	maximum_record_age_in_seconds integer, maximum_batching_window_in_seconds integer,
+	function_response_types text[], enabled boolean, parallelization_factor integer,
+	filter_criteria jsonb)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT jsonb_build_object(
-		'UUID', m.uuid,
-		'EventSourceArn', m.event_source_arn,
-		'FunctionArn', format('arn:aws:lambda:%s:%s:function:%s',
-							  current_setting('orders_stream.region'),
-							  current_setting('orders_stream.account_id'), m.function_oid::regproc),
-		'BatchSize', m.batch_size,
-		'MaximumBatchingWindowInSeconds', m.maximum_batching_window_in_seconds,
-		'StartingPosition', m.starting_position,
-		'BisectBatchOnFunctionError', m.bisect_batch_on_function_error,
-		'MaximumRetryAttempts', m.maximum_retry_attempts,
-		'MaximumRecordAgeInSeconds', m.maximum_record_age_in_seconds,
-		'ParallelizationFactor', m.parallelization_factor,
-		'FunctionResponseTypes', to_jsonb(m.function_response_types),
-		'DestinationConfig', jsonb_build_object('OnFailure',
-			jsonb_build_object('Destination', 'orders_stream.failures')),
-		'State', CASE WHEN m.enabled THEN 'Enabled' ELSE 'Disabled' END,
-		'StateTransitionReason', 'USER_INITIATED',
-		'LastModified', extract(epoch FROM m.last_modified),
-		'LastProcessingResult', m.last_processing_result)
-		|| CASE WHEN m.filter_criteria IS NULL THEN '{}'::jsonb
-				ELSE jsonb_build_object('FilterCriteria', m.filter_criteria) END
+DECLARE
+	src record;
+	tbl regclass;
+	m orders_stream.event_source_mappings;
+BEGIN
+	IF event_source IS NULL OR function_name IS NULL THEN
+		RAISE EXCEPTION 'InvalidParameterValueException: event_source and function_name are required'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Pass the streamed table (or its stream ARN) and the aggregator function.';
+	END IF;
+	IF event_source NOT LIKE 'arn:%' THEN
+		/* a table name means what it means to the caller: its search_path, for this lookup only */
+		PERFORM set_config('search_path', caller_search_path, true);
+		BEGIN
+			tbl := to_regclass(event_source);
+		EXCEPTION WHEN OTHERS THEN
+			tbl := NULL;
+		END;
+		PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+	END IF;
+	src := orders_stream_internal.resolve_event_source(caller, event_source, tbl);
+	PERFORM orders_stream_internal.check_function(caller, function_name);
+	IF starting_position IS NULL OR starting_position NOT IN ('TRIM_HORIZON', 'LATEST') THEN
+		RAISE EXCEPTION 'InvalidParameterValueException: starting_position must be TRIM_HORIZON or LATEST, got %',
+			coalesce(starting_position, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'DynamoDB event sources need a starting position, as in CDK''s startingPosition.';
+	END IF;
+	m.uuid := gen_random_uuid();
+	m.stream_id := src.stream_id;
+	m.event_source_arn := src.stream_arn;
+	m.function_oid := function_name;
+	m.function_name := function_name::text;
+	m.search_path := caller_search_path;
+	m.batch_size := batch_size;
+	m.maximum_batching_window_in_seconds := maximum_batching_window_in_seconds;
+	m.starting_position := starting_position;
+	m.bisect_batch_on_function_error := bisect_batch_on_function_error;
+	m.maximum_retry_attempts := maximum_retry_attempts;
+	m.maximum_record_age_in_seconds := maximum_record_age_in_seconds;
+	m.parallelization_factor := parallelization_factor;
+	m.function_response_types := function_response_types;
+	m.enabled := enabled;
+	m.filter_criteria := orders_stream_internal.normalize_filter_criteria(filter_criteria);
+	PERFORM orders_stream_internal.check_mapping(m);
+	m.anchor := orders_stream_internal.create_anchor(m.uuid, caller);
+	m.checkpoint := CASE starting_position WHEN 'LATEST'
+		THEN orders_stream.sequence_number(pg_current_wal_insert_lsn(), 0) ELSE '' END;
+	m.created_at := now();
+	m.last_modified := now();
+	m.attempts := 0;
+	m.bisect_stack := '{}';
+	m.invocations := 0; m.errors := 0; m.retries := 0; m.failures := 0; m.records_processed := 0;
+	m.last_processing_result := 'No records processed';
+	INSERT INTO orders_stream.event_source_mappings SELECT m.*;
+	PERFORM orders_stream_internal.launch_workers();
+	RETURN m.uuid;
+END
 $$;
 
 CREATE FUNCTION orders_stream.create_event_source_mapping(
@@ -235,79 +404,59 @@ CREATE FUNCTION orders_stream.create_event_source_mapping(
 	parallelization_factor integer DEFAULT 1,
 	filter_criteria jsonb DEFAULT NULL)
 RETURNS uuid
-LANGUAGE plpgsql VOLATILE
-AS $$
-DECLARE
-	src record;
-	id uuid := gen_random_uuid();
-BEGIN
-	IF event_source IS NULL OR function_name IS NULL THEN
-		RAISE EXCEPTION 'InvalidParameterValueException: event_source and function_name are required'
-			USING ERRCODE = 'null_value_not_allowed',
-				  HINT = 'Pass the streamed table (or its stream ARN) and the aggregator function.';
-	END IF;
-	src := orders_stream.resolve_event_source(event_source,
-		CASE WHEN event_source LIKE 'arn:%' THEN NULL ELSE to_regclass(event_source) END);
-	IF NOT coalesce(has_table_privilege(src.relid, 'SELECT'), false) THEN
-		RAISE EXCEPTION 'AccessDeniedException: permission denied to read stream "%"', src.stream_arn
-			USING ERRCODE = 'insufficient_privilege',
-				  HINT = 'A mapping reads the stream as its creator, who needs SELECT on the table.';
-	END IF;
-	PERFORM orders_stream.check_function(function_name);
-	PERFORM orders_stream.check_range('batch_size', batch_size, 1, 10000);
-	PERFORM orders_stream.check_range('maximum_batching_window_in_seconds', maximum_batching_window_in_seconds, 0, 300);
-	PERFORM orders_stream.check_range('maximum_retry_attempts', maximum_retry_attempts, -1, 10000);
-	PERFORM orders_stream.check_range('maximum_record_age_in_seconds', maximum_record_age_in_seconds, 60, 604800, -1);
-	PERFORM orders_stream.check_range('parallelization_factor', parallelization_factor, 1, 10);
-	PERFORM orders_stream.check_response_types(function_response_types);
-	filter_criteria := orders_stream.normalize_filter_criteria(filter_criteria);
-	IF starting_position IS NULL OR starting_position NOT IN ('TRIM_HORIZON', 'LATEST') THEN
-		RAISE EXCEPTION 'InvalidParameterValueException: starting_position must be TRIM_HORIZON or LATEST, got %',
-			coalesce(starting_position, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'DynamoDB event sources need a starting position, as in CDK''s startingPosition.';
-	END IF;
-	IF enabled IS NULL OR bisect_batch_on_function_error IS NULL THEN
-		RAISE EXCEPTION 'InvalidParameterValueException: enabled and bisect_batch_on_function_error must not be NULL'
-			USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass true or false.';
-	END IF;
-
-	INSERT INTO orders_stream.event_source_mappings
-		(uuid, stream_id, event_source_arn, function_oid, function_name, owner_oid, search_path,
-		 batch_size, maximum_batching_window_in_seconds, starting_position,
-		 bisect_batch_on_function_error, maximum_retry_attempts, maximum_record_age_in_seconds,
-		 parallelization_factor, function_response_types, enabled, filter_criteria, checkpoint)
-	VALUES (id, src.stream_id, src.stream_arn, function_name, function_name::text,
-			(SELECT oid FROM pg_roles WHERE rolname = current_user),
-			current_setting('search_path'),
-			batch_size, maximum_batching_window_in_seconds, starting_position,
-			bisect_batch_on_function_error, maximum_retry_attempts, maximum_record_age_in_seconds,
-			parallelization_factor, function_response_types, enabled, filter_criteria,
-			CASE starting_position WHEN 'LATEST'
-				THEN orders_stream.sequence_number(pg_current_wal_insert_lsn(), 0) ELSE '' END);
-	PERFORM orders_stream.launch_workers();
-	RETURN id;
-END
-$$;
+AS 'MODULE_PATHNAME', 'orders_stream_call_internal'
+LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION orders_stream.create_event_source_mapping(text, regprocedure, integer, text, boolean, integer, integer, integer, text[], boolean, integer, jsonb) IS
 'Delivers a stream in batches to a function taking the Lambda event (jsonb), like an AWS Lambda event source mapping; returns its UUID';
 
-CREATE FUNCTION orders_stream.mapping_for_change(mapping uuid)
-RETURNS orders_stream.event_source_mappings
-LANGUAGE plpgsql STABLE
+CREATE FUNCTION orders_stream_internal.update_event_source_mapping(
+	caller oid, caller_search_path text,
+	mapping uuid, function_name regprocedure, batch_size integer,
+	bisect_batch_on_function_error boolean, maximum_retry_attempts integer,
+	maximum_record_age_in_seconds integer, maximum_batching_window_in_seconds integer,
+	function_response_types text[], enabled boolean, parallelization_factor integer,
+	filter_criteria jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	m orders_stream.event_source_mappings;
+	m orders_stream.event_source_mappings := orders_stream_internal.mapping_for_change(caller, mapping);
 BEGIN
-	SELECT * INTO m FROM orders_stream.event_source_mappings e WHERE e.uuid = mapping;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'ResourceNotFoundException: event source mapping % does not exist', coalesce(mapping::text, 'NULL')
-			USING ERRCODE = 'undefined_object',
-				  HINT = 'orders_stream.list_event_source_mappings() lists the mappings you own.';
+	IF function_name IS NOT NULL THEN
+		PERFORM orders_stream_internal.check_function(caller, function_name);
+		m.function_oid := function_name;
+		m.function_name := function_name::text;
 	END IF;
-	RETURN m;
+	m.batch_size := coalesce(batch_size, m.batch_size);
+	m.bisect_batch_on_function_error := coalesce(bisect_batch_on_function_error, m.bisect_batch_on_function_error);
+	m.maximum_retry_attempts := coalesce(maximum_retry_attempts, m.maximum_retry_attempts);
+	m.maximum_record_age_in_seconds := coalesce(maximum_record_age_in_seconds, m.maximum_record_age_in_seconds);
+	m.maximum_batching_window_in_seconds := coalesce(maximum_batching_window_in_seconds, m.maximum_batching_window_in_seconds);
+	m.function_response_types := coalesce(function_response_types, m.function_response_types);
+	m.enabled := coalesce(enabled, m.enabled);
+	m.parallelization_factor := coalesce(parallelization_factor, m.parallelization_factor);
+	IF filter_criteria IS NOT NULL THEN
+		m.filter_criteria := orders_stream_internal.normalize_filter_criteria(filter_criteria);
+	END IF;
+	PERFORM orders_stream_internal.check_mapping(m);
+
+	UPDATE orders_stream.event_source_mappings e SET
+		function_oid = m.function_oid, function_name = m.function_name,
+		batch_size = m.batch_size,
+		bisect_batch_on_function_error = m.bisect_batch_on_function_error,
+		maximum_retry_attempts = m.maximum_retry_attempts,
+		maximum_record_age_in_seconds = m.maximum_record_age_in_seconds,
+		maximum_batching_window_in_seconds = m.maximum_batching_window_in_seconds,
+		function_response_types = m.function_response_types,
+		enabled = m.enabled,
+		parallelization_factor = m.parallelization_factor,
+		filter_criteria = m.filter_criteria,
+		last_modified = now()
+	 WHERE e.uuid = mapping;
+	PERFORM orders_stream_internal.launch_workers();
+	RETURN orders_stream_internal.configuration(mapping);
 END
 $$;
 
@@ -324,66 +473,29 @@ CREATE FUNCTION orders_stream.update_event_source_mapping(
 	parallelization_factor integer DEFAULT NULL,
 	filter_criteria jsonb DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE plpgsql VOLATILE
+AS 'MODULE_PATHNAME', 'orders_stream_call_internal'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION orders_stream_internal.delete_event_source_mapping(caller oid, caller_search_path text,
+																   mapping uuid)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	m orders_stream.event_source_mappings := orders_stream.mapping_for_change(mapping);
+	m orders_stream.event_source_mappings := orders_stream_internal.mapping_for_change(caller, mapping);
+	config jsonb := orders_stream_internal.configuration(mapping);
 BEGIN
-	IF function_name IS NOT NULL THEN
-		PERFORM orders_stream.check_function(function_name);
-		m.function_oid := function_name;
-		m.function_name := function_name::text;
-	END IF;
-	m.batch_size := coalesce(batch_size, m.batch_size);
-	m.bisect_batch_on_function_error := coalesce(bisect_batch_on_function_error, m.bisect_batch_on_function_error);
-	m.maximum_retry_attempts := coalesce(maximum_retry_attempts, m.maximum_retry_attempts);
-	m.maximum_record_age_in_seconds := coalesce(maximum_record_age_in_seconds, m.maximum_record_age_in_seconds);
-	m.maximum_batching_window_in_seconds := coalesce(maximum_batching_window_in_seconds, m.maximum_batching_window_in_seconds);
-	m.function_response_types := coalesce(function_response_types, m.function_response_types);
-	m.enabled := coalesce(enabled, m.enabled);
-	m.parallelization_factor := coalesce(parallelization_factor, m.parallelization_factor);
-	IF filter_criteria IS NOT NULL THEN
-		m.filter_criteria := orders_stream.normalize_filter_criteria(filter_criteria);
-	END IF;
-	PERFORM orders_stream.check_range('batch_size', m.batch_size, 1, 10000);
-	PERFORM orders_stream.check_range('maximum_batching_window_in_seconds', m.maximum_batching_window_in_seconds, 0, 300);
-	PERFORM orders_stream.check_range('maximum_retry_attempts', m.maximum_retry_attempts, -1, 10000);
-	PERFORM orders_stream.check_range('maximum_record_age_in_seconds', m.maximum_record_age_in_seconds, 60, 604800, -1);
-	PERFORM orders_stream.check_range('parallelization_factor', m.parallelization_factor, 1, 10);
-	PERFORM orders_stream.check_response_types(m.function_response_types);
-
-	UPDATE orders_stream.event_source_mappings e SET
-		function_oid = m.function_oid, function_name = m.function_name,
-		batch_size = m.batch_size,
-		bisect_batch_on_function_error = m.bisect_batch_on_function_error,
-		maximum_retry_attempts = m.maximum_retry_attempts,
-		maximum_record_age_in_seconds = m.maximum_record_age_in_seconds,
-		maximum_batching_window_in_seconds = m.maximum_batching_window_in_seconds,
-		function_response_types = m.function_response_types,
-		enabled = m.enabled,
-		parallelization_factor = m.parallelization_factor,
-		filter_criteria = m.filter_criteria,
-		last_modified = now()
-	 WHERE e.uuid = mapping
-	RETURNING * INTO m;
-	PERFORM orders_stream.launch_workers();
-	RETURN orders_stream.mapping_configuration(m);
+	DELETE FROM orders_stream.event_source_mappings e WHERE e.uuid = mapping;
+	EXECUTE format('DROP SEQUENCE IF EXISTS %s', m.anchor::regclass);
+	RETURN config || '{"State": "Deleting"}';
 END
 $$;
 
 CREATE FUNCTION orders_stream.delete_event_source_mapping(mapping uuid)
 RETURNS jsonb
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	m orders_stream.event_source_mappings := orders_stream.mapping_for_change(mapping);
-BEGIN
-	DELETE FROM orders_stream.event_source_mappings e WHERE e.uuid = mapping;
-	RETURN orders_stream.mapping_configuration(m) || '{"State": "Deleting"}';
-END
-$$;
+AS 'MODULE_PATHNAME', 'orders_stream_call_internal'
+LANGUAGE C VOLATILE;
 
 CREATE FUNCTION orders_stream.list_event_source_mappings(event_source text DEFAULT NULL,
 														 function_name regprocedure DEFAULT NULL)
@@ -391,68 +503,34 @@ RETURNS SETOF jsonb
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-	arn text;
+	arn text := event_source;
+	tbl regclass;
 BEGIN
-	IF event_source IS NOT NULL THEN
-		arn := (orders_stream.resolve_event_source(event_source,
-			CASE WHEN event_source LIKE 'arn:%' THEN NULL ELSE to_regclass(event_source) END)).stream_arn;
+	IF event_source IS NOT NULL AND event_source NOT LIKE 'arn:%' THEN
+		/* the caller's search_path names the table: no SET clause on this function */
+		tbl := pg_catalog.to_regclass(event_source);
+		IF tbl IS NULL THEN
+			RAISE EXCEPTION 'InvalidParameterValueException: event_source "%" is neither a table nor a stream ARN', event_source
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Pass a table with an enabled stream, or a stream ARN from orders_stream.list_streams().';
+		END IF;
+		SELECT s.stream_arn INTO arn FROM orders_stream.readable_streams s
+		 WHERE s.relid OPERATOR(pg_catalog.=) tbl AND s.enabled;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'InvalidParameterValueException: table "%" has no enabled stream', tbl
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = pg_catalog.format('Enable one first: SELECT orders_stream.enable_stream(%L, ''NEW_IMAGE'');', tbl::text);
+		END IF;
 	END IF;
 	RETURN QUERY
-		SELECT orders_stream.mapping_configuration(m)
-		  FROM orders_stream.event_source_mappings m
-		 WHERE (arn IS NULL OR m.event_source_arn = arn)
+		SELECT s.configuration
+		  FROM orders_stream.event_source_mapping_status s
+		 WHERE (arn IS NULL OR s.event_source_arn OPERATOR(pg_catalog.=) arn)
 		   AND (list_event_source_mappings.function_name IS NULL
-				OR m.function_oid = list_event_source_mappings.function_name)
-		 ORDER BY m.created_at, m.uuid;
+				OR s.function OPERATOR(pg_catalog.=) list_event_source_mappings.function_name)
+		 ORDER BY s.created_at, s.uuid;
 END
 $$;
-
-/* The newest SequenceNumber of a stream, for wait_for_mapping and the status view. */
-CREATE FUNCTION orders_stream.stream_head(stream_id bigint)
-RETURNS text
-LANGUAGE sql STABLE STRICT SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT coalesce(max(r.sequence_number), '') FROM orders_stream.records r
-	 WHERE r.stream_id = stream_head.stream_id
-$$;
-
-/* Arrival time of the oldest record a mapping has not processed yet. */
-CREATE FUNCTION orders_stream.oldest_pending(stream_id bigint, checkpoint text)
-RETURNS timestamptz
-LANGUAGE sql STABLE STRICT SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT r.captured_at FROM orders_stream.records r
-	 WHERE r.stream_id = oldest_pending.stream_id
-	   AND r.sequence_number > oldest_pending.checkpoint
-	   AND r.captured_at >= now() - orders_stream.retention_interval()
-	 ORDER BY r.sequence_number LIMIT 1
-$$;
-
-CREATE VIEW orders_stream.event_source_mapping_status AS
-SELECT m.uuid,
-	   m.function_name,
-	   m.event_source_arn,
-	   CASE WHEN NOT m.enabled THEN 'Disabled'
-			WHEN m.next_attempt_at IS NOT NULL THEN 'Retrying'
-			ELSE 'Enabled' END AS state,
-	   m.checkpoint AS checkpoint_sequence_number,
-	   coalesce(floor(extract(epoch FROM now() - orders_stream.oldest_pending(m.stream_id, m.checkpoint)) * 1000)::bigint, 0)
-		   AS iterator_age_ms,
-	   m.invocations,
-	   m.records_processed,
-	   m.errors,
-	   m.retries,
-	   m.failures,
-	   m.last_error,
-	   m.last_processing_result,
-	   m.last_invoked_at
-  FROM orders_stream.event_source_mappings m
- -- the view reads as its owner, past row-level security: filter as the caller
- WHERE pg_has_role(m.owner_oid, 'USAGE');
-
-GRANT SELECT ON orders_stream.event_source_mapping_status TO PUBLIC;
 
 CREATE FUNCTION orders_stream.wait_for_mapping(mapping uuid, timeout interval DEFAULT '30s')
 RETURNS text
@@ -460,18 +538,28 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	m orders_stream.event_source_mappings := orders_stream.mapping_for_change(mapping);
+	m orders_stream.event_source_mapping_status;
 	target text;
 	deadline timestamptz := clock_timestamp() + timeout;
 BEGIN
+	SELECT * INTO m FROM orders_stream.event_source_mapping_status s WHERE s.uuid = mapping;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'ResourceNotFoundException: event source mapping % does not exist', coalesce(mapping::text, 'NULL')
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'orders_stream.list_event_source_mappings() lists the mappings you own.';
+	END IF;
 	PERFORM orders_stream.wait_for_capture(timeout);
-	target := orders_stream.stream_head(m.stream_id);
+	/* the newest record of the stream, as far as the caller may read it */
+	SELECT coalesce(max(r.sequence_number), '') INTO target
+	  FROM orders_stream.records r
+	 WHERE r.stream_id = (SELECT s.stream_id FROM orders_stream.readable_streams s
+						   WHERE s.stream_arn = m.event_source_arn);
 	LOOP
-		SELECT * INTO m FROM orders_stream.event_source_mappings e WHERE e.uuid = mapping;
-		IF m.checkpoint >= target THEN
-			RETURN m.checkpoint;
+		SELECT * INTO m FROM orders_stream.event_source_mapping_status s WHERE s.uuid = mapping;
+		IF m.checkpoint_sequence_number >= target THEN
+			RETURN m.checkpoint_sequence_number;
 		END IF;
-		IF NOT m.enabled THEN
+		IF m.state = 'Disabled' THEN
 			RAISE EXCEPTION 'event source mapping % is disabled', mapping
 				USING ERRCODE = 'object_not_in_prerequisite_state',
 					  HINT = format('Enable it: SELECT orders_stream.update_event_source_mapping(%L, enabled => true);', mapping);
@@ -480,7 +568,7 @@ BEGIN
 			RAISE EXCEPTION 'event source mapping % did not reach SequenceNumber % within %', mapping, target, timeout
 				USING ERRCODE = 'object_not_in_prerequisite_state',
 					  DETAIL = format('Its checkpoint is %s; last result: %s; last error: %s.',
-									  nullif(m.checkpoint, ''), m.last_processing_result, m.last_error),
+									  nullif(m.checkpoint_sequence_number, ''), m.last_processing_result, m.last_error),
 					  HINT = 'See orders_stream.event_source_mapping_status and orders_stream.failures.';
 		END IF;
 		PERFORM pg_sleep(0.005);
@@ -488,16 +576,10 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION orders_stream.launch_workers()
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'orders_stream_launch_workers'
-LANGUAGE C VOLATILE;
-
 CREATE FUNCTION orders_stream.redrive_failures(mapping uuid DEFAULT NULL, failure_ids bigint[] DEFAULT NULL)
 RETURNS TABLE (failure_id bigint, result text)
 AS 'MODULE_PATHNAME', 'orders_stream_redrive_failures'
 LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION orders_stream.redrive_failures(uuid, bigint[]) IS
-'Invokes the mapping function again with the records of stored failures not yet redriven successfully, and records each outcome';
-
+'Invokes the mapping function again with the records of your stored failures not yet redriven successfully, and records each outcome';

@@ -1,40 +1,6 @@
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA orders_stream FROM PUBLIC;
-GRANT USAGE ON SCHEMA orders_stream TO PUBLIC;
-GRANT EXECUTE ON FUNCTION orders_stream.enable_stream(regclass, text, name[]),
-	orders_stream.disable_stream(regclass),
-	orders_stream.list_streams(),
-	orders_stream.describe_stream(text),
-	orders_stream.sequence_number(pg_lsn, bigint),
-	orders_stream.filter_matches(jsonb, jsonb),
-	orders_stream.check_filter_criteria(jsonb),
-	orders_stream.truncate_guard(),
-	orders_stream.retention_interval(),
-	orders_stream.stream_relid(bigint),
-	orders_stream.stream_for_read(text),
-	orders_stream.trim_point(bigint),
-	orders_stream.check_stream_readable(text, oid),
-	orders_stream.encode_iterator(text, text, text, boolean),
-	orders_stream.get_shard_iterator(text, text, text, text),
-	orders_stream.get_records(text, integer),
-	orders_stream.wait_for_slot(interval),
-	orders_stream.wait_for_capture(interval),
-	orders_stream.resolve_event_source(text, regclass),
-	orders_stream.streamed_root(oid),
-	orders_stream.disable_dropped_streams(oid[]),
-	orders_stream.check_range(text, integer, integer, integer, integer),
-	orders_stream.check_function(regprocedure),
-	orders_stream.check_response_types(text[]),
-	orders_stream.normalize_filter_criteria(jsonb),
-	orders_stream.mapping_configuration(orders_stream.event_source_mappings),
-	orders_stream.create_event_source_mapping(text, regprocedure, integer, text, boolean, integer, integer, integer, text[], boolean, integer, jsonb),
-	orders_stream.mapping_for_change(uuid),
-	orders_stream.update_event_source_mapping(uuid, regprocedure, integer, boolean, integer, integer, integer, text[], boolean, integer, jsonb),
-	orders_stream.delete_event_source_mapping(uuid),
-	orders_stream.list_event_source_mappings(text, regprocedure),
-	orders_stream.stream_head(bigint),
-	orders_stream.oldest_pending(bigint, text),
-	orders_stream.wait_for_mapping(uuid, interval),
-	orders_stream.launch_workers(),
-	orders_stream.redrive_failures(uuid, bigint[])
-	TO PUBLIC;
-
+/*
+ * The API functions of orders_stream are executable by PUBLIC, as every new
+ * function is; the internal ones are not, whoever reaches their schema.
+ * Each table's and view's privileges are granted next to it.
+ */
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA orders_stream_internal FROM PUBLIC;

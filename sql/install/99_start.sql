@@ -1,2 +1,2 @@
 /* Start the workers now: capture creates the slot once this transaction commits. */
-SELECT orders_stream.launch_workers();
+SELECT orders_stream_internal.launch_workers();

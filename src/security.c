@@ -1,0 +1,157 @@
+/*-------------------------------------------------------------------------
+ * security.c
+ *	  The privilege boundary between callers and the extension's owner.
+ *
+ * SQL that orders_stream's C code runs, as the caller or as the extension's
+ * owner, is parsed under search_path = pg_catalog, pg_temp and names its
+ * objects with their schemas: a caller's search_path can never steer it.
+ *
+ * The API functions that write the extension's tables are one C shim,
+ * orders_stream_call_internal(): it calls the SECURITY DEFINER function of
+ * the same name in orders_stream_internal, passing who called (GetUserId())
+ * and the caller's search_path first.  Inside a SECURITY DEFINER function
+ * SQL cannot tell who called it; PUBLIC cannot execute the internal
+ * function, so nobody can pass it another caller.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "compat.h"
+#include "orders_stream.h"
+#include "security.h"
+
+PG_FUNCTION_INFO_V1(orders_stream_call_internal);
+
+int
+os_pin_search_path(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	return nestlevel;
+}
+
+void
+os_unpin_search_path(int nestlevel)
+{
+	AtEOXact_GUC(true, nestlevel);
+}
+
+Oid
+os_extension_owner(void)
+{
+	Oid			nsp = get_namespace_oid(ORDERS_STREAM_SCHEMA, false);
+	Relation	rel = table_open(get_relname_relid("streams", nsp), AccessShareLock);
+	Oid			owner = rel->rd_rel->relowner;
+
+	table_close(rel, AccessShareLock);
+	return owner;
+}
+
+void
+os_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
+			const char *nulls, int expected)
+{
+	int			nestlevel = os_pin_search_path();
+	int			rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
+										   false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "SPI_execute_with_args failed for \"%s\": %s", sql,
+			 SPI_result_code_string(rc));
+	os_unpin_search_path(nestlevel);
+}
+
+/*
+ * As the owner of the extension's tables, the only role allowed to write
+ * them; SECURITY_LOCAL_USERID_CHANGE keeps the statement from changing the
+ * role, SECURITY_RESTRICTED_OPERATION from leaving session state behind.
+ */
+void
+os_spi_exec_as_owner(const char *sql, int nargs, Oid *argtypes,
+					 Datum *values, const char *nulls, int expected)
+{
+	Oid			owner = os_extension_owner();
+	Oid			save_userid;
+	int			save_sec_context;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	os_spi_exec(sql, nargs, argtypes, values, nulls, expected);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+/*
+ * orders_stream.f(args) -> orders_stream_internal.f(caller, caller's
+ * search_path, args), see the header comment.
+ */
+Datum
+orders_stream_call_internal(PG_FUNCTION_ARGS)
+{
+	FmgrInfo   *target = fcinfo->flinfo->fn_extra;
+	FunctionCallInfo inner;
+	Datum		result;
+	int			i;
+
+	if (target == NULL)
+	{
+		HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
+		Form_pg_proc proc;
+		HeapTuple	internal_tup;
+		Oid		   *argtypes;
+		Oid			internal;
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
+		proc = (Form_pg_proc) GETSTRUCT(tup);
+		argtypes = palloc(sizeof(Oid) * (proc->pronargs + 2));
+		argtypes[0] = OIDOID;
+		argtypes[1] = TEXTOID;
+		memcpy(argtypes + 2, proc->proargtypes.values, sizeof(Oid) * proc->pronargs);
+		/* by catalog, not by name lookup: the caller has no USAGE on the schema */
+		internal_tup = SearchSysCache3(PROCNAMEARGSNSP,
+									   NameGetDatum(&proc->proname),
+									   PointerGetDatum(buildoidvector(argtypes, proc->pronargs + 2)),
+									   ObjectIdGetDatum(get_namespace_oid(ORDERS_STREAM_INTERNAL_SCHEMA, false)));
+		if (!HeapTupleIsValid(internal_tup))
+			elog(ERROR, "function %s.%s has no internal counterpart",
+				 ORDERS_STREAM_SCHEMA, NameStr(proc->proname));
+		internal = ((Form_pg_proc) GETSTRUCT(internal_tup))->oid;
+		ReleaseSysCache(internal_tup);
+		ReleaseSysCache(tup);
+
+		target = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
+		fmgr_info_cxt(internal, target, fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = target;
+	}
+
+	inner = palloc0(SizeForFunctionCallInfo(fcinfo->nargs + 2));
+	InitFunctionCallInfoData(*inner, target, fcinfo->nargs + 2,
+							 fcinfo->fncollation, NULL, NULL);
+	inner->args[0].value = ObjectIdGetDatum(GetUserId());
+	inner->args[0].isnull = false;
+	inner->args[1].value = CStringGetTextDatum(namespace_search_path);
+	inner->args[1].isnull = false;
+	for (i = 0; i < fcinfo->nargs; i++)
+		inner->args[i + 2] = fcinfo->args[i];
+	result = FunctionCallInvoke(inner);
+	fcinfo->isnull = inner->isnull;
+	return result;
+}

@@ -1,0 +1,34 @@
+/*-------------------------------------------------------------------------
+ * security.h
+ *	  The privilege boundary: SQL run by orders_stream's C code with a pinned
+ *	  search_path, as the caller or as the extension's owner.
+ *-------------------------------------------------------------------------
+ */
+#ifndef ORDERS_STREAM_SECURITY_H
+#define ORDERS_STREAM_SECURITY_H
+
+#include "postgres.h"
+
+#define ORDERS_STREAM_INTERNAL_SCHEMA	"orders_stream_internal"
+
+/*
+ * Sets search_path = pg_catalog, pg_temp until os_unpin_search_path() (or
+ * the end of the transaction, on error); returns the GUC nest level.
+ */
+extern int	os_pin_search_path(void);
+extern void os_unpin_search_path(int nestlevel);
+
+/* The owner of the extension's tables (the extension's owner). */
+extern Oid	os_extension_owner(void);
+
+/*
+ * One statement through SPI (connected by the caller), under a pinned
+ * search_path, as the current user or as the extension's owner; errors
+ * unless SPI returns expected.  nulls as in SPI_execute_with_args.
+ */
+extern void os_spi_exec(const char *sql, int nargs, Oid *argtypes,
+						Datum *values, const char *nulls, int expected);
+extern void os_spi_exec_as_owner(const char *sql, int nargs, Oid *argtypes,
+								 Datum *values, const char *nulls, int expected);
+
+#endif							/* ORDERS_STREAM_SECURITY_H */
