@@ -43,6 +43,11 @@ SELECT orders_stream.filter_matches(r, '{"Filters": [{"Pattern": "{\"eventName\"
 -- invalid criteria
 SELECT orders_stream.check_filter_criteria('{"Filters": [{"Pattern": "{\"a\": [{\"numeric\": [\"~\", 1]}]}"}]}');
 \echo :LAST_ERROR_SQLSTATE
+-- a bound beyond any number is invalid, not an overflow
+SELECT orders_stream.check_filter_criteria('{"Filters": [{"Pattern": "{\"a\": [{\"numeric\": [\">\", 1e400]}]}"}]}');
+\echo :LAST_ERROR_SQLSTATE
+-- and a record's number beyond float8 matches no numeric pattern
+SELECT orders_stream.filter_matches('{"a": 1e400}', '{"Filters": [{"Pattern": "{\"a\": [{\"numeric\": [\">\", 0]}]}"}]}') AS f;
 SELECT orders_stream.check_filter_criteria('{"Filters": [{"Pattern": "{\"a\": [{\"regex\": \"x\"}]}"}]}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT orders_stream.check_filter_criteria('{"Filters": [{"Pattern": "[1, 2]"}]}');

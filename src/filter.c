@@ -72,18 +72,17 @@ numeric_value(JsonbValue *v, double *out)
 
 	if (v == NULL)
 		return false;
+	/* through text, so that a number beyond float8's range is no number, not an error */
 	if (v->type == jbvNumeric)
-	{
-		*out = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+		str = DatumGetCString(DirectFunctionCall1(numeric_out,
 												  NumericGetDatum(v->val.numeric)));
-		return true;
-	}
-	if (v->type != jbvString)
+	else if (v->type == jbvString)
+		str = string_of(v);
+	else
 		return false;
-	str = string_of(v);
 	errno = 0;
 	*out = strtod(str, &end);
-	return end != str && *end == '\0' && errno == 0 && !isnan(*out);
+	return end != str && *end == '\0' && errno == 0 && !isnan(*out) && !isinf(*out);
 }
 
 static bool
