@@ -200,10 +200,12 @@ BEGIN
 	/* every field, of the right type and shape, or the iterator is invalid */
 	BEGIN
 		it := convert_from(decode(parts[2], 'base64'), 'UTF8')::jsonb;
-		IF jsonb_typeof(it->'s') <> 'string' OR jsonb_typeof(it->'p') <> 'string'
-		   OR it->>'p' !~ '^(\d{30})?$' OR jsonb_typeof(it->'t') <> 'number'
-		   OR jsonb_typeof(coalesce(it->'i', 'false')) <> 'boolean'
-		   OR jsonb_typeof(coalesce(it->'c', '""')) <> 'string' THEN
+		IF jsonb_typeof(it) IS DISTINCT FROM 'object'
+		   OR jsonb_typeof(it->'s') IS DISTINCT FROM 'string'
+		   OR jsonb_typeof(it->'p') IS DISTINCT FROM 'string' OR it->>'p' !~ '^(\d{30})?$'
+		   OR jsonb_typeof(it->'t') IS DISTINCT FROM 'number'
+		   OR jsonb_typeof(coalesce(it->'i', 'false')) IS DISTINCT FROM 'boolean'
+		   OR jsonb_typeof(coalesce(it->'c', '""')) IS DISTINCT FROM 'string' THEN
 			it := NULL;
 		END IF;
 		issued := (it->>'t')::numeric;
@@ -212,7 +214,8 @@ BEGIN
 	EXCEPTION WHEN data_exception THEN
 		it := NULL;
 	END;
-	IF it IS NULL OR issued <> trunc(issued) OR issued > now_ms + 60 * 1000 THEN
+	IF parts IS NULL OR it IS NULL OR issued IS NULL OR issued <> trunc(issued)
+	   OR issued > now_ms + 60 * 1000 THEN
 		RAISE EXCEPTION 'ValidationException: invalid shard iterator'
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Get one from orders_stream.get_shard_iterator().';

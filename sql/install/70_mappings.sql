@@ -342,13 +342,14 @@ BEGIN
 	END IF;
 	IF event_source NOT LIKE 'arn:%' THEN
 		/* a table name means what it means to the caller: its search_path, for this lookup only */
-		PERFORM set_config('search_path', caller_search_path, true);
+		/* nothing but these qualified calls runs under the caller's path */
+		PERFORM pg_catalog.set_config('search_path', caller_search_path, true);
 		BEGIN
-			tbl := to_regclass(event_source);
+			tbl := pg_catalog.to_regclass(event_source);
 		EXCEPTION WHEN OTHERS THEN
 			tbl := NULL;
 		END;
-		PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+		PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 	END IF;
 	src := orders_stream_internal.resolve_event_source(caller, event_source, tbl);
 	PERFORM orders_stream_internal.check_function(caller, function_name);
@@ -506,8 +507,8 @@ DECLARE
 	arn text := event_source;
 	tbl regclass;
 BEGIN
-	IF event_source IS NOT NULL AND event_source NOT LIKE 'arn:%' THEN
-		/* the caller's search_path names the table: no SET clause on this function */
+	IF event_source IS NOT NULL AND event_source OPERATOR(pg_catalog.!~~) 'arn:%' THEN
+		/* the caller's search_path names the table: no SET clause, qualified names */
 		tbl := pg_catalog.to_regclass(event_source);
 		IF tbl IS NULL THEN
 			RAISE EXCEPTION 'InvalidParameterValueException: event_source "%" is neither a table nor a stream ARN', event_source
