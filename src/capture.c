@@ -25,39 +25,29 @@
 #include "postgres.h"
 
 #include "access/heapam.h"
-#include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlogutils.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
-#include "postmaster/bgworker.h"
-#include "postmaster/interrupt.h"
 #include "replication/decode.h"
 #include "replication/logical.h"
 #include "replication/origin.h"
-#include "replication/reorderbuffer.h"
 #include "replication/slot.h"
 #include "storage/buffile.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
-#include "storage/procarray.h"
-#include "storage/shmem.h"
-#include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
 #include "utils/rel.h"
@@ -94,7 +84,10 @@ typedef struct BufferedRecord
 {
 	int64		stream_id;
 	char		sequence_number[OS_SEQUENCE_NUMBER_LEN + 1];
+	char		event_name[8];
 	uint32		len;
+	OsRecordException exception;
+	uint64		full_size;		/* with an exception */
 } BufferedRecord;
 
 typedef struct CaptureBuffer
@@ -105,7 +98,13 @@ typedef struct CaptureBuffer
 	Size		bytes;
 } CaptureBuffer;
 
-/* Worker state: these live for the worker's life. */
+/*
+ * Worker state: these live for the worker's life, their allocations in
+ * CaptureContext; everything else a pass allocates goes in
+ * CaptureLoopContext, reset every pass, so the worker's memory stays flat.
+ */
+static MemoryContext CaptureContext = NULL;
+static MemoryContext CaptureLoopContext = NULL;
 static CaptureBuffer buffer;
 static char *database_name = NULL;
 static char last_sequence_number[OS_SEQUENCE_NUMBER_LEN + 1];
@@ -182,9 +181,9 @@ buffer_spill(void)
 		/*
 		 * This runs in the write callback, where CurrentMemoryContext is the
 		 * output plugin's per-change context, reset after every change: the
-		 * BufFile (and the segment array it grows) must outlive the pass.
+		 * BufFile (and the segment array it grows) must outlive the change.
 		 */
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContext old = MemoryContextSwitchTo(CaptureContext);
 
 		buffer.file = BufFileCreateTemp(true);
 		MemoryContextSwitchTo(old);
@@ -217,6 +216,9 @@ capture_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.stream_id = info->stream_id;
 	memcpy(hdr.sequence_number, info->sequence_number, sizeof(hdr.sequence_number));
+	strlcpy(hdr.event_name, info->event_name, sizeof(hdr.event_name));
+	hdr.exception = info->exception;
+	hdr.full_size = info->full_size;
 	hdr.len = ctx->out->len;
 	appendBinaryStringInfo(&buffer.mem, (char *) &hdr, sizeof(hdr));
 	appendBinaryStringInfo(&buffer.mem, ctx->out->data, ctx->out->len);
@@ -275,6 +277,36 @@ inserter_flush(RecordInserter *ins)
 	MemoryContextReset(ins->batch_cxt);
 }
 
+/*
+ * The capture_exceptions row of a record stored incomplete, in the
+ * transaction that stores the record: exactly once, as the records.
+ */
+static void
+store_exception(BufferedRecord *hdr)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		values[5];
+
+	if (plan == NULL)
+	{
+		Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
+
+		plan = SPI_prepare("INSERT INTO orders_stream.capture_exceptions "
+						   "(stream_id, sequence_number, event_name, reason, record_size) "
+						   "VALUES ($1, $2, $3, $4, $5)",
+						   5, argtypes);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the capture exception insert");
+	}
+	values[0] = Int64GetDatum(hdr->stream_id);
+	values[1] = CStringGetTextDatum(hdr->sequence_number);
+	values[2] = CStringGetTextDatum(hdr->event_name);
+	values[3] = CStringGetTextDatum(os_record_exception_reason(hdr->exception));
+	values[4] = Int64GetDatum((int64) hdr->full_size);
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not insert into orders_stream.capture_exceptions");
+}
+
 static void
 inserter_add(RecordInserter *ins, BufferedRecord *hdr, const char *json)
 {
@@ -296,6 +328,8 @@ inserter_add(RecordInserter *ins, BufferedRecord *hdr, const char *json)
 	MemoryContextSwitchTo(old);
 	ExecStoreVirtualTuple(slot);
 
+	if (hdr->exception != OS_RECORD_COMPLETE)
+		store_exception(hdr);
 	if (++ins->nslots == CAPTURE_INSERT_BATCH)
 		inserter_flush(ins);
 }
@@ -433,17 +467,10 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 				SPI_processed != 1)
 				elog(ERROR, "could not update orders_stream.capture_progress");
 		}
-
-		/*
-		 * No cache reset here: this transaction only reads orders_stream's
-		 * own tables, whose definitions decoding never needs as of an older
-		 * snapshot, and invalidations keep both views of everything else
-		 * correct.  Resetting every cache per batch tripled the worker's CPU
-		 * per transaction.
-		 */
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		MemoryContextSwitchTo(CaptureLoopContext);
 		set_logical_decoding_flag(true);
 
 		memcpy(last_sequence_number, newest, sizeof(newest));
@@ -471,11 +498,19 @@ decode_pass(LogicalDecodingContext *ctx)
 		XLogRecord *record;
 		char	   *errm = NULL;
 
+		/*
+		 * The WAL reader allocates its buffers lazily, and decoding keeps
+		 * state, in CurrentMemoryContext: in the decoding context, which
+		 * lives as long as they must (walsender and logicalfuncs.c keep a
+		 * context for the whole decoding session the same way).
+		 */
+		MemoryContextSwitchTo(ctx->context);
 		record = XLogReadRecord(ctx->reader, &errm);
 		if (errm)
 			elog(ERROR, "could not read WAL for capture: %s", errm);
 		if (record != NULL)
 			LogicalDecodingProcessRecord(ctx, ctx->reader);
+		MemoryContextSwitchTo(CaptureLoopContext);
 		if (buffer.bytes >= CAPTURE_FLUSH_BYTES)
 			flush_and_confirm(ctx);
 		CHECK_FOR_INTERRUPTS();
@@ -500,6 +535,7 @@ load_progress(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(CaptureLoopContext);
 }
 
 /* NULL if decoding can run here; otherwise why not, for one log line. */
@@ -564,6 +600,8 @@ start_decoding(const char *name)
 {
 	LogicalDecodingContext *ctx;
 
+	/* the decoding context lives as long as the worker, in CaptureContext */
+	MemoryContextSwitchTo(CaptureContext);
 	ReplicationSlotAcquire(name, true);
 	ctx = CreateDecodingContext(InvalidXLogRecPtr, NIL, false,
 								XL_ROUTINE(.page_read = read_local_xlog_page,
@@ -571,6 +609,7 @@ start_decoding(const char *name)
 										   .segment_close = wal_segment_close),
 								capture_prepare_write, capture_write, NULL);
 	XLogBeginRead(ctx->reader, MyReplicationSlot->data.restart_lsn);
+	MemoryContextSwitchTo(CaptureLoopContext);
 	load_progress();
 	ereport(LOG,
 			(errmsg("orders_stream capture started on slot \"%s\" in database \"%s\"",
@@ -583,7 +622,6 @@ orders_stream_capture_main(Datum arg)
 {
 	LogicalDecodingContext *ctx = NULL;
 	Oid			ctx_extension = InvalidOid;
-	char	   *slot_name = NULL;
 	const char *unavailable_logged = NULL;
 	TimestampTz started = GetCurrentTimestamp();
 	TimestampTz last_maintenance = 0;
@@ -611,6 +649,14 @@ orders_stream_capture_main(Datum arg)
 	 * stored, and delayed later records meanwhile.
 	 */
 	replorigin_session_origin = DoNotReplicateId;
+
+	CaptureContext = AllocSetContextCreate(TopMemoryContext,
+										   "orders_stream capture",
+										   ALLOCSET_DEFAULT_SIZES);
+	CaptureLoopContext = AllocSetContextCreate(TopMemoryContext,
+											   "orders_stream capture pass",
+											   ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(CaptureContext);
 	initStringInfo(&buffer.mem);
 	last_sequence_number[0] = '\0';
 
@@ -620,9 +666,18 @@ orders_stream_capture_main(Datum arg)
 		char	   *hint = NULL;
 		Oid			extension;
 
+		/*
+		 * Each pass starts afresh, as pg_cron's loop does: whatever it
+		 * allocates and does not need later goes in CaptureLoopContext.  The
+		 * transactions of a pass leave TopMemoryContext current when they
+		 * end, hence a switch back after each.
+		 */
+		MemoryContextSwitchTo(CaptureLoopContext);
+		MemoryContextReset(CaptureLoopContext);
 		CHECK_FOR_INTERRUPTS();
 
 		extension = worker_extension_oid();
+		MemoryContextSwitchTo(CaptureLoopContext);
 		if (ctx != NULL && extension != ctx_extension)
 		{
 			/*
@@ -666,9 +721,13 @@ orders_stream_capture_main(Datum arg)
 
 		if (ctx == NULL)
 		{
-			slot_name = capture_slot_name_for(extension);
+			char	   *slot_name = capture_slot_name_for(extension);
+
 			if (!slot_exists(slot_name))
+			{
 				create_slot(slot_name);
+				MemoryContextSwitchTo(CaptureLoopContext);
+			}
 			ctx = start_decoding(slot_name);
 			ctx_extension = extension;
 		}
@@ -677,6 +736,7 @@ orders_stream_capture_main(Datum arg)
 		{
 			set_logical_decoding_flag(false);
 			retention_maintain();
+			MemoryContextSwitchTo(CaptureLoopContext);
 			set_logical_decoding_flag(true);
 			last_maintenance = GetCurrentTimestamp();
 		}

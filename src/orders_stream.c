@@ -11,6 +11,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "compat.h"
 #include "orders_stream.h"
@@ -29,6 +30,7 @@ int			orders_stream_decoding_work_mem = 16384;
 int			orders_stream_retry_base_delay = 1000;
 int			orders_stream_retry_max_delay = 60000;
 int			orders_stream_function_timeout = 300000;
+int			orders_stream_max_record_size = 6 * 1024 * 1024;
 
 void		_PG_init(void);
 
@@ -152,6 +154,18 @@ _PG_init(void)
 							&orders_stream_function_timeout,
 							300000, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	/*
+	 * The cap keeps a record's rendering (at most seven times the limit, see
+	 * record.c) under the 1 GB allocation limit.
+	 */
+	DefineCustomIntVariable("orders_stream.max_record_size",
+							"Largest stream record; a larger one is stored with its Keys only, and logged in orders_stream.capture_exceptions.",
+							NULL,
+							&orders_stream_max_record_size,
+							6 * 1024 * 1024, 4096, (int) (MaxAllocSize / 8),
+							PGC_SIGHUP, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("orders_stream");

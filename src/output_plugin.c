@@ -104,6 +104,21 @@ os_format_sequence_number(char *dst, XLogRecPtr lsn, uint32 position)
 			 (unsigned long long) lsn, position);
 }
 
+const char *
+os_record_exception_reason(OsRecordException exception)
+{
+	switch (exception)
+	{
+		case OS_RECORD_COMPLETE:
+			break;
+		case OS_RECORD_IMAGES_DROPPED:
+			return "record larger than orders_stream.max_record_size: stored without NewImage and OldImage";
+		case OS_RECORD_KEYS_DROPPED:
+			return "Keys larger than orders_stream.max_record_size: stored without Keys, NewImage and OldImage";
+	}
+	return NULL;
+}
+
 const OsRecordInfo *
 os_current_record(LogicalDecodingContext *ctx)
 {
@@ -427,6 +442,13 @@ epoch_seconds(TimestampTz ts)
 	return secs + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
 }
 
+static void
+truncate_buffer(StringInfo buf, int len)
+{
+	buf->len = len;
+	buf->data[len] = '\0';
+}
+
 /*
  * oldv, when given, supplies Keys if newv does not; it supplies OldImage
  * only if old_complete (it is the whole old row, not just its key).
@@ -442,6 +464,8 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	DdbRender	render = {0};
 	StringInfo	out;
 	Size		size;
+	Size		image_size;
+	int			part_start;
 	char		event_id[33];
 	char	   *id_source;
 	const char *errstr = NULL;
@@ -460,6 +484,9 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	OutputPluginPrepareWrite(ctx, true);
 	out = ctx->out;
+	render.limit = orders_stream_max_record_size;
+	render.start = out->len;
+	info->exception = OS_RECORD_COMPLETE;
 	appendStringInfo(out, "{\"eventID\":\"%s\",\"eventName\":\"%s\","
 					 "\"eventVersion\":\"1.1\",\"eventSource\":\"aws:dynamodb\","
 					 "\"awsRegion\":",
@@ -468,21 +495,60 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	appendStringInfo(out, ",\"dynamodb\":{\"ApproximateCreationDateTime\":" INT64_FORMAT
 					 ",\"Keys\":",
 					 epoch_seconds(info->commit_time));
-	if (newv)
-		size = ddb_append_image(&render, out, desc, newv, newn, rs->is_key, NULL);
-	else
-		size = ddb_append_image(&render, out, desc, oldv, oldn, rs->is_key, NULL);
-	if (newv && rs->want_new)
+
+	/*
+	 * Over orders_stream.max_record_size, rendering stops (see record.c) and
+	 * what it left is cut off: the record keeps its Keys and loses its images
+	 * (or, with Keys over the limit, keeps nothing), and is flagged for a
+	 * capture_exceptions row.
+	 */
+	part_start = out->len;
+	size = ddb_append_image(&render, out, desc, newv ? newv : oldv,
+							newv ? newn : oldn, rs->is_key, NULL);
+	if (render.exceeded)
 	{
-		appendStringInfoString(out, ",\"NewImage\":");
-		size += ddb_append_image(&render, out, desc, newv, newn, new_include,
-								 rs->as_set);
+		truncate_buffer(out, part_start);
+		appendStringInfoString(out, "{}");
+		size = 0;
+		info->exception = OS_RECORD_KEYS_DROPPED;
 	}
-	if (oldv && rs->want_old && old_complete)
+	if (newv && rs->want_new && !render.exceeded)
 	{
+		part_start = out->len;
+		appendStringInfoString(out, ",\"NewImage\":");
+		image_size = ddb_append_image(&render, out, desc, newv, newn, new_include,
+									  rs->as_set);
+		if (render.exceeded)
+			truncate_buffer(out, part_start);
+		else
+			size += image_size;
+	}
+	if (oldv && rs->want_old && old_complete && !render.exceeded)
+	{
+		part_start = out->len;
 		appendStringInfoString(out, ",\"OldImage\":");
-		size += ddb_append_image(&render, out, desc, oldv, oldn, NULL,
-								 rs->as_set);
+		image_size = ddb_append_image(&render, out, desc, oldv, oldn, NULL,
+									  rs->as_set);
+		if (render.exceeded)
+			truncate_buffer(out, part_start);
+		else
+			size += image_size;
+	}
+	if (render.exceeded)
+	{
+		if (info->exception == OS_RECORD_COMPLETE)
+			info->exception = OS_RECORD_IMAGES_DROPPED;
+		info->full_size = render.estimated_size;
+		ereport(WARNING,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s record %s of stream %s exceeds orders_stream.max_record_size",
+						event_name, info->sequence_number, rs->arn),
+				 errdetail("The record would take at least %zu bytes, the limit is %d bytes; it is stored %s.",
+						   render.estimated_size, orders_stream_max_record_size,
+						   info->exception == OS_RECORD_KEYS_DROPPED ?
+						   "without Keys, NewImage and OldImage" :
+						   "with its Keys, without NewImage and OldImage"),
+				 errhint("Raise orders_stream.max_record_size (at most 128MB) to capture such records whole; the capture worker lists them in orders_stream.capture_exceptions.")));
 	}
 	ddb_end(&render);
 	appendStringInfo(out, ",\"SequenceNumber\":\"%s\",\"SizeBytes\":%zu,"

@@ -13,6 +13,14 @@
 /* 20 digits of commit LSN and 10 of position in the transaction */
 #define OS_SEQUENCE_NUMBER_LEN 30
 
+/* Why a record was stored incomplete (a capture_exceptions row). */
+typedef enum OsRecordException
+{
+	OS_RECORD_COMPLETE = 0,
+	OS_RECORD_IMAGES_DROPPED,	/* over max_record_size: Keys only */
+	OS_RECORD_KEYS_DROPPED		/* even its Keys were over it: no Keys */
+} OsRecordException;
+
 /*
  * What the plugin knows of the record it is writing, beyond its JSON: an
  * in-process consumer (the capture worker) reads it from its write callback
@@ -25,9 +33,15 @@ typedef struct OsRecordInfo
 	TimestampTz commit_time;
 	XLogRecPtr	commit_lsn;
 	const char *event_name;
+	OsRecordException exception;
+	Size		full_size;		/* with an exception: the full record's
+								 * length in bytes is at least this */
 } OsRecordInfo;
 
 extern const OsRecordInfo *os_current_record(LogicalDecodingContext *ctx);
+
+/* The capture_exceptions.reason of an exception. */
+extern const char *os_record_exception_reason(OsRecordException exception);
 
 /* Formats a SequenceNumber from an LSN and a 1-based position. */
 extern void os_format_sequence_number(char *dst, XLogRecPtr lsn, uint32 position);

@@ -14,12 +14,28 @@
  * NULL 1 byte, M and L 3 bytes plus 1 byte per element plus the elements (a
  * map element also counts its name), sets the sum of their elements, and
  * every top-level attribute its name's length.
+ *
+ * Depth: DynamoDB nests M and L at most 32 levels deep.  A top-level
+ * attribute's M or L is at depth 1, its members' containers at depth 2, and
+ * so on, counted across composite types, array dimensions and json/jsonb
+ * alike: containers at depth <= 32 are M/L; a container that would be at
+ * depth 33 is S holding its text (JSON text for json/jsonb, the type's
+ * output for arrays and composites).  No step here recurses on json
+ * nesting: the json parser does, so deep json text is cut down before it is
+ * parsed.
+ *
+ * Budget: with DdbRender.limit set, rendering stops once the record would
+ * exceed it (render->exceeded); a value whose raw size alone exceeds what is
+ * left is not even detoasted.  Every value renders into at most six times
+ * its raw size between two checks, which keeps the buffer far from the
+ * 1 GB allocation limit.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "access/detoast.h"
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "common/base64.h"
@@ -79,6 +95,7 @@ typedef struct DdbType
 	Oid			typid;			/* hash key */
 	DdbKind		kind;
 	Oid			basetype;		/* after stripping domains */
+	int16		typlen;
 	FmgrInfo	output;			/* for DDB_STABLE_OUTPUT and DDB_OTHER */
 	Oid			elemtype;		/* for DDB_ARRAY */
 	int16		elemlen;
@@ -88,6 +105,9 @@ typedef struct DdbType
 
 /* Type lookups are per backend and survive decoding passes. */
 static HTAB *DdbTypeCache = NULL;
+
+/* DynamoDB's limit on nested M and L */
+#define DDB_MAX_DEPTH	32
 
 static Size append_value(DdbRender *render, StringInfo buf, Datum value,
 						 bool isnull, Oid typid);
@@ -217,6 +237,7 @@ lookup_type(Oid typid)
 		}
 		form = (Form_pg_type) GETSTRUCT(tup);
 		kind = kind_of_base_type(basetype, form->typtype, form->typcategory);
+		entry->typlen = form->typlen;
 		ReleaseSysCache(tup);
 
 		entry->kind = kind;
@@ -227,7 +248,8 @@ lookup_type(Oid typid)
 			get_typlenbyvalalign(entry->elemtype, &entry->elemlen,
 								 &entry->elembyval, &entry->elemalign);
 		}
-		if (kind == DDB_STABLE_OUTPUT || kind == DDB_OTHER)
+		if (kind == DDB_STABLE_OUTPUT || kind == DDB_OTHER ||
+			kind == DDB_ARRAY || kind == DDB_COMPOSITE)
 		{
 			Oid			outfunc;
 			bool		isvarlena;
@@ -273,6 +295,29 @@ ddb_end(DdbRender *render)
 		AtEOXact_GUC(true, render->guc_nestlevel);
 		render->guc_nestlevel = 0;
 	}
+}
+
+/*
+ * True once the record has exceeded its budget (sticky), counting "more"
+ * bytes about to be appended.  Remembers a lower bound of the full record's
+ * length for the exception row.
+ */
+static bool
+over_budget(DdbRender *render, StringInfo buf, Size more)
+{
+	Size		len;
+
+	if (render->limit == 0)
+		return false;
+	if (render->exceeded)
+		return true;
+	len = buf->len - render->start + more;
+	if (len > render->limit)
+	{
+		render->exceeded = true;
+		render->estimated_size = len;
+	}
+	return render->exceeded;
 }
 
 /* {"S": "..."} */
@@ -486,6 +531,16 @@ append_jsonb_scalar(StringInfo buf, JsonbValue *v)
 				pfree(str);
 				return size;
 			}
+		case jbvBinary:
+			{
+				/* a container past the depth limit: S, its JSON text */
+				char	   *str = JsonbToCString(NULL, v->val.binary.data,
+												 v->val.binary.len);
+				Size		size = append_string(buf, str);
+
+				pfree(str);
+				return size;
+			}
 		default:
 			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
 	}
@@ -493,20 +548,34 @@ append_jsonb_scalar(StringInfo buf, JsonbValue *v)
 }
 
 static Size
-append_jsonb(StringInfo buf, Jsonb *jb)
+append_jsonb(DdbRender *render, StringInfo buf, Jsonb *jb)
 {
 	JsonbIterator *it = JsonbIteratorInit(&jb->root);
 	JsonbIteratorToken tok;
 	JsonbValue	v;
-	JsonbFrame *stack = palloc(sizeof(JsonbFrame) * 8);
+	JsonbFrame	stack[DDB_MAX_DEPTH + 1];
 	int			depth = 0;
-	int			maxdepth = 8;
 	Size		result = 0;
 
-	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	if (render->depth >= DDB_MAX_DEPTH && !JB_ROOT_IS_SCALAR(jb))
+	{
+		char	   *str = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+
+		return append_string(buf, str);
+	}
+
+	/*
+	 * Once DDB_MAX_DEPTH containers are open (counting those around this
+	 * value), the iterator returns nested containers whole (jbvBinary),
+	 * which become S.  The raw scalar pseudo-array opens no container.
+	 */
+	while ((tok = JsonbIteratorNext(&it, &v,
+									render->depth + depth >= DDB_MAX_DEPTH)) != WJB_DONE)
 	{
 		JsonbFrame *top = depth > 0 ? &stack[depth - 1] : NULL;
 
+		if (over_budget(render, buf, 0))
+			break;
 		switch (tok)
 		{
 			case WJB_BEGIN_OBJECT:
@@ -517,11 +586,7 @@ append_jsonb(StringInfo buf, Jsonb *jb)
 						appendStringInfoChar(buf, ',');
 					top->first = false;
 				}
-				if (depth == maxdepth)
-				{
-					maxdepth *= 2;
-					stack = repalloc(stack, sizeof(JsonbFrame) * maxdepth);
-				}
+				Assert(depth <= DDB_MAX_DEPTH);
 				top = &stack[depth++];
 				top->size = 3;
 				top->first = true;
@@ -583,8 +648,86 @@ append_jsonb(StringInfo buf, Jsonb *jb)
 				elog(ERROR, "unexpected jsonb iterator token %d", (int) tok);
 		}
 	}
-	pfree(stack);
 	return result;
+}
+
+/*
+ * Copies json text, replacing every container that would open at nesting
+ * depth "limit" + 1 (1 = outermost) with a JSON string literal of its text,
+ * so that the result nests at most "limit" deep.  One pass, no recursion:
+ * the json parser is recursive, and must never see the deep text.  Returns
+ * NULL when the text nests no deeper than limit.  The text is valid json
+ * (json_in checked it), so brackets inside strings are the only trap.
+ */
+static char *
+json_cut_depth(const char *text, int limit)
+{
+	const char *p;
+	const char *cut_start = NULL;
+	int			depth = 0;
+	int			max_depth = 0;
+	bool		in_string = false;
+	StringInfoData out;
+
+	/* first pass: only measure, since almost all json is shallow */
+	for (p = text; *p; p++)
+	{
+		if (in_string)
+		{
+			if (*p == '\\' && p[1])
+				p++;
+			else if (*p == '"')
+				in_string = false;
+		}
+		else if (*p == '"')
+			in_string = true;
+		else if (*p == '[' || *p == '{')
+			max_depth = Max(max_depth, ++depth);
+		else if (*p == ']' || *p == '}')
+			depth--;
+	}
+	if (max_depth <= limit)
+		return NULL;
+
+	initStringInfo(&out);
+	depth = 0;
+	in_string = false;
+	for (p = text; *p; p++)
+	{
+		if (in_string)
+		{
+			if (*p == '\\' && p[1])
+			{
+				if (cut_start == NULL)
+					appendStringInfoChar(&out, *p);
+				p++;
+			}
+			else if (*p == '"')
+				in_string = false;
+		}
+		else if (*p == '"')
+			in_string = true;
+		else if (*p == '[' || *p == '{')
+		{
+			if (++depth == limit + 1)
+				cut_start = p;
+		}
+		else if (*p == ']' || *p == '}')
+		{
+			if (depth-- == limit + 1)
+			{
+				char	   *cut = pnstrdup(cut_start, p - cut_start + 1);
+
+				escape_json(&out, cut);
+				pfree(cut);
+				cut_start = NULL;
+				continue;
+			}
+		}
+		if (cut_start == NULL)
+			appendStringInfoChar(&out, *p);
+	}
+	return out.data;
 }
 
 /*
@@ -595,14 +738,16 @@ append_jsonb(StringInfo buf, Jsonb *jb)
  * caught; anything else is thrown again.
  */
 static Size
-append_json(StringInfo buf, const char *text)
+append_json(DdbRender *render, StringInfo buf, const char *text)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	Jsonb	   *volatile jb = NULL;
+	char	   *cut = json_cut_depth(text, DDB_MAX_DEPTH - render->depth);
 
 	PG_TRY();
 	{
-		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+												CStringGetDatum(cut ? cut : text)));
 	}
 	PG_CATCH();
 	{
@@ -617,9 +762,11 @@ append_json(StringInfo buf, const char *text)
 	}
 	PG_END_TRY();
 
+	if (cut)
+		pfree(cut);
 	if (jb == NULL)
 		return append_string(buf, text);
-	return append_jsonb(buf, jb);
+	return append_jsonb(render, buf, jb);
 }
 
 /* Elements of one dimension of an array, starting at *pos, as nested L. */
@@ -631,7 +778,8 @@ append_array_dim(DdbRender *render, StringInfo buf, DdbType *type, int ndims,
 	int			i;
 
 	appendStringInfoString(buf, "{\"L\":[");
-	for (i = 0; i < dims[dim]; i++)
+	render->depth++;
+	for (i = 0; i < dims[dim] && !over_budget(render, buf, 0); i++)
 	{
 		if (i > 0)
 			appendStringInfoChar(buf, ',');
@@ -645,6 +793,7 @@ append_array_dim(DdbRender *render, StringInfo buf, DdbType *type, int ndims,
 			(*pos)++;
 		}
 	}
+	render->depth--;
 	appendStringInfoString(buf, "]}");
 	return size;
 }
@@ -658,16 +807,27 @@ deconstruct(DdbType *type, Datum value, ArrayType **arr, Datum **elems,
 					  type->elemalign, elems, nulls, nelems);
 }
 
+/* An array or composite nested past DynamoDB's limit: S, its text. */
+static Size
+append_as_text(DdbRender *render, StringInfo buf, DdbType *type, Datum value)
+{
+	enter_fixed_settings(render);
+	return append_string(buf, OutputFunctionCall(&type->output, value));
+}
+
 static Size
 append_array(DdbRender *render, StringInfo buf, DdbType *type, Datum value)
 {
-	ArrayType  *arr;
+	ArrayType  *arr = DatumGetArrayTypeP(value);
 	Datum	   *elems;
 	bool	   *nulls;
 	int			nelems;
 	int			pos = 0;
 
-	deconstruct(type, value, &arr, &elems, &nulls, &nelems);
+	/* all its dimensions must fit, or the whole array is S */
+	if (render->depth + Max(ARR_NDIM(arr), 1) > DDB_MAX_DEPTH)
+		return append_as_text(render, buf, type, PointerGetDatum(arr));
+	deconstruct(type, PointerGetDatum(arr), &arr, &elems, &nulls, &nelems);
 	if (ARR_NDIM(arr) == 0)
 	{
 		appendStringInfoString(buf, "{\"L\":[]}");
@@ -689,6 +849,50 @@ member_numeric(const char *member)
 
 	return DirectFunctionCall3(numeric_in, CStringGetDatum(num),
 							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+/* The set of a DdbKind: "NS", "BS", "SS", or NULL if it makes no set member. */
+static const char *
+set_tag(DdbKind kind)
+{
+	switch (kind)
+	{
+		case DDB_INT2:
+		case DDB_INT4:
+		case DDB_INT8:
+		case DDB_NUMERIC:
+		case DDB_FLOAT4:
+		case DDB_FLOAT8:
+		case DDB_MONEY:
+			return "NS";
+		case DDB_BYTEA:
+			return "BS";
+		case DDB_TEXT:
+		case DDB_DATE:
+		case DDB_TIME:
+		case DDB_TIMETZ:
+		case DDB_TIMESTAMP:
+		case DDB_TIMESTAMPTZ:
+		case DDB_INTERVAL:
+		case DDB_STABLE_OUTPUT:
+		case DDB_OTHER:
+			return "SS";
+		case DDB_BOOL:
+		case DDB_JSON:
+		case DDB_JSONB:
+		case DDB_ARRAY:
+		case DDB_COMPOSITE:
+			break;
+	}
+	return NULL;
+}
+
+bool
+ddb_set_element_type_ok(Oid array_type)
+{
+	DdbType    *type = lookup_type(array_type);
+
+	return type->kind == DDB_ARRAY && set_tag(lookup_type(type->elemtype)->kind) != NULL;
 }
 
 /*
@@ -717,24 +921,8 @@ append_set(DdbRender *render, StringInfo buf, DdbType *type, Datum value,
 	*appended = false;
 	deconstruct(type, value, &arr, &elems, &nulls, &nelems);
 	elemtype = lookup_type(type->elemtype);
-	switch (elemtype->kind)
-	{
-		case DDB_INT2:
-		case DDB_INT4:
-		case DDB_INT8:
-		case DDB_NUMERIC:
-		case DDB_FLOAT4:
-		case DDB_FLOAT8:
-		case DDB_MONEY:
-			tag = "NS";
-			break;
-		case DDB_BYTEA:
-			tag = "BS";
-			break;
-		default:
-			tag = "SS";
-			break;
-	}
+	tag = set_tag(elemtype->kind);
+	Assert(tag != NULL);
 
 	/* Render each member alone, to compare them and to strip its type tag. */
 	members = palloc(sizeof(char *) * Max(nelems, 1));
@@ -814,8 +1002,10 @@ append_composite(DdbRender *render, StringInfo buf, Datum value)
 	heap_deform_tuple(&tuple, desc, values, nulls);
 
 	appendStringInfoString(buf, "{\"M\":");
+	render->depth++;
 	size = append_attributes(render, buf, desc, values, nulls, NULL, NULL,
 							 &nattrs);
+	render->depth--;
 	appendStringInfoChar(buf, '}');
 	ReleaseTupleDesc(desc);
 
@@ -837,6 +1027,15 @@ append_value(DdbRender *render, StringInfo buf, Datum value, bool isnull,
 	}
 
 	type = lookup_type(typid);
+
+	/*
+	 * A varlena's raw size is a lower bound of its rendering: past the
+	 * budget, it is not even detoasted.
+	 */
+	if (render->limit > 0 && type->typlen == -1 &&
+		over_budget(render, buf, toast_raw_datum_size(value) - VARHDRSZ))
+		return 0;
+
 	switch (type->kind)
 	{
 		case DDB_BOOL:
@@ -870,9 +1069,9 @@ append_value(DdbRender *render, StringInfo buf, Datum value, bool isnull,
 				return append_bytes(buf, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
 			}
 		case DDB_JSON:
-			return append_json(buf, TextDatumGetCString(value));
+			return append_json(render, buf, TextDatumGetCString(value));
 		case DDB_JSONB:
-			return append_jsonb(buf, DatumGetJsonbP(value));
+			return append_jsonb(render, buf, DatumGetJsonbP(value));
 		case DDB_DATE:
 			return append_date(buf, DatumGetDateADT(value));
 		case DDB_TIME:
@@ -888,6 +1087,8 @@ append_value(DdbRender *render, StringInfo buf, Datum value, bool isnull,
 		case DDB_ARRAY:
 			return append_array(render, buf, type, value);
 		case DDB_COMPOSITE:
+			if (render->depth >= DDB_MAX_DEPTH)
+				return append_as_text(render, buf, type, value);
 			return append_composite(render, buf, value);
 		case DDB_OTHER:
 			enter_fixed_settings(render);
@@ -931,13 +1132,20 @@ append_attributes(DdbRender *render, StringInfo buf, TupleDesc desc,
 
 		if (att->attisdropped || (include && !include[i]))
 			continue;
+		if (over_budget(render, buf, 0))
+			break;
 
 		if (!first)
 			appendStringInfoChar(buf, ',');
 		escape_json(buf, name);
 		appendStringInfoChar(buf, ':');
 
-		if (as_set && as_set[i] && !nulls[i])
+		/*
+		 * set_columns as of enable_stream; if the column has become something
+		 * a set cannot hold since, it renders as any other column.
+		 */
+		if (as_set && as_set[i] && !nulls[i] &&
+			ddb_set_element_type_ok(att->atttypid))
 			value_size = append_set(render, buf, lookup_type(att->atttypid),
 									values[i], &set_appended);
 		else

@@ -17,6 +17,12 @@
 typedef struct DdbRender
 {
 	int			guc_nestlevel;	/* 0 when fixed settings are not in force */
+	int			depth;			/* M/L containers open around the current value */
+	/* budget of one record: set limit (0 = none) and start, then render */
+	Size		limit;			/* most bytes of JSON the record may take */
+	Size		start;			/* length of the buffer where the record began */
+	bool		exceeded;		/* rendering stopped at the limit */
+	Size		estimated_size; /* the record's length is at least this */
 } DdbRender;
 
 /*
@@ -28,6 +34,14 @@ typedef struct DdbRender
 extern Size ddb_append_image(DdbRender *render, StringInfo buf,
 							 TupleDesc desc, Datum *values, bool *nulls,
 							 const bool *include, const bool *as_set);
+
+/*
+ * True iff an array type can be a DynamoDB set: a one-level array whose
+ * elements render as S, N or B (text-like, numbers, bytea, uuid, dates...),
+ * not boolean, json, jsonb, composite or array elements.  Decoding renders a
+ * set column that fails this (its type changed since) as a plain value.
+ */
+extern bool ddb_set_element_type_ok(Oid array_type);
 
 /* Leaves the fixed GUC settings, if they were entered. */
 extern void ddb_end(DdbRender *render);

@@ -113,7 +113,11 @@ retention_maintain(void)
 	PG_END_TRY();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	/* as after storing records: keep present-day catalog entries out of decoding */
+	/*
+	 * Maintenance read and changed catalogs as of now (the partitions it
+	 * created or dropped): flush those entries before decoding reads the
+	 * catalogs as of older changes.  Every 10 seconds, so the cost is small.
+	 */
 	InvalidateSystemCaches();
 	if (dropped > 0)
 		ereport(LOG,

@@ -108,4 +108,79 @@ sub rss_anon_kb
 	return undef;
 }
 
+# The history oracle of the crash tests (002, 003): "orders" has a version
+# per row, incremented by every update, and an AFTER ROW trigger appends
+# (id, event, version) to "history" in the same transaction, so a history
+# row is committed iff its change is.  Creates both and enables the stream.
+sub history_setup
+{
+	my ($node) = @_;
+	$node->safe_psql('postgres', q{
+CREATE TABLE orders (id int PRIMARY KEY, version int NOT NULL, note text);
+CREATE TABLE history (hid bigserial PRIMARY KEY, id int NOT NULL,
+					  event text NOT NULL, version int NOT NULL);
+CREATE FUNCTION log_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO history (id, event, version) VALUES (NEW.id, 'INSERT', NEW.version);
+	ELSIF TG_OP = 'UPDATE' THEN
+		INSERT INTO history (id, event, version) VALUES (NEW.id, 'MODIFY', NEW.version);
+	ELSE
+		INSERT INTO history (id, event, version) VALUES (OLD.id, 'REMOVE', OLD.version);
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER orders_history AFTER INSERT OR UPDATE OR DELETE ON orders
+	FOR EACH ROW EXECUTE FUNCTION log_change();
+SELECT orders_stream.enable_stream('orders', 'NEW_AND_OLD_IMAGES');
+});
+}
+
+# The oracle's checks, once capture has caught up: the multiset of
+# (Keys.id, eventName, version) of the records equals history, per key in the
+# same order, with no SequenceNumber twice, and replaying the records gives
+# the final table.
+sub history_check
+{
+	my ($node) = @_;
+	my $n_hist = $node->safe_psql('postgres', 'SELECT count(*) FROM history');
+	note "history rows (committed changes): $n_hist; records: "
+	  . $node->safe_psql('postgres', 'SELECT count(*) FROM orders_stream.records');
+	cmp_ok($n_hist, '>', 1000, 'the workload committed a fair number of changes');
+	$node->safe_psql('postgres', q{
+CREATE TABLE rec AS
+SELECT r.sequence_number AS seq,
+	   (r.record->'dynamodb'->'Keys'->'id'->>'N')::int AS id,
+	   r.record->>'eventName' AS event,
+	   (coalesce(r.record->'dynamodb'->'NewImage', r.record->'dynamodb'->'OldImage')->'version'->>'N')::int AS version
+  FROM orders_stream.records r;
+});
+	is($node->safe_psql('postgres', 'SELECT count(*) - count(DISTINCT seq) FROM rec'),
+		'0', 'no SequenceNumber is stored twice');
+	is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM (SELECT id, event, version FROM history
+						  EXCEPT ALL SELECT id, event, version FROM rec) x}),
+		'0', 'every committed change has a record');
+	is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM (SELECT id, event, version FROM rec
+						  EXCEPT ALL SELECT id, event, version FROM history) x}),
+		'0', 'no record without a committed change (nothing aborted, nothing twice)');
+	is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM
+	  (SELECT id, array_agg(event || ':' || version ORDER BY seq) AS evs FROM rec GROUP BY id) r
+	  FULL JOIN
+	  (SELECT id, array_agg(event || ':' || version ORDER BY hid) AS evs FROM history GROUP BY id) h
+	  USING (id)
+	 WHERE r.evs IS DISTINCT FROM h.evs}),
+		'0', 'per key, records are in the order of the changes');
+	is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM
+	  (SELECT DISTINCT ON (id) id, event, version FROM rec ORDER BY id, seq DESC) last
+	  FULL JOIN orders o USING (id)
+	 WHERE (last.event = 'REMOVE' AND o.id IS NOT NULL)
+		OR (last.event IS DISTINCT FROM 'REMOVE' AND o.version IS DISTINCT FROM last.version)}),
+		'0', 'replaying the records gives the final table');
+}
+
 1;

@@ -1,0 +1,20 @@
+/*
+ * Records the capture worker stored incomplete, one row each, written in the
+ * transaction that stores the record (exactly once, as the records): today
+ * records larger than orders_stream.max_record_size, stored with their Keys
+ * and without NewImage and OldImage.  record_size is a lower bound of the
+ * full record's JSON length in bytes: rendering stops at the limit.
+ */
+CREATE TABLE orders_stream.capture_exceptions (
+	exception_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	stream_id	bigint NOT NULL,
+	sequence_number text COLLATE "C" NOT NULL,
+	event_name	text NOT NULL,
+	reason		text NOT NULL,
+	record_size bigint NOT NULL,
+	created_at	timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX capture_exceptions_stream ON orders_stream.capture_exceptions (stream_id, sequence_number);
+
+REVOKE ALL ON orders_stream.capture_exceptions FROM PUBLIC;
