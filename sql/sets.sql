@@ -43,3 +43,11 @@ INSERT INTO sets_c VALUES (2, 7, '{true,false,true}');
 SELECT data::jsonb->'dynamodb'->'NewImage' AS new_image
   FROM pg_logical_slot_get_changes('sets_change', NULL, NULL);
 SELECT pg_drop_replication_slot('sets_change');
+-- at enable_stream, set_columns must be arrays of what renders as S, N or B
+CREATE TABLE sets_bad (id int PRIMARY KEY, flags boolean[], docs jsonb[], n int);
+SELECT orders_stream.enable_stream('sets_bad', 'NEW_IMAGE', '{flags}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT orders_stream.enable_stream('sets_bad', 'NEW_IMAGE', '{docs}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT orders_stream.enable_stream('sets_bad', 'NEW_IMAGE', '{n}');
+\echo :LAST_ERROR_SQLSTATE

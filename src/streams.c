@@ -54,6 +54,7 @@
 #include "capture.h"
 #include "compat.h"
 #include "orders_stream.h"
+#include "record.h"
 #include "security.h"
 #include "streams.h"
 #include "waits.h"
@@ -324,6 +325,14 @@ check_set_columns(Relation rel, ArrayType *set_columns)
 					 errmsg("ValidationException: column \"%s\" of table \"%s\" is not an array",
 							name, RelationGetRelationName(rel)),
 					 errhint("Only array columns can be streamed as SS, NS or BS sets.")));
+		if (!ddb_set_element_type_ok(get_atttype(RelationGetRelid(rel), attno)))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("ValidationException: column \"%s\" of table \"%s\" (%s) cannot be a set",
+							name, RelationGetRelationName(rel),
+							format_type_be(get_atttype(RelationGetRelid(rel), attno))),
+					 errdetail("DynamoDB sets hold strings, numbers or binaries: SS, NS or BS."),
+					 errhint("Leave the column out of set_columns: it is streamed as a list (L).")));
 	}
 }
 

@@ -126,6 +126,7 @@ BEGIN
 	EXCEPTION WHEN lock_not_available THEN
 		RAISE LOG 'orders_stream.records is in use: stream partitions not created ahead this time';
 	END;
+	DELETE FROM orders_stream.capture_exceptions WHERE created_at < cutoff;
 	FOR p IN SELECT * FROM orders_stream.partitions WHERE upper_bound <= cutoff ORDER BY lower_bound LOOP
 		BEGIN
 			FOR s IN SELECT stream_id FROM orders_stream.streams LOOP

@@ -326,7 +326,10 @@ SELECT s.stream_arn,
 		 WHERE r.stream_id OPERATOR(pg_catalog.=) s.stream_id
 		   AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
 			   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)) AS oldest_record_age_seconds,
-	   (SELECT pg_catalog.count(*) FROM orders_stream.partitions) AS partitions
+	   (SELECT pg_catalog.count(*) FROM orders_stream.partitions) AS partitions,
+	   /* records stored incomplete (see orders_stream.max_record_size) */
+	   (SELECT pg_catalog.count(*) FROM orders_stream.capture_exceptions x
+		 WHERE x.stream_id OPERATOR(pg_catalog.=) s.stream_id) AS capture_exceptions
   FROM orders_stream.readable_streams s
   LEFT JOIN pg_catalog.pg_replication_slots slot
 	ON slot.slot_name OPERATOR(pg_catalog.=) (

@@ -1,11 +1,4 @@
 /*
- * Internal helpers, not executable by PUBLIC.  (IF NOT EXISTS: the schema may
- * be created by an earlier piece of the install script as well.)
- */
-CREATE SCHEMA IF NOT EXISTS orders_stream_internal;
-REVOKE ALL ON SCHEMA orders_stream_internal FROM PUBLIC;
-
-/*
  * DDL that would break a stream is refused (see src/ddl_guard.c): changing
  * the primary key (its columns by name and order are the stream's key
  * schema), SET UNLOGGED, inheritance children.  In C, so that a caller's
@@ -15,8 +8,6 @@ CREATE FUNCTION orders_stream_internal.ddl_guard()
 RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'orders_stream_ddl_guard'
 LANGUAGE C;
-
-REVOKE ALL ON FUNCTION orders_stream_internal.ddl_guard() FROM PUBLIC;
 
 CREATE EVENT TRIGGER orders_stream_ddl_guard ON ddl_command_end
 	WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE')
