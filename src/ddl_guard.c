@@ -32,62 +32,19 @@
 #include "utils/rel.h"
 
 #include "orders_stream.h"
+#include "streams.h"
 
 PG_FUNCTION_INFO_V1(orders_stream_ddl_guard);
 
-/* The key_columns of relid's enabled stream, palloc'd; false if none. */
-static bool
-enabled_stream(Oid relid, Datum *keys)
-{
-	Oid			nsp = get_namespace_oid(ORDERS_STREAM_SCHEMA, true);
-	Oid			streams_relid;
-	Relation	streams;
-	TupleDesc	desc;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	bool		found = false;
-
-	if (!OidIsValid(nsp))
-		return false;
-	streams_relid = get_relname_relid("streams", nsp);
-	if (!OidIsValid(streams_relid))
-		return false;
-
-	streams = table_open(streams_relid, AccessShareLock);
-	desc = RelationGetDescr(streams);
-	ScanKeyInit(&key, get_attnum(streams_relid, "relid"), BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(relid));
-	scan = systable_beginscan(streams, InvalidOid, false, NULL, 1, &key);
-	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		bool		isnull;
-
-		(void) heap_getattr(tup, get_attnum(streams_relid, "disabled_at"), desc, &isnull);
-		if (!isnull)
-			continue;
-		found = true;
-		*keys = datumCopy(heap_getattr(tup, get_attnum(streams_relid, "key_columns"),
-									   desc, &isnull), false, -1);
-	}
-	systable_endscan(scan);
-	table_close(streams, AccessShareLock);
-	return found;
-}
-
-/* The relation, or its nearest partition ancestor, that has a stream. */
+/* The table streaming relid's changes, with its key_columns; InvalidOid if none. */
 static Oid
-streamed_root(Oid relid, Datum *keys)
+streamed_root_keys(Oid relid, Datum *keys)
 {
-	List	   *candidates = list_make1_oid(relid);
-	ListCell   *lc;
+	Oid			root = os_streamed_root(relid);
 
-	if (get_rel_relispartition(relid))
-		candidates = list_concat(candidates, get_partition_ancestors(relid));
-	foreach(lc, candidates)
-		if (enabled_stream(lfirst_oid(lc), keys))
-			return lfirst_oid(lc);
-	return InvalidOid;
+	if (OidIsValid(root))
+		(void) os_enabled_stream(root, NULL, keys);
+	return root;
 }
 
 static char *
@@ -157,7 +114,7 @@ check_not_inheritance_child(Oid relid)
 	{
 		Oid			parent = ((Form_pg_inherits) GETSTRUCT(tup))->inhparent;
 		Datum		keys;
-		Oid			root = streamed_root(parent, &keys);
+		Oid			root = streamed_root_keys(parent, &keys);
 
 		if (OidIsValid(root))
 			ereport(ERROR,
@@ -186,7 +143,7 @@ check_table(Oid relid)
 		return;
 	check_not_inheritance_child(relid);
 
-	root = streamed_root(relid, &keys);
+	root = streamed_root_keys(relid, &keys);
 	if (!OidIsValid(root))
 		return;
 

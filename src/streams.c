@@ -42,6 +42,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -74,27 +75,29 @@ static const char *const view_types[] = {
 #define TRUNCATE_GUARD "orders_stream_truncate_guard"
 
 int64
-os_enabled_stream(Oid relid, char **arn)
+os_enabled_stream(Oid relid, char **arn, Datum *keys)
 {
-	Oid			nsp = get_namespace_oid(ORDERS_STREAM_SCHEMA, false);
-	Oid			streams_relid = get_relname_relid("streams", nsp);
-	Relation	streams = table_open(streams_relid, AccessShareLock);
-	TupleDesc	desc = RelationGetDescr(streams);
-	AttrNumber	a_relid = get_attnum(streams_relid, "relid");
-	AttrNumber	a_disabled = get_attnum(streams_relid, "disabled_at");
+	Oid			nsp = get_namespace_oid(ORDERS_STREAM_SCHEMA, true);
+	Oid			streams_relid = OidIsValid(nsp) ? get_relname_relid("streams", nsp) : InvalidOid;
+	Relation	streams;
+	TupleDesc	desc;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	int64		stream_id = 0;
 
-	ScanKeyInit(&key, a_relid, BTEqualStrategyNumber, F_OIDEQ,
+	if (!OidIsValid(streams_relid))
+		return 0;
+	streams = table_open(streams_relid, AccessShareLock);
+	desc = RelationGetDescr(streams);
+	ScanKeyInit(&key, get_attnum(streams_relid, "relid"), BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(relid));
 	scan = systable_beginscan(streams, InvalidOid, false, NULL, 1, &key);
 	while (stream_id == 0 && HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		bool		isnull;
 
-		(void) heap_getattr(tup, a_disabled, desc, &isnull);
+		(void) heap_getattr(tup, get_attnum(streams_relid, "disabled_at"), desc, &isnull);
 		if (!isnull)
 			continue;
 		stream_id = DatumGetInt64(heap_getattr(tup, get_attnum(streams_relid, "stream_id"),
@@ -102,10 +105,27 @@ os_enabled_stream(Oid relid, char **arn)
 		if (arn)
 			*arn = TextDatumGetCString(heap_getattr(tup, get_attnum(streams_relid, "stream_arn"),
 													desc, &isnull));
+		if (keys)
+			*keys = datumCopy(heap_getattr(tup, get_attnum(streams_relid, "key_columns"),
+										   desc, &isnull), false, -1);
 	}
 	systable_endscan(scan);
 	table_close(streams, AccessShareLock);
 	return stream_id;
+}
+
+Oid
+os_streamed_root(Oid relid)
+{
+	ListCell   *lc;
+
+	if (os_enabled_stream(relid, NULL, NULL) != 0)
+		return relid;
+	if (get_rel_relispartition(relid))
+		foreach(lc, get_partition_ancestors(relid))
+			if (os_enabled_stream(lfirst_oid(lc), NULL, NULL) != 0)
+				return lfirst_oid(lc);
+	return InvalidOid;
 }
 
 /* The stream's TableName: schema-qualified unless the table is in public. */
@@ -428,7 +448,7 @@ orders_stream_enable_stream(PG_FUNCTION_ARGS)
 				 errhint("Enable the stream on the partitioned table \"%s\".",
 						 get_rel_name(llast_oid(get_partition_ancestors(relid))))));
 
-	if (os_enabled_stream(relid, &existing) != 0)
+	if (os_enabled_stream(relid, &existing, NULL) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("ResourceInUseException: table \"%s\" already has an enabled stream",
@@ -508,7 +528,7 @@ orders_stream_disable_stream(PG_FUNCTION_ARGS)
 	List	   *tree;
 	ListCell   *lc;
 
-	if (os_enabled_stream(relid, &arn) == 0)
+	if (os_enabled_stream(relid, &arn, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("ValidationException: table \"%s\" has no enabled stream",
@@ -537,24 +557,6 @@ orders_stream_disable_stream(PG_FUNCTION_ARGS)
 }
 
 /*
- * Whether the table, or a partitioned table it is a partition of, has an
- * enabled stream: a detached partition keeps its guard, but not its stream.
- */
-static bool
-has_enabled_stream(Oid relid)
-{
-	ListCell   *lc;
-
-	if (os_enabled_stream(relid, NULL) != 0)
-		return true;
-	if (get_rel_relispartition(relid))
-		foreach(lc, get_partition_ancestors(relid))
-			if (os_enabled_stream(lfirst_oid(lc), NULL) != 0)
-				return true;
-	return false;
-}
-
-/*
  * BEFORE TRUNCATE trigger of streamed tables.  DynamoDB has no TRUNCATE, and
  * items that vanish without REMOVE records would silently stay in every
  * consumer's state: refuse, unless the session opts out.  It runs as the
@@ -570,7 +572,7 @@ orders_stream_truncate_guard(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("orders_stream.truncate_guard() must be a BEFORE TRUNCATE trigger")));
 	if (!orders_stream_allow_truncate &&
-		has_enabled_stream(RelationGetRelid(trigdata->tg_relation)))
+		OidIsValid(os_streamed_root(RelationGetRelid(trigdata->tg_relation))))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot truncate table \"%s\" because it has a stream",
@@ -629,7 +631,7 @@ orders_stream_on_table_ddl(PG_FUNCTION_ARGS)
 			continue;
 		if (get_rel_relispartition(relid))
 			root = llast_oid(get_partition_ancestors(relid));
-		if (os_enabled_stream(root, NULL) == 0)
+		if (os_enabled_stream(root, NULL, NULL) == 0)
 			continue;
 		prepare_tree(table_and_partitions(root, AccessShareLock));
 	}

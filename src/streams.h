@@ -10,10 +10,17 @@
 #include "postgres.h"
 
 /*
- * The enabled stream of relid, read from orders_stream.streams with the
- * current catalog snapshot: its stream_id, and its ARN in *arn if arn is
- * not NULL; 0 if it has none.
+ * The enabled stream of relid, read from orders_stream.streams by a catalog
+ * scan (no SQL, no search_path): its stream_id, its ARN in *arn and its
+ * key_columns in *keys when those are not NULL; 0 if it has none.
  */
-extern int64 os_enabled_stream(Oid relid, char **arn);
+extern int64 os_enabled_stream(Oid relid, char **arn, Datum *keys);
+
+/*
+ * The table whose stream captures relid's changes: relid itself or a
+ * partitioned table it is a partition of; InvalidOid if none.  A detached
+ * partition keeps its TRUNCATE guard, but not its stream.
+ */
+extern Oid	os_streamed_root(Oid relid);
 
 #endif							/* ORDERS_STREAM_STREAMS_H */
