@@ -17,19 +17,36 @@
  *
  * Mappings take turns, one batch each per round; a mapping waiting for a
  * retry or for its batching window does not hold up the others.
+ *
+ * Hostile functions: the mapping row is not locked while its function runs
+ * (delete and update do not wait for it); the outcome is saved only if the
+ * row is still the one loaded (same xmin), else the whole batch rolls back
+ * and is redone under the new configuration, or not at all.  A function is
+ * cancelled at orders_stream.function_timeout and, if it catches the cancel,
+ * its worker is terminated orders_stream.function_timeout_grace later; the
+ * invocation is recorded in shared memory, so that the next worker counts it
+ * as a failed attempt (retry, bisect, failures) instead of running it again.
+ * Session state a function leaves in the worker (advisory locks, temporary
+ * objects, prepared statements, cursors, sequence caches, settings) is
+ * cleared after each invocation.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/prepare.h"
+#include "commands/sequence.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lock.h"
 #include "storage/pmsignal.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -38,8 +55,10 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/portal.h"
 #include "utils/regproc.h"
 #include "utils/resowner.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timeout.h"
@@ -60,6 +79,7 @@
 typedef struct Mapping
 {
 	char	   *uuid;
+	TransactionId xmin;			/* of the row loaded: changed = changed since */
 	int64		stream_id;
 	char	   *stream_arn;
 	char	   *shard_id;
@@ -77,11 +97,13 @@ typedef struct Mapping
 	TimestampTz next_attempt_at;	/* 0 = not waiting for a retry */
 	List	   *bisect_stack;	/* of char *: ends of pending halves, top last */
 	List	   *filters;		/* parsed FilterCriteria patterns, or NIL */
+	bool		stale;			/* changed or deleted since loaded */
 } Mapping;
 
 typedef struct Batch
 {
 	int			n;
+	bool		full;			/* cut by batch_size or max_batch_size_bytes */
 	char	  **seqs;
 	TimestampTz *arrivals;
 	char	  **records;		/* JSON text */
@@ -103,6 +125,26 @@ typedef struct Outcome
 	const char *result;
 } Outcome;
 
+/*
+ * An invocation a previous worker did not finish (see workers.h): the next
+ * step of its mapping fails it instead of invoking.
+ */
+typedef struct KilledInvocation
+{
+	char	   *mapping;
+	char	   *checkpoint;
+	char	   *batch_end;
+	bool		timed_out;
+	int			timeout_ms;
+} KilledInvocation;
+
+/* Set in the delivery worker, whose session state invocations reset. */
+static bool am_delivery_worker = false;
+
+/* Timeouts of an invocation: a cancel, then the end of the process. */
+static TimeoutId cancel_timeout = MAX_TIMEOUTS;
+static TimeoutId terminate_timeout = MAX_TIMEOUTS;
+
 static int64
 ms_between(TimestampTz from, TimestampTz to)
 {
@@ -121,7 +163,10 @@ spi_datum(HeapTuple tup, int col, bool *isnull)
 	return SPI_getbinval(tup, SPI_tuptable->tupdesc, col, isnull);
 }
 
-/* Loads and locks a mapping; NULL if it is gone or disabled. */
+/*
+ * Loads a mapping; NULL if it is gone or disabled.  The row is not locked:
+ * save_outcome() checks that it has not changed since.
+ */
 static Mapping *
 load_mapping(const char *uuid)
 {
@@ -139,10 +184,10 @@ load_mapping(const char *uuid)
 							  "m.maximum_record_age_in_seconds, "
 							  "'ReportBatchItemFailures' = ANY (m.function_response_types), "
 							  "m.checkpoint, m.attempts, m.bisect_stack, m.enabled, m.next_attempt_at, "
-							  "m.filter_criteria "
+							  "m.filter_criteria, m.xmin::text::bigint "
 							  "FROM orders_stream.event_source_mappings m "
 							  "JOIN orders_stream.streams s USING (stream_id) "
-							  "WHERE m.uuid = $1::uuid FOR NO KEY UPDATE OF m",
+							  "WHERE m.uuid = $1::uuid",
 							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read event source mapping %s", uuid);
 	if (SPI_processed == 0)
@@ -153,6 +198,7 @@ load_mapping(const char *uuid)
 
 	m = palloc0(sizeof(Mapping));
 	m->uuid = pstrdup(uuid);
+	m->xmin = (TransactionId) DatumGetInt64(spi_datum(tup, 21, &isnull));
 	{
 		Datum		criteria = spi_datum(tup, 20, &isnull);
 
@@ -164,6 +210,7 @@ load_mapping(const char *uuid)
 	m->shard_id = spi_text(tup, 3);
 	m->relid = DatumGetObjectId(spi_datum(tup, 4, &isnull));
 	m->target.function = DatumGetObjectId(spi_datum(tup, 5, &isnull));
+	/* the role the function runs as, and whose access is checked */
 	m->target.owner = DatumGetObjectId(spi_datum(tup, 6, &isnull));
 	m->target.search_path = spi_text(tup, 7);
 	m->function_name = spi_text(tup, 8);
@@ -196,44 +243,76 @@ load_mapping(const char *uuid)
 	return m;
 }
 
-/* The records after the checkpoint, up to the top of the bisect stack. */
+/*
+ * The records after the checkpoint, up to the top of the bisect stack (or
+ * until, if given), at most batch_size of them and, as Lambda's payload
+ * limit, at most orders_stream.max_batch_size_bytes of JSON, unless the
+ * first alone is larger.  Read one by one through a cursor, so that no more
+ * than the batch and one record are ever in memory.
+ */
 static Batch *
-fetch_batch(Mapping *m)
+fetch_batch(Mapping *m, const char *until)
 {
-	Oid			argtypes[4] = {INT8OID, TEXTOID, TEXTOID, INT4OID};
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
 	Batch	   *b = palloc0(sizeof(Batch));
-	uint64		i;
+	const char *end = m->bisect_stack != NIL ? (char *) llast(m->bisect_stack) : NULL;
+	Portal		portal;
+	int64		bytes = 0;
 
+	if (until != NULL && (end == NULL || strcmp(until, end) < 0))
+		end = until;
 	values[0] = Int64GetDatum(m->stream_id);
 	values[1] = CStringGetTextDatum(m->checkpoint);
-	if (m->bisect_stack != NIL)
-		values[2] = CStringGetTextDatum((char *) llast(m->bisect_stack));
+	if (end != NULL)
+		values[2] = CStringGetTextDatum(end);
 	else
 		nulls[2] = 'n';
-	values[3] = Int32GetDatum(m->batch_size);
-	if (SPI_execute_with_args("SELECT r.sequence_number, r.captured_at, r.record::text "
-							  "FROM orders_stream.records r "
-							  "WHERE r.stream_id = $1 AND r.sequence_number > $2 "
-							  "AND ($3 IS NULL OR r.sequence_number <= $3) "
-							  "AND r.captured_at >= now() - orders_stream_internal.retention_interval() "
-							  "ORDER BY r.sequence_number LIMIT $4",
-							  4, argtypes, values, nulls, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the stream of event source mapping %s", m->uuid);
-	b->n = SPI_processed;
-	b->seqs = palloc(sizeof(char *) * Max(b->n, 1));
-	b->arrivals = palloc(sizeof(TimestampTz) * Max(b->n, 1));
-	b->records = palloc(sizeof(char *) * Max(b->n, 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		bool		isnull;
+	b->seqs = palloc(sizeof(char *) * m->batch_size);
+	b->arrivals = palloc(sizeof(TimestampTz) * m->batch_size);
+	b->records = palloc(sizeof(char *) * m->batch_size);
 
-		b->seqs[i] = spi_text(tup, 1);
-		b->arrivals[i] = DatumGetTimestampTz(spi_datum(tup, 2, &isnull));
-		b->records[i] = spi_text(tup, 3);
+	portal = SPI_cursor_open_with_args(NULL,
+									   "SELECT r.sequence_number, r.captured_at, r.record::text "
+									   "FROM orders_stream.records r "
+									   "WHERE r.stream_id = $1 AND r.sequence_number > $2 "
+									   "AND ($3 IS NULL OR r.sequence_number <= $3) "
+									   "AND r.captured_at >= now() - orders_stream_internal.retention_interval() "
+									   "ORDER BY r.sequence_number",
+									   3, argtypes, values, nulls, true,
+									   CURSOR_OPT_NO_SCROLL);
+	while (b->n < m->batch_size)
+	{
+		HeapTuple	tup;
+		bool		isnull;
+		char	   *record;
+		int64		size;
+
+		SPI_cursor_fetch(portal, true, 1);
+		if (SPI_processed == 0)
+			break;
+		tup = SPI_tuptable->vals[0];
+		record = spi_text(tup, 3);
+		/* the event's bytes: the record and the comma before it */
+		size = strlen(record) + 1;
+		if (b->n > 0 && bytes + size > orders_stream_max_batch_size_bytes)
+		{
+			pfree(record);
+			SPI_freetuptable(SPI_tuptable);
+			b->full = true;
+			break;
+		}
+		bytes += size;
+		b->seqs[b->n] = spi_text(tup, 1);
+		b->arrivals[b->n] = DatumGetTimestampTz(spi_datum(tup, 2, &isnull));
+		b->records[b->n] = record;
+		b->n++;
+		SPI_freetuptable(SPI_tuptable);
 	}
+	if (b->n == m->batch_size)
+		b->full = true;
+	SPI_cursor_close(portal);
 	return b;
 }
 
@@ -262,17 +341,19 @@ filter_batch(Mapping *m, Batch *b)
 	return kept;
 }
 
+/* The Lambda event of a batch (a DeliveryEventBuilder). */
 static Jsonb *
-build_event(Batch *b, int from, int to)
+build_event(void *arg)
 {
+	Batch	   *b = (Batch *) arg;
 	StringInfoData buf;
 	int			i;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"Records\":[");
-	for (i = from; i < to; i++)
+	for (i = 0; i < b->n; i++)
 	{
-		if (i > from)
+		if (i > 0)
 			appendStringInfoChar(&buf, ',');
 		appendStringInfoString(&buf, b->records[i]);
 	}
@@ -385,22 +466,78 @@ check_target(const DeliveryTarget *target)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, get_func_name(target->function));
 }
 
+/*
+ * The function ignored the cancel: end the process at the next
+ * CHECK_FOR_INTERRUPTS() with a FATAL error, which no exception block can
+ * catch.  In the delivery worker, the shared in-flight record tells the next
+ * worker why.  (A signal handler: flags only.)
+ */
+static void
+terminate_timeout_handler(void)
+{
+	DeliveryInflight *inflight = worker_inflight();
+
+	if (inflight != NULL && inflight->pid == MyProcPid)
+		inflight->timed_out = true;
+	ProcDiePending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+/* orders_stream.function_timeout: a cancel, as statement_timeout's. */
+static void
+cancel_timeout_handler(void)
+{
+	QueryCancelPending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+/*
+ * Clears the session state a function may leave in the delivery worker's
+ * session, where the next mapping's function (another role's) would find
+ * it, or the worker's own queries: what DISCARD ALL clears, but settings
+ * (restored by the caller), the session user (which a function cannot
+ * change) and LISTEN (refused in a background worker).  Runs as the
+ * worker's user, in the delivery transaction.
+ */
+static void
+reset_session_state(void)
+{
+	LockReleaseAll(USER_LOCKMETHOD, true);	/* advisory locks */
+	ResetTempTableNamespace();
+	DropAllPreparedStatements();
+	PortalHashTableDeleteAll();
+	ResetSequenceCaches();		/* currval(), lastval() */
+}
+
 bool
-delivery_invoke(const DeliveryTarget *target, Jsonb *event, char **batch,
-				int nbatch, char **lowest_failure, ErrorData **error)
+delivery_invoke(const DeliveryTarget *target, DeliveryEventBuilder build,
+				void *build_arg, char **batch, int nbatch,
+				char **lowest_failure, ErrorData **error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
+	MemoryContext invocation_cxt;
 	Oid			save_userid;
 	int			save_sec_context;
 	volatile bool ok = false;
+	int			timeout = orders_stream_function_timeout;
 
 	*error = NULL;
 	if (lowest_failure)
 		*lowest_failure = NULL;
+	if (cancel_timeout == MAX_TIMEOUTS)
+	{
+		cancel_timeout = RegisterTimeout(USER_TIMEOUT, cancel_timeout_handler);
+		terminate_timeout = RegisterTimeout(USER_TIMEOUT, terminate_timeout_handler);
+	}
+	/* the event and everything the call leaves behind, freed after it */
+	invocation_cxt = AllocSetContextCreate(cxt, "orders_stream invocation",
+										   ALLOCSET_DEFAULT_SIZES);
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
+	MemoryContextSwitchTo(invocation_cxt);
 
 	PG_TRY();
 	{
@@ -408,6 +545,14 @@ delivery_invoke(const DeliveryTarget *target, Jsonb *event, char **batch,
 		LOCAL_FCINFO(fcinfo, 1);
 		Datum		result;
 		int			nestlevel;
+		Jsonb	   *event;
+
+		/*
+		 * Building the event is part of the attempt: an error (out of memory)
+		 * fails it like the function's own, so that the batch is retried,
+		 * bisected and given up on as usual.
+		 */
+		event = build(build_arg);
 
 		/*
 		 * The function runs as the mapping's owner, with its search_path.
@@ -429,20 +574,45 @@ delivery_invoke(const DeliveryTarget *target, Jsonb *event, char **batch,
 								 PGC_INTERNAL, PGC_S_DYNAMIC_DEFAULT, GUC_ACTION_SAVE,
 								 true, 0, false);
 		check_target(target);
-		if (orders_stream_function_timeout > 0)
-			enable_timeout_after(STATEMENT_TIMEOUT, orders_stream_function_timeout);
+		if (timeout > 0)
+		{
+			EnableTimeoutParams timeouts[2];
+
+			timeouts[0].id = cancel_timeout;
+			timeouts[0].type = TMPARAM_AFTER;
+			timeouts[0].delay_ms = timeout;
+			timeouts[1].id = terminate_timeout;
+			timeouts[1].type = TMPARAM_AFTER;
+			timeouts[1].delay_ms = timeout + orders_stream_function_timeout_grace;
+			enable_timeouts(timeouts, 2);
+		}
 
 		fmgr_info(target->function, &flinfo);
 		InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
 		fcinfo->args[0].value = JsonbPGetDatum(event);
 		fcinfo->args[0].isnull = false;
 		result = FunctionCallInvoke(fcinfo);
+		if (timeout > 0)
+		{
+			disable_timeout(cancel_timeout, false);
+			disable_timeout(terminate_timeout, false);
+		}
+		/* it caught the cancel and returned: still too late, as on AWS */
+		if (timeout > 0 && get_timeout_indicator(cancel_timeout, false))
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("function %s timed out after %d ms and ignored the cancel",
+							format_procedure(target->function), timeout),
+					 errhint("Raise orders_stream.function_timeout, or let the function end when cancelled.")));
 		if (batch != NULL)
-			*lowest_failure = lowest_item_failure(target->function, result, fcinfo->isnull,
-												  batch, nbatch);
+		{
+			char	   *lowest = lowest_item_failure(target->function, result,
+													 fcinfo->isnull, batch, nbatch);
 
-		if (orders_stream_function_timeout > 0)
-			disable_timeout(STATEMENT_TIMEOUT, false);
+			if (lowest != NULL)
+				*lowest_failure = MemoryContextStrdup(cxt, lowest);
+		}
+
 		/*
 		 * Undo every setting the function made, SET or SET LOCAL: none may
 		 * outlive the invocation, in this worker's superuser session (its own
@@ -452,24 +622,38 @@ delivery_invoke(const DeliveryTarget *target, Jsonb *event, char **batch,
 		AtEOXact_GUC(false, nestlevel);
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 		ok = true;
 	}
 	PG_CATCH();
 	{
-		if (orders_stream_function_timeout > 0)
-			disable_timeout(STATEMENT_TIMEOUT, false);
+		bool		timed_out;
+
+		if (timeout > 0)
+		{
+			disable_timeout(cancel_timeout, false);
+			disable_timeout(terminate_timeout, false);
+		}
+		timed_out = timeout > 0 && get_timeout_indicator(cancel_timeout, true);
 		MemoryContextSwitchTo(cxt);
 		*error = CopyErrorData();
 		FlushErrorState();
 		/* restores the user id and the GUCs of before the subtransaction */
 		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
+		MemoryContextSwitchTo(cxt);
+		/* rather than "canceling statement due to user request" */
+		if (timed_out && (*error)->sqlerrcode == ERRCODE_QUERY_CANCELED &&
+			strstr((*error)->message, "timed out") == NULL)
+			(*error)->message = psprintf("function %s timed out after %d ms",
+										 format_procedure(target->function), timeout);
 	}
 	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	MemoryContextDelete(invocation_cxt);
 
+	if (am_delivery_worker)
+		reset_session_state();
 	/* the function's effects must be visible to what follows */
 	if (ok)
 		CommandCounterIncrement();
@@ -613,6 +797,13 @@ bound_retry(Outcome *o, Batch *b)
 		o->bisect_stack = lappend(list_copy(o->bisect_stack), last);
 }
 
+/*
+ * Writes the outcome to the mapping row, if the row is still the one loaded
+ * (same xmin) and nobody is changing it (SKIP LOCKED: an update or delete in
+ * progress never makes the worker wait).  Otherwise marks the mapping stale:
+ * the caller rolls the whole batch back, function effects included, and the
+ * next round sees the new configuration, or no mapping.
+ */
 static void
 save_outcome(Mapping *m, Outcome *o)
 {
@@ -648,6 +839,21 @@ save_outcome(Mapping *m, Outcome *o)
 		nulls[10] = 'n';
 	values[11] = CStringGetTextDatum(o->result);
 
+	{
+		Oid			locktypes[2] = {TEXTOID, INT8OID};
+		Datum		lockvalues[2] = {values[0], Int64GetDatum((int64) m->xmin)};
+
+		if (SPI_execute_with_args("SELECT FROM orders_stream.event_source_mappings "
+								  "WHERE uuid = $1::uuid AND xmin::text::bigint = $2 "
+								  "FOR NO KEY UPDATE SKIP LOCKED",
+								  2, locktypes, lockvalues, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not lock event source mapping %s", m->uuid);
+		if (SPI_processed == 0)
+		{
+			m->stale = true;
+			return;
+		}
+	}
 	if (SPI_execute_with_args("UPDATE orders_stream.event_source_mappings SET "
 							  "checkpoint = $2, attempts = $3, next_attempt_at = $4, bisect_stack = $5, "
 							  "invocations = invocations + $6, errors = errors + $7, "
@@ -674,18 +880,91 @@ max_age_secs(Mapping *m)
 }
 
 /*
- * One step of one mapping, in the current transaction.  Returns true if it
- * did something (invoked, or gave records up); false if there was nothing to
- * do, with *due set when the mapping waits for a time.
+ * Whether the mapping's owner may read its stream: SELECT on the table, and
+ * past its row-level security if enabled (the records hold every row).  The
+ * records of a dropped table stay deliverable to the mappings that exist
+ * until they age out: nobody can be granted access to them any more, and
+ * the mapping's owner had it.  (An OID that a new table reuses is checked
+ * as that table.)
  */
 static bool
-deliver_step(Mapping *m, TimestampTz *due)
+owner_may_read(Mapping *m)
+{
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(m->target.owner)))
+		return false;
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(m->relid)))
+		return true;
+	return pg_class_aclcheck(m->relid, m->target.owner, ACL_SELECT) == ACLCHECK_OK &&
+		check_enable_rls(m->relid, m->target.owner, true) != RLS_ENABLED;
+}
+
+/*
+ * Runs the function on the batch, recording the invocation in shared memory
+ * while it runs, for the next worker should this one be terminated.
+ */
+static bool
+invoke_batch(Mapping *m, Batch *b, const char *batch_end, char **lowest,
+			 ErrorData **error)
+{
+	DeliveryInflight *inflight = worker_inflight();
+	bool		ok;
+
+	if (strlen(m->checkpoint) < OS_INFLIGHT_SEQ_LEN &&
+		strlen(batch_end) < OS_INFLIGHT_SEQ_LEN)
+	{
+		strlcpy(inflight->mapping, m->uuid, sizeof(inflight->mapping));
+		strlcpy(inflight->checkpoint, m->checkpoint, sizeof(inflight->checkpoint));
+		strlcpy(inflight->batch_end, batch_end, sizeof(inflight->batch_end));
+		inflight->database = MyDatabaseId;
+		inflight->timeout_ms = orders_stream_function_timeout;
+		inflight->timed_out = false;
+		pg_write_barrier();
+		inflight->pid = MyProcPid;
+	}
+	ok = delivery_invoke(&m->target, build_event, b,
+						 m->report_item_failures ? b->seqs : NULL, b->n,
+						 lowest, error);
+	inflight->pid = 0;
+	return ok;
+}
+
+/* The error of an invocation whose worker did not survive it. */
+static ErrorData *
+killed_error(Mapping *m, const KilledInvocation *killed)
+{
+	ErrorData  *e = palloc0(sizeof(ErrorData));
+
+	e->elevel = ERROR;
+	if (killed->timed_out)
+	{
+		e->sqlerrcode = ERRCODE_QUERY_CANCELED;
+		e->message = psprintf("function %s timed out after %d ms and ignored the cancel: its worker was terminated",
+							  function_display_name(m), killed->timeout_ms);
+		e->hint = pstrdup("Let the function end when cancelled (do not catch query_canceled), or raise orders_stream.function_timeout.");
+	}
+	else
+	{
+		e->sqlerrcode = ERRCODE_ADMIN_SHUTDOWN;
+		e->message = psprintf("the delivery worker exited while function %s ran",
+							  function_display_name(m));
+	}
+	return e;
+}
+
+/*
+ * One step of one mapping, in the current transaction.  Returns true if it
+ * did something (invoked, or gave records up); false if there was nothing to
+ * do, with *due set when the mapping waits for a time.  With killed, the
+ * batch is the one a terminated worker was invoking, and fails without
+ * being invoked again.
+ */
+static bool
+deliver_step(Mapping *m, const KilledInvocation *killed, TimestampTz *due)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	Batch	   *b;
 	Outcome		o;
 	int			expired;
-	Jsonb	   *event;
 	char	   *lowest = NULL;
 	ErrorData  *error = NULL;
 	bool		ok;
@@ -696,7 +975,7 @@ deliver_step(Mapping *m, TimestampTz *due)
 	o.attempts = m->attempts;
 	o.bisect_stack = m->bisect_stack;
 
-	b = fetch_batch(m);
+	b = fetch_batch(m, killed ? killed->batch_end : NULL);
 	if (b->n == 0)
 	{
 		/* a pending half whose records have gone: nothing left of it */
@@ -713,9 +992,29 @@ deliver_step(Mapping *m, TimestampTz *due)
 
 	batch_end = b->seqs[b->n - 1];
 
+	/*
+	 * The owner must still exist and still be allowed to read the stream.  If
+	 * not, the mapping stalls, as an AWS mapping whose role lost access to
+	 * the stream does: its records go neither to the function nor to
+	 * orders_stream.failures, which the owner can read.  Delivery resumes
+	 * once the privilege is back; until then retention trims the records.
+	 * Checked before the batching window or the filters look at a record, so
+	 * that not even the checkpoint moves on data the owner may not read.
+	 */
+	if (!owner_may_read(m))
+	{
+		o.errors = 1;
+		o.last_error = psprintf("42501: AccessDeniedException: the owner of event source mapping %s may not read stream \"%s\"",
+								m->uuid, m->stream_arn);
+		o.result = "PROBLEM: The owner of the mapping may not read the stream";
+		o.next_attempt_at = TimestampTzPlusMilliseconds(now, orders_stream_retry_max_delay);
+		save_outcome(m, &o);
+		return true;
+	}
+
 	/* AWS waits up to the batching window for a full batch */
-	if (b->n < m->batch_size && m->window_secs > 0 && m->attempts == 0 &&
-		m->bisect_stack == NIL &&
+	if (!b->full && m->window_secs > 0 && m->attempts == 0 &&
+		m->bisect_stack == NIL && killed == NULL &&
 		now < TimestampTzPlusMilliseconds(b->arrivals[0], m->window_secs * 1000L))
 	{
 		*due = TimestampTzPlusMilliseconds(b->arrivals[0], m->window_secs * 1000L);
@@ -736,27 +1035,6 @@ deliver_step(Mapping *m, TimestampTz *due)
 		}
 	}
 
-	/*
-	 * The owner must still exist and still be allowed to read the stream (the
-	 * stream of a dropped table is nobody's to read, as in get_records).  If
-	 * not, the mapping stalls, as an AWS mapping whose role lost access to
-	 * the stream does: its records go neither to the function nor to
-	 * orders_stream.failures, which the owner can read.  Delivery resumes
-	 * once the privilege is back; until then retention trims the records.
-	 */
-	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(m->target.owner)) ||
-		!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(m->relid)) ||
-		pg_class_aclcheck(m->relid, m->target.owner, ACL_SELECT) != ACLCHECK_OK)
-	{
-		o.errors = 1;
-		o.last_error = psprintf("42501: AccessDeniedException: the owner of event source mapping %s may not read stream \"%s\"",
-								m->uuid, m->stream_arn);
-		o.result = "PROBLEM: The owner of the mapping may not read the stream";
-		o.next_attempt_at = TimestampTzPlusMilliseconds(now, orders_stream_retry_max_delay);
-		save_outcome(m, &o);
-		return true;
-	}
-
 	/* records too old for the function go to the failure destination */
 	for (expired = 0; expired < b->n; expired++)
 		if (ms_between(b->arrivals[expired], now) <= max_age_secs(m) * 1000)
@@ -773,10 +1051,13 @@ deliver_step(Mapping *m, TimestampTz *due)
 		return true;
 	}
 
-	event = build_event(b, 0, b->n);
-	ok = delivery_invoke(&m->target, event,
-						 m->report_item_failures ? b->seqs : NULL, b->n,
-						 &lowest, &error);
+	if (killed != NULL)
+	{
+		error = killed_error(m, killed);
+		ok = false;
+	}
+	else
+		ok = invoke_batch(m, b, batch_end, &lowest, &error);
 	o.invocations = 1;
 
 	if (ok && lowest == NULL)
@@ -849,12 +1130,17 @@ deliver_step(Mapping *m, TimestampTz *due)
 	return true;
 }
 
-/* One batch of one mapping, in a transaction of its own. */
+/*
+ * One batch of one mapping, in a transaction of its own, rolled back if the
+ * mapping changed meanwhile.
+ */
 static bool
-deliver_one(const char *uuid, TimestampTz *due)
+deliver_one(const char *uuid, const KilledInvocation *killed, TimestampTz *due)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	Mapping    *m;
 	bool		worked = false;
+	bool		stale = false;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -863,14 +1149,23 @@ deliver_one(const char *uuid, TimestampTz *due)
 	pgstat_report_activity(STATE_RUNNING, "delivering stream records");
 
 	m = load_mapping(uuid);
-	if (m != NULL && m->next_attempt_at > GetCurrentTimestamp())
+	if (m != NULL && killed != NULL && strcmp(m->checkpoint, killed->checkpoint) != 0)
+		m = NULL;				/* that batch is no longer the next */
+	if (m != NULL && killed == NULL && m->next_attempt_at > GetCurrentTimestamp())
 		*due = m->next_attempt_at;	/* backing off before a retry */
 	else if (m != NULL)
-		worked = deliver_step(m, due);
+	{
+		worked = deliver_step(m, killed, due);
+		stale = m->stale;
+	}
 
 	SPI_finish();
 	PopActiveSnapshot();
-	CommitTransactionCommand();
+	if (stale)
+		AbortCurrentTransaction();
+	else
+		CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return worked;
 }
@@ -884,6 +1179,7 @@ deliver_one(const char *uuid, TimestampTz *due)
 static void
 note_internal_error(const char *uuid, const char *message)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	Oid			argtypes[3] = {TEXTOID, TEXTOID, INT4OID};
 	Datum		values[3];
 
@@ -894,20 +1190,24 @@ note_internal_error(const char *uuid, const char *message)
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_connect();
+	/* SKIP LOCKED: a change of the mapping in progress does not stop us */
 	if (SPI_execute_with_args("UPDATE orders_stream.event_source_mappings SET "
 							  "last_error = $2, last_processing_result = 'PROBLEM: Internal error', "
 							  "next_attempt_at = clock_timestamp() + $3 * interval '1 ms' "
-							  "WHERE uuid = $1::uuid",
+							  "WHERE uuid = (SELECT uuid FROM orders_stream.event_source_mappings "
+							  "  WHERE uuid = $1::uuid FOR NO KEY UPDATE SKIP LOCKED)",
 							  3, argtypes, values, NULL, false, 0) < 0)
 		elog(WARNING, "could not record the error of event source mapping %s", uuid);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
 }
 
 /* deliver_one(), surviving its errors. */
 static bool
-deliver_one_guarded(const char *uuid, TimestampTz *due)
+deliver_one_guarded(const char *uuid, const KilledInvocation *killed,
+					TimestampTz *due)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile bool worked = false;
@@ -915,7 +1215,7 @@ deliver_one_guarded(const char *uuid, TimestampTz *due)
 
 	PG_TRY();
 	{
-		worked = deliver_one(uuid, due);
+		worked = deliver_one(uuid, killed, due);
 	}
 	PG_CATCH();
 	{
@@ -927,6 +1227,7 @@ deliver_one_guarded(const char *uuid, TimestampTz *due)
 		EmitErrorReport();
 		FlushErrorState();
 		AbortOutOfAnyTransaction();
+		worker_inflight()->pid = 0;
 		pgstat_report_activity(STATE_IDLE, NULL);
 		RESUME_INTERRUPTS();
 		message = psprintf("%s: %s", unpack_sql_state(e->sqlerrcode),
@@ -967,7 +1268,36 @@ enabled_mappings(MemoryContext cxt)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
 	return uuids;
+}
+
+/*
+ * The invocation a previous worker was running when it exited (terminated
+ * past the function's timeout, or otherwise), taken from shared memory, or
+ * NULL.
+ */
+static KilledInvocation *
+take_killed_invocation(void)
+{
+	DeliveryInflight *inflight = worker_inflight();
+	KilledInvocation *killed;
+
+	if (inflight->pid == 0 || inflight->pid == MyProcPid ||
+		inflight->database != MyDatabaseId)
+		return NULL;
+	killed = palloc0(sizeof(KilledInvocation));
+	killed->mapping = pstrdup(inflight->mapping);
+	killed->checkpoint = pstrdup(inflight->checkpoint);
+	killed->batch_end = pstrdup(inflight->batch_end);
+	killed->timed_out = inflight->timed_out;
+	killed->timeout_ms = inflight->timeout_ms;
+	inflight->pid = 0;
+	ereport(LOG,
+			(errmsg("orders_stream delivery: the previous worker was terminated while invoking the function of event source mapping %s%s; the invocation counts as failed",
+					killed->mapping,
+					killed->timed_out ? " past orders_stream.function_timeout" : "")));
+	return killed;
 }
 
 void
@@ -975,21 +1305,29 @@ orders_stream_delivery_main(Datum arg)
 {
 	TimestampTz started = GetCurrentTimestamp();
 	MemoryContext round_cxt;
+	KilledInvocation *killed;
 
 	(void) worker_start(OS_WORKER_DELIVERY, arg);
+	am_delivery_worker = true;
 	/* this session is a superuser's: its own queries trust pg_catalog only */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
+	killed = take_killed_invocation();
+	/* everything of a round, reset at the start of the next */
 	round_cxt = AllocSetContextCreate(TopMemoryContext, "orders_stream delivery round",
 									  ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(round_cxt);
 
 	for (;;)
 	{
 		List	   *uuids;
 		ListCell   *lc;
 		bool		worked = false;
-		TimestampTz wake = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
+		TimestampTz wake;
 
+		MemoryContextReset(round_cxt);
+		wake = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
 		CHECK_FOR_INTERRUPTS();
+
 		/*
 		 * With work to do, the worker does not wait on its latch (which exits
 		 * on postmaster death): an orphaned worker would go on delivering and
@@ -1010,13 +1348,20 @@ orders_stream_delivery_main(Datum arg)
 			continue;
 		}
 
-		MemoryContextReset(round_cxt);
+		if (killed != NULL)
+		{
+			TimestampTz due = 0;
+
+			(void) deliver_one_guarded(killed->mapping, killed, &due);
+			killed = NULL;
+		}
+
 		uuids = enabled_mappings(round_cxt);
 		foreach(lc, uuids)
 		{
 			TimestampTz due = 0;
 
-			if (deliver_one_guarded(lfirst(lc), &due))
+			if (deliver_one_guarded(lfirst(lc), NULL, &due))
 				worked = true;
 			else if (due != 0 && due < wake)
 				wake = due;

@@ -18,10 +18,19 @@ typedef struct DeliveryTarget
 	const char *search_path;
 } DeliveryTarget;
 
+/* Builds the event of an invocation, in the invocation's memory context. */
+typedef Jsonb *(*DeliveryEventBuilder) (void *arg);
+
 /*
- * Calls target's function with the event in a subtransaction, as the
- * target's owner.  Returns true on success; on an error, returns false with
- * the error (in the caller's memory context) in *error, and the
+ * Calls target's function with the event build(build_arg) in a
+ * subtransaction, as the target's owner, cancelled past
+ * orders_stream.function_timeout and its process terminated
+ * orders_stream.function_timeout_grace later if it ignores the cancel.
+ * Settings it makes are undone; in the delivery worker, the rest of the
+ * session state it leaves is cleared too (in another session it may be the
+ * caller's own).  Returns true on success; on an error (also while
+ * building the event), returns false with the error (in the caller's
+ * memory context) in *error, and the
  * subtransaction's effects are gone.
  *
  * With batch != NULL (ReportBatchItemFailures, batch = the SequenceNumbers
@@ -29,7 +38,8 @@ typedef struct DeliveryTarget
  * *lowest_failure to its lowest itemIdentifier; an identifier that is not in
  * the batch makes the whole invocation an error, as in AWS.
  */
-extern bool delivery_invoke(const DeliveryTarget *target, Jsonb *event,
+extern bool delivery_invoke(const DeliveryTarget *target,
+							DeliveryEventBuilder build, void *build_arg,
 							char **batch, int nbatch, char **lowest_failure,
 							ErrorData **error);
 

@@ -31,6 +31,8 @@ int			orders_stream_retry_base_delay = 1000;
 int			orders_stream_retry_max_delay = 60000;
 int			orders_stream_function_timeout = 300000;
 int			orders_stream_max_record_size = 6 * 1024 * 1024;
+int			orders_stream_function_timeout_grace = 5000;
+int			orders_stream_max_batch_size_bytes = 6 * 1024 * 1024;
 
 void		_PG_init(void);
 
@@ -154,6 +156,20 @@ _PG_init(void)
 							&orders_stream_function_timeout,
 							300000, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("orders_stream.function_timeout_grace",
+							"How long a function may go on after the cancel at orders_stream.function_timeout before its process is terminated.",
+							"A function that catches the cancel (query_canceled) is ended this long after it: the delivery worker exits and restarts, and the invocation counts as a failed attempt.",
+							&orders_stream_function_timeout_grace,
+							5000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("orders_stream.max_batch_size_bytes",
+							"Largest event (sum of its records' JSON) handed to a mapping's function; a larger record goes alone.",
+							NULL,
+							&orders_stream_max_batch_size_bytes,
+							6 * 1024 * 1024, 1024, 256 * 1024 * 1024,
+							PGC_SIGHUP, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 
 	/*

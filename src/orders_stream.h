@@ -22,5 +22,7 @@ extern int	orders_stream_retry_base_delay; /* milliseconds */
 extern int	orders_stream_retry_max_delay;	/* milliseconds */
 extern int	orders_stream_function_timeout; /* milliseconds, 0 = none */
 extern int	orders_stream_max_record_size;	/* bytes */
+extern int	orders_stream_function_timeout_grace;	/* milliseconds */
+extern int	orders_stream_max_batch_size_bytes; /* bytes */
 
 #endif							/* ORDERS_STREAM_H */

@@ -1,7 +1,14 @@
 /*-------------------------------------------------------------------------
  * redrive.c
- *	  redrive_failures(): replays stored failures through the same
- *	  invocation path as delivery, as each mapping's owner.
+ *	  redrive_failures(): the failures of event source mappings, invoked
+ *	  again after the function has been fixed.
+ *
+ * It runs in the caller's session through delivery_invoke(), the path of
+ * the delivery worker: as the mapping's owner, in a subtransaction, with
+ * orders_stream.function_timeout (a function that ignores the cancel ends
+ * the caller's session after the grace period), and its settings undone.
+ * Other session state the function leaves (temporary tables, advisory
+ * locks) is not cleared here: in a user's session it may be the caller's.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -31,9 +38,19 @@ typedef struct StoredFailure
 	int			nseqs;
 } StoredFailure;
 
+/* The event of a stored failure's records (a DeliveryEventBuilder). */
+static Jsonb *
+build_stored_event(void *arg)
+{
+	const char *records = (const char *) arg;
+
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+											  CStringGetDatum(psprintf("{\"Records\":%s}", records))));
+}
+
 /*
  * Invokes the mapping function again with the records of each stored
- * failure (those the caller may see, not yet redriven successfully), as the
+ * failure (the caller's own, not yet redriven successfully), as the
  * mapping's owner, and records the outcome in the failure row.
  */
 Datum
@@ -124,13 +141,11 @@ orders_stream_redrive_failures(PG_FUNCTION_ARGS)
 			result = "ERROR: the event source mapping no longer exists";
 		else
 		{
-			Jsonb	   *event;
 			ErrorData  *error;
 			char	   *lowest = NULL;
 
-			event = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-													   CStringGetDatum(psprintf("{\"Records\":%s}", f->records))));
-			if (delivery_invoke(&f->target, event, f->seqs, f->nseqs, &lowest, &error))
+			if (delivery_invoke(&f->target, build_stored_event, f->records,
+								f->seqs, f->nseqs, &lowest, &error))
 				result = lowest ? psprintf("ERROR: batchItemFailures from %s", lowest) : "OK";
 			else
 				result = psprintf("ERROR: %s: %s", unpack_sql_state(error->sqlerrcode),

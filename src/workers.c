@@ -3,9 +3,12 @@
  *	  The background workers of orders_stream: one capture worker and one
  *	  delivery worker, in the database named by orders_stream.database.
  *
- * Each kind is started with the server (static registration) and exits
- * quietly when the extension is not installed; CREATE EXTENSION (and the
- * wait helpers) launch them again as dynamic workers.  A slot in shared
+ * A static launcher, connected to no database (it reads the shared catalog
+ * pg_database only), waits until orders_stream.database exists, logging at
+ * most once a minute while it does not, then starts the per-database
+ * workers as dynamic workers and exits.  They exit quietly when the
+ * extension is not installed; CREATE EXTENSION (and the wait helpers) start
+ * them again.  All are restarted a second after a crash.  A slot in shared
  * memory per kind keeps a single worker of each kind and holds its latch,
  * so that commits can wake the capture worker and stored records the
  * delivery worker without polling.
@@ -13,7 +16,11 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
@@ -29,6 +36,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/wait_event.h"
 
 #include "compat.h"
@@ -44,7 +52,12 @@ typedef struct WorkerSlot
 typedef struct WorkersShared
 {
 	WorkerSlot	slots[OS_NUM_WORKERS];
+	DeliveryInflight inflight;
 } WorkersShared;
+
+/* How often the launcher looks for a missing database, and logs it. */
+#define LAUNCHER_POLL_MS		1000
+#define LAUNCHER_LOG_EVERY_MS	60000
 
 static const char *const worker_names[OS_NUM_WORKERS] = {
 	"orders_stream capture",
@@ -86,7 +99,8 @@ workers_shmem_startup(void)
 }
 
 static void
-fill_worker(BackgroundWorker *worker, OsWorkerKind kind, Oid database)
+fill_worker(BackgroundWorker *worker, const char *name, const char *function,
+			Oid database)
 {
 	memset(worker, 0, sizeof(BackgroundWorker));
 	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -94,9 +108,9 @@ fill_worker(BackgroundWorker *worker, OsWorkerKind kind, Oid database)
 	/* restarted a second after a crash, like pg_cron's */
 	worker->bgw_restart_time = 1;
 	snprintf(worker->bgw_library_name, BGW_MAXLEN, "orders_stream");
-	snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", worker_functions[kind]);
-	snprintf(worker->bgw_name, BGW_MAXLEN, "%s", worker_names[kind]);
-	snprintf(worker->bgw_type, BGW_MAXLEN, "%s", worker_names[kind]);
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker->bgw_name, BGW_MAXLEN, "%s", name);
+	snprintf(worker->bgw_type, BGW_MAXLEN, "%s", name);
 	worker->bgw_main_arg = ObjectIdGetDatum(database);
 }
 
@@ -127,21 +141,23 @@ workers_xact_callback(XactEvent event, void *arg)
 void
 workers_init(void)
 {
-	int			kind;
+	BackgroundWorker worker;
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = workers_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = workers_shmem_startup;
 
-	for (kind = 0; kind < OS_NUM_WORKERS; kind++)
-	{
-		BackgroundWorker worker;
-
-		fill_worker(&worker, kind, InvalidOid);
-		RegisterBackgroundWorker(&worker);
-	}
+	fill_worker(&worker, "orders_stream launcher", "orders_stream_launcher_main",
+				InvalidOid);
+	RegisterBackgroundWorker(&worker);
 	RegisterXactCallback(workers_xact_callback, NULL);
+}
+
+DeliveryInflight *
+worker_inflight(void)
+{
+	return workers_shared ? &workers_shared->inflight : NULL;
 }
 
 bool
@@ -157,8 +173,8 @@ worker_running(OsWorkerKind kind)
 	return pid != 0;
 }
 
-bool
-workers_launch(void)
+static bool
+launch_in(Oid database)
 {
 	bool		ok = true;
 	int			kind;
@@ -172,10 +188,94 @@ workers_launch(void)
 
 		if (worker_running(kind))
 			continue;
-		fill_worker(&worker, kind, MyDatabaseId);
+		fill_worker(&worker, worker_names[kind], worker_functions[kind], database);
 		ok = RegisterDynamicBackgroundWorker(&worker, &handle) && ok;
 	}
 	return ok;
+}
+
+bool
+workers_launch(void)
+{
+	return launch_in(MyDatabaseId);
+}
+
+/*
+ * The OID of a database, or InvalidOid.  A backend connected to no database
+ * has no relcache entries for the indexes of shared catalogs: a heap scan of
+ * pg_database, as autovacuum's launcher does.
+ */
+static Oid
+database_oid(const char *name)
+{
+	Oid			result = InvalidOid;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+
+		if (strcmp(NameStr(db->datname), name) == 0)
+		{
+			result = db->oid;
+			break;
+		}
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	return result;
+}
+
+/*
+ * The static worker: waits for orders_stream.database to exist, then starts
+ * the workers there.  Connected to no database, it can read pg_database but
+ * need not fail (and be restarted every second) when the database is
+ * missing.
+ */
+void
+orders_stream_launcher_main(Datum arg)
+{
+	TimestampTz logged = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+
+	for (;;)
+	{
+		Oid			database = database_oid(orders_stream_database);
+
+		if (OidIsValid(database))
+		{
+			if (!launch_in(database))
+				ereport(WARNING,
+						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+						 errmsg("orders_stream could not start its workers in database \"%s\"",
+								orders_stream_database),
+						 errhint("Raise max_worker_processes; CREATE EXTENSION orders_stream or orders_stream.launch_workers() starts them later.")));
+			/* exit code 0: not restarted, the workers it started are */
+			proc_exit(0);
+		}
+		if (logged == 0 ||
+			TimestampDifferenceExceeds(logged, GetCurrentTimestamp(), LAUNCHER_LOG_EVERY_MS))
+		{
+			ereport(LOG,
+					(errcode(ERRCODE_UNDEFINED_DATABASE),
+					 errmsg("orders_stream is waiting for database \"%s\", which does not exist",
+							orders_stream_database),
+					 errhint("Create the database, or set orders_stream.database to an existing one and restart the server.")));
+			logged = GetCurrentTimestamp();
+		}
+		worker_wait(LAUNCHER_POLL_MS);
+	}
 }
 
 void
@@ -233,11 +333,9 @@ worker_start(OsWorkerKind kind, Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	if (OidIsValid(database))
-		BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
-	else
-		BackgroundWorkerInitializeConnection(orders_stream_database, NULL, 0);
-	pgstat_report_appname(worker_names[kind]);
+	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
+	/* a setting, not just pg_stat_activity's: invocations restore it */
+	SetConfigOption("application_name", worker_names[kind], PGC_USERSET, PGC_S_SESSION);
 
 	if (!claim_slot(kind))
 		proc_exit(0);
@@ -265,10 +363,12 @@ worker_wait(long timeout_ms)
 Oid
 worker_extension_oid(void)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	Oid			extension;
 
 	StartTransactionCommand();
 	extension = get_extension_oid("orders_stream", true);
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
 	return extension;
 }

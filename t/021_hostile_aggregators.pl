@@ -1,0 +1,399 @@
+# 021_hostile_aggregators.pl: a hostile or careless aggregator stalls no one.
+#
+#  (a) a function that swallows the cancel at orders_stream.function_timeout
+#      is ended (its worker terminated) after the grace period, counted as a
+#      failed attempt, retried, then sent to orders_stream.failures with a
+#      condition saying so, while another role's mapping keeps being
+#      delivered;
+#  (b) delete_event_source_mapping and update_event_source_mapping return
+#      while the mapping's function runs; what that invocation did is rolled
+#      back (deleted: never applied; updated: redone once, under the new
+#      configuration);
+#  (c) session state a function leaves (session advisory lock, temporary
+#      table, prepared statement, settings) is gone before the next
+#      invocation, of the same or another role's mapping;
+#  (d) batches are cut at orders_stream.max_batch_size_bytes, a larger
+#      record goes alone, and a failing record among them is bisected into
+#      orders_stream.failures;
+#  (e) records of a dropped table are still delivered to its mappings; a
+#      table with row-level security the owner does not bypass stalls its
+#      mapping with AccessDeniedException;
+#  (g) the delivery worker's memory stays flat under a steady load;
+#  (f) with orders_stream.database missing, one log line a minute instead of
+#      a worker restart every second; the workers start once it exists.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+use lib 't';
+use OrdersStream;
+
+my $node = OrdersStream::new_node('hostile', extra_conf => q{
+orders_stream.retry_base_delay = 10
+orders_stream.retry_max_delay = 100
+orders_stream.function_timeout = 1s
+orders_stream.function_timeout_grace = 1s
+orders_stream.max_batch_size_bytes = 8kB
+});
+
+sub sql { return $node->safe_psql('postgres', shift); }
+
+sub wait_mapping
+{
+	my ($m, $timeout) = @_;
+	return sql("SELECT orders_stream.wait_for_mapping('$m', '" . ($timeout // '60s') . "')");
+}
+
+# Runs SQL as a role; dies on error.
+sub as_role
+{
+	my ($role, $sql) = @_;
+	my ($rc, $out, $err) = OrdersStream::psql_as($node, $role, $sql);
+	die "as $role: $err" if $rc;
+	return $out;
+}
+
+sub poll
+{
+	my ($query, $what) = @_;
+	ok($node->poll_query_until('postgres', $query), $what);
+}
+
+# Makes the delivery worker take a changed configuration: after a reload, a
+# batch delivered once the worker has finished a round means it has read it.
+my $probe_n = 0;
+sub reload_worker
+{
+	my ($probe) = @_;
+	sql('SELECT pg_reload_conf()');
+	for (1 .. 2)
+	{
+		$probe_n++;
+		sql("INSERT INTO probe VALUES ($probe_n)");
+		wait_mapping($probe);
+	}
+}
+
+sql(<<'SQL');
+CREATE ROLE hostile LOGIN;
+CREATE ROLE victim LOGIN;
+GRANT CREATE ON SCHEMA public TO hostile, victim;
+CREATE TABLE probe (id int PRIMARY KEY);
+SELECT orders_stream.enable_stream('probe', 'KEYS_ONLY');
+CREATE FUNCTION probe_agg(event jsonb) RETURNS void LANGUAGE sql AS $$ SELECT $$;
+SQL
+my $probe = sql(q{SELECT orders_stream.create_event_source_mapping('probe', 'probe_agg(jsonb)', starting_position => 'LATEST')});
+
+# ====================================================================
+# (a) a function that swallows the cancel
+# ====================================================================
+sql(<<'SQL');
+CREATE TABLE a_bad (id int PRIMARY KEY);
+CREATE TABLE a_good (id int PRIMARY KEY, inserted_at timestamptz NOT NULL DEFAULT clock_timestamp());
+SELECT orders_stream.enable_stream('a_bad', 'KEYS_ONLY');
+SELECT orders_stream.enable_stream('a_good', 'NEW_IMAGE');
+GRANT SELECT ON a_bad TO hostile;
+GRANT SELECT ON a_good TO victim;
+CREATE SEQUENCE a_calls;
+GRANT USAGE ON a_calls TO hostile;
+SQL
+as_role('hostile', <<'SQL');
+CREATE FUNCTION a_swallow(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM nextval('a_calls');
+	LOOP
+		BEGIN
+			PERFORM pg_sleep(10);
+		EXCEPTION WHEN query_canceled THEN
+			NULL;
+		END;
+	END LOOP;
+END
+$$;
+SELECT orders_stream.create_event_source_mapping('a_bad', 'a_swallow(jsonb)',
+	starting_position => 'LATEST', maximum_retry_attempts => 1);
+SQL
+my $ma = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_name = 'a_swallow(jsonb)'});
+as_role('victim', <<'SQL');
+CREATE TABLE a_seen (id int, seen_at timestamptz);
+CREATE FUNCTION a_apply(event jsonb) RETURNS void LANGUAGE sql AS $$
+	INSERT INTO a_seen SELECT (r#>>'{dynamodb,Keys,id,N}')::int, clock_timestamp()
+	  FROM jsonb_array_elements(event->'Records') r
+$$;
+SELECT orders_stream.create_event_source_mapping('a_good', 'a_apply(jsonb)', starting_position => 'LATEST');
+SQL
+my $mg = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_name = 'a_apply(jsonb)'});
+
+sql('INSERT INTO a_bad VALUES (1)');
+# the victim's records keep coming through while the hostile function is
+# invoked, terminated, and invoked again
+my $n = 0;
+while (sql(qq{SELECT count(*) FROM orders_stream.failures WHERE mapping_uuid = '$ma'}) eq '0')
+{
+	$n++;
+	sql("INSERT INTO a_good (id) VALUES ($n)");
+	wait_mapping($mg, '30s');
+	last if $n >= 40;
+}
+cmp_ok($n, '>=', 2, '(a) the other role\'s mapping was delivered meanwhile');
+cmp_ok($n, '<', 40, '(a) the cancel-swallowing batch reached orders_stream.failures');
+is(sql(qq{SELECT count(*) FROM a_seen}), $n, '(a) every record of the other mapping was delivered');
+note 'other mapping, commit to applied, max: '
+  . sql(q{SELECT max(s.seen_at - g.inserted_at) FROM a_seen s JOIN a_good g USING (id)});
+is(sql(q{SELECT last_value FROM a_calls}), '2', '(a) invoked twice: 1 + maximum_retry_attempts');
+is(sql(qq{
+	SELECT condition || ' ' || sqlstate || ' ' || (message LIKE '%a_swallow% timed out after 1000 ms and ignored the cancel%')
+	  FROM orders_stream.failures WHERE mapping_uuid = '$ma'}),
+	'RetryAttemptsExhausted 57014 true', '(a) the failure says the function timed out and ignored the cancel');
+is(sql(qq{SELECT last_error LIKE '57014: %timed out%ignored the cancel%' FROM orders_stream.event_source_mapping_status WHERE uuid = '$ma'}),
+	't', '(a) last_error too');
+like(slurp_file($node->logfile), qr/previous worker was terminated while invoking the function of event source mapping $ma past orders_stream.function_timeout/,
+	'(a) the restarted worker logs why');
+sql("SELECT orders_stream.delete_event_source_mapping('$ma')");
+
+# ====================================================================
+# (b) delete and update return while the function runs
+# ====================================================================
+sql(<<'SQL');
+ALTER SYSTEM SET orders_stream.function_timeout = '120s';
+CREATE TABLE b_orders (id int PRIMARY KEY);
+SELECT orders_stream.enable_stream('b_orders', 'KEYS_ONLY');
+CREATE TABLE b_go ();
+CREATE TABLE b_seen (id int);
+CREATE SEQUENCE b_started;
+-- waits until the test lets its mapping go
+CREATE FUNCTION b_gate(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM nextval('b_started');
+	WHILE NOT EXISTS (SELECT FROM b_go) LOOP
+		PERFORM pg_sleep(0.02);
+	END LOOP;
+	INSERT INTO b_seen SELECT (r#>>'{dynamodb,Keys,id,N}')::int
+	  FROM jsonb_array_elements(event->'Records') r;
+END
+$$;
+SQL
+reload_worker($probe);
+my $mb = sql(q{SELECT orders_stream.create_event_source_mapping('b_orders', 'b_gate(jsonb)', starting_position => 'LATEST')});
+sql('INSERT INTO b_orders VALUES (1)');
+poll(q{SELECT is_called FROM b_started}, '(b) the function runs');
+my ($rc, $out, $err) = (0, '', '');
+$rc = $node->psql('postgres', qq{SET statement_timeout = '5s'; SELECT orders_stream.delete_event_source_mapping('$mb')},
+	stdout => \$out, stderr => \$err);
+is($rc, 0, '(b) delete_event_source_mapping returns while the function runs') or diag $err;
+sql(q{INSERT INTO b_go DEFAULT VALUES});
+$probe_n++;
+sql("INSERT INTO probe VALUES ($probe_n)");
+wait_mapping($probe);
+is(sql('SELECT count(*) FROM b_seen'), '0', '(b) the deleted mapping\'s invocation in flight was rolled back');
+
+sql(q{TRUNCATE b_go; ALTER SEQUENCE b_started RESTART});
+my $mu = sql(q{SELECT orders_stream.create_event_source_mapping('b_orders', 'b_gate(jsonb)', starting_position => 'LATEST')});
+sql('INSERT INTO b_orders VALUES (2)');
+poll(q{SELECT is_called FROM b_started}, '(b) the function runs again');
+$rc = $node->psql('postgres', qq{SET statement_timeout = '5s'; SELECT orders_stream.update_event_source_mapping('$mu', batch_size => 7)},
+	stdout => \$out, stderr => \$err);
+is($rc, 0, '(b) update_event_source_mapping returns while the function runs') or diag $err;
+sql(q{INSERT INTO b_go DEFAULT VALUES});
+wait_mapping($mu);
+is(sql('SELECT string_agg(id::text, \',\') FROM b_seen'), '2', '(b) the updated mapping applies its batch once');
+is(sql('SELECT last_value FROM b_started'), '2', '(b) ... in a second invocation, under the new configuration');
+sql("SELECT orders_stream.delete_event_source_mapping('$mu')");
+sql('ALTER SYSTEM RESET orders_stream.function_timeout');
+reload_worker($probe);
+
+# ====================================================================
+# (c) session state is cleared between invocations
+# ====================================================================
+sql(<<'SQL');
+CREATE TABLE c_one (id int PRIMARY KEY);
+CREATE TABLE c_two (id int PRIMARY KEY);
+SELECT orders_stream.enable_stream('c_one', 'KEYS_ONLY');
+SELECT orders_stream.enable_stream('c_two', 'KEYS_ONLY');
+GRANT SELECT ON c_one TO hostile;
+GRANT SELECT ON c_two TO victim;
+SQL
+as_role('hostile', <<'SQL');
+-- fails if its own temporary table is still there
+CREATE FUNCTION c_leave(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_advisory_lock(4242);
+	CREATE TEMP TABLE c_tmp (x int);
+	EXECUTE 'PREPARE c_plan AS SELECT 1';
+	PERFORM set_config('application_name', 'hostile', false);
+END
+$$;
+SELECT orders_stream.create_event_source_mapping('c_one', 'c_leave(jsonb)', starting_position => 'LATEST');
+SQL
+my $mc1 = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_name = 'c_leave(jsonb)'});
+as_role('victim', <<'SQL');
+CREATE TABLE c_obs (lock_free boolean, temp_gone boolean, prepared bigint, app text);
+CREATE FUNCTION c_check(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO c_obs SELECT pg_try_advisory_lock(4242),
+		NOT EXISTS (SELECT FROM pg_class WHERE relname = 'c_tmp' AND relpersistence = 't'),
+		(SELECT count(*) FROM pg_prepared_statements),
+		current_setting('application_name');
+	PERFORM pg_advisory_unlock(4242);
+END
+$$;
+SELECT orders_stream.create_event_source_mapping('c_two', 'c_check(jsonb)', starting_position => 'LATEST');
+SQL
+my $mc2 = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_name = 'c_check(jsonb)'});
+sql('INSERT INTO c_one VALUES (1)');
+wait_mapping($mc1);
+is(sql(q{SELECT pg_try_advisory_lock(4242)}), 't', '(c) another session can take the advisory lock the function left');
+sql('INSERT INTO c_two VALUES (1)');
+wait_mapping($mc2);
+is(sql(q{SELECT concat_ws(' ', lock_free, temp_gone, prepared, app) FROM c_obs}),
+	't t 0 orders_stream delivery', '(c) the next function finds no lock, temp table, prepared statement or setting');
+sql('INSERT INTO c_one VALUES (2)');
+wait_mapping($mc1);
+is(sql(qq{SELECT records_processed || ' ' || errors FROM orders_stream.event_source_mapping_status WHERE uuid = '$mc1'}),
+	'2 0', '(c) the same function runs again: its temporary table was dropped');
+
+# ====================================================================
+# (d) batches cut at orders_stream.max_batch_size_bytes (8kB here)
+# ====================================================================
+sql(<<'SQL');
+CREATE TABLE d_orders (id text PRIMARY KEY, pad text NOT NULL);
+SELECT orders_stream.enable_stream('d_orders', 'NEW_IMAGE');
+CREATE TABLE d_batches (ids text, n int, bytes int);
+CREATE FUNCTION d_agg(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	IF EXISTS (SELECT FROM jsonb_array_elements(event->'Records') r
+				WHERE r#>>'{dynamodb,Keys,id,S}' = 'poison') THEN
+		RAISE EXCEPTION 'poison record';
+	END IF;
+	INSERT INTO d_batches
+	SELECT string_agg(r#>>'{dynamodb,Keys,id,S}', ','), count(*), sum(octet_length(r::text) + 1)
+	  FROM jsonb_array_elements(event->'Records') r;
+END
+$$;
+SQL
+my $md = sql(q{SELECT orders_stream.create_event_source_mapping('d_orders', 'd_agg(jsonb)', batch_size => 100,
+	starting_position => 'LATEST', bisect_batch_on_function_error => true, maximum_retry_attempts => 0,
+	enabled => false)});
+sql(q{
+INSERT INTO d_orders SELECT 'd' || lpad(g::text, 2, '0'), repeat('x', 3000) FROM generate_series(1, 5) g;
+INSERT INTO d_orders VALUES ('big', repeat('y', 20000)), ('poison', repeat('z', 3000));
+INSERT INTO d_orders SELECT 'd' || lpad(g::text, 2, '0'), repeat('x', 3000) FROM generate_series(6, 9) g;
+});
+sql('SELECT orders_stream.wait_for_capture()');
+sql(qq{SELECT orders_stream.update_event_source_mapping('$md', enabled => true)});
+wait_mapping($md);
+is(sql(q{SELECT count(*) FROM d_batches WHERE bytes > 8192 AND n > 1}), '0', '(d) no batch over max_batch_size_bytes but a single record');
+is(sql(q{SELECT n FROM d_batches WHERE ids = 'big'}), '1', '(d) the larger record went alone');
+is(sql(q{SELECT max(n) FROM d_batches}), '2', '(d) batches of two 3 kB records');
+is(sql(q{SELECT sum(n) FROM d_batches}), '10', '(d) every other record applied once');
+is(sql(qq{SELECT string_agg(jsonb_array_length(records) || ' ' || (records->0#>>'{dynamodb,Keys,id,S}'), ',')
+	FROM orders_stream.failures WHERE mapping_uuid = '$md'}), '1 poison', '(d) the failing record bisected into failures alone');
+
+# ====================================================================
+# (e) dropped tables and row-level security
+# ====================================================================
+sql(<<'SQL');
+CREATE TABLE e_orders (id int PRIMARY KEY);
+SELECT orders_stream.enable_stream('e_orders', 'KEYS_ONLY');
+GRANT SELECT ON e_orders TO victim;
+CREATE TABLE e_rls (id int PRIMARY KEY);
+SELECT orders_stream.enable_stream('e_rls', 'KEYS_ONLY');
+GRANT SELECT ON e_rls TO victim;
+ALTER TABLE e_rls ENABLE ROW LEVEL SECURITY;
+CREATE POLICY e_some ON e_rls USING (id < 10);
+SQL
+as_role('victim', <<'SQL');
+CREATE TABLE e_seen (src text, id int);
+CREATE FUNCTION e_apply(event jsonb) RETURNS void LANGUAGE sql AS $$
+	INSERT INTO e_seen SELECT split_part(r->>'eventSourceARN', '/', 2), (r#>>'{dynamodb,Keys,id,N}')::int
+	  FROM jsonb_array_elements(event->'Records') r
+$$;
+SELECT orders_stream.create_event_source_mapping('e_orders', 'e_apply(jsonb)', starting_position => 'LATEST', enabled => false);
+SELECT orders_stream.create_event_source_mapping('e_rls', 'e_apply(jsonb)', starting_position => 'LATEST');
+SQL
+my $me = sql(q{SELECT uuid FROM orders_stream.event_source_mappings m JOIN orders_stream.streams s USING (stream_id) WHERE s.relid = 'e_orders'::regclass});
+my $mr = sql(q{SELECT uuid FROM orders_stream.event_source_mappings m JOIN orders_stream.streams s USING (stream_id) WHERE s.relid = 'e_rls'::regclass});
+sql('INSERT INTO e_orders SELECT generate_series(1, 3)');
+sql('SELECT orders_stream.wait_for_capture()');
+sql('DROP TABLE e_orders');
+sql(qq{SELECT orders_stream.update_event_source_mapping('$me', enabled => true)});
+wait_mapping($me);
+is(sql(q{SELECT string_agg(id::text, ',' ORDER BY id) FROM e_seen WHERE src = 'e_orders'}), '1,2,3',
+	'(e) the records of a dropped table are delivered');
+
+sql('INSERT INTO e_rls VALUES (1), (20)');
+poll(qq{SELECT last_error LIKE '42501: AccessDeniedException%' FROM orders_stream.event_source_mapping_status WHERE uuid = '$mr'},
+	'(e) row-level security the owner does not bypass stalls the mapping');
+is(sql(q{SELECT count(*) FROM e_seen WHERE src = 'e_rls'}), '0', '(e) ... delivering nothing');
+sql('ALTER TABLE e_rls DISABLE ROW LEVEL SECURITY');
+wait_mapping($mr);
+is(sql(q{SELECT string_agg(id::text, ',' ORDER BY id) FROM e_seen WHERE src = 'e_rls'}), '1,20',
+	'(e) delivery resumes once the owner may read every row');
+
+# ====================================================================
+# (g) flat memory under a steady load
+# ====================================================================
+sql(<<'SQL');
+CREATE TABLE g_orders (id int PRIMARY KEY, item text, qty int);
+SELECT orders_stream.enable_stream('g_orders', 'NEW_IMAGE');
+CREATE TABLE g_totals (item text PRIMARY KEY, total bigint);
+CREATE FUNCTION g_agg(event jsonb) RETURNS void LANGUAGE sql AS $$
+	INSERT INTO g_totals AS t
+	SELECT r#>>'{dynamodb,NewImage,item,S}', sum((r#>>'{dynamodb,NewImage,qty,N}')::int)
+	  FROM jsonb_array_elements(event->'Records') r GROUP BY 1
+	ON CONFLICT (item) DO UPDATE SET total = t.total + excluded.total
+$$;
+SQL
+my $mm = sql(q{SELECT orders_stream.create_event_source_mapping('g_orders', 'g_agg(jsonb)', starting_position => 'LATEST')});
+my $next = 0;
+sub g_load
+{
+	my ($rounds) = @_;
+	for (1 .. $rounds)
+	{
+		sql("INSERT INTO g_orders SELECT g, 'item' || g % 7, 1 FROM generate_series($next + 1, $next + 200) g");
+		$next += 200;
+		wait_mapping($mm);
+	}
+}
+my $worker = OrdersStream::worker_pid($node, 'orders_stream delivery');
+g_load(20);
+my $before = OrdersStream::rss_anon_kb($worker);
+g_load(60);
+my $after = OrdersStream::rss_anon_kb($worker);
+note "delivery worker RssAnon: $before kB, then $after kB after 12000 more records";
+is(OrdersStream::worker_pid($node, 'orders_stream delivery'), $worker, '(g) the same worker throughout');
+cmp_ok($after - $before, '<=', 1024, '(g) the delivery worker\'s memory stays flat');
+is(sql('SELECT sum(total) FROM g_totals'), $next, '(g) every record applied');
+
+$node->stop;
+
+# ====================================================================
+# (f) orders_stream.database missing
+# ====================================================================
+my $lone = OrdersStream::new_node('nodb', no_extension => 1,
+	extra_conf => "orders_stream.database = 'h_later'\n");
+my $waiting = qr/orders_stream is waiting for database "h_later", which does not exist/;
+my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+usleep(50_000) until slurp_file($lone->logfile) =~ $waiting || time > $deadline;
+like(slurp_file($lone->logfile), $waiting, '(f) the missing database is logged');
+# a rate: a window of a few seconds, in which restarts every second would show
+my $t0 = time;
+usleep(100_000) while time < $t0 + 4;
+my $log = slurp_file($lone->logfile);
+my $lines = () = $log =~ /$waiting/g;
+is($lines, 1, '(f) one log line in the first minute');
+unlike($log, qr/FATAL/, '(f) no worker fails and restarts');
+$lone->safe_psql('postgres', 'CREATE DATABASE h_later');
+ok($lone->poll_query_until('postgres', q{SELECT count(*) = 2 FROM pg_stat_activity WHERE datname = 'h_later'
+	AND backend_type IN ('orders_stream capture', 'orders_stream delivery')}),
+	'(f) the workers start once the database exists');
+$lone->safe_psql('h_later', 'CREATE EXTENSION orders_stream');
+is($lone->safe_psql('h_later', 'SELECT orders_stream.wait_for_slot() IS NOT NULL'), 't', '(f) and capture runs there');
+$lone->stop;
+
+done_testing();
