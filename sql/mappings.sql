@@ -89,7 +89,7 @@ $$;
 CREATE FUNCTION mp_conf(c jsonb) RETURNS jsonb
 LANGUAGE sql
 AS $$
-	SELECT c - 'UUID' - 'LastModified'
+	SELECT c - 'UUID' - 'LastModified' - 'EventSourceMappingArn'
 		|| jsonb_build_object('EventSourceArn', os_mask_arn(c->>'EventSourceArn'))
 $$;
 
@@ -219,8 +219,17 @@ SELECT orders_stream.create_event_source_mapping(:'mp_arn', 'item_totals_aggrega
 	starting_position => 'LATEST', maximum_record_age_in_seconds => -1, enabled => false) AS m1 \gset
 SELECT mp_conf(c) FROM orders_stream.list_event_source_mappings('mp_orders') AS c;
 SELECT (c->>'UUID')::uuid = :'m1' AS uuid_ok,
-	abs((c->>'LastModified')::numeric - extract(epoch FROM now())) < 60 AS last_modified_ok
+	abs((c->>'LastModified')::numeric - extract(epoch FROM now())) < 60 AS last_modified_ok,
+	c->>'EventSourceMappingArn' = 'arn:aws:lambda:local:000000000000:event-source-mapping:' || :'m1' AS arn_ok
 FROM orders_stream.list_event_source_mappings('mp_orders') AS c;
+-- GetEventSourceMapping: the same document
+SELECT orders_stream.get_event_source_mapping(:'m1') = c AS get_ok
+FROM orders_stream.list_event_source_mappings('mp_orders') AS c;
+SELECT orders_stream.get_event_source_mapping('00000000-0000-0000-0000-000000000000');
+\echo :LAST_ERROR_SQLSTATE
+-- one mapping per stream and function: ResourceConflictException
+SELECT mp_try($$SELECT orders_stream.create_event_source_mapping('mp_orders', 'item_totals_aggregator(jsonb)',
+	starting_position => 'LATEST', enabled => false)$$);
 -- update changes only what it is given
 SELECT mp_conf(orders_stream.update_event_source_mapping(:'m1', batch_size => 7,
 	maximum_retry_attempts => 3, bisect_batch_on_function_error => true,
@@ -256,6 +265,11 @@ SELECT orders_stream.create_event_source_mapping('mp_orders', 'item_totals_aggre
 	starting_position => 'LATEST', enabled => false) AS m2 \gset
 SELECT c->>'FunctionArn' AS function_arn, c->>'State' AS state, (c->>'UUID')::uuid = :'m1' AS is_m1
 FROM orders_stream.list_event_source_mappings('mp_orders') AS c;
+-- an update into another mapping's (stream, function) conflicts too
+SELECT mp_try(format('SELECT orders_stream.update_event_source_mapping(%L, function_name => %L)',
+	:'m1', 'item_totals_aggregator(jsonb)'));
+-- function_name has one form, schema-qualified, whoever made or changed the mapping
+SELECT function_name FROM orders_stream.event_source_mappings WHERE uuid IN (:'m1', :'m2') ORDER BY 1;
 SELECT count(*) FROM orders_stream.list_event_source_mappings(:'mp_arn');
 SELECT c->>'FunctionArn' AS function_arn
 FROM orders_stream.list_event_source_mappings(function_name => 'item_totals_aggregator(jsonb)') AS c;

@@ -566,9 +566,15 @@ SELECT orders_stream.create_event_source_mapping('e_orders', 'e_probe(jsonb)',
 SELECT orders_stream.create_event_source_mapping('e_orders', 'e_probe(jsonb)',
 	starting_position => 'LATEST', maximum_retry_attempts => 0);
 SQL
-# e_user points its mapping at the function it may not execute, directly
-sql(qq{
+# e_user cannot point its mapping at the function it may not execute
+# directly: only the extension's functions write mappings
+my ($sneak_rc, $sneak_out, $sneak_err) = $node->psql('postgres', qq{
 	SET ROLE e_user;
+	UPDATE orders_stream.event_source_mappings SET function_oid = 'public.e_private(jsonb)'::regprocedure
+	 WHERE uuid = '$me_sneak'});
+like($sneak_err, qr/permission denied for table event_source_mappings/, '(e) a direct UPDATE of a mapping is refused');
+# and the worker checks again at every batch, whatever changed the row
+sql(qq{
 	UPDATE orders_stream.event_source_mappings SET function_oid = 'public.e_private(jsonb)'::regprocedure
 	 WHERE uuid = '$me_sneak'});
 for my $i (1 .. 3)

@@ -117,7 +117,7 @@ $$;
 SELECT orders_stream.create_event_source_mapping('a_bad', 'a_swallow(jsonb)',
 	starting_position => 'LATEST', maximum_retry_attempts => 1);
 SQL
-my $ma = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_name = 'a_swallow(jsonb)'});
+my $ma = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_oid = 'a_swallow(jsonb)'::regprocedure});
 as_role('victim', <<'SQL');
 CREATE TABLE a_seen (id int, seen_at timestamptz);
 CREATE FUNCTION a_apply(event jsonb) RETURNS void LANGUAGE sql AS $$
@@ -126,7 +126,7 @@ CREATE FUNCTION a_apply(event jsonb) RETURNS void LANGUAGE sql AS $$
 $$;
 SELECT orders_stream.create_event_source_mapping('a_good', 'a_apply(jsonb)', starting_position => 'LATEST');
 SQL
-my $mg = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_name = 'a_apply(jsonb)'});
+my $mg = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_oid = 'a_apply(jsonb)'::regprocedure});
 
 sql('INSERT INTO a_bad VALUES (1)');
 # the victim's records keep coming through while the hostile function is
@@ -229,7 +229,7 @@ END
 $$;
 SELECT orders_stream.create_event_source_mapping('c_one', 'c_leave(jsonb)', starting_position => 'LATEST');
 SQL
-my $mc1 = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_name = 'c_leave(jsonb)'});
+my $mc1 = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_oid = 'c_leave(jsonb)'::regprocedure});
 as_role('victim', <<'SQL');
 CREATE TABLE c_obs (lock_free boolean, temp_gone boolean, prepared bigint, app text);
 CREATE FUNCTION c_check(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
@@ -243,7 +243,7 @@ END
 $$;
 SELECT orders_stream.create_event_source_mapping('c_two', 'c_check(jsonb)', starting_position => 'LATEST');
 SQL
-my $mc2 = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_name = 'c_check(jsonb)'});
+my $mc2 = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_oid = 'c_check(jsonb)'::regprocedure});
 sql('INSERT INTO c_one VALUES (1)');
 wait_mapping($mc1);
 is(sql(q{SELECT pg_try_advisory_lock(4242)}), 't', '(c) another session can take the advisory lock the function left');

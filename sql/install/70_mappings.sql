@@ -48,6 +48,10 @@ CREATE TABLE orders_stream.event_source_mappings (
 	last_invoked_at timestamptz
 );
 
+/* one mapping per (stream, function), as AWS: check_no_conflict() says it nicely first */
+CREATE UNIQUE INDEX event_source_mappings_stream_function
+	ON orders_stream.event_source_mappings (stream_id, function_oid);
+
 ALTER TABLE orders_stream.event_source_mappings ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_mappings ON orders_stream.event_source_mappings FOR SELECT
 	USING (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
@@ -115,6 +119,9 @@ SELECT m.uuid,
 	   m.function_oid::pg_catalog.regprocedure AS function,
 	   pg_catalog.jsonb_build_object(
 		'UUID', m.uuid,
+		'EventSourceMappingArn', pg_catalog.format('arn:aws:lambda:%s:%s:event-source-mapping:%s',
+							  pg_catalog.current_setting('orders_stream.region'),
+							  pg_catalog.current_setting('orders_stream.account_id'), m.uuid),
 		'EventSourceArn', m.event_source_arn,
 		'FunctionArn', pg_catalog.format('arn:aws:lambda:%s:%s:function:%s',
 							  pg_catalog.current_setting('orders_stream.region'),
@@ -276,6 +283,27 @@ BEGIN
 END
 $$;
 
+/* AWS allows one mapping per (event source, function). */
+CREATE FUNCTION orders_stream_internal.check_no_conflict(m orders_stream.event_source_mappings)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	other uuid;
+BEGIN
+	SELECT e.uuid INTO other FROM orders_stream.event_source_mappings e
+	 WHERE e.stream_id = m.stream_id AND e.function_oid = m.function_oid AND e.uuid <> m.uuid;
+	IF FOUND THEN
+		RAISE EXCEPTION 'ResourceConflictException: an event source mapping of stream "%" to function % exists already',
+			m.event_source_arn, m.function_oid::regprocedure
+			USING ERRCODE = 'duplicate_object',
+				  DETAIL = format('Mapping %s.', other),
+				  HINT = 'Change that mapping with orders_stream.update_event_source_mapping(), or delete it first.';
+	END IF;
+END
+$$;
+
 /* A mapping the caller owns (or is a member of its owner), locked for a change. */
 CREATE FUNCTION orders_stream_internal.mapping_for_change(caller oid, mapping uuid)
 RETURNS orders_stream.event_source_mappings
@@ -376,6 +404,7 @@ BEGIN
 	m.enabled := enabled;
 	m.filter_criteria := orders_stream_internal.normalize_filter_criteria(filter_criteria);
 	PERFORM orders_stream_internal.check_mapping(m);
+	PERFORM orders_stream_internal.check_no_conflict(m);
 	m.anchor := orders_stream_internal.create_anchor(m.uuid, caller);
 	m.checkpoint := CASE starting_position WHEN 'LATEST'
 		THEN orders_stream.sequence_number(pg_current_wal_insert_lsn(), 0) ELSE '' END;
@@ -442,6 +471,7 @@ BEGIN
 		m.filter_criteria := orders_stream_internal.normalize_filter_criteria(filter_criteria);
 	END IF;
 	PERFORM orders_stream_internal.check_mapping(m);
+	PERFORM orders_stream_internal.check_no_conflict(m);
 
 	UPDATE orders_stream.event_source_mappings e SET
 		function_oid = m.function_oid, function_name = m.function_name,
@@ -532,6 +562,28 @@ BEGIN
 		 ORDER BY s.created_at, s.uuid;
 END
 $$;
+
+CREATE FUNCTION orders_stream.get_event_source_mapping(mapping uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	config jsonb;
+BEGIN
+	SELECT s.configuration INTO config FROM orders_stream.event_source_mapping_status s
+	 WHERE s.uuid OPERATOR(pg_catalog.=) mapping;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'ResourceNotFoundException: event source mapping % does not exist', coalesce(mapping::text, 'NULL')
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'orders_stream.list_event_source_mappings() lists the mappings you own.';
+	END IF;
+	RETURN config;
+END
+$$;
+
+COMMENT ON FUNCTION orders_stream.get_event_source_mapping(uuid) IS
+'AWS GetEventSourceMapping: the EventSourceMappingConfiguration of a mapping you own';
 
 CREATE FUNCTION orders_stream.wait_for_mapping(mapping uuid, timeout interval DEFAULT '30s')
 RETURNS text
