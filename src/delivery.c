@@ -253,9 +253,9 @@ load_mapping(const char *uuid)
 static Batch *
 fetch_batch(Mapping *m, const char *until)
 {
-	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Oid			argtypes[4] = {INT8OID, TEXTOID, TEXTOID, INT4OID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	Batch	   *b = palloc0(sizeof(Batch));
 	const char *end = m->bisect_stack != NIL ? (char *) llast(m->bisect_stack) : NULL;
 	Portal		portal;
@@ -269,6 +269,7 @@ fetch_batch(Mapping *m, const char *until)
 		values[2] = CStringGetTextDatum(end);
 	else
 		nulls[2] = 'n';
+	values[3] = Int32GetDatum(m->batch_size);
 	b->seqs = palloc(sizeof(char *) * m->batch_size);
 	b->arrivals = palloc(sizeof(TimestampTz) * m->batch_size);
 	b->records = palloc(sizeof(char *) * m->batch_size);
@@ -279,8 +280,9 @@ fetch_batch(Mapping *m, const char *until)
 									   "WHERE r.stream_id = $1 AND r.sequence_number > $2 "
 									   "AND ($3 IS NULL OR r.sequence_number <= $3) "
 									   "AND r.captured_at >= now() - orders_stream_internal.retention_interval() "
-									   "ORDER BY r.sequence_number",
-									   3, argtypes, values, nulls, true,
+									   /* the LIMIT makes it an index scan, not a sort of the whole stream */
+									   "ORDER BY r.sequence_number LIMIT $4",
+									   4, argtypes, values, nulls, true,
 									   CURSOR_OPT_NO_SCROLL);
 	while (b->n < m->batch_size)
 	{

@@ -98,14 +98,21 @@ SELECT m.uuid,
 			WHEN m.next_attempt_at IS NOT NULL THEN 'Retrying'
 			ELSE 'Enabled' END AS state,
 	   m.checkpoint AS checkpoint_sequence_number,
-	   COALESCE(pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) (
+	   /* what the records say, only while the owner may read them */
+	   CASE WHEN o.reads THEN COALESCE(pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) (
 			SELECT r.captured_at FROM orders_stream.records r
 			 WHERE r.stream_id OPERATOR(pg_catalog.=) m.stream_id
 			   AND r.sequence_number OPERATOR(pg_catalog.>) m.checkpoint
 			   AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
 				   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)
-			 ORDER BY r.sequence_number LIMIT 1)) OPERATOR(pg_catalog.*) 1000)::bigint, 0)
+			 ORDER BY r.sequence_number LIMIT 1)) OPERATOR(pg_catalog.*) 1000)::bigint, 0) END
 		   AS iterator_age_ms,
+	   CASE WHEN o.reads THEN COALESCE((
+			SELECT pg_catalog.max(r.sequence_number) FROM orders_stream.records r
+			 WHERE r.stream_id OPERATOR(pg_catalog.=) m.stream_id
+			   AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
+				   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)), '') END
+		   AS latest_sequence_number,
 	   m.invocations,
 	   m.records_processed,
 	   m.errors,
@@ -147,9 +154,20 @@ SELECT m.uuid,
 		OPERATOR(pg_catalog.||) CASE WHEN m.filter_criteria IS NULL THEN '{}'::pg_catalog.jsonb
 				ELSE pg_catalog.jsonb_build_object('FilterCriteria', m.filter_criteria) END
 		   AS configuration
-  FROM orders_stream.event_source_mappings m,
-	   LATERAL (SELECT c.relowner AS owner FROM pg_catalog.pg_class c
-				 WHERE c.oid OPERATOR(pg_catalog.=) m.anchor) o
+  FROM orders_stream.event_source_mappings m
+  JOIN orders_stream.streams s ON s.stream_id OPERATOR(pg_catalog.=) m.stream_id,
+	   LATERAL (SELECT a.relowner AS owner,
+					   /* as orders_stream_internal.may_read(); a dropped table's records stay the mapping's */
+					   (SELECT COALESCE(pg_catalog.bool_and(
+								   pg_catalog.has_table_privilege(a.relowner, c.oid, 'SELECT')
+								   AND (NOT c.relrowsecurity OR r.rolsuper OR r.rolbypassrls
+										OR (NOT c.relforcerowsecurity
+											AND pg_catalog.pg_has_role(a.relowner, c.relowner, 'USAGE')))), true)
+						  FROM pg_catalog.pg_class c, pg_catalog.pg_roles r
+						 WHERE c.oid OPERATOR(pg_catalog.=) s.relid
+						   AND r.oid OPERATOR(pg_catalog.=) a.relowner) AS reads
+				  FROM pg_catalog.pg_class a
+				 WHERE a.oid OPERATOR(pg_catalog.=) m.anchor) o
  WHERE pg_catalog.pg_has_role(o.owner, 'USAGE');
 
 GRANT SELECT ON orders_stream.event_source_mapping_status TO PUBLIC;
@@ -602,11 +620,13 @@ BEGIN
 				  HINT = 'orders_stream.list_event_source_mappings() lists the mappings you own.';
 	END IF;
 	PERFORM orders_stream.wait_for_capture(timeout);
-	/* the newest record of the stream, as far as the caller may read it */
-	SELECT coalesce(max(r.sequence_number), '') INTO target
-	  FROM orders_stream.records r
-	 WHERE r.stream_id = (SELECT s.stream_id FROM orders_stream.readable_streams s
-						   WHERE s.stream_arn = m.event_source_arn);
+	SELECT s.latest_sequence_number INTO target
+	  FROM orders_stream.event_source_mapping_status s WHERE s.uuid = mapping;
+	IF target IS NULL THEN
+		RAISE EXCEPTION 'AccessDeniedException: the owner of event source mapping % may not read its stream', mapping
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'The mapping stalls until its owner may SELECT the table again (and bypasses its row-level security).';
+	END IF;
 	LOOP
 		SELECT * INTO m FROM orders_stream.event_source_mapping_status s WHERE s.uuid = mapping;
 		IF m.checkpoint_sequence_number >= target THEN
