@@ -1,7 +1,8 @@
 --
 -- sets: the array columns named in enable_stream's set_columns become
 -- DynamoDB sets: SS (strings and anything else rendered as S), NS (numbers),
--- BS (bytea).  A set holds distinct members (numbers compared as numbers)
+-- BS (bytea).  A set holds distinct members (numbers are canonical, so equal
+-- values are equal members: see numbers.sql for NS members that are no number)
 -- and no NULL; an empty set is no attribute at all; a NULL array is NULL.
 -- A set's size is the sum of its members' sizes.  Other arrays stay L.
 --

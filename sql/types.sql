@@ -6,7 +6,10 @@
 --         timestamptz the same in UTC with Z, time, timetz (+HH:MM), interval
 --         ISO 8601 (P1Y2M3DT4H5M6S), infinities "infinity"/"-infinity",
 --         NaN and infinite numbers "NaN"/"Infinity"/"-Infinity"
---   N     integers, numeric, real and double precision (shortest exact), money
+--   N     integers, numeric, real and double precision (shortest exact), money,
+--         as DynamoDB's canonical decimal (no exponent, no leading or trailing
+--         zeros, no negative zero: see numbers.sql); numbers DynamoDB cannot
+--         hold (over 38 digits, out of range) are S with the type's text
 --   BOOL  boolean
 --   NULL  SQL NULL, and JSON null
 --   B     bytea, base64

@@ -503,8 +503,8 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	 * capture_exceptions row.
 	 */
 	part_start = out->len;
-	size = ddb_append_image(&render, out, desc, newv ? newv : oldv,
-							newv ? newn : oldn, rs->is_key, NULL);
+	size = ddb_append_keys(&render, out, desc, newv ? newv : oldv,
+						   newv ? newn : oldn, rs->is_key);
 	if (render.exceeded)
 	{
 		truncate_buffer(out, part_start);

@@ -62,6 +62,7 @@
 #include "utils/typcache.h"
 
 #include "compat.h"
+#include "number.h"
 #include "record.h"
 
 typedef enum DdbKind
@@ -114,7 +115,7 @@ static Size append_value(DdbRender *render, StringInfo buf, Datum value,
 static Size append_attributes(DdbRender *render, StringInfo buf,
 							  TupleDesc desc, Datum *values, bool *nulls,
 							  const bool *include, const bool *as_set,
-							  int *nattrs);
+							  bool keys, int *nattrs);
 
 static void
 invalidate_type_cache(Datum arg, int cacheid, uint32 hashvalue)
@@ -331,44 +332,30 @@ append_string(StringInfo buf, const char *str)
 }
 
 /*
+ * {"N": "<canonical text>"} (see number.c), or {"S": "<num>"} for what a
+ * DynamoDB number cannot hold: NaN, Infinity, -Infinity, more than 38
+ * significant digits, a magnitude outside 1E-130 .. 9.99...E+125.  num is the
+ * type's own text (numeric_out, the shortest round-trip float digits), so
+ * the fallback is as deterministic as the number.
+ *
  * DynamoDB's size of a number: 1 byte per two significant digits, plus 1.
- * Leading and trailing zeros do not count; neither does the exponent.
  */
-static Size
-number_size(const char *num)
-{
-	const char *p = num;
-	const char *first = NULL;
-	const char *last = NULL;
-	int			digits = 0;
-
-	for (; *p && *p != 'e' && *p != 'E'; p++)
-	{
-		if (*p >= '1' && *p <= '9')
-		{
-			if (first == NULL)
-				first = p;
-			last = p;
-		}
-	}
-	if (first != NULL)
-	{
-		for (p = first; p <= last; p++)
-			if (*p >= '0' && *p <= '9')
-				digits++;
-	}
-	return (digits + 1) / 2 + 1;
-}
-
-/* {"N": "..."}, or {"S": ...} for what DynamoDB numbers cannot hold */
 static Size
 append_number(StringInfo buf, const char *num)
 {
-	if (strcmp(num, "NaN") == 0 || strcmp(num, "Infinity") == 0 ||
-		strcmp(num, "-Infinity") == 0)
+	int			start = buf->len;
+	int			digits;
+
+	appendStringInfoString(buf, "{\"N\":\"");
+	digits = ddb_canonical_number(num, buf);
+	if (digits < 0)
+	{
+		buf->len = start;
+		buf->data[start] = '\0';
 		return append_string(buf, num);
-	appendStringInfo(buf, "{\"N\":\"%s\"}", num);
-	return number_size(num);
+	}
+	appendStringInfoString(buf, "\"}");
+	return (digits + 1) / 2 + 1;
 }
 
 static Size
@@ -837,20 +824,6 @@ append_array(DdbRender *render, StringInfo buf, DdbType *type, Datum value)
 							elems, nulls, &pos);
 }
 
-/*
- * The value of an NS member rendered as {"N":"<number>"} (or {"S":"NaN"}):
- * numbers contain no escapes, so the text between the quotes is the number.
- */
-static Datum
-member_numeric(const char *member)
-{
-	const char *start = strchr(member, ':') + 2;
-	char	   *num = pnstrdup(start, strlen(start) - 2);
-
-	return DirectFunctionCall3(numeric_in, CStringGetDatum(num),
-							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-}
-
 /* The set of a DdbKind: "NS", "BS", "SS", or NULL if it makes no set member. */
 static const char *
 set_tag(DdbKind kind)
@@ -888,6 +861,13 @@ set_tag(DdbKind kind)
 }
 
 bool
+ddb_key_type_ok(Oid typid)
+{
+	/* exactly the element types of sets: those that render as S, N or B */
+	return set_tag(lookup_type(typid)->kind) != NULL;
+}
+
+bool
 ddb_set_element_type_ok(Oid array_type)
 {
 	DdbType    *type = lookup_type(array_type);
@@ -897,10 +877,15 @@ ddb_set_element_type_ok(Oid array_type)
 
 /*
  * A set attribute: SS, NS or BS by element type, NULL elements and
- * duplicates dropped (DynamoDB sets hold distinct, non-null members; numbers
- * are the same member when their values are equal, as 1, 1.0 and 1.00, or 0
- * and -0).  Returns 0 and appends nothing for an empty set, which DynamoDB
- * cannot hold.
+ * duplicates dropped (DynamoDB sets hold distinct, non-null members).  NS
+ * members are canonical numbers (number.c), one text per value, so 1, 1.0,
+ * 1.00, 0 and -0 meet as equal strings.  Returns 0 and appends nothing for
+ * an empty set, which DynamoDB cannot hold.
+ *
+ * An NS member that no DynamoDB number can hold (NaN, Infinity, too many
+ * digits, out of range) makes the value no DynamoDB set at all: the
+ * attribute renders as the column would without set_columns, an L keeping
+ * every element (the odd one as S), rather than lose or alter a member.
  */
 static Size
 append_set(DdbRender *render, StringInfo buf, DdbType *type, Datum value,
@@ -913,7 +898,6 @@ append_set(DdbRender *render, StringInfo buf, DdbType *type, Datum value,
 	DdbType    *elemtype;
 	const char *tag;
 	char	  **members;
-	Datum	   *numbers = NULL;	/* for NS: the members' values */
 	int			nmembers = 0;
 	Size		size = 0;
 	int			i;
@@ -926,13 +910,10 @@ append_set(DdbRender *render, StringInfo buf, DdbType *type, Datum value,
 
 	/* Render each member alone, to compare them and to strip its type tag. */
 	members = palloc(sizeof(char *) * Max(nelems, 1));
-	if (tag[0] == 'N')
-		numbers = palloc(sizeof(Datum) * Max(nelems, 1));
 	for (i = 0; i < nelems; i++)
 	{
 		StringInfoData one;
 		Size		one_size;
-		Datum		number = (Datum) 0;
 		bool		dup = false;
 		int			j;
 
@@ -940,24 +921,23 @@ append_set(DdbRender *render, StringInfo buf, DdbType *type, Datum value,
 			continue;
 		initStringInfo(&one);
 		one_size = append_value(render, &one, elems[i], false, type->elemtype);
-		if (numbers)
+		if (tag[0] == 'N' && strncmp(one.data, "{\"N\":", 5) != 0)
 		{
-			number = member_numeric(one.data);
-			for (j = 0; j < nmembers && !dup; j++)
-				dup = DatumGetBool(DirectFunctionCall2(numeric_eq, numbers[j], number));
+			/* not a DynamoDB number: no NS, the plain list */
+			for (j = 0; j < nmembers; j++)
+				pfree(members[j]);
+			pfree(members);
+			pfree(one.data);
+			*appended = true;
+			return append_array(render, buf, type, value);
 		}
-		else
-		{
-			for (j = 0; j < nmembers && !dup; j++)
-				dup = (strcmp(members[j], one.data) == 0);
-		}
+		for (j = 0; j < nmembers && !dup; j++)
+			dup = (strcmp(members[j], one.data) == 0);
 		if (dup)
 		{
 			pfree(one.data);
 			continue;
 		}
-		if (numbers)
-			numbers[nmembers] = number;
 		members[nmembers++] = one.data;
 		size += one_size;
 	}
@@ -1004,7 +984,7 @@ append_composite(DdbRender *render, StringInfo buf, Datum value)
 	appendStringInfoString(buf, "{\"M\":");
 	render->depth++;
 	size = append_attributes(render, buf, desc, values, nulls, NULL, NULL,
-							 &nattrs);
+							 false, &nattrs);
 	render->depth--;
 	appendStringInfoChar(buf, '}');
 	ReleaseTupleDesc(desc);
@@ -1107,13 +1087,23 @@ ddb_append_image(DdbRender *render, StringInfo buf, TupleDesc desc,
 	int			nattrs;
 
 	return append_attributes(render, buf, desc, values, nulls, include, as_set,
-							 &nattrs);
+							 false, &nattrs);
+}
+
+Size
+ddb_append_keys(DdbRender *render, StringInfo buf, TupleDesc desc,
+				Datum *values, bool *nulls, const bool *is_key)
+{
+	int			nattrs;
+
+	return append_attributes(render, buf, desc, values, nulls, is_key, NULL,
+							 true, &nattrs);
 }
 
 static Size
 append_attributes(DdbRender *render, StringInfo buf, TupleDesc desc,
 				  Datum *values, bool *nulls, const bool *include,
-				  const bool *as_set, int *nattrs)
+				  const bool *as_set, bool keys, int *nattrs)
 {
 	Size		size = 0;
 	bool		first = true;
@@ -1151,6 +1141,22 @@ append_attributes(DdbRender *render, StringInfo buf, TupleDesc desc,
 		else
 			value_size = append_value(render, buf, values[i], nulls[i],
 									  att->atttypid);
+
+		/*
+		 * A key attribute is a non-empty S or B in DynamoDB.  An empty one
+		 * (which DynamoDB refuses to store) is NULL in Keys: a primary key
+		 * column is NOT NULL, so NULL stands for no other item, and the
+		 * images keep the value itself.
+		 */
+		if (keys && value_size == 0 && buf->len - rollback_len >= 8 &&
+			(strcmp(buf->data + buf->len - 8, "{\"S\":\"\"}") == 0 ||
+			 strcmp(buf->data + buf->len - 8, "{\"B\":\"\"}") == 0))
+		{
+			buf->len -= 8;
+			buf->data[buf->len] = '\0';
+			appendStringInfoString(buf, "{\"NULL\":true}");
+			value_size = 1;
+		}
 
 		if (!set_appended)
 		{

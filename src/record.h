@@ -36,6 +36,22 @@ extern Size ddb_append_image(DdbRender *render, StringInfo buf,
 							 const bool *include, const bool *as_set);
 
 /*
+ * Appends the Keys of a record, {"key": value, ...}, for the attributes
+ * whose is_key flag is set: as ddb_append_image, except that an empty S or
+ * B (no DynamoDB key holds one) is {"NULL":true}.  Returns the item size.
+ */
+extern Size ddb_append_keys(DdbRender *render, StringInfo buf,
+							TupleDesc desc, Datum *values, bool *nulls,
+							const bool *is_key);
+
+/*
+ * True iff a type can be a DynamoDB key attribute: it renders as S, N or B
+ * (text-like, numbers, bytea, uuid, dates...), not as BOOL, M or L
+ * (boolean, json, jsonb, arrays, composites), domains by their base type.
+ */
+extern bool ddb_key_type_ok(Oid typid);
+
+/*
  * True iff an array type can be a DynamoDB set: a one-level array whose
  * elements render as S, N or B (text-like, numbers, bytea, uuid, dates...),
  * not boolean, json, jsonb, composite or array elements.  Decoding renders a

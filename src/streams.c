@@ -276,7 +276,31 @@ check_view_type(const char *view_type, Relation rel)
 			 errhint("StreamViewType is one of KEYS_ONLY, NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES.")));
 }
 
-/* Primary key column names, in key order (HASH first, then RANGE). */
+/*
+ * A key attribute of DynamoDB is S, N or B: a primary key column whose type
+ * renders as anything else (BOOL, M, L: boolean, json, jsonb, arrays,
+ * composites, and domains over them) cannot be one.
+ */
+static void
+check_key_column_type(Relation rel, Form_pg_attribute att)
+{
+	if (ddb_key_type_ok(att->atttypid))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("ValidationException: primary key column \"%s\" of table \"%s\" has type %s, which cannot be a DynamoDB key attribute",
+					NameStr(att->attname), RelationGetRelationName(rel),
+					format_type_be(att->atttypid)),
+			 errdetail("A DynamoDB key attribute is a string, number or binary (S, N or B); values of this type are streamed as BOOL, M or L."),
+			 errhint("Use a primary key of text, numeric, integer, bytea, uuid, date or time columns, e.g. a surrogate key.")));
+}
+
+/*
+ * Primary key column names, in key order: the first is the HASH key, the
+ * second the RANGE key.  A primary key of more columns is accepted: every
+ * column is in Keys, since only all of them name the item (per-item order,
+ * key changes, replay), and describe_stream's KeySchema names the first two.
+ */
 static ArrayType *
 key_columns(Relation rel)
 {
@@ -301,8 +325,10 @@ key_columns(Relation rel)
 	for (i = 0; i < n; i++)
 	{
 		AttrNumber	attno = idx->rd_index->indkey.values[i];
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attno - 1);
 
-		names[i] = NameGetDatum(&TupleDescAttr(RelationGetDescr(rel), attno - 1)->attname);
+		check_key_column_type(rel, att);
+		names[i] = NameGetDatum(&att->attname);
 	}
 	index_close(idx, AccessShareLock);
 	result = construct_array(names, n, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR);

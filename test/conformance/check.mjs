@@ -83,6 +83,27 @@ const sigDigits = (s) => {
 	return c === null || c === "0" ? 0 : c.replace(/^-/, "").split("e")[0].length;
 };
 
+// DynamoDB's canonical text of a decimal string (no exponent, no leading
+// or trailing zeros, no negative zero), or null if DynamoDB cannot hold it
+// (more than 38 significant digits, magnitude outside 1E-130..9.99E+125).
+function ddbCanon(s) {
+	const c = canonNum(s);
+	if (c === null) return null;
+	if (c === "0") return "0";
+	const [, sign, digits, e] = /^(-?)(\d+)e(-?\d+)$/.exec(c);
+	const lead = BigInt(e) + BigInt(digits.length - 1); // power of ten of the first digit
+	if (digits.length > 38 || lead > 125n || lead < -130n) return null;
+	const exp = Number(e);
+	let text;
+	if (exp >= 0) text = digits + "0".repeat(exp);
+	else if (-exp < digits.length) text = `${digits.slice(0, digits.length + exp)}.${digits.slice(digits.length + exp)}`;
+	else text = `0.${"0".repeat(-exp - digits.length)}${digits}`;
+	return sign + text;
+}
+// the only N values unmarshall (without wrapNumbers) cannot convert, for
+// AWS's own records too: beyond 2^53 and not integers (BigInt refuses them)
+const unsafeForUnmarshall = (n) => Math.abs(Number(n)) > Number.MAX_SAFE_INTEGER && n.includes(".");
+
 const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const N_RE = /^-?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const TYPES = ["S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"];
@@ -108,7 +129,8 @@ function validateAV(av, path, err, notes) {
 			break;
 		case "N":
 			if (typeof v !== "string" || !N_RE.test(v)) err(`${path}.N: not a number string: ${short(v)}`);
-			else if (sigDigits(v) > 38) notes.push(`${path}.N: ${sigDigits(v)} significant digits (DynamoDB stores at most 38): ${short(v, 60)}`);
+			else if (ddbCanon(v) === null) err(`${path}.N: a number DynamoDB cannot hold (${sigDigits(v)} significant digits, or out of range): ${short(v, 60)}`);
+			else if (ddbCanon(v) !== v) err(`${path}.N: not DynamoDB's canonical form ${short(ddbCanon(v), 60)}: ${short(v, 60)}`);
 			break;
 		case "B":
 			if (typeof v !== "string" || !B64.test(v)) err(`${path}.B: not padded base64: ${short(v)}`);
@@ -123,7 +145,8 @@ function validateAV(av, path, err, notes) {
 			setCheck(v, (e, p) => typeof e !== "string" && err(`${p}: not a string: ${short(e)}`));
 			break;
 		case "NS":
-			setCheck(v, (e, p) => (typeof e !== "string" || !N_RE.test(e)) && err(`${p}: not a number string: ${short(e)}`));
+			setCheck(v, (e, p) => (typeof e !== "string" || !N_RE.test(e)) ? err(`${p}: not a number string: ${short(e)}`)
+				: ddbCanon(e) !== e && err(`${p}: not a canonical DynamoDB number (${short(ddbCanon(e), 60)}): ${short(e, 60)}`));
 			break;
 		case "BS":
 			setCheck(v, (e, p) => (typeof e !== "string" || !B64.test(e)) && err(`${p}: not padded base64: ${short(e)}`));
@@ -247,6 +270,7 @@ function check(raw) {
 		}
 	});
 	const seenIds = new Set();
+	const unmarshallNotes = [];
 	const lastSeq = new Map();
 	const state = new Map(); // replay: tbl -> key -> tagged NewImage
 
@@ -330,8 +354,18 @@ function check(raw) {
 			for (const [k, av] of Object.entries(d[part])) validateAV(av, `${part}.${k}`, err, notes);
 			if (part === "Keys")
 				for (const [k, av] of Object.entries(d[part]))
-					if (isObj(av) && !["S", "N", "B"].some((x) => x in av)) err(`Keys.${k}: a key attribute is S, N or B, got ${short(av)}`);
+					if (isObj(av) && (!["S", "N", "B"].some((x) => x in av) || av.S === "" || av.B === ""))
+						err(`Keys.${k}: a key attribute is a non-empty S, N or B, got ${short(av)}`);
 			if (errors.length > before) continue;
+			// a Lambda handler's unmarshall, numbers as JS numbers or BigInt
+			try {
+				unmarshall(decodeImage(d[part]));
+			} catch (e) {
+				const ns = [];
+				JSON.stringify(d[part], (k, x) => (k === "N" && typeof x === "string" && ns.push(x), x));
+				if (ns.some(unsafeForUnmarshall)) unmarshallNotes.push(`${part}: ${e.message}`);
+				else err(`unmarshall(${part}) without wrapNumbers failed: ${e.message}`);
+			}
 			try {
 				const js = unmarshall(decodeImage(d[part]), { wrapNumbers: true });
 				images[part] = tag(js, part).$m;
@@ -382,6 +416,8 @@ function check(raw) {
 		}
 		for (const [k, img] of have) if (!rows.has(k)) errors.push(`replay of ${t.tbl}: item ${keyText(img, t.tbl)} is not in the table`);
 	}
+	if (unmarshallNotes.length)
+		notes.push(`${unmarshallNotes.length} images hold non-integers beyond 2^53, which unmarshall refuses without wrapNumbers for AWS's records too`);
 	return { errors, notes, records };
 }
 
@@ -417,6 +453,11 @@ if (records.length > 0 && errors.length === 0) {
 		const img = r.dynamodb.NewImage ?? r.dynamodb.OldImage;
 		const k = img && Object.keys(img).find((a) => "N" in img[a] && a !== "id");
 		if (k) return (img[k] = { N: `${img[k].N}1` });
+	});
+	mutate("a number not in canonical form", (r) => {
+		const img = r.dynamodb.NewImage ?? r.dynamodb.OldImage;
+		const k = img && Object.keys(img).find((a) => "N" in img[a] && a !== "id");
+		if (k) return (img[k] = { N: `${img[k].N}${img[k].N.includes(".") ? "0" : ".0"}` });
 	});
 	mutate("S instead of N", (r) => {
 		const img = r.dynamodb.NewImage;

@@ -80,6 +80,11 @@ CREATE TABLE keys_only (pk text, sk int, v text, PRIMARY KEY (pk, sk));
 CREATE TABLE new_only (id bigint PRIMARY KEY, v text, n numeric, j jsonb);
 CREATE TABLE old_only (id bytea PRIMARY KEY, v text, d date);
 
+-- numbers of every type at DynamoDB's limits and beyond, and random ones
+-- (the property test of changes.sql); ns is a set column (NS)
+CREATE TABLE numbers (id int PRIMARY KEY, n numeric, f8 double precision, f4 real,
+	m money, i8 bigint, j jsonb, js json, ns numeric[], fa double precision[]);
+
 -- a table without a stream: must never show up
 CREATE TABLE no_stream (id int PRIMARY KEY, v text);
 
@@ -94,21 +99,30 @@ CREATE TABLE conf.tables (
 	enabled     boolean NOT NULL DEFAULT true
 );
 
--- N: exact decimal text; NaN/Infinity/-Infinity as S
-CREATE FUNCTION conf.n(v numeric) RETURNS jsonb LANGUAGE sql IMMUTABLE STRICT AS $$
-	SELECT CASE WHEN v::text IN ('NaN', 'Infinity', '-Infinity') THEN to_jsonb(v::text)
-	            ELSE jsonb_build_object('$n', v::text) END
+-- Can a DynamoDB number hold v?  At most 38 significant digits (leading and
+-- trailing zeros do not count), zero or 1E-130 <= |v| < 1E+126.
+CREATE FUNCTION conf.fits(v numeric) RETURNS boolean LANGUAGE sql IMMUTABLE STRICT AS $$
+	SELECT v::text NOT IN ('NaN', 'Infinity', '-Infinity') AND (v = 0 OR (
+		abs(v) >= 1e-130 AND abs(v) < 1e126 AND
+		length(trim(BOTH '0' FROM replace(trim_scale(abs(v))::text, '.', ''))) <= 38))
 $$;
--- real/double: the shortest text that reads back exactly (extra_float_digits 1)
+-- N: the decimal value (check.mjs compares values, and checks the text is
+-- canonical on its own); what DynamoDB cannot hold is S with numeric's text
+CREATE FUNCTION conf.n(v numeric) RETURNS jsonb LANGUAGE sql IMMUTABLE STRICT AS $$
+	SELECT CASE WHEN conf.fits(v) THEN jsonb_build_object('$n', v::text)
+	            ELSE to_jsonb(v::text) END
+$$;
+-- real/double: the shortest text that reads back exactly (extra_float_digits
+-- 1), its value as N, or that text as S if DynamoDB cannot hold it
 CREATE FUNCTION conf.f8(v double precision) RETURNS jsonb LANGUAGE sql IMMUTABLE STRICT
 SET extra_float_digits = 1 AS $$
-	SELECT CASE WHEN v::text IN ('NaN', 'Infinity', '-Infinity') THEN to_jsonb(v::text)
-	            ELSE jsonb_build_object('$n', v::text) END
+	SELECT CASE WHEN v::text NOT IN ('NaN', 'Infinity', '-Infinity') AND conf.fits(v::text::numeric)
+	            THEN jsonb_build_object('$n', v::text) ELSE to_jsonb(v::text) END
 $$;
 CREATE FUNCTION conf.f4(v real) RETURNS jsonb LANGUAGE sql IMMUTABLE STRICT
 SET extra_float_digits = 1 AS $$
-	SELECT CASE WHEN v::text IN ('NaN', 'Infinity', '-Infinity') THEN to_jsonb(v::text)
-	            ELSE jsonb_build_object('$n', v::text) END
+	SELECT CASE WHEN v::text NOT IN ('NaN', 'Infinity', '-Infinity') AND conf.fits(v::text::numeric)
+	            THEN jsonb_build_object('$n', v::text) ELSE to_jsonb(v::text) END
 $$;
 -- S: the type's output text (format's %s calls the output function: char(n)
 -- keeps its padding, unlike a cast to text)
@@ -155,7 +169,7 @@ BEGIN
 	WHEN 'array' THEN
 		RETURN coalesce((SELECT jsonb_agg(conf.j(e) ORDER BY o) FROM jsonb_array_elements(v) WITH ORDINALITY a(e, o)), '[]');
 	WHEN 'number' THEN
-		RETURN jsonb_build_object('$n', v #>> '{}');
+		RETURN conf.n((v #>> '{}')::numeric);
 	ELSE
 		RETURN v;
 	END CASE;
@@ -167,6 +181,11 @@ CREATE FUNCTION conf.a(v anyarray) RETURNS jsonb LANGUAGE sql STABLE STRICT
 SET extra_float_digits = 1 AS $$
 	SELECT conf.j(to_jsonb(v))
 $$;
+-- double precision arrays element by element: to_jsonb would turn 1e-300
+-- into numeric's long text, where the element's S is the float's own text
+CREATE FUNCTION conf.a_f8(v double precision[]) RETURNS jsonb LANGUAGE sql IMMUTABLE STRICT AS $$
+	SELECT coalesce(jsonb_agg(coalesce(conf.f8(e), 'null') ORDER BY o), '[]') FROM unnest(v) WITH ORDINALITY u(e, o)
+$$;
 CREATE FUNCTION conf.a_tstz(v timestamptz[]) RETURNS jsonb LANGUAGE sql STABLE STRICT AS $$
 	SELECT coalesce(jsonb_agg(coalesce(conf.tstz(e), 'null') ORDER BY o), '[]') FROM unnest(v) WITH ORDINALITY u(e, o)
 $$;
@@ -177,8 +196,13 @@ $$;
 CREATE FUNCTION conf.ss(v text[]) RETURNS jsonb LANGUAGE sql IMMUTABLE STRICT AS $$
 	SELECT jsonb_build_object('$ss', coalesce(jsonb_agg(DISTINCT e), '[]')) FROM unnest(v) e
 $$;
+-- (members equal in value are one member; a member DynamoDB cannot hold
+-- makes the column the plain list)
 CREATE FUNCTION conf.ns(v numeric[]) RETURNS jsonb LANGUAGE sql IMMUTABLE STRICT AS $$
-	SELECT jsonb_build_object('$ns', coalesce(jsonb_agg(DISTINCT e::text), '[]')) FROM unnest(v) e
+	SELECT CASE WHEN coalesce(bool_and(conf.fits(e)), true)
+	            THEN jsonb_build_object('$ns', coalesce(jsonb_agg(DISTINCT trim_scale(e)::text), '[]'))
+	            ELSE conf.a(v) END
+	FROM unnest(v) e WHERE e IS NOT NULL
 $$;
 CREATE FUNCTION conf.bs(v bytea[]) RETURNS jsonb LANGUAGE sql IMMUTABLE STRICT AS $$
 	SELECT jsonb_build_object('$bs', coalesce(jsonb_agg(DISTINCT translate(encode(e, 'base64'), E'\n', '')), '[]')) FROM unnest(v) e
@@ -262,6 +286,11 @@ $$;
 CREATE FUNCTION conf.image(r old_only) RETURNS jsonb LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_object('id', conf.b(r.id), 'v', conf.s(r.v), 'd', conf.d(r.d))
 $$;
+CREATE FUNCTION conf.image(r numbers) RETURNS jsonb LANGUAGE sql STABLE AS $$
+	SELECT jsonb_build_object('id', conf.n(r.id), 'n', conf.n(r.n), 'f8', conf.f8(r.f8),
+		'f4', conf.f4(r.f4), 'm', conf.n(r.m::numeric), 'i8', conf.n(r.i8), 'j', conf.j(r.j),
+		'js', conf.j(r.js::jsonb), 'ns', conf.ns(r.ns), 'fa', conf.a_f8(r.fa))
+$$;
 CREATE FUNCTION conf.image(r no_stream) RETURNS jsonb LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_object('id', conf.n(r.id), 'v', conf.s(r.v))
 $$;
@@ -298,6 +327,7 @@ CREATE TRIGGER conf_log AFTER INSERT OR UPDATE OR DELETE ON every_type FOR EACH 
 CREATE TRIGGER conf_log AFTER INSERT OR UPDATE OR DELETE ON keys_only FOR EACH ROW EXECUTE FUNCTION conf.log_change();
 CREATE TRIGGER conf_log AFTER INSERT OR UPDATE OR DELETE ON new_only FOR EACH ROW EXECUTE FUNCTION conf.log_change();
 CREATE TRIGGER conf_log AFTER INSERT OR UPDATE OR DELETE ON old_only FOR EACH ROW EXECUTE FUNCTION conf.log_change();
+CREATE TRIGGER conf_log AFTER INSERT OR UPDATE OR DELETE ON numbers FOR EACH ROW EXECUTE FUNCTION conf.log_change();
 CREATE TRIGGER conf_log AFTER INSERT OR UPDATE OR DELETE ON no_stream FOR EACH ROW EXECUTE FUNCTION conf.log_change();
 
 -- --------------------------------------------------------- the streams --
@@ -305,7 +335,8 @@ INSERT INTO conf.tables (tbl, view_type, set_columns) VALUES
 	('every_type', 'NEW_AND_OLD_IMAGES', '{c_tags,c_scores,c_blobs}'),
 	('keys_only', 'KEYS_ONLY', '{}'),
 	('new_only', 'NEW_IMAGE', '{}'),
-	('old_only', 'OLD_IMAGE', '{}');
+	('old_only', 'OLD_IMAGE', '{}'),
+	('numbers', 'NEW_AND_OLD_IMAGES', '{ns}');
 
 SELECT t.tbl, orders_stream.enable_stream(t.tbl::regclass, t.view_type, t.set_columns) AS stream_arn
 FROM conf.tables t ORDER BY t.tbl;
