@@ -186,13 +186,13 @@ my @bob_calls = (
 	q{SELECT orders_stream."ListStreams"("Limit" => 1)},
 	q{SELECT orders_stream."DescribeStream"(r.stream_arn, "Limit" => 1, "ExclusiveStartShardId" => 'shardId-00000000000000000000-00000000')
 	  FROM orders_stream.readable_streams r WHERE r.readable},
-	q{SELECT orders_stream."GetRecords"(orders_stream."GetShardIterator"(r.stream_arn, r.shard_id, 'AT_SEQUENCE_NUMBER', '1')->>'ShardIterator', 10)
+	q{SELECT orders_stream."GetRecords"(orders_stream.get_shard_iterator(r.stream_arn, r.shard_id, 'AT_SEQUENCE_NUMBER', '1'), 10),
+		orders_stream."GetShardIterator"(r.stream_arn, r.shard_id, 'LATEST')
 	  FROM orders_stream.readable_streams r WHERE r.readable},
-	q{SELECT orders_stream.dynamodb_streams('GetRecords', jsonb_build_object('ShardIterator',
-		orders_stream.dynamodb_streams('DynamoDBStreams_20120810.GetShardIterator', jsonb_build_object('StreamArn', r.stream_arn,
-			'ShardId', r.shard_id, 'ShardIteratorType', 'LATEST'))->>'ShardIterator', 'Limit', 5)),
-		orders_stream.dynamodb_streams('ListStreams', '{"Limit": 2}'),
-		orders_stream.dynamodb_streams('DescribeStream', jsonb_build_object('StreamArn', r.stream_arn))
+	q{SELECT orders_stream.dynamodb_streams('GetRecords', pg_catalog.jsonb_build_object('ShardIterator',
+		orders_stream.get_shard_iterator(r.stream_arn, r.shard_id, 'LATEST'), 'Limit', 5)),
+		orders_stream.dynamodb_streams('DynamoDBStreams_20120810.ListStreams', '{"Limit": 2}'),
+		orders_stream.dynamodb_streams('DescribeStream', pg_catalog.jsonb_build_object('StreamArn', r.stream_arn))
 	  FROM orders_stream.readable_streams r WHERE r.readable},
 	q{SELECT orders_stream.create_event_source_mapping('bob.mine', 'bob.agg(jsonb)',
 		starting_position => 'TRIM_HORIZON', maximum_retry_attempts => 0)},

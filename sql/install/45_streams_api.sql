@@ -288,6 +288,7 @@ BEGIN
 			END IF;
 			issued := (it->>'t')::numeric;
 			inclusive := coalesce((it->>'i')::boolean, false);
+			PERFORM (it->>'c')::pg_lsn;
 		EXCEPTION WHEN data_exception THEN
 			it := NULL;
 		END;
