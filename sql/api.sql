@@ -13,7 +13,10 @@ CREATE TABLE api_plain (id int PRIMARY KEY, v text);
 CREATE FUNCTION api_describe(arn text) RETURNS jsonb
 LANGUAGE sql
 AS $$
-	SELECT jsonb_set(jsonb_set(jsonb_set(jsonb_set(jsonb_set(d,
+	SELECT jsonb_set(jsonb_set(jsonb_set(jsonb_set(jsonb_set(
+		CASE WHEN d->'StreamDescription'->'Shards'->0->'SequenceNumberRange' ? 'EndingSequenceNumber'
+			 THEN jsonb_set(d, '{StreamDescription,Shards,0,SequenceNumberRange,EndingSequenceNumber}', '"<SequenceNumber>"')
+			 ELSE d END,
 		'{StreamDescription,StreamArn}', to_jsonb(os_mask_arn(d->'StreamDescription'->>'StreamArn'))),
 		'{StreamDescription,StreamLabel}', '"<label>"'),
 		'{StreamDescription,CreationRequestDateTime}', '"<epoch>"'),
@@ -93,7 +96,9 @@ SELECT "TableName",
 		WHEN :'arn3' THEN 'arn3' WHEN :'arn4' THEN 'arn4' WHEN :'arn5' THEN 'arn5' END AS stream,
 	"StreamLabel" = split_part("StreamArn", '/stream/', 2) AS label_of_arn
 FROM orders_stream.list_streams() WHERE "TableName" LIKE 'api%';
--- DescribeStream
+-- DescribeStream, once capture has passed every disable: a disabled
+-- stream's shard is closed (DISABLED, EndingSequenceNumber)
+SELECT orders_stream.wait_for_capture() IS NOT NULL AS captured;
 SELECT jsonb_pretty(api_describe(:'arn1'));
 SELECT api_describe(:'arn2');
 SELECT d->>'StreamStatus' AS status, d->>'StreamViewType' AS view_type
@@ -105,6 +110,19 @@ SELECT bool_and(d->'Shards'->0->'SequenceNumberRange'->>'StartingSequenceNumber'
 		< (SELECT min(r.rec->'dynamodb'->>'SequenceNumber') FROM os_records r WHERE r.rec->>'eventSourceARN' = a)) AS start_before_records
 FROM unnest(ARRAY[:'arn1', :'arn2', :'arn3', :'arn4']) AS a,
 	LATERAL (SELECT orders_stream.describe_stream(a) -> 'StreamDescription') AS x(d);
+-- a closed shard ends at its last record (arn5's too, though the transaction
+-- that wrote them disabled it), after its start
+SELECT a AS stream,
+	d->'SequenceNumberRange'->>'EndingSequenceNumber'
+		= (SELECT max(r.rec->'dynamodb'->>'SequenceNumber') FROM os_records r WHERE r.rec->>'eventSourceARN' = arn) AS ends_at_last_record,
+	d->'SequenceNumberRange'->>'EndingSequenceNumber'
+		> d->'SequenceNumberRange'->>'StartingSequenceNumber' AS ends_after_start
+FROM (VALUES ('arn1', :'arn1'), ('arn3', :'arn3'), ('arn5', :'arn5')) AS v(a, arn),
+	LATERAL (SELECT orders_stream.describe_stream(arn)->'StreamDescription'->'Shards'->0) AS x(d);
+SELECT a AS stream, d->>'StreamStatus' AS status,
+	d->'Shards'->0->'SequenceNumberRange' ? 'EndingSequenceNumber' AS closed
+FROM (VALUES ('arn1', :'arn1'), ('arn2', :'arn2'), ('arn3', :'arn3'), ('arn4', :'arn4'), ('arn5', :'arn5')) AS v(a, arn),
+	LATERAL (SELECT orders_stream.describe_stream(arn)->'StreamDescription') AS x(d);
 -- the two streams enabled in one millisecond cannot share a label
 SELECT count(DISTINCT "StreamLabel") = count(*) AS labels_distinct
 FROM orders_stream.list_streams() WHERE "TableName" = 'api_orders';

@@ -45,6 +45,9 @@ SELECT key_columns FROM orders_stream.streams WHERE relid = 'ky_ok'::regclass;
 CREATE TABLE ky_three (tenant int, order_id int, line int, v text,
 	PRIMARY KEY (tenant, order_id, line));
 SELECT os_mask_arn(orders_stream.enable_stream('ky_three', 'NEW_AND_OLD_IMAGES')) AS arn;
+-- KeySchema: HASH and one RANGE, as DynamoDB's; Keys keep all three columns
+SELECT orders_stream.describe_stream(s.stream_arn)->'StreamDescription'->'KeySchema' AS key_schema
+  FROM orders_stream.readable_streams s WHERE s.relid = 'ky_three'::regclass AND s.enabled;
 CREATE TABLE ky_text (k text PRIMARY KEY, v int);
 CREATE TABLE ky_bytea (k bytea PRIMARY KEY, v int);
 CREATE TABLE ky_pair2 (h text, r text, v int, PRIMARY KEY (h, r));

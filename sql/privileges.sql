@@ -33,6 +33,8 @@ RESET ROLE;
 SET ROLE regress_os_owner;
 SELECT os_mask_arn(orders_stream.disable_stream('pv_mine')) AS arn;
 RESET ROLE;
+-- DISABLING until capture has passed the disable, then DISABLED
+SELECT orders_stream.wait_for_capture() IS NOT NULL AS captured;
 SELECT d->'StreamDescription'->>'StreamStatus' AS status, d->'StreamDescription'->>'StreamViewType' AS view_type
 FROM orders_stream.list_streams() AS l, orders_stream.describe_stream(l."StreamArn") AS d
 WHERE l."TableName" = 'pv_mine';

@@ -307,11 +307,61 @@ store_exception(BufferedRecord *hdr)
 		elog(ERROR, "could not insert into orders_stream.capture_exceptions");
 }
 
+/*
+ * A CLOSE event: the stream's shard ends where the disabling transaction
+ * committed.  Every record of the stream is older and already stored (in
+ * this transaction or a previous one: capture stores in commit order), so
+ * its EndingSequenceNumber is the newest of them, or, for a shard without
+ * a record left, the closing position itself.  Written in the transaction
+ * that stores the records before it, and only once: exactly once, as the
+ * records.
+ */
+static void
+store_close(RecordInserter *ins, BufferedRecord *hdr)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		values[2];
+
+	inserter_flush(ins);
+	CommandCounterIncrement();
+	if (plan == NULL)
+	{
+		Oid			argtypes[2] = {INT8OID, TEXTOID};
+
+		plan = SPI_prepare("UPDATE orders_stream.streams s "
+						   "SET closing_sequence_number = $2, "
+						   "ending_sequence_number = COALESCE(GREATEST("
+						   "(SELECT pg_catalog.max(r.sequence_number) FROM orders_stream.records r "
+						   "WHERE r.stream_id OPERATOR(pg_catalog.=) $1 "
+						   "AND r.sequence_number OPERATOR(pg_catalog.<) $2), "
+						   "(SELECT t.trimmed_through FROM orders_stream.stream_trim t "
+						   "WHERE t.stream_id OPERATOR(pg_catalog.=) $1 "
+						   "AND t.trimmed_through OPERATOR(pg_catalog.<) $2)), $2) "
+						   "WHERE s.stream_id OPERATOR(pg_catalog.=) $1 "
+						   "AND s.closing_sequence_number IS NULL",
+						   2, argtypes);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the shard close");
+	}
+	values[0] = Int64GetDatum(hdr->stream_id);
+	values[1] = CStringGetTextDatum(hdr->sequence_number);
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not close the shard of stream %lld",
+			 (long long) hdr->stream_id);
+	CommandCounterIncrement();
+}
+
 static void
 inserter_add(RecordInserter *ins, BufferedRecord *hdr, const char *json)
 {
 	TupleTableSlot *slot;
 	MemoryContext old;
+
+	if (strcmp(hdr->event_name, OS_CLOSE_EVENT) == 0)
+	{
+		store_close(ins, hdr);
+		return;
+	}
 
 	if (ins->slots[ins->nslots] == NULL)
 		ins->slots[ins->nslots] = table_slot_create(ins->rel, NULL);
@@ -608,6 +658,7 @@ start_decoding(const char *name)
 										   .segment_open = wal_segment_open,
 										   .segment_close = wal_segment_close),
 								capture_prepare_write, capture_write, NULL);
+	os_emit_stream_closes(ctx);
 	XLogBeginRead(ctx->reader, MyReplicationSlot->data.restart_lsn);
 	MemoryContextSwitchTo(CaptureLoopContext);
 	load_progress();

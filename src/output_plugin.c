@@ -65,6 +65,8 @@ typedef struct DecodingState
 	MemoryContext change_cxt;	/* reset after every change */
 	uint32		position;		/* records emitted so far in this transaction */
 	OsRecordInfo current;
+	bool		emit_closes;	/* write CLOSE events (the capture worker) */
+	Oid			streams_relid;	/* orders_stream.streams, once looked up */
 } DecodingState;
 
 /*
@@ -602,12 +604,62 @@ fill_unchanged_toast(TupleDesc desc, Datum *newv, bool *newn,
 	return include;
 }
 
+void
+os_emit_stream_closes(LogicalDecodingContext *ctx)
+{
+	((DecodingState *) ctx->output_plugin_private)->emit_closes = true;
+}
+
+/*
+ * The update of orders_stream.streams that disables a stream (disable_stream,
+ * or the sql_drop trigger) closes its shard at the commit of the disabling
+ * transaction: a CLOSE event, numbered like a record of that transaction,
+ * after every record of the stream (they all committed before it: the
+ * disable holds SHARE ROW EXCLUSIVE on the table and its partitions, so no
+ * transaction that wrote to them commits after it).  Only for a consumer
+ * that asked for CLOSE events; it writes no JSON.
+ */
+static void
+emit_close(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+		   Relation streams, ReorderBufferChange *change)
+{
+	DecodingState *state = ctx->output_plugin_private;
+	OsRecordInfo *info = &state->current;
+	TupleDesc	desc = RelationGetDescr(streams);
+	Oid			relid = RelationGetRelid(streams);
+	HeapTuple	tup;
+	bool		isnull;
+	Datum		stream_id;
+
+	if (change->action != REORDER_BUFFER_CHANGE_UPDATE ||
+		change->data.tp.newtuple == NULL)
+		return;
+	tup = &change->data.tp.newtuple->tuple;
+	(void) heap_getattr(tup, get_attnum(relid, "disabled_at"), desc, &isnull);
+	if (isnull)
+		return;
+	stream_id = heap_getattr(tup, get_attnum(relid, "stream_id"), desc, &isnull);
+	if (isnull)
+		return;
+
+	memset(info, 0, sizeof(*info));
+	info->stream_id = DatumGetInt64(stream_id);
+	info->commit_time = txn->xact_time.commit_time;
+	info->commit_lsn = txn->final_lsn;
+	info->event_name = OS_CLOSE_EVENT;
+	info->exception = OS_RECORD_COMPLETE;
+	os_format_sequence_number(info->sequence_number, txn->final_lsn,
+							  ++state->position);
+	OutputPluginPrepareWrite(ctx, true);
+	OutputPluginWrite(ctx, true);
+}
+
 static void
 os_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		  Relation relation, ReorderBufferChange *change)
 {
 	DecodingState *state = ctx->output_plugin_private;
-	RelStream  *rs = get_rel_stream(relation);
+	RelStream  *rs;
 	TupleDesc	desc = RelationGetDescr(relation);
 	MemoryContext old;
 	Datum	   *newv = NULL;
@@ -617,6 +669,23 @@ os_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	bool	   *new_include = NULL;
 	bool		old_complete;
 
+	if (state->emit_closes)
+	{
+		if (!OidIsValid(state->streams_relid))
+		{
+			Oid			nsp = get_namespace_oid(ORDERS_STREAM_SCHEMA, true);
+
+			if (OidIsValid(nsp))
+				state->streams_relid = get_relname_relid("streams", nsp);
+		}
+		if (RelationGetRelid(relation) == state->streams_relid)
+		{
+			emit_close(ctx, txn, relation, change);
+			return;
+		}
+	}
+
+	rs = get_rel_stream(relation);
 	if (!rs->streamed)
 		return;
 

@@ -38,6 +38,15 @@ typedef struct OsRecordInfo
 								 * length in bytes is at least this */
 } OsRecordInfo;
 
+/*
+ * The event_name of a CLOSE event: not a record, but the end of the shard of
+ * stream_id at sequence_number (the commit of the disabling transaction).
+ */
+#define OS_CLOSE_EVENT "CLOSE"
+
+/* Asks the plugin for CLOSE events; the capture worker does. */
+extern void os_emit_stream_closes(LogicalDecodingContext *ctx);
+
 extern const OsRecordInfo *os_current_record(LogicalDecodingContext *ctx);
 
 /* The capture_exceptions.reason of an exception. */

@@ -80,6 +80,9 @@ is($node->safe_psql('postgres', 'SET ROLE reader; SELECT count(*) FROM orders_st
 	'50', 'batch A readable through orders_stream.records while fresh');
 my $it_a = $node->safe_psql('postgres',
 	qq{SELECT orders_stream.get_shard_iterator('$arn', '$shard', 'AT_SEQUENCE_NUMBER', '$a_first')});
+# at the record that will be the newest trimmed one
+my $it_a_last = $node->safe_psql('postgres',
+	qq{SELECT orders_stream.get_shard_iterator('$arn', '$shard', 'AT_SEQUENCE_NUMBER', '$a_last')});
 
 # ---- once older than the retention, never returned ----
 ok($node->poll_query_until('postgres', qq{
@@ -104,6 +107,16 @@ like($err, qr/TrimmedDataAccessException/,
 ($rc, $out, $err) = $node->psql('postgres', qq{SELECT orders_stream.get_records('$it_a', 10)});
 like($err, qr/TrimmedDataAccessException/,
 	'iterator taken before the trim: TrimmedDataAccessException');
+($rc, $out, $err) = $node->psql('postgres', qq{SELECT orders_stream."GetRecords"('$it_a_last')});
+like($err, qr/TrimmedDataAccessException.*\n.*"__type": "com.amazonaws.dynamodb.v20120810#TrimmedDataAccessException"/,
+	'iterator AT the newest trimmed record: TrimmedDataAccessException, not an empty page');
+(my $a_last_short = $a_last) =~ s/^0+//;
+($rc, $out, $err) = $node->psql('postgres', qq{
+	SELECT jsonb_array_length(orders_stream.dynamodb_streams('GetRecords', jsonb_build_object('ShardIterator',
+		orders_stream.dynamodb_streams('GetShardIterator', jsonb_build_object('StreamArn', '$arn',
+			'ShardId', '$shard', 'ShardIteratorType', 'AFTER_SEQUENCE_NUMBER',
+			'SequenceNumber', '$a_last_short'))->'ShardIterator'))->'Records')});
+is("$rc $out", '0 0', 'AFTER_SEQUENCE_NUMBER of the newest trimmed record, without leading zeros: no error');
 
 # ---- the expired partition is dropped ----
 ok($node->poll_query_until('postgres', qq{SELECT to_regclass('$a_part') IS NULL}),

@@ -183,6 +183,17 @@ my @bob_calls = (
 	q{SELECT orders_stream.describe_stream(s."StreamArn") FROM orders_stream.list_streams() s},
 	q{SELECT orders_stream.get_records(orders_stream.get_shard_iterator(r.stream_arn, r.shard_id, 'TRIM_HORIZON'))
 	  FROM orders_stream.readable_streams r WHERE r.readable},
+	q{SELECT orders_stream."ListStreams"("Limit" => 1)},
+	q{SELECT orders_stream."DescribeStream"(r.stream_arn, "Limit" => 1, "ExclusiveStartShardId" => 'shardId-00000000000000000000-00000000')
+	  FROM orders_stream.readable_streams r WHERE r.readable},
+	q{SELECT orders_stream."GetRecords"(orders_stream.get_shard_iterator(r.stream_arn, r.shard_id, 'AT_SEQUENCE_NUMBER', '1'), 10),
+		orders_stream."GetShardIterator"(r.stream_arn, r.shard_id, 'LATEST')
+	  FROM orders_stream.readable_streams r WHERE r.readable},
+	q{SELECT orders_stream.dynamodb_streams('GetRecords', pg_catalog.jsonb_build_object('ShardIterator',
+		orders_stream.get_shard_iterator(r.stream_arn, r.shard_id, 'LATEST'), 'Limit', 5)),
+		orders_stream.dynamodb_streams('DynamoDBStreams_20120810.ListStreams', '{"Limit": 2}'),
+		orders_stream.dynamodb_streams('DescribeStream', pg_catalog.jsonb_build_object('StreamArn', r.stream_arn))
+	  FROM orders_stream.readable_streams r WHERE r.readable},
 	q{SELECT orders_stream.create_event_source_mapping('bob.mine', 'bob.agg(jsonb)',
 		starting_position => 'TRIM_HORIZON', maximum_retry_attempts => 0)},
 	q{INSERT INTO bob.mine VALUES (1, 'x')},
@@ -295,6 +306,8 @@ is(sqlstate('bob', qq{SELECT orders_stream.get_shard_iterator('$alice_arn', '$sh
 	'get_shard_iterator: AccessDeniedException');
 my ($rc, $out, $err) = as('bob', qq{SELECT orders_stream.describe_stream('$alice_arn')});
 like($err, qr/row-level security/, 'with a hint about row-level security');
+($rc, $out, $err) = as('bob', qq{SELECT orders_stream.dynamodb_streams('DescribeStream', '{"StreamArn": "$alice_arn"}')});
+like($err, qr/"__type": "com.amazon.coral.service#AccessDeniedException"/, 'the dispatcher: AccessDeniedException in DETAIL');
 is(sqlstate('bob', qq{SELECT orders_stream.create_event_source_mapping('$alice_arn', 'bob.agg(jsonb)',
 	starting_position => 'TRIM_HORIZON')}), '42501', 'nor can bob map it');
 cmp_ok((as('alice', q{SELECT count(*) FROM orders_stream.records}))[1], '>=', 3,

@@ -17,7 +17,17 @@ CREATE TABLE orders_stream.streams (
 	set_columns name[] NOT NULL DEFAULT '{}',
 	start_lsn	pg_lsn NOT NULL,
 	created_at	timestamptz NOT NULL,
-	disabled_at timestamptz
+	disabled_at timestamptz,
+	/*
+	 * Set by the capture worker when it decodes the commit of the disable,
+	 * in the transaction that stores the stream's last records: the
+	 * position of that commit (every record of the shard is before it,
+	 * every change committed after it is not in the shard), and the
+	 * shard's EndingSequenceNumber, its last record (the closing position
+	 * if it has none).  Disabled but not yet closed is DISABLING.
+	 */
+	closing_sequence_number text COLLATE "C",
+	ending_sequence_number text COLLATE "C"
 ) WITH (user_catalog_table = true);
 
 CREATE UNIQUE INDEX streams_one_enabled_per_table

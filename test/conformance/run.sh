@@ -93,6 +93,11 @@ if [ -f "$OUT/broken.ts" ]; then
 	fi
 fi
 
+os_log "conformance: the Streams API through @aws-sdk/client-dynamodb-streams (sdk/check-api.mjs)"
+as_postgres -C "$C/sdk" npm ci --no-audit --no-fund --cache "$OUT/npm-cache" --loglevel=warn
+as_postgres -C "$C/sdk" env PGHOST="$OS_PGHOST" PGPORT="$OS_PGPORT" PGUSER=postgres PGDATABASE=conformance \
+	PATH="$PG_BINDIR:$PATH" node check-api.mjs || fail "check-api.mjs: the SDK parsed an answer differently (above)"
+
 if [ "$failures" -gt 0 ]; then
 	echo "conformance: $failures check(s) failed; records: $OUT/records.json (ORDERS_STREAM_KEEP=1 keeps it)"
 	exit 1
