@@ -227,6 +227,27 @@ SELECT orders_stream.get_event_source_mapping(:'m1') = c AS get_ok
 FROM orders_stream.list_event_source_mappings('mp_orders') AS c;
 SELECT orders_stream.get_event_source_mapping('00000000-0000-0000-0000-000000000000');
 \echo :LAST_ERROR_SQLSTATE
+-- ListEventSourceMappings / CreateEventSourceMapping: AWS's documents
+SELECT orders_stream."ListEventSourceMappings"(:'mp_arn') = jsonb_build_object('EventSourceMappings',
+	(SELECT jsonb_agg(c) FROM orders_stream.list_event_source_mappings('mp_orders') AS c)) AS list_ok;
+SELECT jsonb_array_length(orders_stream."ListEventSourceMappings"(NULL, f)->'EventSourceMappings') AS n, f
+FROM unnest(ARRAY['item_totals_aggregator', 'public.item_totals_aggregator',
+	'arn:aws:lambda:local:000000000000:function:public.item_totals_aggregator', 'nope']) AS f;
+SELECT orders_stream."CreateEventSourceMapping"(jsonb_build_object('EventSourceArn', :'mp_arn',
+	'FunctionName', 'arn:aws:lambda:local:000000000000:function:item_totals_aggregator_c', 'StartingPosition', 'LATEST',
+	'Enabled', false, 'BatchSize', 5, 'FunctionResponseTypes', '["ReportBatchItemFailures"]'::jsonb,
+	'FilterCriteria', '{"Filters": [{"Pattern": "{\"eventName\": [\"INSERT\"]}"}]}'::jsonb)) AS cr \gset
+SELECT mp_conf(:'cr');
+SELECT orders_stream.get_event_source_mapping((:'cr'::jsonb->>'UUID')::uuid) = :'cr' AS get_ok;
+-- two pages of one, in creation order, then none
+SELECT orders_stream."ListEventSourceMappings"(:'mp_arn', NULL, NULL, 1) AS p1 \gset
+SELECT (:'p1'::jsonb#>>'{EventSourceMappings,0,UUID}')::uuid = :'m1' AS first_ok, :'p1'::jsonb ? 'NextMarker' AS more;
+SELECT l#>>'{EventSourceMappings,0,UUID}' = :'cr'::jsonb->>'UUID' AS second_ok, l ? 'NextMarker' AS more
+FROM orders_stream."ListEventSourceMappings"(:'mp_arn', NULL, :'p1'::jsonb->>'NextMarker', 1) AS l;
+SELECT mp_try($$SELECT orders_stream."ListEventSourceMappings"(NULL, NULL, 'garbage')$$);
+SELECT mp_try($$SELECT orders_stream."ListEventSourceMappings"(NULL, NULL, NULL, 0)$$);
+SELECT mp_try($$SELECT orders_stream."CreateEventSourceMapping"('{"FunctionName": "nope", "StartingPosition": "LATEST"}')$$);
+SELECT orders_stream.delete_event_source_mapping((:'cr'::jsonb->>'UUID')::uuid)->>'State' AS state;
 -- one mapping per stream and function: ResourceConflictException
 SELECT mp_try($$SELECT orders_stream.create_event_source_mapping('mp_orders', 'item_totals_aggregator(jsonb)',
 	starting_position => 'LATEST', enabled => false)$$);

@@ -201,6 +201,10 @@ my @bob_calls = (
 	q{SELECT * FROM orders_stream.stream_status},
 	q{SELECT * FROM orders_stream.event_source_mapping_status},
 	q{SELECT orders_stream.list_event_source_mappings('bob.mine')},
+	q{SELECT orders_stream."ListEventSourceMappings"(NULL, 'bob.agg', NULL, 1),
+		orders_stream.get_event_source_mapping(uuid) FROM orders_stream.event_source_mapping_status},
+	q{SELECT orders_stream."CreateEventSourceMapping"(pg_catalog.jsonb_build_object('EventSourceArn', '} . $alice_arn . q{',
+		'FunctionName', 'bob.agg', 'StartingPosition', 'LATEST'))},
 	q{SELECT orders_stream.update_event_source_mapping(uuid, batch_size => 7) FROM orders_stream.event_source_mapping_status},
 	q{SELECT orders_stream.create_event_source_mapping('} . $alice_arn . q{', 'bob.agg(jsonb)', starting_position => 'TRIM_HORIZON')},
 );

@@ -603,6 +603,118 @@ $$;
 COMMENT ON FUNCTION orders_stream.get_event_source_mapping(uuid) IS
 'AWS GetEventSourceMapping: the EventSourceMappingConfiguration of a mapping you own';
 
+/*
+ * AWS ListEventSourceMappings: {"EventSourceMappings": [...], "NextMarker"}.
+ * FunctionName is the function's name as in FunctionArn (schema.name), the
+ * name alone, or the FunctionArn; Marker is opaque (the last mapping's
+ * creation time and UUID).  Runs as the caller: the view shows its mappings.
+ */
+CREATE FUNCTION orders_stream."ListEventSourceMappings"("EventSourceArn" text DEFAULT NULL,
+	"FunctionName" text DEFAULT NULL, "Marker" text DEFAULT NULL, "MaxItems" integer DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	lim integer := coalesce("MaxItems", 100);
+	after_time numeric;
+	after_uuid uuid;
+	page jsonb[];
+	last_time numeric;
+	last_uuid uuid;
+BEGIN
+	IF lim OPERATOR(pg_catalog.<) 1 OR lim OPERATOR(pg_catalog.>) 10000 THEN
+		RAISE EXCEPTION 'InvalidParameterValueException: MaxItems must be between 1 and 10000, got %', lim
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = '{"__type": "InvalidParameterValueException"}';
+	END IF;
+	IF "Marker" IS NOT NULL THEN
+		BEGIN
+			after_time := pg_catalog.split_part("Marker", '/', 1)::numeric;
+			after_uuid := pg_catalog.split_part("Marker", '/', 2)::uuid;
+		EXCEPTION WHEN data_exception THEN
+			after_time := NULL;
+		END;
+		IF after_time IS NULL OR after_uuid IS NULL THEN
+			RAISE EXCEPTION 'InvalidParameterValueException: Marker "%" is not one that ListEventSourceMappings returned', "Marker"
+				USING ERRCODE = 'invalid_parameter_value', DETAIL = '{"__type": "InvalidParameterValueException"}';
+		END IF;
+	END IF;
+	SELECT pg_catalog.array_agg(x.configuration ORDER BY x.t, x.uuid),
+		   (pg_catalog.array_agg(x.t ORDER BY x.t DESC, x.uuid DESC))[1],
+		   (pg_catalog.array_agg(x.uuid ORDER BY x.t DESC, x.uuid DESC))[1]
+	  INTO page, last_time, last_uuid
+	  FROM (SELECT s.configuration, s.uuid, EXTRACT(epoch FROM s.created_at) AS t
+			  FROM orders_stream.event_source_mapping_status s
+			 WHERE ("EventSourceArn" IS NULL OR s.event_source_arn OPERATOR(pg_catalog.=) "EventSourceArn")
+			   AND ("FunctionName" IS NULL
+					OR "FunctionName" OPERATOR(pg_catalog.=) (s.configuration OPERATOR(pg_catalog.->>) 'FunctionArn')
+					OR "FunctionName" OPERATOR(pg_catalog.=) pg_catalog.regexp_replace(s.configuration OPERATOR(pg_catalog.->>) 'FunctionArn', '^.*:function:', '')
+					OR "FunctionName" OPERATOR(pg_catalog.=) pg_catalog.regexp_replace(s.configuration OPERATOR(pg_catalog.->>) 'FunctionArn', '^.*:function:[^.]*\.', ''))
+			   AND (after_time IS NULL OR (EXTRACT(epoch FROM s.created_at), s.uuid) OPERATOR(pg_catalog.>) (after_time, after_uuid))
+			 ORDER BY 3, 2
+			 LIMIT lim OPERATOR(pg_catalog.+) 1) x;
+	IF pg_catalog.cardinality(page) OPERATOR(pg_catalog.>) lim THEN
+		page := page[1:lim];
+		SELECT EXTRACT(epoch FROM s.created_at), s.uuid INTO last_time, last_uuid
+		  FROM orders_stream.event_source_mapping_status s
+		 WHERE s.uuid OPERATOR(pg_catalog.=) (page[lim] OPERATOR(pg_catalog.->>) 'UUID')::uuid;
+		RETURN pg_catalog.jsonb_build_object('EventSourceMappings', pg_catalog.to_jsonb(page),
+			'NextMarker', last_time::text OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) last_uuid::text);
+	END IF;
+	RETURN pg_catalog.jsonb_build_object('EventSourceMappings', coalesce(pg_catalog.to_jsonb(page), '[]'::jsonb));
+END
+$$;
+
+COMMENT ON FUNCTION orders_stream."ListEventSourceMappings"(text, text, text, integer) IS
+'AWS ListEventSourceMappings: your mappings as {"EventSourceMappings": [...], "NextMarker": ...}';
+
+/*
+ * AWS CreateEventSourceMapping, the request document in, the configuration
+ * out.  FunctionName (a name or FunctionArn) names a function taking jsonb,
+ * resolved in the caller's search_path like create_event_source_mapping's
+ * arguments: so no SET clause here, and only qualified names and operators.
+ */
+CREATE FUNCTION orders_stream."CreateEventSourceMapping"(request jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+	fn text := pg_catalog.regexp_replace(request OPERATOR(pg_catalog.->>) 'FunctionName', '^arn:aws:lambda:[^:]*:[^:]*:function:', '');
+	proc pg_catalog.regprocedure;
+	mapping uuid;
+BEGIN
+	IF fn IS NOT NULL THEN
+		proc := pg_catalog.to_regprocedure(fn OPERATOR(pg_catalog.||) '(jsonb)');
+	END IF;
+	IF proc IS NULL THEN
+		RAISE EXCEPTION 'ResourceNotFoundException: function "%" (taking jsonb) does not exist', fn
+			USING ERRCODE = 'undefined_function', DETAIL = '{"__type": "ResourceNotFoundException"}',
+				  HINT = 'FunctionName is a function f(event jsonb), by name or as FunctionArn.';
+	END IF;
+	/*
+	 * two statements: get_event_source_mapping() is STABLE, so within the
+	 * statement that creates the mapping it would read the snapshot before it
+	 */
+	mapping := orders_stream.create_event_source_mapping(
+		request OPERATOR(pg_catalog.->>) 'EventSourceArn', proc,
+		batch_size => coalesce((request OPERATOR(pg_catalog.->>) 'BatchSize')::pg_catalog.int4, 100),
+		starting_position => request OPERATOR(pg_catalog.->>) 'StartingPosition',
+		bisect_batch_on_function_error => coalesce((request OPERATOR(pg_catalog.->>) 'BisectBatchOnFunctionError')::pg_catalog.bool, false),
+		maximum_retry_attempts => coalesce((request OPERATOR(pg_catalog.->>) 'MaximumRetryAttempts')::pg_catalog.int4, -1),
+		maximum_record_age_in_seconds => coalesce((request OPERATOR(pg_catalog.->>) 'MaximumRecordAgeInSeconds')::pg_catalog.int4, -1),
+		maximum_batching_window_in_seconds => coalesce((request OPERATOR(pg_catalog.->>) 'MaximumBatchingWindowInSeconds')::pg_catalog.int4, 0),
+		function_response_types => ARRAY(SELECT pg_catalog.jsonb_array_elements_text(
+			coalesce(request OPERATOR(pg_catalog.->) 'FunctionResponseTypes', '[]'::pg_catalog.jsonb))),
+		enabled => coalesce((request OPERATOR(pg_catalog.->>) 'Enabled')::pg_catalog.bool, true),
+		parallelization_factor => coalesce((request OPERATOR(pg_catalog.->>) 'ParallelizationFactor')::pg_catalog.int4, 1),
+		filter_criteria => request OPERATOR(pg_catalog.->) 'FilterCriteria');
+	RETURN orders_stream.get_event_source_mapping(mapping);
+END
+$$;
+
+COMMENT ON FUNCTION orders_stream."CreateEventSourceMapping"(jsonb) IS
+'AWS CreateEventSourceMapping: the request document in, the EventSourceMappingConfiguration out';
+
 CREATE FUNCTION orders_stream.wait_for_mapping(mapping uuid, timeout interval DEFAULT '30s')
 RETURNS text
 LANGUAGE plpgsql VOLATILE

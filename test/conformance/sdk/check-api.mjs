@@ -15,6 +15,10 @@ import {
 	DynamoDBStreamsClient, ListStreamsCommand, DescribeStreamCommand,
 	GetShardIteratorCommand, GetRecordsCommand,
 } from '@aws-sdk/client-dynamodb-streams';
+import {
+	LambdaClient, CreateEventSourceMappingCommand, GetEventSourceMappingCommand,
+	ListEventSourceMappingsCommand,
+} from '@aws-sdk/client-lambda';
 
 let failures = 0;
 function check(name, fn) {
@@ -62,7 +66,7 @@ const client = new DynamoDBStreamsClient({
 });
 
 // what the SQL returned, as the SDK types it
-const DATE_KEYS = new Set(['CreationRequestDateTime', 'ApproximateCreationDateTime']);
+const DATE_KEYS = new Set(['CreationRequestDateTime', 'ApproximateCreationDateTime', 'LastModified']);
 function typed(v, key) {
 	if (Array.isArray(v)) return v.map((x) => typed(x, key === 'BS' ? 'B' : undefined));
 	if (v !== null && typeof v === 'object')
@@ -159,6 +163,123 @@ for (const [what, command, name] of errorCases)
 			return true;
 		});
 	});
+
+// ---- Lambda: Get/List/CreateEventSourceMapping through @aws-sdk/client-lambda ----
+// restJson1: the operation is the method and path, errors name their
+// exception in X-Amzn-ErrorType.  The server calls the mapping functions.
+const LAMBDA_STATUS = { ResourceNotFoundException: 404, ResourceConflictException: 409, InvalidParameterValueException: 400 };
+function lambdaSql(sql, vars) {
+	const r = psql(sql, vars);
+	if (r.ok) return { status: 200, body: r.out };
+	const m = /^ERROR:\s+(\w+Exception): (.*)$/m.exec(r.err);
+	if (!m) return { status: 500, type: 'ServiceException', body: JSON.stringify({ Type: 'Service', message: r.err }) };
+	return { status: LAMBDA_STATUS[m[1]] ?? 400, type: m[1], body: JSON.stringify({ Type: 'User', message: m[2] }) };
+}
+const GET_SQL = `SELECT orders_stream.get_event_source_mapping(:'uuid')`;
+const LIST_SQL = `SELECT orders_stream."ListEventSourceMappings"(NULLIF(:'arn', ''), NULLIF(:'fn', ''), NULLIF(:'marker', ''), NULLIF(:'max', '')::int)`;
+const CREATE_SQL = `SELECT orders_stream."CreateEventSourceMapping"(:'body'::jsonb)`;
+function lambdaRoute(method, url, body) {
+	const u = new URL(url, 'http://x');
+	const q = (k) => u.searchParams.get(k) ?? '';
+	const get = /^\/2015-03-31\/event-source-mappings\/([^/]+)$/.exec(u.pathname);
+	if (method === 'GET' && get) return lambdaSql(GET_SQL, { uuid: decodeURIComponent(get[1]) });
+	if (method === 'GET' && /^\/2015-03-31\/event-source-mappings\/?$/.test(u.pathname))
+		return lambdaSql(LIST_SQL, { arn: q('EventSourceArn'), fn: q('FunctionName'), marker: q('Marker'), max: q('MaxItems') });
+	if (method === 'POST' && /^\/2015-03-31\/event-source-mappings\/?$/.test(u.pathname)) {
+		const r = lambdaSql(CREATE_SQL, { body });
+		return r.status === 200 ? { ...r, status: 202 } : r;
+	}
+	return { status: 404, type: 'UnknownOperationException', body: '{}' };
+}
+const lambdaServer = http.createServer((req, res) => {
+	let body = '';
+	req.on('data', (c) => { body += c; });
+	req.on('end', () => {
+		const r = lastAnswer = lambdaRoute(req.method, req.url, body || '{}');
+		res.writeHead(r.status, { 'content-type': 'application/json', 'x-amzn-requestid': 'local',
+			...(r.type ? { 'x-amzn-errortype': r.type } : {}) });
+		res.end(r.body);
+	});
+});
+await new Promise((ok) => lambdaServer.listen(0, '127.0.0.1', ok));
+const lambda = new LambdaClient({
+	endpoint: `http://127.0.0.1:${lambdaServer.address().port}`, region,
+	credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1,
+});
+let lastAnswer;
+async function sameLambda(command, _unused, status = 200) {
+	const { $metadata, ...sdk } = await lambda.send(command);
+	const sqlAnswer = lastAnswer;
+	assert.equal($metadata.httpStatusCode, status);
+	assert.equal(sqlAnswer.status, status);
+	const sql = JSON.parse(sqlAnswer.body);
+	assert.deepStrictEqual(sdk, typed(sql));
+	return { sql, sdk };
+}
+
+sqlJson(`
+	DROP FUNCTION IF EXISTS sdk_agg(jsonb), sdk_agg2(jsonb);
+	CREATE FUNCTION sdk_agg(event jsonb) RETURNS void LANGUAGE sql AS 'SELECT';
+	CREATE FUNCTION sdk_agg2(event jsonb) RETURNS void LANGUAGE sql AS 'SELECT';`);
+const openArn = streams.Streams[1].StreamArn;
+const pattern = JSON.stringify({ eventName: ['INSERT'], dynamodb: { NewImage: { n: { N: [{ numeric: ['>', 5] }] } } } });
+const createInputs = [
+	{ EventSourceArn: openArn, FunctionName: 'sdk_agg', StartingPosition: 'TRIM_HORIZON', Enabled: false },
+	{ EventSourceArn: openArn, FunctionName: 'sdk_agg2', StartingPosition: 'LATEST', Enabled: false, BatchSize: 7,
+	  MaximumBatchingWindowInSeconds: 2, ParallelizationFactor: 3, BisectBatchOnFunctionError: true,
+	  MaximumRetryAttempts: 4, MaximumRecordAgeInSeconds: 3600, FunctionResponseTypes: ['ReportBatchItemFailures'],
+	  FilterCriteria: { Filters: [{ Pattern: pattern }] } },
+];
+const created = [];
+for (const input of createInputs)
+	await check(`CreateEventSourceMapping (${input.FunctionName})`, async () => {
+		const { sql: c } = await sameLambda(new CreateEventSourceMappingCommand(input), null, 202);
+		created.push(c);
+		for (const [k, v] of Object.entries(input))
+			if (k !== 'FunctionName' && k !== 'Enabled') assert.deepStrictEqual(c[k], v, k);
+		assert.equal(c.State, 'Disabled');
+		assert.match(c.FunctionArn, new RegExp(`:function:public\\.${input.FunctionName}$`));
+	});
+for (const c of created)
+	await check(`GetEventSourceMapping (${c.UUID})`, async () => {
+		const { sdk } = await sameLambda(new GetEventSourceMappingCommand({ UUID: c.UUID }), null);
+		assert.ok(sdk.LastModified instanceof Date);
+		assert.ok(Array.isArray(sdk.FunctionResponseTypes));
+		assert.deepStrictEqual(JSON.parse(JSON.stringify({ ...sdk, LastModified: undefined })),
+			JSON.parse(JSON.stringify({ ...c, LastModified: undefined })));
+	});
+await check('ListEventSourceMappings of the stream, all and by function, with MaxItems and Marker', async () => {
+	const all = await sameLambda(new ListEventSourceMappingsCommand({ EventSourceArn: openArn }));
+	assert.deepStrictEqual(all.sql.EventSourceMappings.map((m) => m.UUID), created.map((m) => m.UUID));
+	assert.equal(all.sql.NextMarker, undefined);
+	const one = await sameLambda(new ListEventSourceMappingsCommand({ EventSourceArn: openArn, FunctionName: 'sdk_agg2' }));
+	assert.deepStrictEqual(one.sql.EventSourceMappings.map((m) => m.UUID), [created[1].UUID]);
+	const p1 = await sameLambda(new ListEventSourceMappingsCommand({ EventSourceArn: openArn, MaxItems: 1 }));
+	assert.deepStrictEqual(p1.sql.EventSourceMappings.map((m) => m.UUID), [created[0].UUID]);
+	assert.equal(typeof p1.sql.NextMarker, 'string');
+	const q2 = { EventSourceArn: openArn, MaxItems: 1, Marker: p1.sql.NextMarker };
+	const p2 = await sameLambda(new ListEventSourceMappingsCommand(q2));
+	assert.deepStrictEqual(p2.sql.EventSourceMappings.map((m) => m.UUID), [created[1].UUID]);
+	assert.equal(p2.sql.NextMarker, undefined);
+});
+const lambdaErrors = [
+	['an unknown mapping', new GetEventSourceMappingCommand({ UUID: '00000000-0000-0000-0000-000000000000' }), 'ResourceNotFoundException', 404],
+	['a duplicate mapping', new CreateEventSourceMappingCommand(createInputs[0]), 'ResourceConflictException', 409],
+	['BatchSize 0', new CreateEventSourceMappingCommand({ ...createInputs[0], FunctionName: 'sdk_agg3', BatchSize: 0 }), 'InvalidParameterValueException', 400],
+];
+sqlJson(`DROP FUNCTION IF EXISTS sdk_agg3(jsonb); CREATE FUNCTION sdk_agg3(event jsonb) RETURNS void LANGUAGE sql AS 'SELECT';`);
+for (const [what, command, name, status] of lambdaErrors)
+	await check(`Lambda, ${what}: the SDK raises ${name}`, async () => {
+		await assert.rejects(lambda.send(command), (e) => {
+			assert.equal(e.name, name);
+			assert.equal(e.$metadata.httpStatusCode, status);
+			assert.ok(e.message.length > 0);
+			return true;
+		});
+	});
+sqlJson(`SELECT count(orders_stream.delete_event_source_mapping(uuid)) >= 0 FROM orders_stream.event_source_mapping_status
+	WHERE function::text LIKE 'sdk_agg%'`);
+lambdaServer.close();
 
 server.close();
 if (failures) {
