@@ -13,19 +13,10 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib 't';
+use OrdersStream;
 
-my $node = PostgreSQL::Test::Cluster->new('capture_basic');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-wal_level = logical
-max_replication_slots = 10
-max_wal_senders = 10
-shared_preload_libraries = 'orders_stream'
-output_plugin_libraries = 'pgoutput, test_decoding, orders_stream'
-logical_decoding_work_mem = 64kB
-orders_stream.database = 'postgres'
-});
-$node->start;
+my $node = OrdersStream::new_node('capture_basic', no_extension => 1);
 
 # CREATE EXTENSION, wait for the slot (own transaction), stream "orders".
 sub setup_stream

@@ -30,22 +30,11 @@ my $seed = $ENV{OS_CRASH_SEED} // time;
 srand($seed);
 note "random seed $seed (set OS_CRASH_SEED to repeat)";
 
-my $node = PostgreSQL::Test::Cluster->new('crash_worker');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-wal_level = logical
-max_replication_slots = 10
-max_wal_senders = 10
-shared_preload_libraries = 'orders_stream'
-output_plugin_libraries = 'pgoutput, test_decoding, orders_stream'
-logical_decoding_work_mem = 64kB
-orders_stream.database = 'postgres'
+my $node = OrdersStream::new_node('crash_worker', no_extension => 1, extra_conf => q{
 restart_after_crash = on
 checkpoint_timeout = 30s
 max_connections = 30
-log_statement = none
 });
-$node->start;
 
 $node->safe_psql('postgres', 'CREATE EXTENSION orders_stream');
 $node->safe_psql('postgres', 'SELECT orders_stream.wait_for_slot()');

@@ -17,25 +17,17 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib 't';
+use OrdersStream;
 use Time::HiRes qw(usleep time);
 
 my $ROWS = $ENV{OS_BIG_ROWS} // 1_000_000;
 my $LIMIT_KB = 64 * 1024;
 
-my $node = PostgreSQL::Test::Cluster->new('big_transaction');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-wal_level = logical
-max_replication_slots = 10
-max_wal_senders = 10
-shared_preload_libraries = 'orders_stream'
-output_plugin_libraries = 'pgoutput, test_decoding, orders_stream'
-logical_decoding_work_mem = 64kB
-orders_stream.database = 'postgres'
+my $node = OrdersStream::new_node('big_transaction', no_extension => 1, extra_conf => q{
 max_wal_size = 4GB
 checkpoint_timeout = 30min
 });
-$node->start;
 
 $node->safe_psql('postgres', 'CREATE EXTENSION orders_stream');
 $node->safe_psql('postgres', 'SELECT orders_stream.wait_for_slot()');

@@ -18,29 +18,20 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib 't';
+use OrdersStream;
 use Time::HiRes qw(usleep time);
 use List::Util qw(max);
 
 my $RETENTION = 4;    # seconds
 my $INTERVAL = 2;     # seconds
 
-my $node = PostgreSQL::Test::Cluster->new('retention');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-wal_level = logical
-max_replication_slots = 10
-max_wal_senders = 10
-shared_preload_libraries = 'orders_stream'
-output_plugin_libraries = 'pgoutput, test_decoding, orders_stream'
-logical_decoding_work_mem = 64kB
-orders_stream.database = 'postgres'
+my $node = OrdersStream::new_node('retention', no_extension => 1, extra_conf => qq{
 orders_stream.partition_interval = ${INTERVAL}s
 orders_stream.retention = ${RETENTION}s
-log_statement = none
 # no autovacuum of the test partitions competing with DROP TABLE for its lock
 autovacuum = off
 });
-$node->start;
 
 $node->safe_psql('postgres', 'CREATE EXTENSION orders_stream');
 $node->safe_psql('postgres', 'SELECT orders_stream.wait_for_slot()');

@@ -14,21 +14,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib 't';
+use OrdersStream;
 use Time::HiRes qw(usleep time);
 
-my $node = PostgreSQL::Test::Cluster->new('read_api');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-wal_level = logical
-max_replication_slots = 10
-max_wal_senders = 10
-shared_preload_libraries = 'orders_stream'
-output_plugin_libraries = 'pgoutput, test_decoding, orders_stream'
-logical_decoding_work_mem = 64kB
-orders_stream.database = 'postgres'
-log_statement = none
-});
-$node->start;
+my $node = OrdersStream::new_node('read_api', no_extension => 1);
 
 $node->safe_psql('postgres', 'CREATE EXTENSION orders_stream');
 $node->safe_psql('postgres', 'SELECT orders_stream.wait_for_slot()');

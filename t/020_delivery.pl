@@ -40,6 +40,8 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib 't';
+use OrdersStream;
 use IPC::Run;
 use Time::HiRes qw(usleep time);
 
@@ -48,22 +50,11 @@ my $seed = $ENV{OS_DELIVERY_SEED} // time;
 srand($seed);
 note "random seed $seed (set OS_DELIVERY_SEED to repeat)";
 
-my $node = PostgreSQL::Test::Cluster->new('delivery');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-wal_level = logical
-max_replication_slots = 10
-max_wal_senders = 10
-shared_preload_libraries = 'orders_stream'
-output_plugin_libraries = 'pgoutput, test_decoding, orders_stream'
-logical_decoding_work_mem = 64kB
-orders_stream.database = 'postgres'
+my $node = OrdersStream::new_node('delivery', no_extension => 1, extra_conf => q{
 orders_stream.retry_base_delay = 10
 orders_stream.retry_max_delay = 100
 max_connections = 40
-log_statement = none
 });
-$node->start;
 
 sub sql { return $node->safe_psql('postgres', shift); }
 
