@@ -247,6 +247,9 @@ FROM orders_stream."ListEventSourceMappings"(:'mp_arn', NULL, :'p1'::jsonb->>'Ne
 SELECT mp_try($$SELECT orders_stream."ListEventSourceMappings"(NULL, NULL, 'garbage')$$);
 SELECT mp_try($$SELECT orders_stream."ListEventSourceMappings"(NULL, NULL, NULL, 0)$$);
 SELECT mp_try($$SELECT orders_stream."CreateEventSourceMapping"('{"FunctionName": "nope", "StartingPosition": "LATEST"}')$$);
+-- a member of the wrong JSON type: InvalidParameterValueException
+SELECT mp_try($$SELECT orders_stream."CreateEventSourceMapping"('{"FunctionName": "item_totals_aggregator", "StartingPosition": "LATEST", "BatchSize": "ten"}')$$);
+SELECT mp_try($$SELECT orders_stream."CreateEventSourceMapping"('{"FunctionName": "item_totals_aggregator", "StartingPosition": "LATEST", "FunctionResponseTypes": "ReportBatchItemFailures"}')$$);
 SELECT orders_stream.delete_event_source_mapping((:'cr'::jsonb->>'UUID')::uuid)->>'State' AS state;
 -- one mapping per stream and function: ResourceConflictException
 SELECT mp_try($$SELECT orders_stream.create_event_source_mapping('mp_orders', 'item_totals_aggregator(jsonb)',

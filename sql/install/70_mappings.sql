@@ -682,7 +682,32 @@ DECLARE
 	fn text := pg_catalog.regexp_replace(request OPERATOR(pg_catalog.->>) 'FunctionName', '^arn:aws:lambda:[^:]*:[^:]*:function:', '');
 	proc pg_catalog.regprocedure;
 	mapping uuid;
+	batch_size int;
+	bisect boolean;
+	retries int;
+	max_age int;
+	window_secs int;
+	response_types text[];
+	enabled boolean;
+	factor int;
 BEGIN
+	/* members of the wrong JSON type are AWS's InvalidParameterValueException, not a cast error */
+	BEGIN
+		batch_size := coalesce((request OPERATOR(pg_catalog.->>) 'BatchSize')::pg_catalog.int4, 100);
+		bisect := coalesce((request OPERATOR(pg_catalog.->>) 'BisectBatchOnFunctionError')::pg_catalog.bool, false);
+		retries := coalesce((request OPERATOR(pg_catalog.->>) 'MaximumRetryAttempts')::pg_catalog.int4, -1);
+		max_age := coalesce((request OPERATOR(pg_catalog.->>) 'MaximumRecordAgeInSeconds')::pg_catalog.int4, -1);
+		window_secs := coalesce((request OPERATOR(pg_catalog.->>) 'MaximumBatchingWindowInSeconds')::pg_catalog.int4, 0);
+		response_types := ARRAY(SELECT pg_catalog.jsonb_array_elements_text(
+			coalesce(request OPERATOR(pg_catalog.->) 'FunctionResponseTypes', '[]'::pg_catalog.jsonb)));
+		enabled := coalesce((request OPERATOR(pg_catalog.->>) 'Enabled')::pg_catalog.bool, true);
+		factor := coalesce((request OPERATOR(pg_catalog.->>) 'ParallelizationFactor')::pg_catalog.int4, 1);
+	EXCEPTION WHEN data_exception THEN
+		RAISE EXCEPTION 'InvalidParameterValueException: a member of the CreateEventSourceMapping request has the wrong type'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.jsonb_build_object('__type', 'InvalidParameterValueException', 'message', SQLERRM)::text,
+				  HINT = 'BatchSize and the other counts are integers, BisectBatchOnFunctionError and Enabled booleans, FunctionResponseTypes a list of strings.';
+	END;
 	IF fn IS NOT NULL THEN
 		proc := pg_catalog.to_regprocedure(fn OPERATOR(pg_catalog.||) '(jsonb)');
 	END IF;
@@ -697,16 +722,15 @@ BEGIN
 	 */
 	mapping := orders_stream.create_event_source_mapping(
 		request OPERATOR(pg_catalog.->>) 'EventSourceArn', proc,
-		batch_size => coalesce((request OPERATOR(pg_catalog.->>) 'BatchSize')::pg_catalog.int4, 100),
+		batch_size => batch_size,
 		starting_position => request OPERATOR(pg_catalog.->>) 'StartingPosition',
-		bisect_batch_on_function_error => coalesce((request OPERATOR(pg_catalog.->>) 'BisectBatchOnFunctionError')::pg_catalog.bool, false),
-		maximum_retry_attempts => coalesce((request OPERATOR(pg_catalog.->>) 'MaximumRetryAttempts')::pg_catalog.int4, -1),
-		maximum_record_age_in_seconds => coalesce((request OPERATOR(pg_catalog.->>) 'MaximumRecordAgeInSeconds')::pg_catalog.int4, -1),
-		maximum_batching_window_in_seconds => coalesce((request OPERATOR(pg_catalog.->>) 'MaximumBatchingWindowInSeconds')::pg_catalog.int4, 0),
-		function_response_types => ARRAY(SELECT pg_catalog.jsonb_array_elements_text(
-			coalesce(request OPERATOR(pg_catalog.->) 'FunctionResponseTypes', '[]'::pg_catalog.jsonb))),
-		enabled => coalesce((request OPERATOR(pg_catalog.->>) 'Enabled')::pg_catalog.bool, true),
-		parallelization_factor => coalesce((request OPERATOR(pg_catalog.->>) 'ParallelizationFactor')::pg_catalog.int4, 1),
+		bisect_batch_on_function_error => bisect,
+		maximum_retry_attempts => retries,
+		maximum_record_age_in_seconds => max_age,
+		maximum_batching_window_in_seconds => window_secs,
+		function_response_types => response_types,
+		enabled => enabled,
+		parallelization_factor => factor,
 		filter_criteria => request OPERATOR(pg_catalog.->) 'FilterCriteria');
 	RETURN orders_stream.get_event_source_mapping(mapping);
 END
