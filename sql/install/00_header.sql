@@ -23,17 +23,6 @@ LANGUAGE sql STABLE
 AS $$ SELECT pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval $$;
 
 /*
- * Calls orders_stream_internal.<same name>(caller, caller's search_path,
- * args...): the API functions that write the extension's tables are this C
- * shim over a SECURITY DEFINER function, which learns who called from the
- * shim and cannot be called by anyone else.
- */
-CREATE FUNCTION orders_stream_internal.call_internal()
-RETURNS void
-AS 'MODULE_PATHNAME', 'orders_stream_call_internal'
-LANGUAGE C;
-
-/*
  * Whether a role may read a table's stream: SELECT on the table, and no
  * row-level security in its way (stream records are whole rows; per-record
  * policy evaluation is out of scope).  Table owners (unless FORCE ROW LEVEL

@@ -438,6 +438,12 @@ BEGIN
 END
 $$;
 
+/*
+ * The API functions that write mappings are one C shim (security.c) that
+ * calls orders_stream_internal.<same name>(caller, caller's search_path,
+ * args...): a definer-rights function learns who called from the shim, and
+ * nobody else can call it.
+ */
 CREATE FUNCTION orders_stream.create_event_source_mapping(
 	event_source text,
 	function_name regprocedure,
