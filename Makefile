@@ -24,3 +24,15 @@ include $(PGXS)
 
 sql/orders_stream--1.0.sql: $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
+
+# the DynamoDB Streams endpoint, a program of its own (src/endpoint/Makefile)
+all: endpoint
+endpoint:
+	$(MAKE) -C src/endpoint PG_CONFIG=$(PG_CONFIG)
+install: install-endpoint
+install-endpoint: endpoint
+	$(MAKE) -C src/endpoint PG_CONFIG=$(PG_CONFIG) install
+clean: clean-endpoint
+clean-endpoint:
+	$(MAKE) -C src/endpoint PG_CONFIG=$(PG_CONFIG) clean
+.PHONY: endpoint install-endpoint clean-endpoint

@@ -1,0 +1,327 @@
+/*-------------------------------------------------------------------------
+ * http.c
+ *	  AWS's JSON 1.0 protocol over libmicrohttpd: POST / with X-Amz-Target
+ *	  DynamoDBStreams_20120810.<Operation> and a JSON body, signed with
+ *	  SigV4.  The order of the checks is AWS's: size, then authentication,
+ *	  then the request itself; nothing reaches the database before the
+ *	  signature has been verified against a key held in memory (keys.c).
+ *
+ *	  libmicrohttpd runs a thread per connection (bounded by --max-clients),
+ *	  so a request waiting for the database holds only its own connection.
+ *-------------------------------------------------------------------------
+ */
+#include "endpoint.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <microhttpd.h>
+#include <openssl/rand.h>
+
+#include "dispatch.h"
+#include "http.h"
+#include "keys.h"
+#include "sigv4.h"
+
+#define NS_SERVICE "com.amazon.coral.service"
+#define HEALTHY "healthy: orders_stream_endpoint "
+
+/* One request, across the calls of the access handler */
+typedef struct Request
+{
+	char	   *body;
+	size_t		len;
+	size_t		cap;
+	bool		too_large;
+	struct timespec start;
+} Request;
+
+/* A growing list of name/value pairs, filled by libmicrohttpd's iterator */
+typedef struct Pairs
+{
+	SigV4Header *items;
+	int			n;
+	int			cap;
+} Pairs;
+
+static atomic_int in_flight;
+
+int
+http_in_flight(void)
+{
+	return atomic_load(&in_flight);
+}
+
+static enum MHD_Result
+collect(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	Pairs	   *p = cls;
+
+	if (p->n == p->cap)
+	{
+		p->cap = Max(16, 2 * p->cap);
+		p->items = pg_realloc(p->items, sizeof(SigV4Header) * p->cap);
+	}
+	p->items[p->n].name = key;
+	p->items[p->n].value = value;
+	p->n++;
+	return MHD_YES;
+}
+
+/* DynamoDB's request ids: 52 characters of A-Z0-9 */
+static void
+request_id(char *out)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	unsigned char bytes[52];
+
+	if (RAND_bytes(bytes, sizeof(bytes)) != 1)
+		memset(bytes, 0, sizeof(bytes));
+	for (int i = 0; i < 52; i++)
+		out[i] = alphabet[bytes[i] % 36];
+	out[52] = '\0';
+}
+
+static void
+client_address(struct MHD_Connection *c, char *out, size_t len)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = info ? info->client_addr : NULL;
+
+	strlcpy(out, "-", len);
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, out, len);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, out, len);
+}
+
+static enum MHD_Result
+send_response(struct MHD_Connection *c, Request *req, EpResponse *resp,
+			  const char *content_type, const char *key_id, const char *role,
+			  const char *operation)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char		rid[53];
+	char		addr[INET6_ADDRSTRLEN];
+	struct timespec end;
+	size_t		out_len = strlen(resp->body);
+
+	request_id(rid);
+	r = MHD_create_response_from_buffer(out_len, resp->body, MHD_RESPMEM_MUST_FREE);
+	resp->body = NULL;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	MHD_add_response_header(r, "x-amzn-RequestId", rid);
+	ret = MHD_queue_response(c, resp->status, r);
+	MHD_destroy_response(r);
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	client_address(c, addr, sizeof(addr));
+	ep_log(ep_config.request_log_level,
+		   "request %s key=%s role=%s op=%s status=%d%s%s in=%zu out=%zu ms=%.1f id=%s",
+		   addr, key_id[0] ? key_id : "-", role[0] ? role : "-",
+		   operation[0] ? operation : "-", resp->status,
+		   resp->type[0] ? " error=" : "", resp->type, req->len, out_len,
+		   (end.tv_sec - req->start.tv_sec) * 1e3 + (end.tv_nsec - req->start.tv_nsec) / 1e6,
+		   rid);
+	return ret;
+}
+
+static void
+answer(struct MHD_Connection *c, const char *url, const char *method,
+	   Request *req, EpResponse *resp, char *key_id, char *role, char *operation)
+{
+	Pairs		headers = {0};
+	Pairs		query = {0};
+	SigV4Request sreq;
+	SigV4Auth	auth;
+	SigV4Status status;
+	char		secret[EP_SECRET_MAX];
+	char		msg[512];
+	const char *target;
+
+	if (req->too_large)
+	{
+		snprintf(msg, sizeof(msg), "Request size exceeds the endpoint's limit of %d bytes",
+				 ep_config.max_request_bytes);
+		ep_error(resp, 413, NS_SERVICE, "SerializationException", msg);
+		return;
+	}
+	MHD_get_connection_values(c, MHD_HEADER_KIND, collect, &headers);
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect, &query);
+	sreq.method = method;
+	sreq.path = url;
+	sreq.query = query.items;
+	sreq.nquery = query.n;
+	sreq.headers = headers.items;
+	sreq.nheaders = headers.n;
+	sreq.body = req->body;
+	sreq.body_len = req->len;
+
+	status = sigv4_parse(&sreq, &auth, time(NULL), ep_config.clock_skew_s,
+						 ep_config.region, msg, sizeof(msg));
+	strlcpy(key_id, auth.access_key_id, sizeof(auth.access_key_id));
+	if (status == SIGV4_MISSING)
+		ep_error(resp, 400, NS_SERVICE, "MissingAuthenticationTokenException", msg);
+	else if (status == SIGV4_INCOMPLETE)
+		ep_error(resp, 400, NS_SERVICE, "IncompleteSignatureException", msg);
+	else if (status == SIGV4_INVALID)
+		ep_error(resp, 400, NS_SERVICE, "InvalidSignatureException", msg);
+	else if (!keys_lookup(auth.access_key_id, secret, role))
+		ep_error(resp, 400, NS_SERVICE, "UnrecognizedClientException",
+				 "The security token included in the request is invalid.");
+	else if (!sigv4_verify(&sreq, &auth, secret))
+	{
+		role[0] = '\0';
+		ep_error(resp, 400, NS_SERVICE, "InvalidSignatureException",
+				 "The request signature we calculated does not match the signature you provided. "
+				 "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.");
+	}
+	else if (memchr(req->body, '\0', req->len) != NULL)
+		ep_error(resp, 400, NS_SERVICE, "SerializationException",
+				 "the request body is not a JSON document");
+	else
+	{
+		target = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Target");
+		if (target == NULL)
+			target = "";
+		strlcpy(operation,
+				strncmp(target, EP_TARGET_PREFIX, strlen(EP_TARGET_PREFIX)) == 0 ?
+				target + strlen(EP_TARGET_PREFIX) : target, 64);
+		dispatch_request(role, target, req->len > 0 ? req->body : "{}", resp);
+	}
+	explicit_bzero(secret, sizeof(secret));
+	free(headers.items);
+	free(query.items);
+}
+
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+	   const char *version, const char *upload_data, size_t *upload_data_size,
+	   void **con_cls)
+{
+	Request    *req = *con_cls;
+	EpResponse	resp = {0};
+	char		key_id[129] = "";
+	char		role[EP_ROLE_MAX] = "";
+	char		operation[64] = "";
+
+	if (req == NULL)
+	{
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+													 MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+		req = pg_malloc0(sizeof(Request));
+		clock_gettime(CLOCK_MONOTONIC, &req->start);
+		req->too_large = cl && strtoll(cl, NULL, 10) > ep_config.max_request_bytes;
+		*con_cls = req;
+		atomic_fetch_add(&in_flight, 1);
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0)
+	{
+		/* read and dropped past the limit: the answer is 413 either way */
+		if (!req->too_large && req->len + *upload_data_size > (size_t) ep_config.max_request_bytes)
+			req->too_large = true;
+		if (!req->too_large)
+		{
+			if (req->len + *upload_data_size + 1 > req->cap)
+			{
+				req->cap = Max(2 * req->cap, req->len + *upload_data_size + 1);
+				req->body = pg_realloc(req->body, req->cap);
+			}
+			memcpy(req->body + req->len, upload_data, *upload_data_size);
+			req->len += *upload_data_size;
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (req->body == NULL)
+		req->body = pg_malloc0(1);
+	req->body[req->len] = '\0';
+
+	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+	{
+		/* DynamoDB's health check answer, for load balancers */
+		resp.status = 200;
+		resp.body = pg_strdup(HEALTHY);
+		return send_response(c, req, &resp, "text/plain", key_id, role, operation);
+	}
+	if (strcmp(method, "POST") != 0)
+	{
+		ep_error(&resp, 405, NS_SERVICE, "UnknownOperationException",
+				 "Only POST requests are operations");
+		return send_response(c, req, &resp, "application/x-amz-json-1.0", key_id, role, operation);
+	}
+	answer(c, url, method, req, &resp, key_id, role, operation);
+	return send_response(c, req, &resp, "application/x-amz-json-1.0", key_id, role, operation);
+}
+
+static void
+completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		  enum MHD_RequestTerminationCode toe)
+{
+	Request    *req = *con_cls;
+
+	if (req == NULL)
+		return;
+	free(req->body);
+	free(req);
+	*con_cls = NULL;
+	atomic_fetch_sub(&in_flight, 1);
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char		line[1024];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	ep_log(EP_LOG_WARNING, "http: %s", line);
+}
+
+struct MHD_Daemon *
+http_start(void)
+{
+	struct sockaddr_storage addr;
+	struct MHD_Daemon *d;
+	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+		MHD_USE_ITC | MHD_USE_ERROR_LOG;
+
+	memset(&addr, 0, sizeof(addr));
+	if (inet_pton(AF_INET, ep_config.listen_address,
+				  &((struct sockaddr_in *) &addr)->sin_addr) == 1)
+	{
+		((struct sockaddr_in *) &addr)->sin_family = AF_INET;
+		((struct sockaddr_in *) &addr)->sin_port = htons(ep_config.port);
+	}
+	else if (inet_pton(AF_INET6, ep_config.listen_address,
+					   &((struct sockaddr_in6 *) &addr)->sin6_addr) == 1)
+	{
+		((struct sockaddr_in6 *) &addr)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *) &addr)->sin6_port = htons(ep_config.port);
+		flags |= MHD_USE_IPv6;
+	}
+	else
+	{
+		ep_log(EP_LOG_ERROR, "invalid listen address \"%s\": give an IPv4 or IPv6 address",
+			   ep_config.listen_address);
+		return NULL;
+	}
+	d = MHD_start_daemon(flags, (uint16_t) ep_config.port, NULL, NULL, handle, NULL,
+						 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+						 MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
+						 MHD_OPTION_CONNECTION_LIMIT, (unsigned int) ep_config.max_clients,
+						 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) ep_config.idle_timeout_s,
+						 MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+						 MHD_OPTION_END);
+	if (d == NULL)
+		ep_log(EP_LOG_ERROR, "could not listen on %s port %d", ep_config.listen_address,
+			   ep_config.port);
+	return d;
+}

@@ -1,0 +1,17 @@
+/*-------------------------------------------------------------------------
+ * http.h
+ *	  The HTTP side of orders_stream_endpoint (libmicrohttpd).
+ *-------------------------------------------------------------------------
+ */
+#ifndef ORDERS_STREAM_HTTP_H
+#define ORDERS_STREAM_HTTP_H
+
+struct MHD_Daemon;
+
+/* Listens on --listen:--port; NULL (logged) if it cannot. */
+extern struct MHD_Daemon *http_start(void);
+
+/* Requests received and not yet answered and sent. */
+extern int	http_in_flight(void);
+
+#endif							/* ORDERS_STREAM_HTTP_H */

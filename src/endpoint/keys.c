@@ -1,0 +1,250 @@
+/*-------------------------------------------------------------------------
+ * keys.c
+ *	  The access keys, loaded from orders_stream_internal.endpoint_access_keys()
+ *	  by a thread with a database connection of its own, kept current by
+ *	  LISTEN orders_stream_access_keys (create_access_key and
+ *	  revoke_access_key notify) and a periodic reload.
+ *
+ *	  Requests look their key up here, never in the database: a request with
+ *	  an unknown key or a bad signature is refused before any SQL runs.
+ *-------------------------------------------------------------------------
+ */
+#include "endpoint.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libpq-fe.h"
+
+#include "keys.h"
+
+typedef struct AccessKey
+{
+	char	   *id;
+	char	   *secret;
+	char	   *role;
+} AccessKey;
+
+/* the cache: shared by the loader thread (writer) and the request threads */
+static pthread_rwlock_t keys_lock = PTHREAD_RWLOCK_INITIALIZER;
+static AccessKey *keys;
+static int	nkeys;
+
+static pthread_t loader;
+static atomic_bool stopping;
+static atomic_bool reload_requested;
+
+static void
+free_keys(AccessKey *k, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		explicit_bzero(k[i].secret, strlen(k[i].secret));
+		free(k[i].id);
+		free(k[i].secret);
+		free(k[i].role);
+	}
+	free(k);
+}
+
+static int
+compare_keys(const void *a, const void *b)
+{
+	return strcmp(((const AccessKey *) a)->id, ((const AccessKey *) b)->id);
+}
+
+/*
+ * The endpoint's role must have no rights of its own: it is a member of
+ * every role it serves, which NOINHERIT keeps from lending it their
+ * privileges.  Anything else is a configuration to fix, not to run with.
+ */
+static void
+check_role(PGconn *conn)
+{
+	PGresult   *res = PQexec(conn,
+							 "SELECT r.rolname, r.rolsuper OR r.rolinherit OR r.rolbypassrls "
+							 "FROM pg_catalog.pg_roles r "
+							 "WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER");
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+		strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+	{
+		ep_log(EP_LOG_ERROR, "role \"%s\" has rights of its own: the endpoint runs only as a NOINHERIT, NOSUPERUSER, NOBYPASSRLS role "
+			   "(hint: connect as orders_stream_endpoint, which CREATE EXTENSION orders_stream creates)",
+			   PQgetvalue(res, 0, 0));
+		exit(1);
+	}
+	PQclear(res);
+}
+
+static bool
+load(PGconn *conn)
+{
+	PGresult   *res = PQexec(conn,
+							 "SELECT k.access_key_id, k.secret_access_key, k.role_name "
+							 "FROM orders_stream_internal.endpoint_access_keys() k");
+	AccessKey  *fresh;
+	AccessKey  *old;
+	int			n,
+				nold;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		ep_log(EP_LOG_ERROR, "could not load the access keys: %s", PQerrorMessage(conn));
+		PQclear(res);
+		return false;
+	}
+	n = PQntuples(res);
+	fresh = pg_malloc0(sizeof(AccessKey) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		fresh[i].id = pg_strdup(PQgetvalue(res, i, 0));
+		fresh[i].secret = pg_strdup(PQgetvalue(res, i, 1));
+		fresh[i].role = pg_strdup(PQgetvalue(res, i, 2));
+		explicit_bzero(PQgetvalue(res, i, 1), strlen(PQgetvalue(res, i, 1)));
+	}
+	PQclear(res);
+	qsort(fresh, n, sizeof(AccessKey), compare_keys);
+
+	pthread_rwlock_wrlock(&keys_lock);
+	old = keys;
+	nold = nkeys;
+	keys = fresh;
+	nkeys = n;
+	pthread_rwlock_unlock(&keys_lock);
+	if (old)
+		free_keys(old, nold);
+	ep_log(n != nold ? EP_LOG_INFO : EP_LOG_DEBUG, "access keys loaded: %d", n);
+	return true;
+}
+
+static PGconn *
+connect_listen(void)
+{
+	PGconn	   *conn = PQconnectdb(ep_config.conninfo);
+	PGresult   *res;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		ep_log(EP_LOG_WARNING, "access keys: could not connect: %s", PQerrorMessage(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	check_role(conn);
+	res = PQexec(conn, "LISTEN orders_stream_access_keys");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK || !load(conn))
+	{
+		PQclear(res);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQclear(res);
+	return conn;
+}
+
+static void *
+loader_main(void *arg)
+{
+	PGconn	   *conn = NULL;
+	time_t		loaded_at = 0;
+
+	while (!atomic_load(&stopping))
+	{
+		struct pollfd pfd;
+		bool		notified = false;
+		PGnotify   *n;
+
+		if (conn == NULL)
+		{
+			conn = connect_listen();
+			if (conn == NULL)
+			{
+				sleep(1);
+				continue;
+			}
+			loaded_at = time(NULL);
+		}
+		/* wake every second to notice a stop, a SIGHUP or a refresh */
+		pfd.fd = PQsocket(conn);
+		pfd.events = POLLIN;
+		(void) poll(&pfd, 1, 1000);
+		if (!PQconsumeInput(conn))
+		{
+			ep_log(EP_LOG_WARNING, "access keys: connection lost: %s", PQerrorMessage(conn));
+			PQfinish(conn);
+			conn = NULL;
+			continue;
+		}
+		while ((n = PQnotifies(conn)) != NULL)
+		{
+			notified = true;
+			PQfreemem(n);
+		}
+		if (notified || atomic_exchange(&reload_requested, false) ||
+			time(NULL) - loaded_at >= ep_config.keys_refresh_s)
+		{
+			if (!load(conn) && PQstatus(conn) != CONNECTION_OK)
+			{
+				PQfinish(conn);
+				conn = NULL;
+				continue;
+			}
+			loaded_at = time(NULL);
+		}
+	}
+	PQfinish(conn);
+	return arg;
+}
+
+void
+keys_start(void)
+{
+	int			rc = pthread_create(&loader, NULL, loader_main, NULL);
+
+	if (rc != 0)
+	{
+		ep_log(EP_LOG_ERROR, "could not start the access key thread: %s", strerror(rc));
+		exit(1);
+	}
+}
+
+void
+keys_request_reload(void)
+{
+	atomic_store(&reload_requested, true);
+}
+
+void
+keys_stop(void)
+{
+	atomic_store(&stopping, true);
+	pthread_join(loader, NULL);
+	pthread_rwlock_wrlock(&keys_lock);
+	if (keys)
+		free_keys(keys, nkeys);
+	keys = NULL;
+	nkeys = 0;
+	pthread_rwlock_unlock(&keys_lock);
+}
+
+bool
+keys_lookup(const char *access_key_id, char *secret, char *role)
+{
+	AccessKey	probe = {.id = (char *) access_key_id};
+	AccessKey  *found;
+	bool		ok = false;
+
+	pthread_rwlock_rdlock(&keys_lock);
+	found = keys ? bsearch(&probe, keys, nkeys, sizeof(AccessKey), compare_keys) : NULL;
+	if (found && strlen(found->secret) < EP_SECRET_MAX && strlen(found->role) < EP_ROLE_MAX)
+	{
+		strcpy(secret, found->secret);
+		strcpy(role, found->role);
+		ok = true;
+	}
+	pthread_rwlock_unlock(&keys_lock);
+	return ok;
+}

@@ -1,0 +1,130 @@
+/*-------------------------------------------------------------------------
+ * pool.c
+ *	  A fixed pool of libpq connections, connected on first use and again
+ *	  after the server went away (a restart, a failover), so that a client
+ *	  retrying its request after a 503 finds the endpoint working again.
+ *
+ *	  Each connection runs as the endpoint's role with search_path pinned to
+ *	  pg_catalog, pg_temp and the request timeout as statement_timeout; a
+ *	  request changes its role only for its own transaction (SET LOCAL ROLE,
+ *	  see dispatch.c), so a connection goes back to the pool as it came.
+ *-------------------------------------------------------------------------
+ */
+#include "endpoint.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "pool.h"
+
+struct PoolSlot
+{
+	PGconn	   *conn;
+	bool		busy;
+};
+
+/* shared by every request thread, under pool_lock */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_freed = PTHREAD_COND_INITIALIZER;
+static PoolSlot *slots;
+
+void
+pool_init(void)
+{
+	slots = pg_malloc0(sizeof(PoolSlot) * ep_config.pool_size);
+}
+
+void
+pool_close(void)
+{
+	pthread_mutex_lock(&pool_lock);
+	for (int i = 0; i < ep_config.pool_size; i++)
+	{
+		PQfinish(slots[i].conn);
+		slots[i].conn = NULL;
+	}
+	pthread_mutex_unlock(&pool_lock);
+}
+
+PoolSlot *
+pool_acquire(void)
+{
+	struct timespec deadline;
+	PoolSlot   *found = NULL;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += ep_config.pool_wait_ms / 1000;
+	deadline.tv_nsec += (long) (ep_config.pool_wait_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000)
+	{
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&pool_lock);
+	for (;;)
+	{
+		/* a connected slot first, so that idle connections stay few */
+		for (int i = 0; i < ep_config.pool_size && !found; i++)
+			if (!slots[i].busy && slots[i].conn)
+				found = &slots[i];
+		for (int i = 0; i < ep_config.pool_size && !found; i++)
+			if (!slots[i].busy)
+				found = &slots[i];
+		if (found)
+		{
+			found->busy = true;
+			break;
+		}
+		if (pthread_cond_timedwait(&pool_freed, &pool_lock, &deadline) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	return found;
+}
+
+void
+pool_release(PoolSlot *slot)
+{
+	pthread_mutex_lock(&pool_lock);
+	slot->busy = false;
+	pthread_cond_signal(&pool_freed);
+	pthread_mutex_unlock(&pool_lock);
+}
+
+PGconn *
+pool_connection(PoolSlot *slot, bool reconnect)
+{
+	PGresult   *res;
+	char	   *setup;
+
+	if (slot->conn && PQstatus(slot->conn) == CONNECTION_OK && !reconnect)
+		return slot->conn;
+	PQfinish(slot->conn);
+	slot->conn = PQconnectdb(ep_config.conninfo);
+	if (PQstatus(slot->conn) != CONNECTION_OK)
+	{
+		ep_log(EP_LOG_WARNING, "could not connect to the database: %s",
+			   PQerrorMessage(slot->conn));
+		PQfinish(slot->conn);
+		slot->conn = NULL;
+		return NULL;
+	}
+	setup = psprintf("SET search_path = pg_catalog, pg_temp; SET statement_timeout = %d",
+					 ep_config.statement_timeout_ms);
+	res = PQexec(slot->conn, setup);
+	free(setup);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		ep_log(EP_LOG_WARNING, "could not set up a database connection: %s",
+			   PQerrorMessage(slot->conn));
+		PQclear(res);
+		PQfinish(slot->conn);
+		slot->conn = NULL;
+		return NULL;
+	}
+	PQclear(res);
+	ep_log(EP_LOG_DEBUG, "database connection opened (server process %d)",
+		   PQbackendPID(slot->conn));
+	return slot->conn;
+}

@@ -1,0 +1,26 @@
+/*-------------------------------------------------------------------------
+ * pool.h
+ *	  A fixed pool of libpq connections lent to request threads.
+ *-------------------------------------------------------------------------
+ */
+#ifndef ORDERS_STREAM_POOL_H
+#define ORDERS_STREAM_POOL_H
+
+#include "libpq-fe.h"
+
+typedef struct PoolSlot PoolSlot;
+
+extern void pool_init(void);
+extern void pool_close(void);
+
+/* A free slot, waiting up to --pool-wait; NULL if none came free. */
+extern PoolSlot *pool_acquire(void);
+extern void pool_release(PoolSlot *slot);
+
+/*
+ * The slot's connection, connected (again, if reconnect or if it was lost);
+ * NULL if the database cannot be reached now.
+ */
+extern PGconn *pool_connection(PoolSlot *slot, bool reconnect);
+
+#endif							/* ORDERS_STREAM_POOL_H */
