@@ -183,4 +183,34 @@ SELECT r.sequence_number AS seq,
 		'0', 'replaying the records gives the final table');
 }
 
+# The oracle's checks for records read by a consumer outside the database:
+# $table (n bigserial, seq text, id int, event text, version int) holds them
+# in the order the consumer read them.  None lost, none twice, and per key in
+# the order of the changes.
+sub history_compare
+{
+	my ($node, $table, $label) = @_;
+	is($node->safe_psql('postgres', "SELECT count(*) FROM $table"),
+		$node->safe_psql('postgres', 'SELECT count(*) FROM history'),
+		"$label: as many records as committed changes");
+	is($node->safe_psql('postgres', "SELECT count(*) - count(DISTINCT seq) FROM $table"),
+		'0', "$label: no SequenceNumber read twice");
+	is($node->safe_psql('postgres', qq{
+	SELECT count(*) FROM (SELECT id, event, version FROM history
+						  EXCEPT ALL SELECT id, event, version FROM $table) x}),
+		'0', "$label: every committed change was read");
+	is($node->safe_psql('postgres', qq{
+	SELECT count(*) FROM (SELECT id, event, version FROM $table
+						  EXCEPT ALL SELECT id, event, version FROM history) x}),
+		'0', "$label: nothing read that was not committed");
+	is($node->safe_psql('postgres', qq{
+	SELECT count(*) FROM
+	  (SELECT id, array_agg(event || ':' || version ORDER BY n) AS evs FROM $table GROUP BY id) r
+	  FULL JOIN
+	  (SELECT id, array_agg(event || ':' || version ORDER BY hid) AS evs FROM history GROUP BY id) h
+	  USING (id)
+	 WHERE r.evs IS DISTINCT FROM h.evs}),
+		'0', "$label: per key, read in the order of the changes");
+}
+
 1;

@@ -72,7 +72,10 @@ _os_have_pkg() { dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^ins
 # missing (apt-get update only if something is).  Nothing is upgraded.
 ensure_packages() {
 	local need=() p
-	for p in ca-certificates perl libipc-run-perl postgresql-15 postgresql-server-dev-15; do
+	# libmicrohttpd-dev, libssl-dev: orders_stream_endpoint; awscli,
+	# python3-boto3: two of the clients t/050_endpoint.pl drives it with
+	for p in ca-certificates perl libipc-run-perl postgresql-15 postgresql-server-dev-15 \
+		libmicrohttpd-dev libssl-dev awscli python3-boto3; do
 		_os_have_pkg "$p" || need+=("$p")
 	done
 	# build-essential, unless a C toolchain is already there

@@ -2,11 +2,15 @@
  * dispatch.c
  *	  An authenticated request, as its role, through the SQL dispatcher:
  *
- *		SET LOCAL ROLE "role"; SELECT orders_stream.dynamodb_streams(target, body)
+ *		SET LOCAL ROLE "role";
+ *		SELECT orders_stream.dynamodb_streams(target, body)
+ *		  FROM pg_roles WHERE rolname = CURRENT_USER AND NOT rolsuper
  *
  *	  sent as one simple-protocol query: one round trip, one implicit
  *	  transaction, and the role ends with it, whether the call succeeds or
- *	  fails, so a pooled connection never keeps a request's role.
+ *	  fails, so a pooled connection never keeps a request's role.  A role
+ *	  made superuser after its key was loaded gets no row, and the refusal of
+ *	  an unknown key: requests never run as a superuser.
  *
  *	  The answer is the dispatcher's document (200), or its error: the
  *	  dispatcher puts AWS's error body in the DETAIL of every error it raises
@@ -156,7 +160,9 @@ dispatch_request(const char *role, const char *target, const char *body,
 					 "the request body is not valid UTF-8 text");
 			return;
 		}
-		sql = psprintf("SET LOCAL ROLE %s; SELECT orders_stream.dynamodb_streams(%s, %s::pg_catalog.jsonb)",
+		sql = psprintf("SET LOCAL ROLE %s; "
+					   "SELECT orders_stream.dynamodb_streams(%s, %s::pg_catalog.jsonb) "
+					   "FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER AND NOT r.rolsuper",
 					   role_id, target_lit, body_lit);
 		PQfreemem(role_id);
 		PQfreemem(target_lit);
@@ -185,10 +191,11 @@ dispatch_request(const char *role, const char *target, const char *body,
 
 		if (sqlstate == NULL)
 			sqlstate = "XX000";
-		if (set_failed)
+		if (set_failed || PQresultStatus(res) == PGRES_TUPLES_OK)
 		{
-			/* the key's role went away or was revoked since the keys were loaded */
-			ep_log(EP_LOG_WARNING, "SET ROLE \"%s\" failed: %s", role, message ? message : "");
+			/* the key's role went away, was revoked or made superuser since the keys were loaded */
+			ep_log(EP_LOG_WARNING, "request refused as role \"%s\": %s", role,
+				   message ? message : "the role is a superuser now");
 			ep_error(resp, 400, NS_SERVICE, "UnrecognizedClientException",
 					 "The security token included in the request is invalid.");
 		}

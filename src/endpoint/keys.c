@@ -20,6 +20,7 @@
 #include "libpq-fe.h"
 
 #include "keys.h"
+#include "pool.h"
 
 typedef struct AccessKey
 {
@@ -124,7 +125,7 @@ load(PGconn *conn)
 static PGconn *
 connect_listen(void)
 {
-	PGconn	   *conn = PQconnectdb(ep_config.conninfo);
+	PGconn	   *conn = ep_connect();
 	PGresult   *res;
 
 	if (PQstatus(conn) != CONNECTION_OK)

@@ -93,6 +93,15 @@ pool_release(PoolSlot *slot)
 }
 
 PGconn *
+ep_connect(void)
+{
+	const char *const keywords[] = {"dbname", "fallback_application_name", NULL};
+	const char *const values[] = {ep_config.conninfo, "orders_stream_endpoint", NULL};
+
+	return PQconnectdbParams(keywords, values, 1);
+}
+
+PGconn *
 pool_connection(PoolSlot *slot, bool reconnect)
 {
 	PGresult   *res;
@@ -101,7 +110,7 @@ pool_connection(PoolSlot *slot, bool reconnect)
 	if (slot->conn && PQstatus(slot->conn) == CONNECTION_OK && !reconnect)
 		return slot->conn;
 	PQfinish(slot->conn);
-	slot->conn = PQconnectdb(ep_config.conninfo);
+	slot->conn = ep_connect();
 	if (PQstatus(slot->conn) != CONNECTION_OK)
 	{
 		ep_log(EP_LOG_WARNING, "could not connect to the database: %s",

@@ -10,6 +10,9 @@
 
 typedef struct PoolSlot PoolSlot;
 
+/* A new connection: --db, application_name orders_stream_endpoint unless it sets one */
+extern PGconn *ep_connect(void);
+
 extern void pool_init(void);
 extern void pool_close(void);
 

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# bench/endpoint.sh: orders_stream_endpoint against the same reads in psql.
+#  1. GetRecords throughput, records/s: ENDPOINT_RECORDS changes are captured,
+#     then 4 concurrent readers each read the whole shard from TRIM_HORIZON
+#     in pages of 1,000 records,
+#       - through the endpoint (bench/endpoint_client.py: SigV4 over one
+#         keep-alive connection per reader; pages are not parsed), and
+#       - through psql (one session per reader running
+#         orders_stream.dynamodb_streams('GetRecords', ...) page after page,
+#         each page's JSON sent to psql and the next iterator kept with \gset);
+#     records/s = 4 x records / wall time of the slowest reader.
+#  2. latency of an empty GetRecords (an iterator at LATEST), LATENCY_CALLS
+#     calls in a row from one client: p50 and p99, through the endpoint and
+#     through psql (\timing of the same statement).
+# Each round runs the four measurements in turn (interleaved), and the ratios
+# endpoint / psql are per round: the machine may be shared, the ratios are
+# what to compare.  Run as root from the repository: bench/endpoint.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. test/lib.sh
+os_init
+
+N=${ENDPOINT_RECORDS:-200000}
+ROUNDS=${ENDPOINT_ROUNDS:-3}
+CALLS=${LATENCY_CALLS:-2000}
+READERS=4
+
+ensure_packages
+command -v python3 >/dev/null || os_die "python3 is needed (apt-get install python3)"
+build_install
+os_mkdir_pg dir
+cp bench/endpoint_client.py "$dir/"
+chown postgres:postgres "$dir/endpoint_client.py"
+start_cluster "$dir" bench
+q() { os_psql -d bench -qAt "$@"; }
+
+q -c "CREATE EXTENSION orders_stream" -c "SELECT orders_stream.wait_for_slot()" >/dev/null
+q -c "CREATE TABLE orders (id int PRIMARY KEY, version int NOT NULL, note text)" \
+  -c "SELECT orders_stream.enable_stream('orders', 'NEW_AND_OLD_IMAGES')" >/dev/null 2>&1
+q -c "INSERT INTO orders SELECT g, 1, 'bench order ' || g FROM generate_series(1, $N) g"
+q -c "SELECT orders_stream.wait_for_capture('10min')" >/dev/null
+q -c "CREATE ROLE reader LOGIN" -c "GRANT SELECT ON orders TO reader" \
+  -c "ALTER ROLE orders_stream_endpoint LOGIN" >/dev/null
+read -r key secret < <(q -F ' ' -c "SET ROLE reader" -c "SELECT * FROM orders_stream.create_access_key('reader')")
+arn=$(q -c 'SELECT "StreamArn" FROM orders_stream.list_streams()')
+shard=$(q -c "SELECT orders_stream.describe_stream('$arn')#>>'{StreamDescription,Shards,0,ShardId}'")
+
+port=8100
+while ! _os_port_free "$port"; do port=$((port + 1)); done
+as_postgres "$PG_BINDIR/orders_stream_endpoint" --port "$port" --pool-size "$READERS" \
+	--db "host=$OS_PGHOST port=$OS_PGPORT dbname=bench user=orders_stream_endpoint" \
+	--request-log-level debug >"$dir/endpoint.log" 2>&1 &
+ep_pid=$!
+os_add_cleanup "kill $ep_pid 2>/dev/null; wait $ep_pid 2>/dev/null"
+url=http://127.0.0.1:$port
+for _ in $(seq 100); do grep -q 'access keys loaded: 1' "$dir/endpoint.log" && break; sleep 0.1; done
+client() {
+	as_postgres env AWS_ACCESS_KEY_ID="$key" AWS_SECRET_ACCESS_KEY="$secret" AWS_DEFAULT_REGION=local \
+		python3 "$dir/endpoint_client.py" "$@"
+}
+
+# psql: a script of PAGES GetRecords, each keeping the next iterator
+pages=$((N / 1000 + 2))
+{
+	echo "SET ROLE reader;"
+	echo "SELECT orders_stream.dynamodb_streams('GetShardIterator', jsonb_build_object('StreamArn', '$arn', 'ShardId', '$shard', 'ShardIteratorType', 'TRIM_HORIZON'))->>'ShardIterator' AS it \\gset"
+	for _ in $(seq "$pages"); do
+		echo "SELECT r::text AS page, coalesce(r->>'NextShardIterator', '') AS it FROM orders_stream.dynamodb_streams('GetRecords', jsonb_build_object('ShardIterator', :'it', 'Limit', 1000)) r \\gset"
+	done
+} >"$dir/psql_pages.sql"
+{
+	echo "SET ROLE reader;"
+	echo "SELECT orders_stream.dynamodb_streams('GetShardIterator', jsonb_build_object('StreamArn', '$arn', 'ShardId', '$shard', 'ShardIteratorType', 'LATEST'))->>'ShardIterator' AS it \\gset"
+	echo "\\timing on"
+	for _ in $(seq "$CALLS"); do
+		echo "SELECT orders_stream.dynamodb_streams('GetRecords', jsonb_build_object('ShardIterator', :'it', 'Limit', 1000)) \\g /dev/null"
+	done
+} >"$dir/psql_latency.sql"
+chown postgres:postgres "$dir"/psql_*.sql
+
+now() { date +%s.%N; }
+percentiles() { sort -n | awk '{ v[NR] = $1 } END { printf "%.2f %.2f", v[int(NR * 0.5 + 0.5)], v[int(NR * 0.99 + 0.5)] }'; }
+
+printf 'round\tendpoint_rps\tpsql_rps\tratio_rps\tendpoint_p50_ms\tendpoint_p99_ms\tpsql_p50_ms\tpsql_p99_ms\tratio_p99\n' >"$dir/endpoint.tsv"
+for round in $(seq "$ROUNDS"); do
+	q -c CHECKPOINT >/dev/null
+	t0=$(now)
+	for r in $(seq "$READERS"); do client throughput "$url" "$arn" "$shard" >"$dir/tp.$r" & done
+	wait
+	t1=$(now)
+	read -r got _ <"$dir/tp.1"
+	[ "$got" = "$N" ] || os_die "the endpoint reader read $got records, not $N"
+	ep_rps=$(awk -v n="$N" -v r="$READERS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n * r / (b - a) }')
+
+	t0=$(now)
+	for r in $(seq "$READERS"); do os_psql -d bench -qAt -f "$dir/psql_pages.sql" >/dev/null & done
+	wait
+	t1=$(now)
+	ps_rps=$(awk -v n="$N" -v r="$READERS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n * r / (b - a) }')
+
+	read -r ep50 ep99 < <(client latency "$url" "$arn" "$shard" "$CALLS" | percentiles)
+	read -r ps50 ps99 < <(os_psql -d bench -qAt -f "$dir/psql_latency.sql" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | percentiles)
+
+	awk -v OFS='\t' -v round="$round" -v a="$ep_rps" -v b="$ps_rps" -v c="$ep50" -v d="$ep99" -v e="$ps50" -v f="$ps99" \
+		'BEGIN { print round, a, b, sprintf("%.2f", a / b), c, d, e, f, sprintf("%.2f", d / f) }' >>"$dir/endpoint.tsv"
+	tail -n 1 "$dir/endpoint.tsv"
+done
+
+os_log "results ($N records, $READERS readers, pages of 1000; $CALLS empty GetRecords; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg))"
+column -t "$dir/endpoint.tsv"
+out=${BENCH_OUT:-bench/results/endpoint-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+cp "$dir/endpoint.tsv" "$out/"
+echo "saved in $out/endpoint.tsv"
