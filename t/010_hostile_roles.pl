@@ -207,6 +207,9 @@ my @bob_calls = (
 		'FunctionName', 'bob.agg', 'StartingPosition', 'LATEST'))},
 	q{SELECT orders_stream.update_event_source_mapping(uuid, batch_size => 7) FROM orders_stream.event_source_mapping_status},
 	q{SELECT orders_stream.create_event_source_mapping('} . $alice_arn . q{', 'bob.agg(jsonb)', starting_position => 'TRIM_HORIZON')},
+	q{SELECT * FROM orders_stream.create_access_key('bob')},
+	q{SELECT * FROM orders_stream.access_keys},
+	q{SELECT orders_stream.revoke_access_key(access_key_id) FROM orders_stream.access_keys},
 );
 for my $q (@bob_calls)
 {

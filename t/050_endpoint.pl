@@ -87,6 +87,14 @@ is((OrdersStream::psql_as($node, 'stranger', q{SELECT count(*) FROM orders_strea
 like($err, qr/permission denied/, 'only the endpoint role reads the secrets');
 is($node->safe_psql('postgres', q{SELECT rolinherit FROM pg_roles WHERE rolname = 'orders_stream_endpoint'}),
 	'f', 'the endpoint role is NOINHERIT');
+($rc, $out, $err) = $node->psql('postgres', q{
+	ALTER ROLE orders_stream_endpoint INHERIT;
+	SELECT orders_stream.create_access_key('stranger');});
+like($err, qr/role "orders_stream_endpoint" must exist and be NOINHERIT/,
+	'no key while the endpoint role would inherit the rights of the roles it serves');
+$node->safe_psql('postgres', 'ALTER ROLE orders_stream_endpoint NOINHERIT');
+($rc, $out, $err) = $node->psql('postgres', q{SELECT orders_stream.create_access_key(NULL)});
+like($err, qr/ValidationException: role must not be null/, 'a key needs a role');
 
 # the endpoint's role, logged in as itself: a member of reader, with none of its rights
 ($rc, $out, $err) = OrdersStream::psql_login($node, 'orders_stream_endpoint', q{

@@ -42,6 +42,7 @@ typedef struct EndpointConfig
 	EndpointLogLevel request_log_level; /* of the one line per request */
 } EndpointConfig;
 
+/* the options: set by main() before any thread starts, read-only after */
 extern EndpointConfig ep_config;
 
 extern void ep_log(EndpointLogLevel level, const char *fmt,...) pg_attribute_printf(2, 3);
