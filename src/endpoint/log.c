@@ -29,7 +29,8 @@ ep_log(EndpointLogLevel level, const char *fmt,...)
 	struct timeval tv;
 	struct tm	tm;
 	size_t		n;
-	int			m;
+	size_t		m;
+	int			len;
 	va_list		ap;
 
 	if (level < ep_config.log_level || level >= EP_LOG_NONE)
@@ -40,9 +41,15 @@ ep_log(EndpointLogLevel level, const char *fmt,...)
 	n += snprintf(line + n, sizeof(line) - n, ".%03dZ %s ",
 				  (int) (tv.tv_usec / 1000), level_names[level]);
 	va_start(ap, fmt);
-	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	len = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	va_end(ap);
-	n = Min(n + Max(m, 0), sizeof(line) - 2);
+	m = Min(n + Max(len, 0), sizeof(line) - 2);
+	/* libpq's messages end in, and may hold, newlines: one line per entry */
+	for (; n < m; n++)
+		if (line[n] == '\n')
+			line[n] = ' ';
+	while (n > 0 && line[n - 1] == ' ')
+		n--;
 	line[n++] = '\n';
 	if (write(STDERR_FILENO, line, n) < 0)
 		return;					/* nowhere left to report it */
