@@ -47,9 +47,10 @@ shard=$(q -c "SELECT orders_stream.describe_stream('$arn')#>>'{StreamDescription
 
 port=8100
 while ! _os_port_free "$port"; do port=$((port + 1)); done
-as_postgres "$PG_BINDIR/orders_stream_endpoint" --port "$port" --pool-size "$READERS" \
+# exec: $! is runuser itself, which passes a SIGTERM on to the endpoint
+(cd /tmp && exec runuser -u postgres -- "$PG_BINDIR/orders_stream_endpoint" --port "$port" --pool-size "$READERS" \
 	--db "host=$OS_PGHOST port=$OS_PGPORT dbname=bench user=orders_stream_endpoint" \
-	--request-log-level debug >"$dir/endpoint.log" 2>&1 &
+	--request-log-level debug) >"$dir/endpoint.log" 2>&1 &
 ep_pid=$!
 os_add_cleanup "kill $ep_pid 2>/dev/null; wait $ep_pid 2>/dev/null"
 url=http://127.0.0.1:$port
@@ -85,16 +86,18 @@ printf 'round\tendpoint_rps\tpsql_rps\tratio_rps\tendpoint_p50_ms\tendpoint_p99_
 for round in $(seq "$ROUNDS"); do
 	q -c CHECKPOINT >/dev/null
 	t0=$(now)
-	for r in $(seq "$READERS"); do client throughput "$url" "$arn" "$shard" >"$dir/tp.$r" & done
-	wait
+	pids=()
+	for r in $(seq "$READERS"); do client throughput "$url" "$arn" "$shard" >"$dir/tp.$r" & pids+=($!); done
+	wait "${pids[@]}"
 	t1=$(now)
 	read -r got _ <"$dir/tp.1"
 	[ "$got" = "$N" ] || os_die "the endpoint reader read $got records, not $N"
 	ep_rps=$(awk -v n="$N" -v r="$READERS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n * r / (b - a) }')
 
 	t0=$(now)
-	for r in $(seq "$READERS"); do os_psql -d bench -qAt -f "$dir/psql_pages.sql" >/dev/null & done
-	wait
+	pids=()
+	for r in $(seq "$READERS"); do os_psql -d bench -qAt -f "$dir/psql_pages.sql" >/dev/null & pids+=($!); done
+	wait "${pids[@]}"
 	t1=$(now)
 	ps_rps=$(awk -v n="$N" -v r="$READERS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n * r / (b - a) }')
 

@@ -3,7 +3,7 @@
  *	  The access keys, loaded from orders_stream_internal.endpoint_access_keys()
  *	  by a thread with a database connection of its own, kept current by
  *	  LISTEN orders_stream_access_keys (create_access_key and
- *	  revoke_access_key notify) and a periodic reload.
+ *	  revoke_access_key notify; not on a hot standby) and a periodic reload.
  *
  *	  Requests look their key up here, never in the database: a request with
  *	  an unknown key or a bad signature is refused before any SQL runs.
@@ -135,14 +135,29 @@ connect_listen(void)
 		return NULL;
 	}
 	check_role(conn);
-	res = PQexec(conn, "LISTEN orders_stream_access_keys");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK || !load(conn))
+	/* a hot standby cannot LISTEN (nor would it hear the primary's NOTIFY) */
+	res = PQexec(conn, "SELECT pg_catalog.pg_is_in_recovery()");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		ep_log(EP_LOG_INFO, "access keys: the server is a standby, keys are reloaded every %d s",
+			   ep_config.keys_refresh_s);
+	else
 	{
 		PQclear(res);
+		res = PQexec(conn, "LISTEN orders_stream_access_keys");
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			ep_log(EP_LOG_WARNING, "access keys: LISTEN failed: %s", PQerrorMessage(conn));
+			PQclear(res);
+			PQfinish(conn);
+			return NULL;
+		}
+	}
+	PQclear(res);
+	if (!load(conn))
+	{
 		PQfinish(conn);
 		return NULL;
 	}
-	PQclear(res);
 	return conn;
 }
 
