@@ -61,12 +61,14 @@ typedef struct WorkersShared
 
 static const char *const worker_names[OS_NUM_WORKERS] = {
 	"orders_stream capture",
-	"orders_stream delivery"
+	"orders_stream delivery",
+	"orders_stream ttl"
 };
 
 static const char *const worker_functions[OS_NUM_WORKERS] = {
 	"orders_stream_capture_main",
-	"orders_stream_delivery_main"
+	"orders_stream_delivery_main",
+	"orders_stream_ttl_main"
 };
 
 static WorkersShared *workers_shared = NULL;
