@@ -31,6 +31,7 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -86,6 +87,7 @@ typedef struct TtlSetting
 	Oid			relid;
 	AttrNumber	attnum;
 	char	   *search_path;
+	char	   *name;			/* for messages */
 } TtlSetting;
 
 /*
@@ -389,7 +391,8 @@ enabled_tables(MemoryContext cxt)
 	if (SPI_execute("DELETE FROM orders_stream.time_to_live t WHERE NOT EXISTS"
 					" (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) t.relid)",
 					false, 0) != SPI_OK_DELETE ||
-		SPI_execute("SELECT relid, attnum, search_path FROM orders_stream.time_to_live ORDER BY relid",
+		SPI_execute("SELECT relid, attnum, search_path, CAST(CAST(relid AS pg_catalog.regclass) AS pg_catalog.text)"
+					" FROM orders_stream.time_to_live ORDER BY 1",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read orders_stream.time_to_live");
 	for (i = 0; i < SPI_processed; i++)
@@ -403,6 +406,7 @@ enabled_tables(MemoryContext cxt)
 		s->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
 		s->attnum = DatumGetInt16(SPI_getbinval(tup, desc, 2, &isnull));
 		s->search_path = SPI_getvalue(tup, desc, 3);
+		s->name = SPI_getvalue(tup, desc, 4);
 		result = lappend(result, s);
 		MemoryContextSwitchTo(old);
 	}
@@ -456,6 +460,29 @@ batch_sql(TtlSetting *s, int batch)
 }
 
 /*
+ * Takes ROW EXCLUSIVE on the table and its partitions, if that needs no
+ * wait.  The DELETE would take it anyway, but only after its FOR UPDATE
+ * took ROW SHARE: an upgrade that deadlocks with a DDL (ALTER TABLE,
+ * enable_stream) that came between.  And the worker never queues on a DDL:
+ * that table is tried again at the next pass.
+ */
+static bool
+lock_tree(Oid relid)
+{
+	List	   *tree;
+	ListCell   *lc;
+
+	if (get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+		tree = find_all_inheritors(relid, NoLock, NULL);
+	else
+		tree = list_make1_oid(relid);
+	foreach(lc, tree)
+		if (!ConditionalLockRelationOid(lfirst_oid(lc), RowExclusiveLock))
+			return false;
+	return true;
+}
+
+/*
  * Deletes one batch of expired rows of a table, in a transaction of its
  * own, as the table's owner.  Returns the rows deleted; on an error, logs
  * it and returns -1 (a batch cut by orders_stream.ttl_batch_timeout halves
@@ -488,7 +515,7 @@ expire_batch(TtlSetting *s, TtlTable *t, MemoryContext cxt)
 		{
 			owner = ((Form_pg_class) GETSTRUCT(classtup))->relowner;
 			ReleaseSysCache(classtup);
-			sql = batch_sql(s, t->batch);
+			sql = lock_tree(s->relid) ? batch_sql(s, t->batch) : NULL;
 			if (sql != NULL)
 			{
 				now = GetCurrentTimestamp();
@@ -539,8 +566,8 @@ expire_batch(TtlSetting *s, TtlTable *t, MemoryContext cxt)
 		timed_out = (edata->sqlerrcode == ERRCODE_QUERY_CANCELED);
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
-				 errmsg("orders_stream could not expire rows of table with OID %u: %s",
-						s->relid, edata->message),
+				 errmsg("orders_stream could not expire rows of table %s: %s",
+						s->name, edata->message),
 				 edata->detail ? errdetail("%s", edata->detail) : 0,
 				 timed_out ?
 				 errhint("The batch ran past orders_stream.ttl_batch_timeout; the next one deletes at most %d rows.",
