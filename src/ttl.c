@@ -549,6 +549,12 @@ expire_batch(TtlSetting *s, TtlTable *t, MemoryContext cxt)
 			}
 		}
 		PopActiveSnapshot();
+
+		/*
+		 * Decoding reports the origin's timestamp as the commit time of a
+		 * transaction with an origin: ApproximateCreationDateTime.
+		 */
+		replorigin_session_origin_timestamp = GetCurrentTimestamp();
 		CommitTransactionCommand();
 	}
 	PG_CATCH();
