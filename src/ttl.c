@@ -79,6 +79,7 @@ typedef struct TtlTable
 	Oid			relid;			/* hash key */
 	int			batch;			/* rows per transaction now */
 	TimestampTz retry_after;	/* after a failure */
+	bool		warned;			/* that its attribute cannot expire rows */
 } TtlTable;
 
 /* A table with TTL enabled, as read from orders_stream.time_to_live. */
@@ -301,8 +302,6 @@ orders_stream_update_time_to_live(PG_FUNCTION_ARGS)
 		SPI_finish();
 	}
 	relation_close(rel, NoLock);
-	if (enable)
-		worker_wakeup(OS_WORKER_TTL);
 
 	PG_RETURN_JSONB_P(jsonb_of(psprintf("{\"TimeToLiveSpecification\": {\"Enabled\": %s, \"AttributeName\": %s}}",
 										enable ? "true" : "false",
@@ -417,12 +416,12 @@ enabled_tables(MemoryContext cxt)
 }
 
 /*
- * The DELETE of one batch of a table, or NULL (with a WARNING) if its TTL
- * attribute is gone or changed type.  Everything is qualified: it runs with
+ * The DELETE of one batch of a table, or NULL (with a WARNING, once) if its
+ * TTL attribute is gone or changed type.  Everything is qualified: it runs with
  * the owner's search_path, for the owner's triggers.
  */
 static char *
-batch_sql(TtlSetting *s, int batch)
+batch_sql(TtlSetting *s, TtlTable *t)
 {
 	HeapTuple	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(s->relid),
 									  Int16GetDatum(s->attnum));
@@ -439,12 +438,13 @@ batch_sql(TtlSetting *s, int batch)
 									   get_rel_name(s->relid));
 	column = quote_identifier(NameStr(att->attname));
 	bound = att->attisdropped ? NULL : ttl_bound(att->atttypid, "$1");
-	if (bound == NULL)
+	if (bound == NULL && !t->warned)
 		ereport(WARNING,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("the time to live attribute of table %s was dropped or changed type: no row expires", table),
 				 errhint("Disable time to live on the table, or enable it on a column of type timestamptz, integer, bigint, numeric or double precision.")));
-	else
+	t->warned = (bound == NULL);
+	if (bound != NULL)
 		sql = psprintf("WITH expired AS ("
 					   "SELECT tableoid, ctid FROM %s"
 					   " WHERE %s OPERATOR(pg_catalog.<=) (%s) AND %s OPERATOR(pg_catalog.>) (%s)"
@@ -454,7 +454,7 @@ batch_sql(TtlSetting *s, int batch)
 					   " AND t.ctid OPERATOR(pg_catalog.=) e.ctid"
 					   " AND t.%s OPERATOR(pg_catalog.<=) (%s)",
 					   table, column, bound, column, ttl_bound(att->atttypid, "$2"),
-					   batch, table, column, bound);
+					   t->batch, table, column, bound);
 	ReleaseSysCache(tup);
 	return sql;
 }
@@ -515,7 +515,7 @@ expire_batch(TtlSetting *s, TtlTable *t, MemoryContext cxt)
 		{
 			owner = ((Form_pg_class) GETSTRUCT(classtup))->relowner;
 			ReleaseSysCache(classtup);
-			sql = lock_tree(s->relid) ? batch_sql(s, t->batch) : NULL;
+			sql = lock_tree(s->relid) ? batch_sql(s, t) : NULL;
 			if (sql != NULL)
 			{
 				now = GetCurrentTimestamp();
@@ -652,6 +652,7 @@ orders_stream_ttl_main(Datum arg)
 			{
 				t->batch = orders_stream_ttl_batch_size;
 				t->retry_after = 0;
+				t->warned = false;
 			}
 			t->batch = Min(t->batch, orders_stream_ttl_batch_size);
 			if (t->retry_after > now)
