@@ -36,7 +36,7 @@ OrdersStream::capture($pub);
 my $sub = PostgreSQL::Test::Cluster->new('subscriber');
 $sub->init;
 $sub->start;
-my $connstr = $pub->connstr('postgres') . ' user=replicator';
+(my $connstr = $pub->connstr('postgres') . ' user=replicator') =~ s/'/''/g;
 $sub->safe_psql('postgres', qq{
 CREATE SCHEMA orders_stream;
 CREATE TABLE orders_stream.records (
