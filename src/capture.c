@@ -782,6 +782,7 @@ orders_stream_capture_main(Datum arg)
 				create_slot(slot_name);
 				MemoryContextSwitchTo(CaptureLoopContext);
 			}
+			/* failover: closes that gap, or one a crash left open */
 			failover_close_gaps(slot_name);
 			MemoryContextSwitchTo(CaptureLoopContext);
 			ctx = start_decoding(slot_name);
