@@ -58,6 +58,7 @@
 #include "capture.h"
 #include "workers.h"
 #include "compat.h"
+#include "failover.h"
 #include "orders_stream.h"
 #include "output_plugin.h"
 #include "retention.h"
@@ -776,9 +777,14 @@ orders_stream_capture_main(Datum arg)
 
 			if (!slot_exists(slot_name))
 			{
+				/* failover: a lost slot is a visible gap (failover.c) */
+				failover_open_gaps();
 				create_slot(slot_name);
 				MemoryContextSwitchTo(CaptureLoopContext);
 			}
+			/* failover: closes that gap, or one a crash left open */
+			failover_close_gaps(slot_name);
+			MemoryContextSwitchTo(CaptureLoopContext);
 			ctx = start_decoding(slot_name);
 			ctx_extension = extension;
 		}

@@ -33,6 +33,9 @@ int			orders_stream_function_timeout = 300000;
 int			orders_stream_max_record_size = 6 * 1024 * 1024;
 int			orders_stream_function_timeout_grace = 5000;
 int			orders_stream_max_batch_size_bytes = 6 * 1024 * 1024;
+int			orders_stream_ttl_naptime = 5000;
+int			orders_stream_ttl_batch_size = 500;
+int			orders_stream_ttl_batch_timeout = 1000;
 
 void		_PG_init(void);
 
@@ -182,6 +185,28 @@ _PG_init(void)
 							&orders_stream_max_record_size,
 							6 * 1024 * 1024, 4096, (int) (MaxAllocSize / 8),
 							PGC_SIGHUP, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("orders_stream.ttl_naptime",
+							"Sleep of the time to live worker between passes when no table has a backlog of expired rows.",
+							NULL,
+							&orders_stream_ttl_naptime,
+							5000, 10, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("orders_stream.ttl_batch_size",
+							"Most rows the time to live worker deletes in one transaction.",
+							NULL,
+							&orders_stream_ttl_batch_size,
+							500, 1, 100000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("orders_stream.ttl_batch_timeout",
+							"Longest transaction of the time to live worker; a longer one is cancelled and the next batch is halved.",
+							NULL,
+							&orders_stream_ttl_batch_timeout,
+							1000, 10, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("orders_stream");

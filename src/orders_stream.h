@@ -8,6 +8,8 @@
 
 #define ORDERS_STREAM_SCHEMA	"orders_stream"
 #define ORDERS_STREAM_PLUGIN	"orders_stream"
+/* the replication origin of the TTL worker's transactions (ttl.c) */
+#define ORDERS_STREAM_TTL_ORIGIN	"orders_stream_ttl"
 
 /* GUCs */
 extern char *orders_stream_region;
@@ -24,5 +26,8 @@ extern int	orders_stream_function_timeout; /* milliseconds, 0 = none */
 extern int	orders_stream_max_record_size;	/* bytes */
 extern int	orders_stream_function_timeout_grace;	/* milliseconds */
 extern int	orders_stream_max_batch_size_bytes; /* bytes */
+extern int	orders_stream_ttl_naptime;	/* milliseconds */
+extern int	orders_stream_ttl_batch_size;	/* rows */
+extern int	orders_stream_ttl_batch_timeout;	/* milliseconds */
 
 #endif							/* ORDERS_STREAM_H */

@@ -66,6 +66,9 @@ typedef struct DecodingState
 	uint32		position;		/* records emitted so far in this transaction */
 	OsRecordInfo current;
 	bool		emit_closes;	/* write CLOSE events (the capture worker) */
+	/* TTL: the transaction is the TTL worker's (its origin), see ttl.c */
+	bool		ttl_delete;
+	RepOriginId ttl_origin;		/* ORDERS_STREAM_TTL_ORIGIN, once looked up */
 	Oid			streams_relid;	/* orders_stream.streams, once looked up */
 } DecodingState;
 
@@ -187,10 +190,27 @@ os_shutdown(LogicalDecodingContext *ctx)
 	RelStreams = NULL;
 }
 
+/*
+ * TTL: whether a transaction is the TTL worker's, by its replication origin
+ * (the origin is looked up again only when another one shows up).
+ */
+static bool
+is_ttl_origin(DecodingState *state, RepOriginId origin)
+{
+	if (origin == InvalidRepOriginId || origin == DoNotReplicateId)
+		return false;
+	if (origin != state->ttl_origin)
+		state->ttl_origin = replorigin_by_name(ORDERS_STREAM_TTL_ORIGIN, true);
+	return origin == state->ttl_origin;
+}
+
 static void
 os_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
-	((DecodingState *) ctx->output_plugin_private)->position = 0;
+	DecodingState *state = ctx->output_plugin_private;
+
+	state->position = 0;
+	state->ttl_delete = is_ttl_origin(state, txn->origin_id);
 }
 
 static void
@@ -554,8 +574,13 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	}
 	ddb_end(&render);
 	appendStringInfo(out, ",\"SequenceNumber\":\"%s\",\"SizeBytes\":%zu,"
-					 "\"StreamViewType\":\"%s\"},\"eventSourceARN\":",
+					 "\"StreamViewType\":\"%s\"},",
 					 info->sequence_number, size, rs->view_type);
+	/* TTL: AWS's mark of a delete by the TTL service, on its REMOVE records only */
+	if (state->ttl_delete && strcmp(event_name, "REMOVE") == 0)
+		appendStringInfoString(out, "\"userIdentity\":{\"type\":\"Service\","
+							   "\"principalId\":\"dynamodb.amazonaws.com\"},");
+	appendStringInfoString(out, "\"eventSourceARN\":");
 	escape_json(out, rs->arn);
 	appendStringInfoChar(out, '}');
 	OutputPluginWrite(ctx, true);

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * workers.c
- *	  The background workers of orders_stream: one capture worker and one
- *	  delivery worker, in the database named by orders_stream.database.
+ *	  The background workers of orders_stream: one capture worker, one
+ *	  delivery worker and one TTL worker (ttl.c), in the database named by
+ *	  orders_stream.database.
  *
  * A static launcher, connected to no database (it reads the shared catalog
  * pg_database only), waits until orders_stream.database exists, logging at
@@ -61,12 +62,14 @@ typedef struct WorkersShared
 
 static const char *const worker_names[OS_NUM_WORKERS] = {
 	"orders_stream capture",
-	"orders_stream delivery"
+	"orders_stream delivery",
+	"orders_stream ttl"
 };
 
 static const char *const worker_functions[OS_NUM_WORKERS] = {
 	"orders_stream_capture_main",
-	"orders_stream_delivery_main"
+	"orders_stream_delivery_main",
+	"orders_stream_ttl_main"
 };
 
 static WorkersShared *workers_shared = NULL;

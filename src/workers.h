@@ -13,6 +13,7 @@ typedef enum OsWorkerKind
 {
 	OS_WORKER_CAPTURE,
 	OS_WORKER_DELIVERY,
+	OS_WORKER_TTL,
 	OS_NUM_WORKERS
 } OsWorkerKind;
 

@@ -179,6 +179,10 @@ CREATE FUNCTION bob.agg(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'bob fails'; END $$;});
 my @bob_calls = (
 	q{SELECT orders_stream.enable_stream('bob.mine', 'NEW_IMAGE')},
+	q{CREATE TABLE bob.ttl (id int PRIMARY KEY, expires_at timestamptz)},
+	q{SELECT orders_stream.update_time_to_live('bob.ttl', 'expires_at', true),
+		orders_stream.describe_time_to_live('bob.ttl')},
+	q{INSERT INTO bob.ttl VALUES (1, pg_catalog.now() OPERATOR(pg_catalog.-) '1 minute'::pg_catalog.interval)},
 	q{SELECT orders_stream.list_streams()},
 	q{SELECT orders_stream.describe_stream(s."StreamArn") FROM orders_stream.list_streams() s},
 	q{SELECT orders_stream.get_records(orders_stream.get_shard_iterator(r.stream_arn, r.shard_id, 'TRIM_HORIZON'))
@@ -215,6 +219,9 @@ for my $q (@bob_calls)
 {
 	as('bob', $trap . $q);
 }
+# the TTL worker deletes bob's expired row as bob, with the search_path he enabled TTL with
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM bob.ttl}),
+	"the TTL worker expired bob's row");
 # bob's mapping fails its record into failures; then bob redrives it (a shadow now())
 ok($node->poll_query_until('postgres', q{
 	SELECT count(*) = 1 FROM orders_stream.failures f

@@ -55,8 +55,8 @@ SELECT s.stream_arn,
 			ELSE 'DISABLED' END AS stream_status,
 	   slot.slot_name,
 	   slot.active AS capture_running,
-	   pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), slot.confirmed_flush_lsn) AS capture_lag_bytes,
-	   CASE WHEN pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), slot.confirmed_flush_lsn) OPERATOR(pg_catalog.<=) 0 THEN 0
+	   pg_catalog.pg_wal_lsn_diff(w.lsn, slot.confirmed_flush_lsn) AS capture_lag_bytes,
+	   CASE WHEN pg_catalog.pg_wal_lsn_diff(w.lsn, slot.confirmed_flush_lsn) OPERATOR(pg_catalog.<=) 0 THEN 0
 			ELSE EXTRACT(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) COALESCE(p.updated_at, s.created_at)) END
 		   AS capture_lag_seconds,
 	   (SELECT pg_catalog.count(*) FROM orders_stream.records r
@@ -80,6 +80,9 @@ SELECT s.stream_arn,
 		 WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
 		   AND e.extname OPERATOR(pg_catalog.=) 'orders_stream')
   CROSS JOIN orders_stream.capture_progress p
+  /* a hot standby has no slot (capture runs on the primary) and no current WAL position */
+  CROSS JOIN LATERAL (SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
+								  ELSE pg_catalog.pg_current_wal_lsn() END AS lsn) w
  WHERE s.readable;
 
 GRANT SELECT ON orders_stream.stream_status TO PUBLIC;

@@ -218,7 +218,9 @@ BEGIN
 		WHEN 'TRIM_HORIZON' THEN
 			pos := '';
 		WHEN 'LATEST' THEN
-			pos := orders_stream.sequence_number(pg_current_wal_insert_lsn(), 0);
+			/* on a hot standby, after what it has replayed (README "Replicas") */
+			pos := orders_stream.sequence_number(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
+													  ELSE pg_current_wal_insert_lsn() END, 0);
 		ELSE
 			/* the 30 digits of a SequenceNumber, whatever leading zeros it lost or gained */
 			pos := ltrim("SequenceNumber", '0');
