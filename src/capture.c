@@ -66,6 +66,8 @@
 #define CAPTURE_MEMORY_LIMIT	(4 * 1024 * 1024)
 /* Records buffered before a pass stores them, even if WAL remains. */
 #define CAPTURE_FLUSH_BYTES		(64 * 1024 * 1024)
+/* Columns of orders_stream.record_store. */
+#define RECORD_STORE_NATTS		7
 /* Tuples per table_multi_insert call. */
 #define CAPTURE_INSERT_BATCH	1000
 /*
@@ -79,13 +81,16 @@
 /* How long a freshly launched worker waits for CREATE EXTENSION to commit. */
 #define EXTENSION_WAIT_MS		10000
 
-/* One buffered record: this header, then len bytes of JSON. */
+/* One buffered record: this header, then len bytes of its body. */
 typedef struct BufferedRecord
 {
 	int64		stream_id;
-	char		sequence_number[OS_SEQUENCE_NUMBER_LEN + 1];
+	XLogRecPtr	commit_lsn;
+	uint32		position;
 	char		event_name[8];
 	uint32		len;
+	int32		size_bytes;
+	int32		key_hash;
 	OsRecordException exception;
 	uint64		full_size;		/* with an exception */
 } BufferedRecord;
@@ -107,9 +112,12 @@ static MemoryContext CaptureContext = NULL;
 static MemoryContext CaptureLoopContext = NULL;
 static CaptureBuffer buffer;
 static char *database_name = NULL;
-static char last_sequence_number[OS_SEQUENCE_NUMBER_LEN + 1];
-/* The SequenceNumber of the newest buffered record. */
-static char newest_buffered[OS_SEQUENCE_NUMBER_LEN + 1];
+/* The position (commit LSN, position) of the newest stored record. */
+static XLogRecPtr last_lsn = InvalidXLogRecPtr;
+static uint32 last_position = 0;
+/* The same of the newest buffered record. */
+static XLogRecPtr newest_lsn = InvalidXLogRecPtr;
+static uint32 newest_position = 0;
 
 /*
  * The slot belongs to one incarnation of the extension: WAL written before a
@@ -210,20 +218,25 @@ capture_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
 	const OsRecordInfo *info = os_current_record(ctx);
 	BufferedRecord hdr;
 
-	if (strcmp(info->sequence_number, last_sequence_number) <= 0)
+	if (info->commit_lsn < last_lsn ||
+		(info->commit_lsn == last_lsn && info->position <= last_position))
 		return;
 
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.stream_id = info->stream_id;
-	memcpy(hdr.sequence_number, info->sequence_number, sizeof(hdr.sequence_number));
+	hdr.commit_lsn = info->commit_lsn;
+	hdr.position = info->position;
 	strlcpy(hdr.event_name, info->event_name, sizeof(hdr.event_name));
+	hdr.size_bytes = (int32) info->size_bytes;
+	hdr.key_hash = info->key_hash;
 	hdr.exception = info->exception;
 	hdr.full_size = info->full_size;
 	hdr.len = ctx->out->len;
 	appendBinaryStringInfo(&buffer.mem, (char *) &hdr, sizeof(hdr));
 	appendBinaryStringInfo(&buffer.mem, ctx->out->data, ctx->out->len);
 	buffer.nrecords++;
-	memcpy(newest_buffered, hdr.sequence_number, sizeof(newest_buffered));
+	newest_lsn = hdr.commit_lsn;
+	newest_position = hdr.position;
 	buffer.bytes += sizeof(hdr) + ctx->out->len;
 	if (buffer.mem.len > CAPTURE_MEMORY_LIMIT)
 		buffer_spill();
@@ -286,6 +299,7 @@ store_exception(BufferedRecord *hdr)
 {
 	static SPIPlanPtr plan = NULL;
 	Datum		values[5];
+	char		seq[OS_SEQUENCE_NUMBER_LEN + 1];
 
 	if (plan == NULL)
 	{
@@ -298,8 +312,9 @@ store_exception(BufferedRecord *hdr)
 		if (plan == NULL || SPI_keepplan(plan) != 0)
 			elog(ERROR, "could not prepare the capture exception insert");
 	}
+	os_format_sequence_number(seq, hdr->commit_lsn, hdr->position);
 	values[0] = Int64GetDatum(hdr->stream_id);
-	values[1] = CStringGetTextDatum(hdr->sequence_number);
+	values[1] = CStringGetTextDatum(seq);
 	values[2] = CStringGetTextDatum(hdr->event_name);
 	values[3] = CStringGetTextDatum(os_record_exception_reason(hdr->exception));
 	values[4] = Int64GetDatum((int64) hdr->full_size);
@@ -320,31 +335,39 @@ static void
 store_close(RecordInserter *ins, BufferedRecord *hdr)
 {
 	static SPIPlanPtr plan = NULL;
-	Datum		values[2];
+	Datum		values[3];
+	char		seq[OS_SEQUENCE_NUMBER_LEN + 1];
+	bytea	   *key = palloc(VARHDRSZ + OS_SEQUENCE_KEY_LEN);
 
 	inserter_flush(ins);
 	CommandCounterIncrement();
 	if (plan == NULL)
 	{
-		Oid			argtypes[2] = {INT8OID, TEXTOID};
+		Oid			argtypes[3] = {INT8OID, TEXTOID, BYTEAOID};
 
 		plan = SPI_prepare("UPDATE orders_stream.streams s "
 						   "SET closing_sequence_number = $2, "
 						   "ending_sequence_number = COALESCE(GREATEST("
-						   "(SELECT pg_catalog.max(r.sequence_number) FROM orders_stream.records r "
+						   "(SELECT orders_stream.sequence_text(r.sequence_key) "
+						   "FROM orders_stream.record_store r "
 						   "WHERE r.stream_id OPERATOR(pg_catalog.=) $1 "
-						   "AND r.sequence_number OPERATOR(pg_catalog.<) $2), "
+						   "AND r.sequence_key OPERATOR(pg_catalog.<) $3 "
+						   "ORDER BY r.sequence_key DESC LIMIT 1), "
 						   "(SELECT t.trimmed_through FROM orders_stream.stream_trim t "
 						   "WHERE t.stream_id OPERATOR(pg_catalog.=) $1 "
 						   "AND t.trimmed_through OPERATOR(pg_catalog.<) $2)), $2) "
 						   "WHERE s.stream_id OPERATOR(pg_catalog.=) $1 "
 						   "AND s.closing_sequence_number IS NULL",
-						   2, argtypes);
+						   3, argtypes);
 		if (plan == NULL || SPI_keepplan(plan) != 0)
 			elog(ERROR, "could not prepare the shard close");
 	}
+	os_format_sequence_number(seq, hdr->commit_lsn, hdr->position);
+	SET_VARSIZE(key, VARHDRSZ + OS_SEQUENCE_KEY_LEN);
+	os_sequence_key(VARDATA(key), hdr->commit_lsn, hdr->position);
 	values[0] = Int64GetDatum(hdr->stream_id);
-	values[1] = CStringGetTextDatum(hdr->sequence_number);
+	values[1] = CStringGetTextDatum(seq);
+	values[2] = PointerGetDatum(key);
 	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not close the shard of stream %lld",
 			 (long long) hdr->stream_id);
@@ -352,10 +375,11 @@ store_close(RecordInserter *ins, BufferedRecord *hdr)
 }
 
 static void
-inserter_add(RecordInserter *ins, BufferedRecord *hdr, const char *json)
+inserter_add(RecordInserter *ins, BufferedRecord *hdr, const char *body)
 {
 	TupleTableSlot *slot;
 	MemoryContext old;
+	bytea	   *key;
 
 	if (strcmp(hdr->event_name, OS_CLOSE_EVENT) == 0)
 	{
@@ -369,12 +393,18 @@ inserter_add(RecordInserter *ins, BufferedRecord *hdr, const char *json)
 	ExecClearTuple(slot);
 
 	old = MemoryContextSwitchTo(ins->batch_cxt);
-	/* columns: stream_id, sequence_number, captured_at, record */
+	key = palloc(VARHDRSZ + OS_SEQUENCE_KEY_LEN);
+	SET_VARSIZE(key, VARHDRSZ + OS_SEQUENCE_KEY_LEN);
+	os_sequence_key(VARDATA(key), hdr->commit_lsn, hdr->position);
+	/* the columns of orders_stream.record_store (20_records.sql) */
 	slot->tts_values[0] = Int64GetDatum(hdr->stream_id);
-	slot->tts_values[1] = CStringGetTextDatum(hdr->sequence_number);
-	slot->tts_values[2] = TimestampTzGetDatum(ins->captured_at);
-	slot->tts_values[3] = PointerGetDatum(cstring_to_text_with_len(json, hdr->len));
-	memset(slot->tts_isnull, false, sizeof(bool) * 4);
+	slot->tts_values[1] = TimestampTzGetDatum(ins->captured_at);
+	slot->tts_values[2] = Int32GetDatum(hdr->key_hash);
+	slot->tts_values[3] = Int32GetDatum(hdr->size_bytes);
+	slot->tts_values[4] = PointerGetDatum(key);
+	slot->tts_values[5] = CStringGetTextDatum(hdr->event_name);
+	slot->tts_values[6] = PointerGetDatum(cstring_to_text_with_len(body, hdr->len));
+	memset(slot->tts_isnull, false, sizeof(bool) * RECORD_STORE_NATTS);
 	MemoryContextSwitchTo(old);
 	ExecStoreVirtualTuple(slot);
 
@@ -388,15 +418,15 @@ static void
 store_buffered_records(Oid partition)
 {
 	RecordInserter ins;
-	char	   *json = NULL;
-	Size		json_cap = 0;
+	char	   *body = NULL;
+	Size		body_cap = 0;
 	char	   *p;
 	char	   *end;
 	int			i;
 
 	memset(&ins, 0, sizeof(ins));
 	ins.rel = table_open(partition, RowExclusiveLock);
-	if (RelationGetDescr(ins.rel)->natts != 4)
+	if (RelationGetDescr(ins.rel)->natts != RECORD_STORE_NATTS)
 		elog(ERROR, "unexpected layout of stream partition \"%s\"",
 			 RelationGetRelationName(ins.rel));
 	ins.estate = CreateExecutorState();
@@ -418,14 +448,14 @@ store_buffered_records(Oid partition)
 			elog(ERROR, "could not rewind capture spill file");
 		while (BufFileRead(buffer.file, &hdr, sizeof(hdr)) == sizeof(hdr))
 		{
-			if (hdr.len + 1 > json_cap)
+			if (hdr.len + 1 > body_cap)
 			{
-				json_cap = Max(hdr.len + 1, 2 * json_cap);
-				json = json ? repalloc(json, json_cap) : palloc(json_cap);
+				body_cap = Max(hdr.len + 1, 2 * body_cap);
+				body = body ? repalloc(body, body_cap) : palloc(body_cap);
 			}
-			if (BufFileRead(buffer.file, json, hdr.len) != hdr.len)
+			if (BufFileRead(buffer.file, body, hdr.len) != hdr.len)
 				elog(ERROR, "could not read capture spill file");
-			inserter_add(&ins, &hdr, json);
+			inserter_add(&ins, &hdr, body);
 		}
 	}
 	p = buffer.mem.data;
@@ -447,8 +477,8 @@ store_buffered_records(Oid partition)
 	FreeExecutorState(ins.estate);
 	table_close(ins.rel, NoLock);
 	MemoryContextDelete(ins.batch_cxt);
-	if (json)
-		pfree(json);
+	if (body)
+		pfree(body);
 }
 
 /*
@@ -487,7 +517,7 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 		char		newest[OS_SEQUENCE_NUMBER_LEN + 1];
 		Oid			partition;
 
-		memcpy(newest, newest_buffered, sizeof(newest));
+		os_format_sequence_number(newest, newest_lsn, newest_position);
 		pgstat_report_activity(STATE_RUNNING, "storing stream records");
 		set_logical_decoding_flag(false);
 		SetCurrentStatementStartTimestamp();
@@ -523,7 +553,8 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 		MemoryContextSwitchTo(CaptureLoopContext);
 		set_logical_decoding_flag(true);
 
-		memcpy(last_sequence_number, newest, sizeof(newest));
+		last_lsn = newest_lsn;
+		last_position = newest_position;
 		buffer_reset();
 		worker_wakeup(OS_WORKER_DELIVERY);
 		pgstat_report_activity(STATE_IDLE, NULL);
@@ -570,6 +601,21 @@ decode_pass(LogicalDecodingContext *ctx)
 
 /* ---- slot and prerequisites ---- */
 
+/* The commit LSN and position of a stored SequenceNumber; '' is before all. */
+static void
+parse_sequence_number(const char *seq, XLogRecPtr *lsn, uint32 *position)
+{
+	*lsn = InvalidXLogRecPtr;
+	*position = 0;
+	if (seq[0] == '\0')
+		return;
+	if (strlen(seq) != OS_SEQUENCE_NUMBER_LEN ||
+		strspn(seq, "0123456789") != OS_SEQUENCE_NUMBER_LEN)
+		elog(ERROR, "invalid SequenceNumber \"%s\" in orders_stream.capture_progress", seq);
+	*lsn = strtou64(pnstrdup(seq, 20), NULL, 10);
+	*position = (uint32) strtoul(seq + 20, NULL, 10);
+}
+
 static void
 load_progress(void)
 {
@@ -579,9 +625,8 @@ load_progress(void)
 	if (SPI_execute("SELECT sequence_number FROM orders_stream.capture_progress",
 					true, 0) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read orders_stream.capture_progress");
-	strlcpy(last_sequence_number,
-			SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
-			sizeof(last_sequence_number));
+	parse_sequence_number(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+						  &last_lsn, &last_position);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -659,6 +704,7 @@ start_decoding(const char *name)
 										   .segment_close = wal_segment_close),
 								capture_prepare_write, capture_write, NULL);
 	os_emit_stream_closes(ctx);
+	os_emit_stored_bodies(ctx);
 	XLogBeginRead(ctx->reader, MyReplicationSlot->data.restart_lsn);
 	MemoryContextSwitchTo(CaptureLoopContext);
 	load_progress();
@@ -709,7 +755,6 @@ orders_stream_capture_main(Datum arg)
 											   ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(CaptureContext);
 	initStringInfo(&buffer.mem);
-	last_sequence_number[0] = '\0';
 
 	for (;;)
 	{

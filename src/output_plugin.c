@@ -19,7 +19,7 @@
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_index.h"
-#include "common/md5.h"
+#include "common/hashfn.h"
 #include "fmgr.h"
 #include "replication/logical.h"
 #include "replication/output_plugin.h"
@@ -40,6 +40,7 @@
 #include "orders_stream.h"
 #include "output_plugin.h"
 #include "record.h"
+#include "record_store.h"
 
 /* How a relation's changes are streamed, as of the current change. */
 typedef struct RelStream
@@ -52,7 +53,8 @@ typedef struct RelStream
 	bool		want_old;
 	char	   *view_type;
 	char	   *arn;
-	char	   *region;
+	OsStreamEnvelope env;		/* the stream's constant JSON */
+	Size		prefix_len;		/* bytes of a record before its body */
 	int			natts;			/* of the changed relation's descriptor */
 	bool	   *is_key;			/* per attribute of the changed relation */
 	bool	   *as_set;
@@ -66,6 +68,8 @@ typedef struct DecodingState
 	uint32		position;		/* records emitted so far in this transaction */
 	OsRecordInfo current;
 	bool		emit_closes;	/* write CLOSE events (the capture worker) */
+	bool		emit_bodies;	/* write stored bodies (the capture worker) */
+	StringInfoData body;		/* a record's body, when writing whole records */
 	Oid			streams_relid;	/* orders_stream.streams, once looked up */
 } DecodingState;
 
@@ -97,13 +101,6 @@ invalidate_rel_stream(Datum arg, Oid relid)
 	hash_seq_init(&status, RelStreams);
 	while ((entry = hash_seq_search(&status)) != NULL)
 		entry->valid = false;
-}
-
-void
-os_format_sequence_number(char *dst, XLogRecPtr lsn, uint32 position)
-{
-	snprintf(dst, OS_SEQUENCE_NUMBER_LEN + 1, "%020llu%010u",
-			 (unsigned long long) lsn, position);
 }
 
 const char *
@@ -150,6 +147,7 @@ os_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	state->change_cxt = AllocSetContextCreate(ctx->context,
 											  "orders_stream change",
 											  ALLOCSET_DEFAULT_SIZES);
+	initStringInfo(&state->body);
 	ctx->output_plugin_private = state;
 	opt->output_type = OUTPUT_PLUGIN_TEXTUAL_OUTPUT;
 	opt->receive_rewrites = false;
@@ -301,8 +299,6 @@ read_stream(RelStream *entry, Relation rel, Oid streams_relid, Oid relid)
 		bool		isnull;
 		MemoryContext old;
 		TupleDesc	desc = RelationGetDescr(rel);
-		char	   *region;
-		char	   *colon;
 
 		(void) heap_getattr(tup, a_disabled, sdesc, &isnull);
 		if (!isnull)
@@ -320,13 +316,8 @@ read_stream(RelStream *entry, Relation rel, Oid streams_relid, Oid relid)
 						   strcmp(entry->view_type, "NEW_AND_OLD_IMAGES") == 0);
 		entry->want_old = (strcmp(entry->view_type, "OLD_IMAGE") == 0 ||
 						   strcmp(entry->view_type, "NEW_AND_OLD_IMAGES") == 0);
-
-		/* awsRegion is the ARN's: arn:aws:dynamodb:<region>:<account>:... */
-		region = pstrdup(entry->arn + strlen("arn:aws:dynamodb:"));
-		colon = strchr(region, ':');
-		if (colon)
-			*colon = '\0';
-		entry->region = region;
+		os_envelope_init(&entry->env, entry->arn, entry->view_type);
+		entry->prefix_len = os_envelope_prefix_len(&entry->env);
 
 		entry->natts = desc->natts;
 		entry->is_key = palloc0(sizeof(bool) * desc->natts);
@@ -451,7 +442,23 @@ truncate_buffer(StringInfo buf, int len)
 	buf->data[len] = '\0';
 }
 
+/* Appends a decimal integer. */
+static void
+append_int64(StringInfo out, int64 value)
+{
+	char		digits[MAXINT8LEN + 1];
+	int			len = pg_lltoa(value, digits);
+
+	appendBinaryStringInfo(out, digits, len);
+}
+
 /*
+ * Writes one record.  What varies per record, its body (the members of
+ * "dynamodb" before SequenceNumber: ApproximateCreationDateTime, Keys,
+ * NewImage, OldImage), is rendered straight into the output buffer for the
+ * capture worker, which stores it as such (see record_store.c), and into a
+ * scratch buffer for other consumers, which get the whole record around it.
+ *
  * oldv, when given, supplies Keys if newv does not; it supplies OldImage
  * only if old_complete (it is the whole old row, not just its key).
  */
@@ -468,35 +475,30 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	Size		size;
 	Size		image_size;
 	int			part_start;
-	char		event_id[33];
-	char	   *id_source;
-	const char *errstr = NULL;
 
 	info->stream_id = rs->stream_id;
 	info->commit_time = txn->xact_time.commit_time;
 	info->commit_lsn = txn->final_lsn;
 	info->event_name = event_name;
+	info->position = ++state->position;
 	os_format_sequence_number(info->sequence_number, txn->final_lsn,
-							  ++state->position);
-
-	/* same record, same eventID: a hash of its stream and position */
-	id_source = psprintf("%s/%s", rs->arn, info->sequence_number);
-	if (!pg_md5_hash(id_source, strlen(id_source), event_id, &errstr))
-		elog(ERROR, "could not compute eventID: %s", errstr);
+							  info->position);
 
 	OutputPluginPrepareWrite(ctx, true);
-	out = ctx->out;
+	if (state->emit_bodies)
+		out = ctx->out;
+	else
+	{
+		out = &state->body;
+		resetStringInfo(out);
+	}
 	render.limit = orders_stream_max_record_size;
 	render.start = out->len;
+	render.outside = rs->prefix_len;
 	info->exception = OS_RECORD_COMPLETE;
-	appendStringInfo(out, "{\"eventID\":\"%s\",\"eventName\":\"%s\","
-					 "\"eventVersion\":\"1.1\",\"eventSource\":\"aws:dynamodb\","
-					 "\"awsRegion\":",
-					 event_id, event_name);
-	escape_json(out, rs->region);
-	appendStringInfo(out, ",\"dynamodb\":{\"ApproximateCreationDateTime\":" INT64_FORMAT
-					 ",\"Keys\":",
-					 epoch_seconds(info->commit_time));
+	appendStringInfoString(out, "\"ApproximateCreationDateTime\":");
+	append_int64(out, epoch_seconds(info->commit_time));
+	appendStringInfoString(out, ",\"Keys\":");
 
 	/*
 	 * Over orders_stream.max_record_size, rendering stops (see record.c) and
@@ -514,6 +516,9 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		size = 0;
 		info->exception = OS_RECORD_KEYS_DROPPED;
 	}
+	/* delivery lanes: a hash of the Keys object exactly as rendered */
+	info->key_hash = (int32) hash_bytes((const unsigned char *) out->data + part_start,
+										out->len - part_start);
 	if (newv && rs->want_new && !render.exceeded)
 	{
 		part_start = out->len;
@@ -553,11 +558,10 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 				 errhint("Raise orders_stream.max_record_size (at most 128MB) to capture such records whole; the capture worker lists them in orders_stream.capture_exceptions.")));
 	}
 	ddb_end(&render);
-	appendStringInfo(out, ",\"SequenceNumber\":\"%s\",\"SizeBytes\":%zu,"
-					 "\"StreamViewType\":\"%s\"},\"eventSourceARN\":",
-					 info->sequence_number, size, rs->view_type);
-	escape_json(out, rs->arn);
-	appendStringInfoChar(out, '}');
+	info->size_bytes = size;
+	if (!state->emit_bodies)
+		os_append_record(ctx->out, &rs->env, info->sequence_number, event_name,
+						 out->data, out->len, size);
 	OutputPluginWrite(ctx, true);
 }
 
@@ -610,6 +614,12 @@ os_emit_stream_closes(LogicalDecodingContext *ctx)
 	((DecodingState *) ctx->output_plugin_private)->emit_closes = true;
 }
 
+void
+os_emit_stored_bodies(LogicalDecodingContext *ctx)
+{
+	((DecodingState *) ctx->output_plugin_private)->emit_bodies = true;
+}
+
 /*
  * The update of orders_stream.streams that disables a stream (disable_stream,
  * or the sql_drop trigger) closes its shard at the commit of the disabling
@@ -648,8 +658,9 @@ emit_close(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	info->commit_lsn = txn->final_lsn;
 	info->event_name = OS_CLOSE_EVENT;
 	info->exception = OS_RECORD_COMPLETE;
+	info->position = ++state->position;
 	os_format_sequence_number(info->sequence_number, txn->final_lsn,
-							  ++state->position);
+							  info->position);
 	OutputPluginPrepareWrite(ctx, true);
 	OutputPluginWrite(ctx, true);
 }
