@@ -48,10 +48,12 @@
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
@@ -80,6 +82,8 @@
 #define CAPTURE_GATHER_MS		5
 /* How long a freshly launched worker waits for CREATE EXTENSION to commit. */
 #define EXTENSION_WAIT_MS		10000
+/* Longest time between two checks that the extension is still there. */
+#define EXTENSION_CHECK_MS		1000
 
 /* One buffered record: this header, then len bytes of its body. */
 typedef struct BufferedRecord
@@ -112,6 +116,13 @@ static MemoryContext CaptureContext = NULL;
 static MemoryContext CaptureLoopContext = NULL;
 static CaptureBuffer buffer;
 static char *database_name = NULL;
+/*
+ * Set when a schema may have been created or dropped (DROP EXTENSION drops
+ * the extension's): the extension is looked up again.  Looking it up on every
+ * pass took a tenth of the worker's time under a stream of small commits.
+ */
+static bool namespaces_changed = true;
+
 /* The position (commit LSN, position) of the newest stored record. */
 static XLogRecPtr last_lsn = InvalidXLogRecPtr;
 static uint32 last_position = 0;
@@ -504,13 +515,35 @@ set_logical_decoding_flag(bool on)
 }
 
 /*
+ * The worker's storing transactions commit asynchronously (see
+ * orders_stream_capture_main), so the slot is confirmed past what a pass
+ * stored only once that commit is flushed: until then, the decoded position
+ * of the newest pass that stored, and where its commit record ends.
+ */
+static XLogRecPtr unflushed_decoded = InvalidXLogRecPtr;
+static XLogRecPtr unflushed_commit_end = InvalidXLogRecPtr;
+
+static void
+confirm_decoded(XLogRecPtr decoded)
+{
+	if (decoded != InvalidXLogRecPtr &&
+		decoded > MyReplicationSlot->data.confirmed_flush)
+	{
+		LogicalConfirmReceivedLocation(decoded);
+		ReplicationSlotMarkDirty();
+	}
+}
+
+/*
  * Stores what the buffer holds and the new high-water SequenceNumber in one
- * transaction, then confirms the slot up to what has been decoded.
+ * transaction, then confirms the slot up to what has been decoded and is
+ * durably stored.
  */
 static void
 flush_and_confirm(LogicalDecodingContext *ctx)
 {
 	XLogRecPtr	decoded = ctx->reader->EndRecPtr;
+	XLogRecPtr	flushed;
 
 	if (buffer.nrecords > 0)
 	{
@@ -558,14 +591,23 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 		buffer_reset();
 		worker_wakeup(OS_WORKER_DELIVERY);
 		pgstat_report_activity(STATE_IDLE, NULL);
+
+		/* what an earlier pass stored may be durable by now */
+		if (unflushed_commit_end != InvalidXLogRecPtr &&
+			unflushed_commit_end <= GetFlushRecPtr(NULL))
+			confirm_decoded(unflushed_decoded);
+		unflushed_decoded = decoded;
+		unflushed_commit_end = XactLastCommitEnd;
 	}
 
-	if (decoded != InvalidXLogRecPtr &&
-		decoded > MyReplicationSlot->data.confirmed_flush)
+	flushed = GetFlushRecPtr(NULL);
+	if (unflushed_commit_end != InvalidXLogRecPtr)
 	{
-		LogicalConfirmReceivedLocation(decoded);
-		ReplicationSlotMarkDirty();
+		if (unflushed_commit_end > flushed)
+			return;
+		unflushed_commit_end = InvalidXLogRecPtr;
 	}
+	confirm_decoded(decoded);
 }
 
 /* Decodes everything flushed so far, storing as it goes. */
@@ -600,6 +642,12 @@ decode_pass(LogicalDecodingContext *ctx)
 }
 
 /* ---- slot and prerequisites ---- */
+
+static void
+namespace_invalidated(Datum arg, int cacheid, uint32 hashvalue)
+{
+	namespaces_changed = true;
+}
 
 /* The commit LSN and position of a stored SequenceNumber; '' is before all. */
 static void
@@ -723,6 +771,8 @@ orders_stream_capture_main(Datum arg)
 	TimestampTz started = GetCurrentTimestamp();
 	TimestampTz last_maintenance = 0;
 	TimestampTz last_pass = 0;
+	TimestampTz last_extension_check = 0;
+	Oid			extension = InvalidOid;
 
 	database_name = worker_start(OS_WORKER_CAPTURE, arg);
 	/* this session is a superuser's: its own queries trust pg_catalog only */
@@ -747,6 +797,17 @@ orders_stream_capture_main(Datum arg)
 	 */
 	replorigin_session_origin = DoNotReplicateId;
 
+	/*
+	 * The worker's transactions need not wait for their WAL flush: the
+	 * records a pass stores are not lost by a crash before it, since the
+	 * slot is confirmed past them only once they are flushed (see
+	 * flush_and_confirm), and are stored again, identical, otherwise.
+	 * Anything done with them durably (a delivery's checkpoint) flushes
+	 * them first, WAL being flushed in order.  This takes a WAL flush per
+	 * pass off the worker, and off the latency of every record.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_OVERRIDE);
+
 	CaptureContext = AllocSetContextCreate(TopMemoryContext,
 										   "orders_stream capture",
 										   ALLOCSET_DEFAULT_SIZES);
@@ -755,12 +816,12 @@ orders_stream_capture_main(Datum arg)
 											   ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(CaptureContext);
 	initStringInfo(&buffer.mem);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_invalidated, (Datum) 0);
 
 	for (;;)
 	{
 		const char *unavailable;
 		char	   *hint = NULL;
-		Oid			extension;
 
 		/*
 		 * Each pass starts afresh, as pg_cron's loop does: whatever it
@@ -772,8 +833,20 @@ orders_stream_capture_main(Datum arg)
 		MemoryContextReset(CaptureLoopContext);
 		CHECK_FOR_INTERRUPTS();
 
-		extension = worker_extension_oid();
-		MemoryContextSwitchTo(CaptureLoopContext);
+		/*
+		 * Invalidations arrive with every transaction the worker runs (to
+		 * store, to replay a decoded transaction), a DROP EXTENSION's among
+		 * them; the timer is a safety net.
+		 */
+		if (namespaces_changed || !OidIsValid(extension) ||
+			TimestampDifferenceExceeds(last_extension_check, GetCurrentTimestamp(),
+									   EXTENSION_CHECK_MS))
+		{
+			namespaces_changed = false;
+			extension = worker_extension_oid();
+			MemoryContextSwitchTo(CaptureLoopContext);
+			last_extension_check = GetCurrentTimestamp();
+		}
 		if (ctx != NULL && extension != ctx_extension)
 		{
 			/*
