@@ -2,7 +2,8 @@
  * capture.c
  *	  The capture worker: owns the database's logical slot, decodes WAL
  *	  through the orders_stream output plugin, and appends the records to
- *	  orders_stream.records exactly once.
+ *	  orders_stream.record_store (in their stored form, see record_store.c)
+ *	  exactly once.
  *
  * Decoding runs in-process, the way walsender and logicalfuncs.c drive it,
  * with one decoding context kept alive between passes.  (Streaming from a

@@ -115,7 +115,7 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("orders_stream.partition_interval",
-							"Span of capture time held by one partition of orders_stream.records.",
+							"Span of capture time held by one partition of orders_stream.record_store.",
 							NULL,
 							&orders_stream_partition_interval,
 							3600, 1, 86400,
