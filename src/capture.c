@@ -86,11 +86,16 @@
 /* Longest time between two checks that the extension is still there. */
 #define EXTENSION_CHECK_MS		1000
 
-/* One buffered record: this header, then len bytes of its body. */
+/*
+ * One buffered record: this header, then len bytes of its body (without
+ * ApproximateCreationDateTime, added when it is stored).
+ */
 typedef struct BufferedRecord
 {
 	int64		stream_id;
 	XLogRecPtr	commit_lsn;
+	TimestampTz commit_time;
+	TransactionId subxid;		/* in a streamed transaction */
 	uint32		position;
 	char		event_name[8];
 	uint32		len;
@@ -100,12 +105,25 @@ typedef struct BufferedRecord
 	uint64		full_size;		/* with an exception */
 } BufferedRecord;
 
+/*
+ * Records waiting to be stored: those of whole transactions, in commit
+ * order (xid invalid), or those of one streamed transaction (see
+ * output_plugin.c), which only get their commit, and their positions, when
+ * it commits: its records are numbered as they are stored, skipping those
+ * of its aborted subtransactions.
+ */
 typedef struct CaptureBuffer
 {
+	TransactionId xid;			/* the streamed transaction's, or invalid */
 	StringInfoData mem;			/* serialized records not yet spilled */
 	BufFile    *file;			/* spilled records, oldest first */
 	int64		nrecords;
 	Size		bytes;
+	XLogRecPtr	commit_lsn;		/* a committed streamed transaction's */
+	TimestampTz commit_time;
+	TransactionId *aborted;		/* its aborted subtransactions */
+	int			naborted;
+	int			maxaborted;
 } CaptureBuffer;
 
 /*
@@ -115,7 +133,14 @@ typedef struct CaptureBuffer
  */
 static MemoryContext CaptureContext = NULL;
 static MemoryContext CaptureLoopContext = NULL;
-static CaptureBuffer buffer;
+/* records of whole transactions, after those of pending */
+static CaptureBuffer *current = NULL;
+/* buffers to store, in commit order, before current */
+static List *pending = NIL;
+/* bytes in current and pending */
+static Size pending_bytes = 0;
+/* buffers of the streamed transactions in progress, by xid */
+static HTAB *streamed = NULL;
 static char *database_name = NULL;
 /*
  * Set when a schema may have been created or dropped (DROP EXTENSION drops
@@ -127,9 +152,6 @@ static bool namespaces_changed = true;
 /* The position (commit LSN, position) of the newest stored record. */
 static XLogRecPtr last_lsn = InvalidXLogRecPtr;
 static uint32 last_position = 0;
-/* The same of the newest buffered record. */
-static XLogRecPtr newest_lsn = InvalidXLogRecPtr;
-static uint32 newest_position = 0;
 
 /*
  * The slot belongs to one incarnation of the extension: WAL written before a
@@ -180,23 +202,49 @@ drop_stale_slots(Oid extension)
 	list_free_deep(stale);
 }
 
-/* ---- the buffer ---- */
+/* ---- the buffers ---- */
 
-static void
-buffer_reset(void)
+/* A streamed transaction's buffer is smaller: several may be in progress. */
+#define STREAMED_MEMORY_LIMIT	(512 * 1024)
+
+typedef struct StreamedEntry
 {
-	if (buffer.file)
-		BufFileClose(buffer.file);
-	buffer.file = NULL;
-	resetStringInfo(&buffer.mem);
-	buffer.nrecords = 0;
-	buffer.bytes = 0;
+	TransactionId xid;			/* hash key */
+	CaptureBuffer *buffer;
+} StreamedEntry;
+
+static CaptureBuffer *
+buffer_create(TransactionId xid)
+{
+	MemoryContext old = MemoryContextSwitchTo(CaptureContext);
+	CaptureBuffer *buf = palloc0(sizeof(CaptureBuffer));
+
+	buf->xid = xid;
+	initStringInfo(&buf->mem);
+	MemoryContextSwitchTo(old);
+	return buf;
 }
 
 static void
-buffer_spill(void)
+buffer_free(CaptureBuffer *buf)
 {
-	if (buffer.file == NULL)
+	if (buf->file)
+		BufFileClose(buf->file);
+	pfree(buf->mem.data);
+	if (buf->aborted)
+		pfree(buf->aborted);
+	pfree(buf);
+}
+
+static void
+buffer_append(CaptureBuffer *buf, BufferedRecord *hdr, const char *body,
+			  Size memory_limit)
+{
+	appendBinaryStringInfo(&buf->mem, (char *) hdr, sizeof(*hdr));
+	appendBinaryStringInfo(&buf->mem, body, hdr->len);
+	buf->nrecords++;
+	buf->bytes += sizeof(*hdr) + hdr->len;
+	if (buf->mem.len > memory_limit)
 	{
 		/*
 		 * This runs in the write callback, where CurrentMemoryContext is the
@@ -205,11 +253,60 @@ buffer_spill(void)
 		 */
 		MemoryContext old = MemoryContextSwitchTo(CaptureContext);
 
-		buffer.file = BufFileCreateTemp(true);
+		if (buf->file == NULL)
+			buf->file = BufFileCreateTemp(true);
+		BufFileWrite(buf->file, buf->mem.data, buf->mem.len);
+		resetStringInfo(&buf->mem);
 		MemoryContextSwitchTo(old);
 	}
-	BufFileWrite(buffer.file, buffer.mem.data, buffer.mem.len);
-	resetStringInfo(&buffer.mem);
+}
+
+/* Forgets every buffered record: they have been stored. */
+static void
+buffers_reset(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending)
+		buffer_free(lfirst(lc));
+	list_free(pending);
+	pending = NIL;
+	if (current->file)
+		BufFileClose(current->file);
+	current->file = NULL;
+	resetStringInfo(&current->mem);
+	current->nrecords = 0;
+	current->bytes = 0;
+	pending_bytes = 0;
+}
+
+/* Forgets the streamed transactions in progress (their WAL is decoded again). */
+static void
+streamed_reset(void)
+{
+	HASH_SEQ_STATUS status;
+	StreamedEntry *entry;
+
+	hash_seq_init(&status, streamed);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		buffer_free(entry->buffer);
+		hash_search(streamed, &entry->xid, HASH_REMOVE, NULL);
+	}
+}
+
+static CaptureBuffer *
+streamed_buffer(TransactionId xid, bool create)
+{
+	StreamedEntry *entry;
+	bool		found;
+
+	entry = hash_search(streamed, &xid, create ? HASH_ENTER : HASH_FIND, &found);
+	if (entry == NULL)
+		return NULL;
+	if (!found)
+		entry->buffer = buffer_create(xid);
+	return entry->buffer;
 }
 
 static void
@@ -220,38 +317,89 @@ capture_prepare_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
 }
 
 /*
- * Buffers one record, unless a previous run stored it already.  Runs inside
- * the replay of a transaction: no table access here.
+ * Buffers one record, unless a previous run stored it already, or handles
+ * the end of a streamed (sub)transaction.  Runs inside the replay of a
+ * transaction: no table access here.
  */
 static void
 capture_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
 			  TransactionId xid, bool last_write)
 {
 	const OsRecordInfo *info = os_current_record(ctx);
+	CaptureBuffer *buf;
 	BufferedRecord hdr;
 
-	if (info->commit_lsn < last_lsn ||
-		(info->commit_lsn == last_lsn && info->position <= last_position))
+	if (strcmp(info->event_name, OS_STREAM_ABORT_EVENT) == 0)
+	{
+		buf = streamed_buffer(info->xid, false);
+		if (buf == NULL)
+			return;
+		if (info->subxid == info->xid)
+		{
+			hash_search(streamed, &info->xid, HASH_REMOVE, NULL);
+			buffer_free(buf);
+		}
+		else
+		{
+			if (buf->naborted == buf->maxaborted)
+			{
+				buf->maxaborted = Max(8, 2 * buf->maxaborted);
+				buf->aborted = buf->aborted ?
+					repalloc(buf->aborted, sizeof(TransactionId) * buf->maxaborted) :
+					MemoryContextAlloc(CaptureContext, sizeof(TransactionId) * buf->maxaborted);
+			}
+			buf->aborted[buf->naborted++] = info->subxid;
+		}
 		return;
+	}
+	if (strcmp(info->event_name, OS_STREAM_COMMIT_EVENT) == 0)
+	{
+		buf = streamed_buffer(info->xid, false);
+		if (buf == NULL)
+			return;
+		hash_search(streamed, &info->xid, HASH_REMOVE, NULL);
+		/* stored by a previous run (one at the same LSN: see the store) */
+		if (info->commit_lsn < last_lsn)
+		{
+			buffer_free(buf);
+			return;
+		}
+		buf->commit_lsn = info->commit_lsn;
+		buf->commit_time = info->commit_time;
+		/* after the whole transactions that committed before it */
+		if (current->nrecords > 0)
+		{
+			pending = lappend(pending, current);
+			current = buffer_create(InvalidTransactionId);
+		}
+		pending = lappend(pending, buf);
+		pending_bytes += buf->bytes;
+		return;
+	}
 
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.stream_id = info->stream_id;
-	hdr.commit_lsn = info->commit_lsn;
-	hdr.position = info->position;
 	strlcpy(hdr.event_name, info->event_name, sizeof(hdr.event_name));
 	hdr.size_bytes = (int32) info->size_bytes;
 	hdr.key_hash = info->key_hash;
 	hdr.exception = info->exception;
 	hdr.full_size = info->full_size;
 	hdr.len = ctx->out->len;
-	appendBinaryStringInfo(&buffer.mem, (char *) &hdr, sizeof(hdr));
-	appendBinaryStringInfo(&buffer.mem, ctx->out->data, ctx->out->len);
-	buffer.nrecords++;
-	newest_lsn = hdr.commit_lsn;
-	newest_position = hdr.position;
-	buffer.bytes += sizeof(hdr) + ctx->out->len;
-	if (buffer.mem.len > CAPTURE_MEMORY_LIMIT)
-		buffer_spill();
+	if (info->streamed)
+	{
+		hdr.subxid = info->subxid;
+		buffer_append(streamed_buffer(info->xid, true), &hdr, ctx->out->data,
+					  STREAMED_MEMORY_LIMIT);
+		return;
+	}
+	if (info->commit_lsn < last_lsn ||
+		(info->commit_lsn == last_lsn && info->position <= last_position))
+		return;
+	hdr.commit_lsn = info->commit_lsn;
+	hdr.commit_time = info->commit_time;
+	hdr.position = info->position;
+	buffer_append(current, &hdr, ctx->out->data, CAPTURE_MEMORY_LIMIT);
+	pending_bytes += sizeof(hdr) + hdr.len;
 }
 
 /* ---- storing ---- */
@@ -267,6 +415,8 @@ typedef struct RecordInserter
 	int			nslots;
 	MemoryContext batch_cxt;
 	TimestampTz captured_at;
+	XLogRecPtr	newest_lsn;		/* the newest record stored */
+	uint32		newest_position;
 } RecordInserter;
 
 static void
@@ -386,6 +536,20 @@ store_close(RecordInserter *ins, BufferedRecord *hdr)
 	CommandCounterIncrement();
 }
 
+/* The body as stored: with its ApproximateCreationDateTime. */
+static text *
+stored_body(BufferedRecord *hdr, const char *body)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoSpaces(&buf, VARHDRSZ);
+	os_append_creation_time(&buf, hdr->commit_time);
+	appendBinaryStringInfo(&buf, body, hdr->len);
+	SET_VARSIZE(buf.data, buf.len);
+	return (text *) buf.data;
+}
+
 static void
 inserter_add(RecordInserter *ins, BufferedRecord *hdr, const char *body)
 {
@@ -415,7 +579,7 @@ inserter_add(RecordInserter *ins, BufferedRecord *hdr, const char *body)
 	slot->tts_values[3] = Int32GetDatum(hdr->size_bytes);
 	slot->tts_values[4] = PointerGetDatum(key);
 	slot->tts_values[5] = CStringGetTextDatum(hdr->event_name);
-	slot->tts_values[6] = PointerGetDatum(cstring_to_text_with_len(body, hdr->len));
+	slot->tts_values[6] = PointerGetDatum(stored_body(hdr, body));
 	memset(slot->tts_isnull, false, sizeof(bool) * RECORD_STORE_NATTS);
 	MemoryContextSwitchTo(old);
 	ExecStoreVirtualTuple(slot);
@@ -426,14 +590,84 @@ inserter_add(RecordInserter *ins, BufferedRecord *hdr, const char *body)
 		inserter_flush(ins);
 }
 
+/*
+ * Stores one buffered record; for a streamed transaction's, numbers it first,
+ * or skips it (aborted subtransaction, or stored by a previous run).
+ */
 static void
-store_buffered_records(Oid partition)
+store_record(RecordInserter *ins, CaptureBuffer *buf, BufferedRecord *hdr,
+			 const char *body, uint32 *position)
 {
-	RecordInserter ins;
+	int			i;
+
+	if (TransactionIdIsValid(buf->xid))
+	{
+		for (i = 0; i < buf->naborted; i++)
+			if (buf->aborted[i] == hdr->subxid)
+				return;
+		hdr->commit_lsn = buf->commit_lsn;
+		hdr->commit_time = buf->commit_time;
+		hdr->position = ++(*position);
+		if (hdr->commit_lsn == last_lsn && hdr->position <= last_position)
+			return;
+	}
+	inserter_add(ins, hdr, body);
+	ins->newest_lsn = hdr->commit_lsn;
+	ins->newest_position = hdr->position;
+}
+
+/* Stores the records of one buffer, oldest first: spilled, then in memory. */
+static void
+store_buffer(RecordInserter *ins, CaptureBuffer *buf)
+{
 	char	   *body = NULL;
 	Size		body_cap = 0;
 	char	   *p;
 	char	   *end;
+	uint32		position = 0;
+
+	if (buf->file)
+	{
+		BufferedRecord hdr;
+
+		if (BufFileSeek(buf->file, 0, 0, SEEK_SET) != 0)
+			elog(ERROR, "could not rewind capture spill file");
+		while (BufFileRead(buf->file, &hdr, sizeof(hdr)) == sizeof(hdr))
+		{
+			if (hdr.len + 1 > body_cap)
+			{
+				body_cap = Max(hdr.len + 1, 2 * body_cap);
+				body = body ? repalloc(body, body_cap) : palloc(body_cap);
+			}
+			if (BufFileRead(buf->file, body, hdr.len) != hdr.len)
+				elog(ERROR, "could not read capture spill file");
+			store_record(ins, buf, &hdr, body, &position);
+		}
+	}
+	p = buf->mem.data;
+	end = buf->mem.data + buf->mem.len;
+	while (p < end)
+	{
+		BufferedRecord hdr;
+
+		memcpy(&hdr, p, sizeof(hdr));
+		store_record(ins, buf, &hdr, p + sizeof(hdr), &position);
+		p += sizeof(hdr) + hdr.len;
+	}
+	if (body)
+		pfree(body);
+}
+
+/*
+ * Stores every buffered record; returns false if there was none to store
+ * (all of aborted subtransactions), else sets the newest one's position.
+ */
+static bool
+store_buffered_records(Oid partition, XLogRecPtr *newest_lsn,
+					   uint32 *newest_position)
+{
+	RecordInserter ins;
+	ListCell   *lc;
 	int			i;
 
 	memset(&ins, 0, sizeof(ins));
@@ -452,34 +686,9 @@ store_buffered_records(Oid partition)
 										  "orders_stream insert batch",
 										  ALLOCSET_DEFAULT_SIZES);
 
-	if (buffer.file)
-	{
-		BufferedRecord hdr;
-
-		if (BufFileSeek(buffer.file, 0, 0, SEEK_SET) != 0)
-			elog(ERROR, "could not rewind capture spill file");
-		while (BufFileRead(buffer.file, &hdr, sizeof(hdr)) == sizeof(hdr))
-		{
-			if (hdr.len + 1 > body_cap)
-			{
-				body_cap = Max(hdr.len + 1, 2 * body_cap);
-				body = body ? repalloc(body, body_cap) : palloc(body_cap);
-			}
-			if (BufFileRead(buffer.file, body, hdr.len) != hdr.len)
-				elog(ERROR, "could not read capture spill file");
-			inserter_add(&ins, &hdr, body);
-		}
-	}
-	p = buffer.mem.data;
-	end = buffer.mem.data + buffer.mem.len;
-	while (p < end)
-	{
-		BufferedRecord hdr;
-
-		memcpy(&hdr, p, sizeof(hdr));
-		inserter_add(&ins, &hdr, p + sizeof(hdr));
-		p += sizeof(hdr) + hdr.len;
-	}
+	foreach(lc, pending)
+		store_buffer(&ins, lfirst(lc));
+	store_buffer(&ins, current);
 	inserter_flush(&ins);
 
 	for (i = 0; i < CAPTURE_INSERT_BATCH && ins.slots[i]; i++)
@@ -489,8 +698,9 @@ store_buffered_records(Oid partition)
 	FreeExecutorState(ins.estate);
 	table_close(ins.rel, NoLock);
 	MemoryContextDelete(ins.batch_cxt);
-	if (body)
-		pfree(body);
+	*newest_lsn = ins.newest_lsn;
+	*newest_position = ins.newest_position;
+	return ins.newest_lsn != InvalidXLogRecPtr;
 }
 
 /*
@@ -546,12 +756,14 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 	XLogRecPtr	decoded = ctx->reader->EndRecPtr;
 	XLogRecPtr	flushed;
 
-	if (buffer.nrecords > 0)
+	if (pending != NIL || current->nrecords > 0)
 	{
 		char		newest[OS_SEQUENCE_NUMBER_LEN + 1];
 		Oid			partition;
+		XLogRecPtr	newest_lsn;
+		uint32		newest_position;
+		bool		stored;
 
-		os_format_sequence_number(newest, newest_lsn, newest_position);
 		pgstat_report_activity(STATE_RUNNING, "storing stream records");
 		set_logical_decoding_flag(false);
 		SetCurrentStatementStartTimestamp();
@@ -560,7 +772,9 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 		SPI_connect();
 
 		partition = retention_partition_for_now();
-		store_buffered_records(partition);
+		stored = store_buffered_records(partition, &newest_lsn, &newest_position);
+		os_format_sequence_number(newest, newest_lsn, newest_position);
+		if (stored)
 		{
 			static SPIPlanPtr plan = NULL;
 			Datum		values[2];
@@ -587,18 +801,22 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 		MemoryContextSwitchTo(CaptureLoopContext);
 		set_logical_decoding_flag(true);
 
-		last_lsn = newest_lsn;
-		last_position = newest_position;
-		buffer_reset();
-		worker_wakeup(OS_WORKER_DELIVERY);
+		buffers_reset();
 		pgstat_report_activity(STATE_IDLE, NULL);
 
-		/* what an earlier pass stored may be durable by now */
-		if (unflushed_commit_end != InvalidXLogRecPtr &&
-			unflushed_commit_end <= GetFlushRecPtr(NULL))
-			confirm_decoded(unflushed_decoded);
-		unflushed_decoded = decoded;
-		unflushed_commit_end = XactLastCommitEnd;
+		if (stored)
+		{
+			last_lsn = newest_lsn;
+			last_position = newest_position;
+			worker_wakeup(OS_WORKER_DELIVERY);
+
+			/* what an earlier pass stored may be durable by now */
+			if (unflushed_commit_end != InvalidXLogRecPtr &&
+				unflushed_commit_end <= GetFlushRecPtr(NULL))
+				confirm_decoded(unflushed_decoded);
+			unflushed_decoded = decoded;
+			unflushed_commit_end = XactLastCommitEnd;
+		}
 	}
 
 	flushed = GetFlushRecPtr(NULL);
@@ -609,6 +827,21 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 		unflushed_commit_end = InvalidXLogRecPtr;
 	}
 	confirm_decoded(decoded);
+}
+
+/*
+ * Before the worker sleeps: flushes what it stored and confirms the slot,
+ * so that wait_for_capture() and the slot do not wait for the WAL writer.
+ * Busy, it finds its commits flushed by the next writers' before it checks.
+ */
+static void
+flush_before_sleep(LogicalDecodingContext *ctx)
+{
+	if (unflushed_commit_end == InvalidXLogRecPtr || MyLatch->is_set)
+		return;
+	XLogFlush(unflushed_commit_end);
+	unflushed_commit_end = InvalidXLogRecPtr;
+	confirm_decoded(ctx->reader->EndRecPtr);
 }
 
 /* Decodes everything flushed so far, storing as it goes. */
@@ -635,7 +868,7 @@ decode_pass(LogicalDecodingContext *ctx)
 		if (record != NULL)
 			LogicalDecodingProcessRecord(ctx, ctx->reader);
 		MemoryContextSwitchTo(CaptureLoopContext);
-		if (buffer.bytes >= CAPTURE_FLUSH_BYTES)
+		if (pending_bytes >= CAPTURE_FLUSH_BYTES)
 			flush_and_confirm(ctx);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -816,7 +1049,16 @@ orders_stream_capture_main(Datum arg)
 											   "orders_stream capture pass",
 											   ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(CaptureContext);
-	initStringInfo(&buffer.mem);
+	current = buffer_create(InvalidTransactionId);
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(TransactionId);
+		ctl.entrysize = sizeof(StreamedEntry);
+		ctl.hcxt = CaptureContext;
+		streamed = hash_create("orders_stream streamed transactions", 16, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
 	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_invalidated, (Datum) 0);
 
 	for (;;)
@@ -857,6 +1099,7 @@ orders_stream_capture_main(Datum arg)
 			 */
 			FreeDecodingContext(ctx);
 			ctx = NULL;
+			streamed_reset();
 			ReplicationSlotRelease();
 		}
 		drop_stale_slots(extension);
@@ -915,6 +1158,7 @@ orders_stream_capture_main(Datum arg)
 		decode_pass(ctx);
 		pgstat_report_activity(STATE_IDLE, NULL);
 		last_pass = GetCurrentTimestamp();
+		flush_before_sleep(ctx);
 		worker_wait(orders_stream_capture_naptime);
 
 		/* woken at once by a commit: let the next few gather first */

@@ -69,6 +69,9 @@ typedef struct DecodingState
 	OsRecordInfo current;
 	bool		emit_closes;	/* write CLOSE events (the capture worker) */
 	bool		emit_bodies;	/* write stored bodies (the capture worker) */
+	bool		in_stream;		/* in a stream_change callback, */
+	TransactionId stream_xid;	/* of this transaction */
+	TransactionId stream_subxid;	/* and this subtransaction */
 	StringInfoData body;		/* a record's body, when writing whole records */
 	Oid			streams_relid;	/* orders_stream.streams, once looked up */
 } DecodingState;
@@ -149,6 +152,8 @@ os_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 											  ALLOCSET_DEFAULT_SIZES);
 	initStringInfo(&state->body);
 	ctx->output_plugin_private = state;
+	/* whole transactions at their commit, unless the worker asks */
+	ctx->streaming = false;
 	opt->output_type = OUTPUT_PLUGIN_TEXTUAL_OUTPUT;
 	opt->receive_rewrites = false;
 
@@ -189,6 +194,7 @@ static void
 os_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
 	((DecodingState *) ctx->output_plugin_private)->position = 0;
+	((DecodingState *) ctx->output_plugin_private)->in_stream = false;
 }
 
 static void
@@ -424,17 +430,6 @@ rows_equal(TupleDesc desc, Datum *v1, bool *n1, Datum *v2, bool *n2)
 	return true;
 }
 
-/* Seconds since the Unix epoch, rounded down, as DynamoDB reports it. */
-static int64
-epoch_seconds(TimestampTz ts)
-{
-	int64		secs = ts / USECS_PER_SEC;
-
-	if (ts < 0 && ts % USECS_PER_SEC != 0)
-		secs--;
-	return secs + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
-}
-
 static void
 truncate_buffer(StringInfo buf, int len)
 {
@@ -442,22 +437,18 @@ truncate_buffer(StringInfo buf, int len)
 	buf->data[len] = '\0';
 }
 
-/* Appends a decimal integer. */
-static void
-append_int64(StringInfo out, int64 value)
-{
-	char		digits[MAXINT8LEN + 1];
-	int			len = pg_lltoa(value, digits);
-
-	appendBinaryStringInfo(out, digits, len);
-}
-
 /*
  * Writes one record.  What varies per record, its body (the members of
  * "dynamodb" before SequenceNumber: ApproximateCreationDateTime, Keys,
- * NewImage, OldImage), is rendered straight into the output buffer for the
- * capture worker, which stores it as such (see record_store.c), and into a
- * scratch buffer for other consumers, which get the whole record around it.
+ * NewImage, OldImage), is rendered into a scratch buffer for SQL consumers,
+ * which get the whole record around it, and straight into the output buffer
+ * for the capture worker, without ApproximateCreationDateTime: the commit
+ * time of a streamed transaction is not known yet, and the worker stores
+ * the body with it (see capture.c).
+ *
+ * In a streamed transaction, the position (and so the SequenceNumber) is not
+ * known either: the worker numbers the records at the commit, once it knows
+ * which subtransactions aborted.
  *
  * oldv, when given, supplies Keys if newv does not; it supplies OldImage
  * only if old_complete (it is the whole old row, not just its key).
@@ -477,6 +468,9 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	int			part_start;
 
 	info->stream_id = rs->stream_id;
+	info->streamed = state->in_stream;
+	info->xid = state->stream_xid;
+	info->subxid = state->stream_subxid;
 	info->commit_time = txn->xact_time.commit_time;
 	info->commit_lsn = txn->final_lsn;
 	info->event_name = event_name;
@@ -485,20 +479,25 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 							  info->position);
 
 	OutputPluginPrepareWrite(ctx, true);
+	render.limit = orders_stream_max_record_size;
+	render.outside = rs->prefix_len;
+	info->exception = OS_RECORD_COMPLETE;
 	if (state->emit_bodies)
+	{
 		out = ctx->out;
+		/* the worker adds it: count it as the record's all the same */
+		render.outside += os_creation_time_len(info->streamed ? GetCurrentTimestamp() :
+											   info->commit_time);
+		render.start = out->len;
+	}
 	else
 	{
 		out = &state->body;
 		resetStringInfo(out);
+		render.start = out->len;
+		os_append_creation_time(out, info->commit_time);
 	}
-	render.limit = orders_stream_max_record_size;
-	render.start = out->len;
-	render.outside = rs->prefix_len;
-	info->exception = OS_RECORD_COMPLETE;
-	appendStringInfoString(out, "\"ApproximateCreationDateTime\":");
-	append_int64(out, epoch_seconds(info->commit_time));
-	appendStringInfoString(out, ",\"Keys\":");
+	appendStringInfoString(out, "\"Keys\":");
 
 	/*
 	 * Over orders_stream.max_record_size, rendering stops (see record.c) and
@@ -549,7 +548,9 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		ereport(WARNING,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s record %s of stream %s exceeds orders_stream.max_record_size",
-						event_name, info->sequence_number, rs->arn),
+						event_name,
+						info->streamed ? psprintf("of transaction %u", txn->xid) :
+						info->sequence_number, rs->arn),
 				 errdetail("The record would take at least %zu bytes, the limit is %d bytes; it is stored %s.",
 						   render.estimated_size, orders_stream_max_record_size,
 						   info->exception == OS_RECORD_KEYS_DROPPED ?
@@ -618,6 +619,7 @@ void
 os_emit_stored_bodies(LogicalDecodingContext *ctx)
 {
 	((DecodingState *) ctx->output_plugin_private)->emit_bodies = true;
+	ctx->streaming = true;
 }
 
 /*
@@ -654,6 +656,9 @@ emit_close(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	memset(info, 0, sizeof(*info));
 	info->stream_id = DatumGetInt64(stream_id);
+	info->streamed = state->in_stream;
+	info->xid = state->stream_xid;
+	info->subxid = state->stream_subxid;
 	info->commit_time = txn->xact_time.commit_time;
 	info->commit_lsn = txn->final_lsn;
 	info->event_name = OS_CLOSE_EVENT;
@@ -768,6 +773,74 @@ os_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 }
 
 /*
+ * Streaming of large transactions, for the capture worker only (SQL
+ * consumers get whole transactions at their commit, as before): once the
+ * reorder buffer holds more than logical_decoding_work_mem, the largest
+ * transaction's changes come here as they are decoded, instead of being
+ * spilled to disk and read back at the commit.  Records are written as
+ * usual, flagged streamed (the worker buffers them per transaction); the
+ * abort of a (sub)transaction and the commit are written as ABORT and
+ * COMMIT events.
+ */
+static void
+os_stream_start(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	((DecodingState *) ctx->output_plugin_private)->in_stream = false;
+}
+
+/* (an error in a change, a concurrent abort, leaves in_stream set) */
+static void
+os_stream_stop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	((DecodingState *) ctx->output_plugin_private)->in_stream = false;
+}
+
+static void
+os_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+				 Relation relation, ReorderBufferChange *change)
+{
+	DecodingState *state = ctx->output_plugin_private;
+
+	state->stream_xid = txn->xid;
+	state->stream_subxid = change->txn->xid;
+	state->in_stream = true;
+	os_change(ctx, txn, relation, change);
+	state->in_stream = false;
+}
+
+/* Writes a COMMIT or ABORT event of a streamed (sub)transaction. */
+static void
+emit_stream_event(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+				  const char *event_name)
+{
+	OsRecordInfo *info = &((DecodingState *) ctx->output_plugin_private)->current;
+
+	memset(info, 0, sizeof(*info));
+	info->streamed = true;
+	info->xid = txn->toptxn ? txn->toptxn->xid : txn->xid;
+	info->subxid = txn->xid;
+	info->event_name = event_name;
+	info->commit_lsn = txn->final_lsn;
+	info->commit_time = txn->xact_time.commit_time;
+	OutputPluginPrepareWrite(ctx, true);
+	OutputPluginWrite(ctx, true);
+}
+
+static void
+os_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+				XLogRecPtr abort_lsn)
+{
+	emit_stream_event(ctx, txn, OS_STREAM_ABORT_EVENT);
+}
+
+static void
+os_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+				 XLogRecPtr commit_lsn)
+{
+	emit_stream_event(ctx, txn, OS_STREAM_COMMIT_EVENT);
+}
+
+/*
  * The capture worker marks its own transactions DoNotReplicateId (see
  * capture.c): they only write orders_stream's tables, never a streamed one,
  * so decoding need not even queue their changes.
@@ -787,4 +860,9 @@ _PG_output_plugin_init(OutputPluginCallbacks *cb)
 	cb->commit_cb = os_commit;
 	cb->shutdown_cb = os_shutdown;
 	cb->filter_by_origin_cb = os_filter_by_origin;
+	cb->stream_start_cb = os_stream_start;
+	cb->stream_stop_cb = os_stream_stop;
+	cb->stream_change_cb = os_stream_change;
+	cb->stream_abort_cb = os_stream_abort;
+	cb->stream_commit_cb = os_stream_commit;
 }

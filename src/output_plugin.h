@@ -28,6 +28,14 @@ typedef enum OsRecordException
 typedef struct OsRecordInfo
 {
 	int64		stream_id;
+	/*
+	 * In a streamed transaction (xid, the top-level one; subxid, the one the
+	 * change belongs to) the commit is not known yet: sequence_number,
+	 * commit_time, commit_lsn and position are not valid, except in COMMIT.
+	 */
+	bool		streamed;
+	TransactionId xid;
+	TransactionId subxid;
 	char		sequence_number[OS_SEQUENCE_NUMBER_LEN + 1];
 	TimestampTz commit_time;
 	XLogRecPtr	commit_lsn;
@@ -46,12 +54,17 @@ typedef struct OsRecordInfo
  */
 #define OS_CLOSE_EVENT "CLOSE"
 
+/* Events of a streamed transaction: subxid aborted, or xid committed. */
+#define OS_STREAM_ABORT_EVENT "ABORT"
+#define OS_STREAM_COMMIT_EVENT "COMMIT"
+
 /* Asks the plugin for CLOSE events; the capture worker does. */
 extern void os_emit_stream_closes(LogicalDecodingContext *ctx);
 
 /*
- * Asks the plugin to write each record's stored body (record_store.c) rather
- * than the whole record; the capture worker does.
+ * Asks the plugin to write each record's stored body (record_store.c),
+ * without its ApproximateCreationDateTime, rather than the whole record, and
+ * to stream large transactions; the capture worker does.
  */
 extern void os_emit_stored_bodies(LogicalDecodingContext *ctx);
 

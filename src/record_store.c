@@ -76,6 +76,38 @@ os_envelope_prefix_len(const OsStreamEnvelope *env)
 		strlen(RECORD_PREFIX_4);
 }
 
+/* Seconds since the Unix epoch, rounded down, as DynamoDB reports it. */
+static int64
+epoch_seconds(TimestampTz ts)
+{
+	int64		secs = ts / USECS_PER_SEC;
+
+	if (ts < 0 && ts % USECS_PER_SEC != 0)
+		secs--;
+	return secs + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+}
+
+#define CREATION_TIME_MEMBER "\"ApproximateCreationDateTime\":"
+
+void
+os_append_creation_time(StringInfo out, TimestampTz commit_time)
+{
+	char		digits[MAXINT8LEN + 1];
+	int			len = pg_lltoa(epoch_seconds(commit_time), digits);
+
+	appendStringInfoString(out, CREATION_TIME_MEMBER);
+	appendBinaryStringInfo(out, digits, len);
+	appendStringInfoChar(out, ',');
+}
+
+Size
+os_creation_time_len(TimestampTz commit_time)
+{
+	char		digits[MAXINT8LEN + 1];
+
+	return strlen(CREATION_TIME_MEMBER) + pg_lltoa(epoch_seconds(commit_time), digits) + 1;
+}
+
 /* Writes the ndigits decimal digits of value, zero-padded, to dst. */
 static void
 format_digits(char *dst, uint64 value, int ndigits)

@@ -8,6 +8,7 @@
 #define ORDERS_STREAM_RECORD_STORE_H
 
 #include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 
 /* 20 digits of commit LSN and 10 of position in the transaction */
@@ -35,6 +36,12 @@ extern void os_envelope_init(OsStreamEnvelope *env, const char *arn,
 
 /* Bytes of a record before its body (a record's eventName has 6 letters). */
 extern Size os_envelope_prefix_len(const OsStreamEnvelope *env);
+
+/* Appends "ApproximateCreationDateTime":<seconds>, to a body. */
+extern void os_append_creation_time(StringInfo out, TimestampTz commit_time);
+
+/* The length of what os_append_creation_time appends. */
+extern Size os_creation_time_len(TimestampTz commit_time);
 
 /* Formats a SequenceNumber from an LSN and a 1-based position. */
 extern void os_format_sequence_number(char *dst, XLogRecPtr lsn, uint32 position);
