@@ -130,7 +130,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("orders_stream.decoding_work_mem",
-							"Memory the capture worker's reorder buffer may use before spilling to disk (at most logical_decoding_work_mem).",
+							"Memory the capture worker's reorder buffer may use before it streams the largest transaction (at most logical_decoding_work_mem).",
 							NULL,
 							&orders_stream_decoding_work_mem,
 							16384, 64, MAX_KILOBYTES,
