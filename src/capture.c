@@ -2,37 +2,36 @@
  * capture.c
  *	  The capture worker: owns the database's logical slot, decodes WAL
  *	  through the orders_stream output plugin, and appends the records to
- *	  orders_stream.records exactly once.
+ *	  orders_stream.record_store (in their stored form, see record_store.c)
+ *	  exactly once.
  *
  * Decoding runs in-process, the way walsender and logicalfuncs.c drive it,
  * with one decoding context kept alive between passes.  (Streaming from a
  * walsender through libpq would copy every record through a socket and
  * parse it again; in-process, the write callback gets the record and its
- * metadata straight from the plugin.)  The write callback only buffers: it
- * runs inside the replay of a transaction, under a historic snapshot, where
- * no table may be written.  After the replay returns, the buffered records
- * and the worker's high-water SequenceNumber are written in ONE transaction,
- * and the slot is confirmed only after that commit.  A restart re-decodes
- * from the slot's confirmed position and drops every record whose
- * SequenceNumber is at or below the stored one, so a crash at any instant
- * neither loses nor duplicates a record.
+ * metadata straight from the plugin.)  The write callback only buffers (see
+ * capture_buffer.c): it runs inside the replay of a transaction, under a
+ * historic snapshot, where no table may be written.  After the replay
+ * returns, the buffered records and the worker's high-water SequenceNumber
+ * are written in ONE transaction, and the slot is confirmed only once that
+ * commit is flushed.  A restart re-decodes from the slot's confirmed
+ * position and drops every record whose SequenceNumber is at or below the
+ * stored one, so a crash at any instant neither loses nor duplicates a
+ * record.
  *
- * The buffer spills to a temporary file past a few megabytes, so a huge
- * transaction costs disk, not memory; the reorder buffer spills on its own
- * (logical_decoding_work_mem).
+ * Past orders_stream.decoding_work_mem the reorder buffer streams the
+ * largest transaction to the worker as it is decoded, rather than spilling
+ * it; the buffers spill to temporary files, so a huge transaction costs
+ * disk, not memory.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/heapam.h"
-#include "access/table.h"
-#include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlogutils.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
-#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -41,21 +40,23 @@
 #include "replication/logical.h"
 #include "replication/origin.h"
 #include "replication/slot.h"
-#include "storage/buffile.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
 #include "capture.h"
+#include "capture_buffer.h"
 #include "workers.h"
 #include "compat.h"
 #include "failover.h"
@@ -63,12 +64,8 @@
 #include "output_plugin.h"
 #include "retention.h"
 
-/* Records kept in memory before the buffer spills to a temporary file. */
-#define CAPTURE_MEMORY_LIMIT	(4 * 1024 * 1024)
 /* Records buffered before a pass stores them, even if WAL remains. */
 #define CAPTURE_FLUSH_BYTES		(64 * 1024 * 1024)
-/* Tuples per table_multi_insert call. */
-#define CAPTURE_INSERT_BATCH	1000
 /*
  * Shortest time between two passes.  Every pass that stores records is a
  * transaction with its own WAL flush; under a stream of small commits, a
@@ -79,25 +76,8 @@
 #define CAPTURE_GATHER_MS		5
 /* How long a freshly launched worker waits for CREATE EXTENSION to commit. */
 #define EXTENSION_WAIT_MS		10000
-
-/* One buffered record: this header, then len bytes of JSON. */
-typedef struct BufferedRecord
-{
-	int64		stream_id;
-	char		sequence_number[OS_SEQUENCE_NUMBER_LEN + 1];
-	char		event_name[8];
-	uint32		len;
-	OsRecordException exception;
-	uint64		full_size;		/* with an exception */
-} BufferedRecord;
-
-typedef struct CaptureBuffer
-{
-	StringInfoData mem;			/* serialized records not yet spilled */
-	BufFile    *file;			/* spilled records, oldest first */
-	int64		nrecords;
-	Size		bytes;
-} CaptureBuffer;
+/* Longest time between two checks that the extension is still there. */
+#define EXTENSION_CHECK_MS		1000
 
 /*
  * Worker state: these live for the worker's life, their allocations in
@@ -106,11 +86,13 @@ typedef struct CaptureBuffer
  */
 static MemoryContext CaptureContext = NULL;
 static MemoryContext CaptureLoopContext = NULL;
-static CaptureBuffer buffer;
 static char *database_name = NULL;
-static char last_sequence_number[OS_SEQUENCE_NUMBER_LEN + 1];
-/* The SequenceNumber of the newest buffered record. */
-static char newest_buffered[OS_SEQUENCE_NUMBER_LEN + 1];
+/*
+ * Set when a schema may have been created or dropped (DROP EXTENSION drops
+ * the extension's): the extension is looked up again.  Looking it up on every
+ * pass took a tenth of the worker's time under a stream of small commits.
+ */
+static bool namespaces_changed = true;
 
 /*
  * The slot belongs to one incarnation of the extension: WAL written before a
@@ -161,297 +143,6 @@ drop_stale_slots(Oid extension)
 	list_free_deep(stale);
 }
 
-/* ---- the buffer ---- */
-
-static void
-buffer_reset(void)
-{
-	if (buffer.file)
-		BufFileClose(buffer.file);
-	buffer.file = NULL;
-	resetStringInfo(&buffer.mem);
-	buffer.nrecords = 0;
-	buffer.bytes = 0;
-}
-
-static void
-buffer_spill(void)
-{
-	if (buffer.file == NULL)
-	{
-		/*
-		 * This runs in the write callback, where CurrentMemoryContext is the
-		 * output plugin's per-change context, reset after every change: the
-		 * BufFile (and the segment array it grows) must outlive the change.
-		 */
-		MemoryContext old = MemoryContextSwitchTo(CaptureContext);
-
-		buffer.file = BufFileCreateTemp(true);
-		MemoryContextSwitchTo(old);
-	}
-	BufFileWrite(buffer.file, buffer.mem.data, buffer.mem.len);
-	resetStringInfo(&buffer.mem);
-}
-
-static void
-capture_prepare_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
-					  TransactionId xid, bool last_write)
-{
-	resetStringInfo(ctx->out);
-}
-
-/*
- * Buffers one record, unless a previous run stored it already.  Runs inside
- * the replay of a transaction: no table access here.
- */
-static void
-capture_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
-			  TransactionId xid, bool last_write)
-{
-	const OsRecordInfo *info = os_current_record(ctx);
-	BufferedRecord hdr;
-
-	if (strcmp(info->sequence_number, last_sequence_number) <= 0)
-		return;
-
-	memset(&hdr, 0, sizeof(hdr));
-	hdr.stream_id = info->stream_id;
-	memcpy(hdr.sequence_number, info->sequence_number, sizeof(hdr.sequence_number));
-	strlcpy(hdr.event_name, info->event_name, sizeof(hdr.event_name));
-	hdr.exception = info->exception;
-	hdr.full_size = info->full_size;
-	hdr.len = ctx->out->len;
-	appendBinaryStringInfo(&buffer.mem, (char *) &hdr, sizeof(hdr));
-	appendBinaryStringInfo(&buffer.mem, ctx->out->data, ctx->out->len);
-	buffer.nrecords++;
-	memcpy(newest_buffered, hdr.sequence_number, sizeof(newest_buffered));
-	buffer.bytes += sizeof(hdr) + ctx->out->len;
-	if (buffer.mem.len > CAPTURE_MEMORY_LIMIT)
-		buffer_spill();
-}
-
-/* ---- storing ---- */
-
-typedef struct RecordInserter
-{
-	Relation	rel;
-	EState	   *estate;
-	ResultRelInfo *rri;
-	BulkInsertState bistate;
-	CommandId	cid;
-	TupleTableSlot *slots[CAPTURE_INSERT_BATCH];
-	int			nslots;
-	MemoryContext batch_cxt;
-	TimestampTz captured_at;
-} RecordInserter;
-
-static void
-inserter_flush(RecordInserter *ins)
-{
-	int			i;
-
-	MemoryContext old;
-
-	if (ins->nslots == 0)
-		return;
-
-	/*
-	 * heap_multi_insert leaves its array of tuples (and any toasted copies)
-	 * in CurrentMemoryContext, and index insertion may leave some too: in
-	 * the batch context, reset below, they cannot pile up over the millions
-	 * of records of one store.
-	 */
-	old = MemoryContextSwitchTo(ins->batch_cxt);
-	table_multi_insert(ins->rel, ins->slots, ins->nslots, ins->cid, 0, ins->bistate);
-	for (i = 0; i < ins->nslots; i++)
-	{
-		List	   *recheck;
-
-		recheck = ExecInsertIndexTuples(ins->rri, ins->slots[i], ins->estate,
-										false, false, NULL, NIL);
-		list_free(recheck);
-		ExecClearTuple(ins->slots[i]);
-	}
-	MemoryContextSwitchTo(old);
-	ins->nslots = 0;
-	ResetPerTupleExprContext(ins->estate);
-	MemoryContextReset(ins->batch_cxt);
-}
-
-/*
- * The capture_exceptions row of a record stored incomplete, in the
- * transaction that stores the record: exactly once, as the records.
- */
-static void
-store_exception(BufferedRecord *hdr)
-{
-	static SPIPlanPtr plan = NULL;
-	Datum		values[5];
-
-	if (plan == NULL)
-	{
-		Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
-
-		plan = SPI_prepare("INSERT INTO orders_stream.capture_exceptions "
-						   "(stream_id, sequence_number, event_name, reason, record_size) "
-						   "VALUES ($1, $2, $3, $4, $5)",
-						   5, argtypes);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare the capture exception insert");
-	}
-	values[0] = Int64GetDatum(hdr->stream_id);
-	values[1] = CStringGetTextDatum(hdr->sequence_number);
-	values[2] = CStringGetTextDatum(hdr->event_name);
-	values[3] = CStringGetTextDatum(os_record_exception_reason(hdr->exception));
-	values[4] = Int64GetDatum((int64) hdr->full_size);
-	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not insert into orders_stream.capture_exceptions");
-}
-
-/*
- * A CLOSE event: the stream's shard ends where the disabling transaction
- * committed.  Every record of the stream is older and already stored (in
- * this transaction or a previous one: capture stores in commit order), so
- * its EndingSequenceNumber is the newest of them, or, for a shard without
- * a record left, the closing position itself.  Written in the transaction
- * that stores the records before it, and only once: exactly once, as the
- * records.
- */
-static void
-store_close(RecordInserter *ins, BufferedRecord *hdr)
-{
-	static SPIPlanPtr plan = NULL;
-	Datum		values[2];
-
-	inserter_flush(ins);
-	CommandCounterIncrement();
-	if (plan == NULL)
-	{
-		Oid			argtypes[2] = {INT8OID, TEXTOID};
-
-		plan = SPI_prepare("UPDATE orders_stream.streams s "
-						   "SET closing_sequence_number = $2, "
-						   "ending_sequence_number = COALESCE(GREATEST("
-						   "(SELECT pg_catalog.max(r.sequence_number) FROM orders_stream.records r "
-						   "WHERE r.stream_id OPERATOR(pg_catalog.=) $1 "
-						   "AND r.sequence_number OPERATOR(pg_catalog.<) $2), "
-						   "(SELECT t.trimmed_through FROM orders_stream.stream_trim t "
-						   "WHERE t.stream_id OPERATOR(pg_catalog.=) $1 "
-						   "AND t.trimmed_through OPERATOR(pg_catalog.<) $2)), $2) "
-						   "WHERE s.stream_id OPERATOR(pg_catalog.=) $1 "
-						   "AND s.closing_sequence_number IS NULL",
-						   2, argtypes);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare the shard close");
-	}
-	values[0] = Int64GetDatum(hdr->stream_id);
-	values[1] = CStringGetTextDatum(hdr->sequence_number);
-	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not close the shard of stream %lld",
-			 (long long) hdr->stream_id);
-	CommandCounterIncrement();
-}
-
-static void
-inserter_add(RecordInserter *ins, BufferedRecord *hdr, const char *json)
-{
-	TupleTableSlot *slot;
-	MemoryContext old;
-
-	if (strcmp(hdr->event_name, OS_CLOSE_EVENT) == 0)
-	{
-		store_close(ins, hdr);
-		return;
-	}
-
-	if (ins->slots[ins->nslots] == NULL)
-		ins->slots[ins->nslots] = table_slot_create(ins->rel, NULL);
-	slot = ins->slots[ins->nslots];
-	ExecClearTuple(slot);
-
-	old = MemoryContextSwitchTo(ins->batch_cxt);
-	/* columns: stream_id, sequence_number, captured_at, record */
-	slot->tts_values[0] = Int64GetDatum(hdr->stream_id);
-	slot->tts_values[1] = CStringGetTextDatum(hdr->sequence_number);
-	slot->tts_values[2] = TimestampTzGetDatum(ins->captured_at);
-	slot->tts_values[3] = PointerGetDatum(cstring_to_text_with_len(json, hdr->len));
-	memset(slot->tts_isnull, false, sizeof(bool) * 4);
-	MemoryContextSwitchTo(old);
-	ExecStoreVirtualTuple(slot);
-
-	if (hdr->exception != OS_RECORD_COMPLETE)
-		store_exception(hdr);
-	if (++ins->nslots == CAPTURE_INSERT_BATCH)
-		inserter_flush(ins);
-}
-
-static void
-store_buffered_records(Oid partition)
-{
-	RecordInserter ins;
-	char	   *json = NULL;
-	Size		json_cap = 0;
-	char	   *p;
-	char	   *end;
-	int			i;
-
-	memset(&ins, 0, sizeof(ins));
-	ins.rel = table_open(partition, RowExclusiveLock);
-	if (RelationGetDescr(ins.rel)->natts != 4)
-		elog(ERROR, "unexpected layout of stream partition \"%s\"",
-			 RelationGetRelationName(ins.rel));
-	ins.estate = CreateExecutorState();
-	ins.rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(ins.rri, ins.rel, 1, NULL, 0);
-	ExecOpenIndices(ins.rri, false);
-	ins.bistate = GetBulkInsertState();
-	ins.cid = GetCurrentCommandId(true);
-	ins.captured_at = GetCurrentTransactionStartTimestamp();
-	ins.batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
-										  "orders_stream insert batch",
-										  ALLOCSET_DEFAULT_SIZES);
-
-	if (buffer.file)
-	{
-		BufferedRecord hdr;
-
-		if (BufFileSeek(buffer.file, 0, 0, SEEK_SET) != 0)
-			elog(ERROR, "could not rewind capture spill file");
-		while (BufFileRead(buffer.file, &hdr, sizeof(hdr)) == sizeof(hdr))
-		{
-			if (hdr.len + 1 > json_cap)
-			{
-				json_cap = Max(hdr.len + 1, 2 * json_cap);
-				json = json ? repalloc(json, json_cap) : palloc(json_cap);
-			}
-			if (BufFileRead(buffer.file, json, hdr.len) != hdr.len)
-				elog(ERROR, "could not read capture spill file");
-			inserter_add(&ins, &hdr, json);
-		}
-	}
-	p = buffer.mem.data;
-	end = buffer.mem.data + buffer.mem.len;
-	while (p < end)
-	{
-		BufferedRecord hdr;
-
-		memcpy(&hdr, p, sizeof(hdr));
-		inserter_add(&ins, &hdr, p + sizeof(hdr));
-		p += sizeof(hdr) + hdr.len;
-	}
-	inserter_flush(&ins);
-
-	for (i = 0; i < CAPTURE_INSERT_BATCH && ins.slots[i]; i++)
-		ExecDropSingleTupleTableSlot(ins.slots[i]);
-	FreeBulkInsertState(ins.bistate);
-	ExecCloseIndices(ins.rri);
-	FreeExecutorState(ins.estate);
-	table_close(ins.rel, NoLock);
-	MemoryContextDelete(ins.batch_cxt);
-	if (json)
-		pfree(json);
-}
-
 /*
  * GetSnapshotData() leaves the XIDs of processes flagged
  * PROC_IN_LOGICAL_DECODING (set by ReplicationSlotAcquire) out of every
@@ -475,20 +166,44 @@ set_logical_decoding_flag(bool on)
 }
 
 /*
+ * The worker's storing transactions commit asynchronously (see
+ * orders_stream_capture_main), so the slot is confirmed past what a pass
+ * stored only once that commit is flushed: until then, the decoded position
+ * of the newest pass that stored, and where its commit record ends.
+ */
+static XLogRecPtr unflushed_decoded = InvalidXLogRecPtr;
+static XLogRecPtr unflushed_commit_end = InvalidXLogRecPtr;
+
+static void
+confirm_decoded(XLogRecPtr decoded)
+{
+	if (decoded != InvalidXLogRecPtr &&
+		decoded > MyReplicationSlot->data.confirmed_flush)
+	{
+		LogicalConfirmReceivedLocation(decoded);
+		ReplicationSlotMarkDirty();
+	}
+}
+
+/*
  * Stores what the buffer holds and the new high-water SequenceNumber in one
- * transaction, then confirms the slot up to what has been decoded.
+ * transaction, then confirms the slot up to what has been decoded and is
+ * durably stored.
  */
 static void
 flush_and_confirm(LogicalDecodingContext *ctx)
 {
 	XLogRecPtr	decoded = ctx->reader->EndRecPtr;
+	XLogRecPtr	flushed;
 
-	if (buffer.nrecords > 0)
+	if (capture_buffer_has_records())
 	{
 		char		newest[OS_SEQUENCE_NUMBER_LEN + 1];
 		Oid			partition;
+		XLogRecPtr	newest_lsn;
+		uint32		newest_position;
+		bool		stored;
 
-		memcpy(newest, newest_buffered, sizeof(newest));
 		pgstat_report_activity(STATE_RUNNING, "storing stream records");
 		set_logical_decoding_flag(false);
 		SetCurrentStatementStartTimestamp();
@@ -497,7 +212,9 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 		SPI_connect();
 
 		partition = retention_partition_for_now();
-		store_buffered_records(partition);
+		stored = capture_buffer_store(partition, &newest_lsn, &newest_position);
+		os_format_sequence_number(newest, newest_lsn, newest_position);
+		if (stored)
 		{
 			static SPIPlanPtr plan = NULL;
 			Datum		values[2];
@@ -524,18 +241,46 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 		MemoryContextSwitchTo(CaptureLoopContext);
 		set_logical_decoding_flag(true);
 
-		memcpy(last_sequence_number, newest, sizeof(newest));
-		buffer_reset();
-		worker_wakeup(OS_WORKER_DELIVERY);
+		capture_buffer_reset();
 		pgstat_report_activity(STATE_IDLE, NULL);
+
+		if (stored)
+		{
+			capture_buffer_set_stored(newest_lsn, newest_position);
+			worker_wakeup(OS_WORKER_DELIVERY);
+
+			/* what an earlier pass stored may be durable by now */
+			if (unflushed_commit_end != InvalidXLogRecPtr &&
+				unflushed_commit_end <= GetFlushRecPtr(NULL))
+				confirm_decoded(unflushed_decoded);
+			unflushed_decoded = decoded;
+			unflushed_commit_end = XactLastCommitEnd;
+		}
 	}
 
-	if (decoded != InvalidXLogRecPtr &&
-		decoded > MyReplicationSlot->data.confirmed_flush)
+	flushed = GetFlushRecPtr(NULL);
+	if (unflushed_commit_end != InvalidXLogRecPtr)
 	{
-		LogicalConfirmReceivedLocation(decoded);
-		ReplicationSlotMarkDirty();
+		if (unflushed_commit_end > flushed)
+			return;
+		unflushed_commit_end = InvalidXLogRecPtr;
 	}
+	confirm_decoded(decoded);
+}
+
+/*
+ * Before the worker sleeps: flushes what it stored and confirms the slot,
+ * so that wait_for_capture() and the slot do not wait for the WAL writer.
+ * Busy, it finds its commits flushed by the next writers' before it checks.
+ */
+static void
+flush_before_sleep(LogicalDecodingContext *ctx)
+{
+	if (unflushed_commit_end == InvalidXLogRecPtr || MyLatch->is_set)
+		return;
+	XLogFlush(unflushed_commit_end);
+	unflushed_commit_end = InvalidXLogRecPtr;
+	confirm_decoded(ctx->reader->EndRecPtr);
 }
 
 /* Decodes everything flushed so far, storing as it goes. */
@@ -562,7 +307,7 @@ decode_pass(LogicalDecodingContext *ctx)
 		if (record != NULL)
 			LogicalDecodingProcessRecord(ctx, ctx->reader);
 		MemoryContextSwitchTo(CaptureLoopContext);
-		if (buffer.bytes >= CAPTURE_FLUSH_BYTES)
+		if (capture_buffer_bytes() >= CAPTURE_FLUSH_BYTES)
 			flush_and_confirm(ctx);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -572,17 +317,41 @@ decode_pass(LogicalDecodingContext *ctx)
 /* ---- slot and prerequisites ---- */
 
 static void
+namespace_invalidated(Datum arg, int cacheid, uint32 hashvalue)
+{
+	namespaces_changed = true;
+}
+
+/* The commit LSN and position of a stored SequenceNumber; '' is before all. */
+static void
+parse_sequence_number(const char *seq, XLogRecPtr *lsn, uint32 *position)
+{
+	*lsn = InvalidXLogRecPtr;
+	*position = 0;
+	if (seq[0] == '\0')
+		return;
+	if (strlen(seq) != OS_SEQUENCE_NUMBER_LEN ||
+		strspn(seq, "0123456789") != OS_SEQUENCE_NUMBER_LEN)
+		elog(ERROR, "invalid SequenceNumber \"%s\" in orders_stream.capture_progress", seq);
+	*lsn = strtou64(pnstrdup(seq, 20), NULL, 10);
+	*position = (uint32) strtoul(seq + 20, NULL, 10);
+}
+
+static void
 load_progress(void)
 {
+	XLogRecPtr	lsn;
+	uint32		position;
+
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_connect();
 	if (SPI_execute("SELECT sequence_number FROM orders_stream.capture_progress",
 					true, 0) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read orders_stream.capture_progress");
-	strlcpy(last_sequence_number,
-			SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
-			sizeof(last_sequence_number));
+	parse_sequence_number(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+						  &lsn, &position);
+	capture_buffer_set_stored(lsn, position);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -660,6 +429,7 @@ start_decoding(const char *name)
 										   .segment_close = wal_segment_close),
 								capture_prepare_write, capture_write, NULL);
 	os_emit_stream_closes(ctx);
+	os_emit_stored_bodies(ctx);
 	XLogBeginRead(ctx->reader, MyReplicationSlot->data.restart_lsn);
 	MemoryContextSwitchTo(CaptureLoopContext);
 	load_progress();
@@ -678,6 +448,8 @@ orders_stream_capture_main(Datum arg)
 	TimestampTz started = GetCurrentTimestamp();
 	TimestampTz last_maintenance = 0;
 	TimestampTz last_pass = 0;
+	TimestampTz last_extension_check = 0;
+	Oid			extension = InvalidOid;
 
 	database_name = worker_start(OS_WORKER_CAPTURE, arg);
 	/* this session is a superuser's: its own queries trust pg_catalog only */
@@ -702,6 +474,17 @@ orders_stream_capture_main(Datum arg)
 	 */
 	replorigin_session_origin = DoNotReplicateId;
 
+	/*
+	 * The worker's transactions need not wait for their WAL flush: the
+	 * records a pass stores are not lost by a crash before it, since the
+	 * slot is confirmed past them only once they are flushed (see
+	 * flush_and_confirm), and are stored again, identical, otherwise.
+	 * Anything done with them durably (a delivery's checkpoint) flushes
+	 * them first, WAL being flushed in order.  This takes a WAL flush per
+	 * pass off the worker, and off the latency of every record.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_OVERRIDE);
+
 	CaptureContext = AllocSetContextCreate(TopMemoryContext,
 										   "orders_stream capture",
 										   ALLOCSET_DEFAULT_SIZES);
@@ -709,14 +492,13 @@ orders_stream_capture_main(Datum arg)
 											   "orders_stream capture pass",
 											   ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(CaptureContext);
-	initStringInfo(&buffer.mem);
-	last_sequence_number[0] = '\0';
+	capture_buffer_init(CaptureContext);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_invalidated, (Datum) 0);
 
 	for (;;)
 	{
 		const char *unavailable;
 		char	   *hint = NULL;
-		Oid			extension;
 
 		/*
 		 * Each pass starts afresh, as pg_cron's loop does: whatever it
@@ -728,8 +510,20 @@ orders_stream_capture_main(Datum arg)
 		MemoryContextReset(CaptureLoopContext);
 		CHECK_FOR_INTERRUPTS();
 
-		extension = worker_extension_oid();
-		MemoryContextSwitchTo(CaptureLoopContext);
+		/*
+		 * Invalidations arrive with every transaction the worker runs (to
+		 * store, to replay a decoded transaction), a DROP EXTENSION's among
+		 * them; the timer is a safety net.
+		 */
+		if (namespaces_changed || !OidIsValid(extension) ||
+			TimestampDifferenceExceeds(last_extension_check, GetCurrentTimestamp(),
+									   EXTENSION_CHECK_MS))
+		{
+			namespaces_changed = false;
+			extension = worker_extension_oid();
+			MemoryContextSwitchTo(CaptureLoopContext);
+			last_extension_check = GetCurrentTimestamp();
+		}
 		if (ctx != NULL && extension != ctx_extension)
 		{
 			/*
@@ -739,6 +533,7 @@ orders_stream_capture_main(Datum arg)
 			 */
 			FreeDecodingContext(ctx);
 			ctx = NULL;
+			capture_buffer_forget_streamed();
 			ReplicationSlotRelease();
 		}
 		drop_stale_slots(extension);
@@ -802,6 +597,7 @@ orders_stream_capture_main(Datum arg)
 		decode_pass(ctx);
 		pgstat_report_activity(STATE_IDLE, NULL);
 		last_pass = GetCurrentTimestamp();
+		flush_before_sleep(ctx);
 		worker_wait(orders_stream_capture_naptime);
 
 		/* woken at once by a commit: let the next few gather first */

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * capture.h
  *	  The capture worker: decodes WAL through the orders_stream output plugin
- *	  and appends the records to orders_stream.records, exactly once.
+ *	  and appends the records to orders_stream.record_store, exactly once.
  *-------------------------------------------------------------------------
  */
 #ifndef ORDERS_STREAM_CAPTURE_H

@@ -275,13 +275,18 @@ fetch_batch(Mapping *m, const char *until)
 	b->records = palloc(sizeof(char *) * m->batch_size);
 
 	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT r.sequence_number, r.captured_at, r.record::text "
-									   "FROM orders_stream.records r "
-									   "WHERE r.stream_id = $1 AND r.sequence_number > $2 "
-									   "AND ($3 IS NULL OR r.sequence_number <= $3) "
+									   "SELECT orders_stream.sequence_text(r.sequence_key), r.captured_at, "
+									   "orders_stream.record_json(s.stream_arn, s.view_type, r.sequence_key, "
+									   "r.event_name, r.body, r.size_bytes, r.ttl_delete)::text "
+									   "FROM orders_stream.record_store r, "
+									   "(SELECT st.stream_arn, st.view_type FROM orders_stream.streams st "
+									   "WHERE st.stream_id OPERATOR(pg_catalog.=) $1) s "
+									   "WHERE r.stream_id OPERATOR(pg_catalog.=) $1 "
+									   "AND r.sequence_key OPERATOR(pg_catalog.>) orders_stream.sequence_key($2) "
+									   "AND ($3 IS NULL OR r.sequence_key OPERATOR(pg_catalog.<=) orders_stream.sequence_key($3)) "
 									   "AND r.captured_at >= now() - orders_stream_internal.retention_interval() "
 									   /* the LIMIT makes it an index scan, not a sort of the whole stream */
-									   "ORDER BY r.sequence_number LIMIT $4",
+									   "ORDER BY r.sequence_key LIMIT $4",
 									   4, argtypes, values, nulls, true,
 									   CURSOR_OPT_NO_SCROLL);
 	while (b->n < m->batch_size)

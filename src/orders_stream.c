@@ -118,7 +118,7 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("orders_stream.partition_interval",
-							"Span of capture time held by one partition of orders_stream.records.",
+							"Span of capture time held by one partition of orders_stream.record_store.",
 							NULL,
 							&orders_stream_partition_interval,
 							3600, 1, 86400,
@@ -133,7 +133,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("orders_stream.decoding_work_mem",
-							"Memory the capture worker's reorder buffer may use before spilling to disk (at most logical_decoding_work_mem).",
+							"Memory the capture worker's reorder buffer may use before it streams the largest transaction (at most logical_decoding_work_mem).",
 							NULL,
 							&orders_stream_decoding_work_mem,
 							16384, 64, MAX_KILOBYTES,

@@ -19,7 +19,7 @@
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_index.h"
-#include "common/md5.h"
+#include "common/hashfn.h"
 #include "fmgr.h"
 #include "replication/logical.h"
 #include "replication/output_plugin.h"
@@ -40,6 +40,7 @@
 #include "orders_stream.h"
 #include "output_plugin.h"
 #include "record.h"
+#include "record_store.h"
 
 /* How a relation's changes are streamed, as of the current change. */
 typedef struct RelStream
@@ -52,7 +53,8 @@ typedef struct RelStream
 	bool		want_old;
 	char	   *view_type;
 	char	   *arn;
-	char	   *region;
+	OsStreamEnvelope env;		/* the stream's constant JSON */
+	Size		prefix_len;		/* bytes of a record before its body */
 	int			natts;			/* of the changed relation's descriptor */
 	bool	   *is_key;			/* per attribute of the changed relation */
 	bool	   *as_set;
@@ -69,6 +71,11 @@ typedef struct DecodingState
 	/* TTL: the transaction is the TTL worker's (its origin), see ttl.c */
 	bool		ttl_delete;
 	RepOriginId ttl_origin;		/* ORDERS_STREAM_TTL_ORIGIN, once looked up */
+	bool		emit_bodies;	/* write stored bodies (the capture worker) */
+	bool		in_stream;		/* in a stream_change callback, */
+	TransactionId stream_xid;	/* of this transaction */
+	TransactionId stream_subxid;	/* and this subtransaction */
+	StringInfoData body;		/* a record's body, when writing whole records */
 	Oid			streams_relid;	/* orders_stream.streams, once looked up */
 } DecodingState;
 
@@ -100,13 +107,6 @@ invalidate_rel_stream(Datum arg, Oid relid)
 	hash_seq_init(&status, RelStreams);
 	while ((entry = hash_seq_search(&status)) != NULL)
 		entry->valid = false;
-}
-
-void
-os_format_sequence_number(char *dst, XLogRecPtr lsn, uint32 position)
-{
-	snprintf(dst, OS_SEQUENCE_NUMBER_LEN + 1, "%020llu%010u",
-			 (unsigned long long) lsn, position);
 }
 
 const char *
@@ -153,7 +153,10 @@ os_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	state->change_cxt = AllocSetContextCreate(ctx->context,
 											  "orders_stream change",
 											  ALLOCSET_DEFAULT_SIZES);
+	initStringInfo(&state->body);
 	ctx->output_plugin_private = state;
+	/* whole transactions at their commit, unless the worker asks */
+	ctx->streaming = false;
 	opt->output_type = OUTPUT_PLUGIN_TEXTUAL_OUTPUT;
 	opt->receive_rewrites = false;
 
@@ -210,6 +213,7 @@ os_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 	DecodingState *state = ctx->output_plugin_private;
 
 	state->position = 0;
+	state->in_stream = false;
 	state->ttl_delete = is_ttl_origin(state, txn->origin_id);
 }
 
@@ -321,8 +325,6 @@ read_stream(RelStream *entry, Relation rel, Oid streams_relid, Oid relid)
 		bool		isnull;
 		MemoryContext old;
 		TupleDesc	desc = RelationGetDescr(rel);
-		char	   *region;
-		char	   *colon;
 
 		(void) heap_getattr(tup, a_disabled, sdesc, &isnull);
 		if (!isnull)
@@ -340,13 +342,8 @@ read_stream(RelStream *entry, Relation rel, Oid streams_relid, Oid relid)
 						   strcmp(entry->view_type, "NEW_AND_OLD_IMAGES") == 0);
 		entry->want_old = (strcmp(entry->view_type, "OLD_IMAGE") == 0 ||
 						   strcmp(entry->view_type, "NEW_AND_OLD_IMAGES") == 0);
-
-		/* awsRegion is the ARN's: arn:aws:dynamodb:<region>:<account>:... */
-		region = pstrdup(entry->arn + strlen("arn:aws:dynamodb:"));
-		colon = strchr(region, ':');
-		if (colon)
-			*colon = '\0';
-		entry->region = region;
+		os_envelope_init(&entry->env, entry->arn, entry->view_type);
+		entry->prefix_len = os_envelope_prefix_len(&entry->env);
 
 		entry->natts = desc->natts;
 		entry->is_key = palloc0(sizeof(bool) * desc->natts);
@@ -453,17 +450,6 @@ rows_equal(TupleDesc desc, Datum *v1, bool *n1, Datum *v2, bool *n2)
 	return true;
 }
 
-/* Seconds since the Unix epoch, rounded down, as DynamoDB reports it. */
-static int64
-epoch_seconds(TimestampTz ts)
-{
-	int64		secs = ts / USECS_PER_SEC;
-
-	if (ts < 0 && ts % USECS_PER_SEC != 0)
-		secs--;
-	return secs + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
-}
-
 static void
 truncate_buffer(StringInfo buf, int len)
 {
@@ -472,6 +458,18 @@ truncate_buffer(StringInfo buf, int len)
 }
 
 /*
+ * Writes one record.  What varies per record, its body (the members of
+ * "dynamodb" before SequenceNumber: ApproximateCreationDateTime, Keys,
+ * NewImage, OldImage), is rendered into a scratch buffer for SQL consumers,
+ * which get the whole record around it, and straight into the output buffer
+ * for the capture worker, without ApproximateCreationDateTime: the commit
+ * time of a streamed transaction is not known yet, and the worker stores
+ * the body with it (see capture.c).
+ *
+ * In a streamed transaction, the position (and so the SequenceNumber) is not
+ * known either: the worker numbers the records at the commit, once it knows
+ * which subtransactions aborted.
+ *
  * oldv, when given, supplies Keys if newv does not; it supplies OldImage
  * only if old_complete (it is the whole old row, not just its key).
  */
@@ -488,35 +486,38 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	Size		size;
 	Size		image_size;
 	int			part_start;
-	char		event_id[33];
-	char	   *id_source;
-	const char *errstr = NULL;
 
 	info->stream_id = rs->stream_id;
+	info->streamed = state->in_stream;
+	info->xid = state->stream_xid;
+	info->subxid = state->stream_subxid;
 	info->commit_time = txn->xact_time.commit_time;
 	info->commit_lsn = txn->final_lsn;
 	info->event_name = event_name;
+	info->position = ++state->position;
 	os_format_sequence_number(info->sequence_number, txn->final_lsn,
-							  ++state->position);
-
-	/* same record, same eventID: a hash of its stream and position */
-	id_source = psprintf("%s/%s", rs->arn, info->sequence_number);
-	if (!pg_md5_hash(id_source, strlen(id_source), event_id, &errstr))
-		elog(ERROR, "could not compute eventID: %s", errstr);
+							  info->position);
 
 	OutputPluginPrepareWrite(ctx, true);
-	out = ctx->out;
 	render.limit = orders_stream_max_record_size;
-	render.start = out->len;
+	render.outside = rs->prefix_len;
 	info->exception = OS_RECORD_COMPLETE;
-	appendStringInfo(out, "{\"eventID\":\"%s\",\"eventName\":\"%s\","
-					 "\"eventVersion\":\"1.1\",\"eventSource\":\"aws:dynamodb\","
-					 "\"awsRegion\":",
-					 event_id, event_name);
-	escape_json(out, rs->region);
-	appendStringInfo(out, ",\"dynamodb\":{\"ApproximateCreationDateTime\":" INT64_FORMAT
-					 ",\"Keys\":",
-					 epoch_seconds(info->commit_time));
+	if (state->emit_bodies)
+	{
+		out = ctx->out;
+		/* the worker adds it: count it as the record's all the same */
+		render.outside += os_creation_time_len(info->streamed ? GetCurrentTimestamp() :
+											   info->commit_time);
+		render.start = out->len;
+	}
+	else
+	{
+		out = &state->body;
+		resetStringInfo(out);
+		render.start = out->len;
+		os_append_creation_time(out, info->commit_time);
+	}
+	appendStringInfoString(out, "\"Keys\":");
 
 	/*
 	 * Over orders_stream.max_record_size, rendering stops (see record.c) and
@@ -534,6 +535,9 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		size = 0;
 		info->exception = OS_RECORD_KEYS_DROPPED;
 	}
+	/* delivery lanes: a hash of the Keys object exactly as rendered */
+	info->key_hash = (int32) hash_bytes((const unsigned char *) out->data + part_start,
+										out->len - part_start);
 	if (newv && rs->want_new && !render.exceeded)
 	{
 		part_start = out->len;
@@ -564,7 +568,9 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		ereport(WARNING,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s record %s of stream %s exceeds orders_stream.max_record_size",
-						event_name, info->sequence_number, rs->arn),
+						event_name,
+						info->streamed ? psprintf("of transaction %u", txn->xid) :
+						info->sequence_number, rs->arn),
 				 errdetail("The record would take at least %zu bytes, the limit is %d bytes; it is stored %s.",
 						   render.estimated_size, orders_stream_max_record_size,
 						   info->exception == OS_RECORD_KEYS_DROPPED ?
@@ -573,16 +579,12 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 				 errhint("Raise orders_stream.max_record_size (at most 128MB) to capture such records whole; the capture worker lists them in orders_stream.capture_exceptions.")));
 	}
 	ddb_end(&render);
-	appendStringInfo(out, ",\"SequenceNumber\":\"%s\",\"SizeBytes\":%zu,"
-					 "\"StreamViewType\":\"%s\"},",
-					 info->sequence_number, size, rs->view_type);
+	info->size_bytes = size;
 	/* TTL: AWS's mark of a delete by the TTL service, on its REMOVE records only */
-	if (state->ttl_delete && strcmp(event_name, "REMOVE") == 0)
-		appendStringInfoString(out, "\"userIdentity\":{\"type\":\"Service\","
-							   "\"principalId\":\"dynamodb.amazonaws.com\"},");
-	appendStringInfoString(out, "\"eventSourceARN\":");
-	escape_json(out, rs->arn);
-	appendStringInfoChar(out, '}');
+	info->ttl_delete = state->ttl_delete && strcmp(event_name, "REMOVE") == 0;
+	if (!state->emit_bodies)
+		os_append_record(ctx->out, &rs->env, info->sequence_number, event_name,
+						 out->data, out->len, size, info->ttl_delete);
 	OutputPluginWrite(ctx, true);
 }
 
@@ -635,6 +637,13 @@ os_emit_stream_closes(LogicalDecodingContext *ctx)
 	((DecodingState *) ctx->output_plugin_private)->emit_closes = true;
 }
 
+void
+os_emit_stored_bodies(LogicalDecodingContext *ctx)
+{
+	((DecodingState *) ctx->output_plugin_private)->emit_bodies = true;
+	ctx->streaming = true;
+}
+
 /*
  * The update of orders_stream.streams that disables a stream (disable_stream,
  * or the sql_drop trigger) closes its shard at the commit of the disabling
@@ -669,12 +678,16 @@ emit_close(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	memset(info, 0, sizeof(*info));
 	info->stream_id = DatumGetInt64(stream_id);
+	info->streamed = state->in_stream;
+	info->xid = state->stream_xid;
+	info->subxid = state->stream_subxid;
 	info->commit_time = txn->xact_time.commit_time;
 	info->commit_lsn = txn->final_lsn;
 	info->event_name = OS_CLOSE_EVENT;
 	info->exception = OS_RECORD_COMPLETE;
+	info->position = ++state->position;
 	os_format_sequence_number(info->sequence_number, txn->final_lsn,
-							  ++state->position);
+							  info->position);
 	OutputPluginPrepareWrite(ctx, true);
 	OutputPluginWrite(ctx, true);
 }
@@ -782,6 +795,76 @@ os_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 }
 
 /*
+ * Streaming of large transactions, for the capture worker only (SQL
+ * consumers get whole transactions at their commit, as before): once the
+ * reorder buffer holds more than logical_decoding_work_mem, the largest
+ * transaction's changes come here as they are decoded, instead of being
+ * spilled to disk and read back at the commit.  Records are written as
+ * usual, flagged streamed (the worker buffers them per transaction); the
+ * abort of a (sub)transaction and the commit are written as ABORT and
+ * COMMIT events.
+ */
+static void
+os_stream_start(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	((DecodingState *) ctx->output_plugin_private)->in_stream = false;
+}
+
+/* (an error in a change, a concurrent abort, leaves in_stream set) */
+static void
+os_stream_stop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	((DecodingState *) ctx->output_plugin_private)->in_stream = false;
+}
+
+static void
+os_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+				 Relation relation, ReorderBufferChange *change)
+{
+	DecodingState *state = ctx->output_plugin_private;
+
+	state->stream_xid = txn->xid;
+	state->stream_subxid = change->txn->xid;
+	state->in_stream = true;
+	/* a transaction's origin is known at its commit: each change has it */
+	state->ttl_delete = is_ttl_origin(state, change->origin_id);
+	os_change(ctx, txn, relation, change);
+	state->in_stream = false;
+}
+
+/* Writes a COMMIT or ABORT event of a streamed (sub)transaction. */
+static void
+emit_stream_event(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+				  const char *event_name)
+{
+	OsRecordInfo *info = &((DecodingState *) ctx->output_plugin_private)->current;
+
+	memset(info, 0, sizeof(*info));
+	info->streamed = true;
+	info->xid = txn->toptxn ? txn->toptxn->xid : txn->xid;
+	info->subxid = txn->xid;
+	info->event_name = event_name;
+	info->commit_lsn = txn->final_lsn;
+	info->commit_time = txn->xact_time.commit_time;
+	OutputPluginPrepareWrite(ctx, true);
+	OutputPluginWrite(ctx, true);
+}
+
+static void
+os_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+				XLogRecPtr abort_lsn)
+{
+	emit_stream_event(ctx, txn, OS_STREAM_ABORT_EVENT);
+}
+
+static void
+os_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+				 XLogRecPtr commit_lsn)
+{
+	emit_stream_event(ctx, txn, OS_STREAM_COMMIT_EVENT);
+}
+
+/*
  * The capture worker marks its own transactions DoNotReplicateId (see
  * capture.c): they only write orders_stream's tables, never a streamed one,
  * so decoding need not even queue their changes.
@@ -801,4 +884,9 @@ _PG_output_plugin_init(OutputPluginCallbacks *cb)
 	cb->commit_cb = os_commit;
 	cb->shutdown_cb = os_shutdown;
 	cb->filter_by_origin_cb = os_filter_by_origin;
+	cb->stream_start_cb = os_stream_start;
+	cb->stream_stop_cb = os_stream_stop;
+	cb->stream_change_cb = os_stream_change;
+	cb->stream_abort_cb = os_stream_abort;
+	cb->stream_commit_cb = os_stream_commit;
 }

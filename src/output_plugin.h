@@ -10,8 +10,7 @@
 #include "datatype/timestamp.h"
 #include "replication/logical.h"
 
-/* 20 digits of commit LSN and 10 of position in the transaction */
-#define OS_SEQUENCE_NUMBER_LEN 30
+#include "record_store.h"
 
 /* Why a record was stored incomplete (a capture_exceptions row). */
 typedef enum OsRecordException
@@ -29,10 +28,22 @@ typedef enum OsRecordException
 typedef struct OsRecordInfo
 {
 	int64		stream_id;
+	/*
+	 * In a streamed transaction (xid, the top-level one; subxid, the one the
+	 * change belongs to) the commit is not known yet: sequence_number,
+	 * commit_time, commit_lsn and position are not valid, except in COMMIT.
+	 */
+	bool		streamed;
+	TransactionId xid;
+	TransactionId subxid;
 	char		sequence_number[OS_SEQUENCE_NUMBER_LEN + 1];
 	TimestampTz commit_time;
 	XLogRecPtr	commit_lsn;
+	uint32		position;		/* in the transaction, from 1 */
 	const char *event_name;
+	int64		size_bytes;		/* SizeBytes */
+	int32		key_hash;		/* hash_bytes() of the Keys object's JSON */
+	bool		ttl_delete;		/* a REMOVE by the TTL worker: userIdentity */
 	OsRecordException exception;
 	Size		full_size;		/* with an exception: the full record's
 								 * length in bytes is at least this */
@@ -44,15 +55,23 @@ typedef struct OsRecordInfo
  */
 #define OS_CLOSE_EVENT "CLOSE"
 
+/* Events of a streamed transaction: subxid aborted, or xid committed. */
+#define OS_STREAM_ABORT_EVENT "ABORT"
+#define OS_STREAM_COMMIT_EVENT "COMMIT"
+
 /* Asks the plugin for CLOSE events; the capture worker does. */
 extern void os_emit_stream_closes(LogicalDecodingContext *ctx);
+
+/*
+ * Asks the plugin to write each record's stored body (record_store.c),
+ * without its ApproximateCreationDateTime, rather than the whole record, and
+ * to stream large transactions; the capture worker does.
+ */
+extern void os_emit_stored_bodies(LogicalDecodingContext *ctx);
 
 extern const OsRecordInfo *os_current_record(LogicalDecodingContext *ctx);
 
 /* The capture_exceptions.reason of an exception. */
 extern const char *os_record_exception_reason(OsRecordException exception);
-
-/* Formats a SequenceNumber from an LSN and a 1-based position. */
-extern void os_format_sequence_number(char *dst, XLogRecPtr lsn, uint32 position);
 
 #endif							/* ORDERS_STREAM_OUTPUT_PLUGIN_H */

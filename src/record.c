@@ -312,7 +312,7 @@ over_budget(DdbRender *render, StringInfo buf, Size more)
 		return false;
 	if (render->exceeded)
 		return true;
-	len = buf->len - render->start + more;
+	len = buf->len - render->start + render->outside + more;
 	if (len > render->limit)
 	{
 		render->exceeded = true;

@@ -21,6 +21,8 @@ typedef struct DdbRender
 	/* budget of one record: set limit (0 = none) and start, then render */
 	Size		limit;			/* most bytes of JSON the record may take */
 	Size		start;			/* length of the buffer where the record began */
+	Size		outside;		/* bytes of the record before it, not in the
+								 * buffer */
 	bool		exceeded;		/* rendering stopped at the limit */
 	Size		estimated_size; /* the record's length is at least this */
 } DdbRender;

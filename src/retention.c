@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * retention.c
- *	  Partitions of orders_stream.records, one per orders_stream.partition_interval
+ *	  Partitions of orders_stream.record_store, one per orders_stream.partition_interval
  *	  of capture time: created ahead by the capture worker, and dropped whole
  *	  once older than orders_stream.retention, so trimming costs
  *	  O(partitions) whatever the number of records.

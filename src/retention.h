@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * retention.h
- *	  Partitions of orders_stream.records: created ahead, dropped behind.
+ *	  Partitions of orders_stream.record_store: created ahead, dropped behind.
  *-------------------------------------------------------------------------
  */
 #ifndef ORDERS_STREAM_RETENTION_H

@@ -99,6 +99,18 @@ is($node->safe_psql('postgres', q{
 			lag(sequence_number) OVER (ORDER BY sequence_number) AS prev
 		FROM orders_stream.records) s WHERE s.sequence_number <= s.prev}),
 	'0', 'SequenceNumbers strictly increase');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM (
+		SELECT sequence_key, sequence_number,
+			   lag(sequence_key) OVER (ORDER BY sequence_number) AS prev_key
+		  FROM orders_stream.records) s
+	 WHERE sequence_key IS DISTINCT FROM orders_stream.sequence_key(sequence_number)
+		OR sequence_key <= prev_key}),
+	'0', 'sequence keys are the SequenceNumbers and sort as they do');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE key_hash IS DISTINCT FROM hashtext((record->'dynamodb'->'Keys')::text))
+	  FROM orders_stream.records}),
+	'0', 'key_hash is hash_bytes() of the text of Keys');
 
 # Commit order, not start order: B starts after A but commits first.
 my $a = $node->background_psql('postgres');

@@ -62,7 +62,8 @@ $node->safe_psql('postgres',
 	q{INSERT INTO orders SELECT g, 1, 'batch A' FROM generate_series(1, 50) g});
 capture();
 my ($a_first, $a_last, $a_part) = split /\|/, $node->safe_psql('postgres', q{
-	SELECT min(sequence_number), max(sequence_number), min(tableoid::regclass::text)
+	SELECT min(sequence_number), max(sequence_number),
+		   (SELECT min(tableoid::regclass::text) FROM orders_stream.record_store)
 	  FROM orders_stream.records});
 like($a_part, qr/^orders_stream\."?records_\d{8}T\d{6}"?$/, "batch A stored in partition $a_part");
 my @seen = split / /, api_seqs();
@@ -165,7 +166,7 @@ cmp_ok($max_parts, '<=', $bound, 'the number of partitions stays bounded');
 cmp_ok(scalar(keys %names), '>', $max_parts, 'old partitions are dropped as new ones come');
 is($violations, 0, 'no record older than the retention was ever returned');
 is($node->safe_psql('postgres', q{
-	SELECT count(*) FROM pg_inherits WHERE inhparent = 'orders_stream.records'::regclass}),
+	SELECT count(*) FROM pg_inherits WHERE inhparent = 'orders_stream.record_store'::regclass}),
 	$now_parts, 'orders_stream.partitions lists exactly the partitions of records');
 
 # ---- a reader's long transaction stalls neither capture nor other readers ----
@@ -193,7 +194,7 @@ while (time < $t_end)
 }
 is($stalls, 0, 'capture keeps up while a reader holds a transaction open on records');
 is($blocked, 0, 'other readers are not blocked behind the worker');
-ok($node->log_contains(qr/orders_stream.records is in use: expired stream partition .* not dropped this time/, $log_offset),
+ok($node->log_contains(qr/orders_stream.record_store is in use: expired stream partition .* not dropped this time/, $log_offset),
 	'the worker put off dropping expired partitions');
 $long->query_safe('COMMIT');
 $long->quit;
@@ -231,8 +232,9 @@ $node->safe_psql('postgres', 'DROP EVENT TRIGGER no_new_tables');
 $node->safe_psql('postgres', q{INSERT INTO orders VALUES (5001, 1, 'pinned')});
 capture();
 my $pinned = $node->safe_psql('postgres', q{
-	SELECT tableoid::regclass FROM orders_stream.records
-	 WHERE record->'dynamodb'->'Keys'->'id'->>'N' = '5001'});
+	SELECT s.tableoid::regclass FROM orders_stream.record_store s
+	  JOIN orders_stream.records r USING (stream_id, sequence_key)
+	 WHERE r.record->'dynamodb'->'Keys'->'id'->>'N' = '5001'});
 $node->safe_psql('postgres', "CREATE VIEW pinned_view AS SELECT * FROM $pinned");
 $log_offset = $node->wait_for_log(qr/could not drop expired stream partition .*: cannot drop table/, $log_offset);
 ok($node->poll_query_until('postgres', qq{
@@ -262,12 +264,10 @@ DECLARE
 BEGIN
 	WITH h AS (DELETE FROM orders_stream.partitions WHERE partition = part RETURNING *)
 	INSERT INTO hidden_partitions SELECT * FROM h;
-	INSERT INTO orders_stream.records
-	SELECT sid, lpad(g::text, 30, '0'), now() - age,
-		   json_build_object('eventName', 'INSERT', 'dynamodb', json_build_object(
-				'Keys', json_build_object('id', json_build_object('N', g::text)),
-				'NewImage', json_build_object('note', json_build_object('S', repeat('x', 200))),
-				'SequenceNumber', lpad(g::text, 30, '0')))
+	INSERT INTO orders_stream.record_store
+	SELECT sid, now() - age, 0, 0, orders_stream.sequence_key(lpad(g::text, 30, '0')), 'INSERT',
+		   format('"ApproximateCreationDateTime":0,"Keys":{"id":{"N":"%s"}},"NewImage":{"note":{"S":"%s"}}',
+				  g, repeat('x', 200)), false
 	  FROM generate_series(1, n) g;
 	RETURN part;
 END
@@ -336,13 +336,11 @@ my $ratio = $big / ($small || 0.001);
 # For scale: what deleting the same 200,000 records row by row costs.
 my ($stdout, $stderr);
 $node->psql('postgres', q{
-CREATE TABLE delete_reference (LIKE orders_stream.records INCLUDING INDEXES);
+CREATE TABLE delete_reference (LIKE orders_stream.record_store INCLUDING INDEXES);
 INSERT INTO delete_reference
-SELECT 1, lpad(g::text, 30, '0'), now(),
-	   json_build_object('eventName', 'INSERT', 'dynamodb', json_build_object(
-			'Keys', json_build_object('id', json_build_object('N', g::text)),
-			'NewImage', json_build_object('note', json_build_object('S', repeat('x', 200))),
-			'SequenceNumber', lpad(g::text, 30, '0')))
+SELECT 1, now(), 0, 0, orders_stream.sequence_key(lpad(g::text, 30, '0')), 'INSERT',
+	   format('"ApproximateCreationDateTime":0,"Keys":{"id":{"N":"%s"}},"NewImage":{"note":{"S":"%s"}}',
+			  g, repeat('x', 200))
   FROM generate_series(1, 200000) g;
 CHECKPOINT;
 \timing on
@@ -367,7 +365,7 @@ diag sprintf('trim timing: 200,000 vs 100 records ratio %.2f (%.1f ms vs %.1f ms
 is($node->safe_psql('postgres', q{
 	SELECT coalesce(sum(n_tup_del), 0) FROM pg_stat_user_tables
 	 WHERE relid IN (SELECT inhrelid FROM pg_inherits
-					  WHERE inhparent = 'orders_stream.records'::regclass)}),
+					  WHERE inhparent = 'orders_stream.record_store'::regclass)}),
 	'0', 'no row was ever deleted from a records partition');
 
 # ---- another partition_interval after a restart ----

@@ -130,11 +130,15 @@ like($err, qr/AccessDeniedException/, 'stranger: get_records with a valid iterat
 ($out, $err) = as('stranger', 'SELECT count(*) FROM orders_stream.records');
 is($out, '0', 'stranger sees no rows of orders_stream.records');
 is($err, '', '... without an error');
-($out, $err) = as('stranger', q{SELECT count(*) FROM ONLY orders_stream.records});
-is($out, '0', 'stranger sees nothing in the partitioned parent either');
+($out, $err) = as('stranger', 'SELECT count(*) FROM orders_stream.record_store');
+is($out, '0', 'stranger sees no rows of the storage behind it either');
+($out, $err) = as('stranger', q{SELECT count(*) FROM ONLY orders_stream.record_store});
+is($out, '0', 'nor of its partitioned parent');
+is(as('reader', 'SELECT count(*) FROM orders_stream.record_store'), '2500',
+	'reader sees the stored records');
 my $part = $node->safe_psql('postgres', q{
 	SELECT inhrelid::regclass FROM pg_inherits
-	 WHERE inhparent = 'orders_stream.records'::regclass LIMIT 1});
+	 WHERE inhparent = 'orders_stream.record_store'::regclass LIMIT 1});
 ($out, $err) = as('stranger', "SELECT count(*) FROM $part");
 like($err, qr/permission denied/, "stranger cannot read a partition ($part) directly");
 ($out, $err) = as('reader', "SELECT count(*) FROM $part");

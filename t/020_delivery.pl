@@ -432,14 +432,18 @@ $$;
 CREATE FUNCTION d_backdate(ids text[], by interval) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
 	n bigint;
+	oldest timestamptz;
 BEGIN
-	PERFORM orders_stream_internal.ensure_partition(min(captured_at) - by) FROM orders_stream.records r
+	/* not in the query that reads record_store: a partition cannot be created meanwhile */
+	SELECT min(captured_at) - by INTO oldest FROM orders_stream.records r
 	 JOIN orders_stream.streams s USING (stream_id)
 	 WHERE s.relid = 'd_orders'::regclass AND r.record->'dynamodb'->'Keys'->'id'->>'S' = ANY (ids);
-	UPDATE orders_stream.records r SET captured_at = captured_at - by
-	  FROM orders_stream.streams s
-	 WHERE s.stream_id = r.stream_id AND s.relid = 'd_orders'::regclass
-	   AND r.record->'dynamodb'->'Keys'->'id'->>'S' = ANY (ids);
+	PERFORM orders_stream_internal.ensure_partition(oldest);
+	UPDATE orders_stream.record_store r SET captured_at = r.captured_at - by
+	  FROM orders_stream.records v, orders_stream.streams s
+	 WHERE v.stream_id = r.stream_id AND v.sequence_key = r.sequence_key
+	   AND s.stream_id = r.stream_id AND s.relid = 'd_orders'::regclass
+	   AND v.record->'dynamodb'->'Keys'->'id'->>'S' = ANY (ids);
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END

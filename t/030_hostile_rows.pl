@@ -193,6 +193,10 @@ is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_replication_slots
 	 WHERE slot_name LIKE 'orders_stream%' AND confirmed_flush_lsn < pg_current_wal_lsn() - 16 * 1024 * 1024}),
 	'0', 'the slot does not hold WAL');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE key_hash IS DISTINCT FROM hashtext((record->'dynamodb'->'Keys')::text))
+	  FROM orders_stream.records}),
+	'0', 'key_hash is hash_bytes() of the text of Keys, oversized records included');
 
 $node->stop;
 done_testing();

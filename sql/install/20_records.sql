@@ -1,17 +1,48 @@
 /*
- * The retained stream.  Partitioned by capture time; the capture worker
- * creates partitions ahead and drops whole partitions once they are older
- * than orders_stream.retention.  The worker appends to the current partition
- * directly (heap multi-insert), so this layout is fixed: see capture.c.
+ * The retained stream, stored compactly: per record only what varies from
+ * record to record (record_store.c), under a 12-byte sequence key that sorts
+ * as its SequenceNumber.  The view orders_stream.records (40_read_api.sql)
+ * and the read API add back the rest of each DynamoDB record.  Partitioned
+ * by capture time; the capture worker creates partitions ahead and drops
+ * whole partitions once they are older than orders_stream.retention.  The
+ * worker appends to the current partition directly (heap multi-insert), so
+ * this layout is fixed: see capture.c.
  */
-CREATE TABLE orders_stream.records (
+CREATE TABLE orders_stream.record_store (
 	stream_id	bigint NOT NULL,
-	sequence_number text COLLATE "C" NOT NULL,
 	captured_at timestamptz NOT NULL,
-	record		json NOT NULL
+	/* hash_bytes() of the text of dynamodb.Keys: a delivery lane's share */
+	key_hash	integer NOT NULL,
+	size_bytes	integer NOT NULL,	/* dynamodb.SizeBytes */
+	sequence_key bytea NOT NULL,	/* orders_stream.sequence_key(SequenceNumber) */
+	event_name	text NOT NULL,
+	/* the members of "dynamodb" before SequenceNumber, as JSON text */
+	body		text NOT NULL,
+	/* a REMOVE by the TTL worker: the record carries AWS's userIdentity */
+	ttl_delete	boolean NOT NULL
 ) PARTITION BY RANGE (captured_at);
 
-CREATE INDEX records_stream_sequence ON orders_stream.records (stream_id, sequence_number);
+CREATE INDEX record_store_stream_sequence ON orders_stream.record_store (stream_id, sequence_key);
+
+/* The sequence key of a SequenceNumber ('' for ''), and back. */
+CREATE FUNCTION orders_stream.sequence_key(sequence_number text)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'orders_stream_sequence_key'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION orders_stream.sequence_text(sequence_key bytea)
+RETURNS text
+AS 'MODULE_PATHNAME', 'orders_stream_sequence_text'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+/* The DynamoDB record of a row of record_store, given its stream's ARN and view type. */
+CREATE FUNCTION orders_stream.record_json(stream_arn text, view_type text,
+										  sequence_key bytea, event_name text,
+										  body text, size_bytes integer,
+										  ttl_delete boolean)
+RETURNS json
+AS 'MODULE_PATHNAME', 'orders_stream_record_json'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE TABLE orders_stream.partitions (
 	partition	regclass PRIMARY KEY,
@@ -34,7 +65,7 @@ CREATE TABLE orders_stream.capture_progress (
 );
 INSERT INTO orders_stream.capture_progress DEFAULT VALUES;
 
-REVOKE ALL ON orders_stream.records, orders_stream.partitions,
+REVOKE ALL ON orders_stream.record_store, orders_stream.partitions,
 	orders_stream.stream_trim, orders_stream.capture_progress FROM PUBLIC;
 
 /*
@@ -42,10 +73,11 @@ REVOKE ALL ON orders_stream.records, orders_stream.partitions,
  * nobody reads records older than the retention.  The policy's subquery
  * runs with the caller's privileges: readable_streams (40_read_api.sql)
  * decides, as the caller.  The view does not exist yet: the policy is
- * created there.
+ * created there, and so is the view orders_stream.records, which applies
+ * the same rule.
  */
-ALTER TABLE orders_stream.records ENABLE ROW LEVEL SECURITY;
-GRANT SELECT ON orders_stream.records TO PUBLIC;
+ALTER TABLE orders_stream.record_store ENABLE ROW LEVEL SECURITY;
+GRANT SELECT ON orders_stream.record_store TO PUBLIC;
 
 CREATE FUNCTION orders_stream_internal.ensure_partition(ts timestamptz)
 RETURNS regclass
@@ -75,7 +107,7 @@ BEGIN
 								  WHERE p.lower_bound > ts));
 	name := 'records_' || to_char(lower_ts AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS');
 	BEGIN
-		EXECUTE format('CREATE TABLE orders_stream.%I PARTITION OF orders_stream.records FOR VALUES FROM (%L) TO (%L)',
+		EXECUTE format('CREATE TABLE orders_stream.%I PARTITION OF orders_stream.record_store FOR VALUES FROM (%L) TO (%L)',
 					   name, lower_ts, upper_ts);
 	EXCEPTION WHEN duplicate_table THEN
 		/* created meanwhile by a concurrent call (the worker's, or one by hand) */
@@ -97,7 +129,7 @@ $$;
  * records are all older than the retention, remembering per stream the
  * newest SequenceNumber dropped.  Returns how many partitions were dropped.
  *
- * Creating or dropping a partition locks orders_stream.records in ACCESS
+ * Creating or dropping a partition locks orders_stream.record_store in ACCESS
  * EXCLUSIVE mode.  The capture worker runs this between its passes: waiting
  * there for a reader's open transaction would stop capture, and queue every
  * other reader behind the lock request, for as long as that transaction
@@ -124,13 +156,15 @@ BEGIN
 	BEGIN
 		PERFORM orders_stream_internal.ensure_partition(now() + span * i) FROM generate_series(0, ahead) AS i;
 	EXCEPTION WHEN lock_not_available THEN
-		RAISE LOG 'orders_stream.records is in use: stream partitions not created ahead this time';
+		RAISE LOG 'orders_stream.record_store is in use: stream partitions not created ahead this time';
 	END;
 	DELETE FROM orders_stream.capture_exceptions WHERE created_at < cutoff;
 	FOR p IN SELECT * FROM orders_stream.partitions WHERE upper_bound <= cutoff ORDER BY lower_bound LOOP
 		BEGIN
 			FOR s IN SELECT stream_id FROM orders_stream.streams LOOP
-				EXECUTE format('SELECT max(sequence_number) FROM %s WHERE stream_id = $1', p.partition)
+				EXECUTE format('SELECT orders_stream.sequence_text(sequence_key) FROM %s '
+							   'WHERE stream_id OPERATOR(pg_catalog.=) $1 ORDER BY sequence_key DESC LIMIT 1',
+							   p.partition)
 					INTO newest USING s.stream_id;
 				IF newest IS NOT NULL THEN
 					INSERT INTO orders_stream.stream_trim AS t VALUES (s.stream_id, newest)
@@ -143,7 +177,7 @@ BEGIN
 			dropped := dropped + 1;
 		EXCEPTION
 			WHEN lock_not_available THEN
-				RAISE LOG 'orders_stream.records is in use: expired stream partition % not dropped this time',
+				RAISE LOG 'orders_stream.record_store is in use: expired stream partition % not dropped this time',
 					p.partition;
 				EXIT;
 			WHEN OTHERS THEN

@@ -28,10 +28,11 @@ SELECT s.stream_arn,
 		   GREATEST(
 			   (SELECT t.trimmed_through FROM orders_stream.stream_trim t
 				 WHERE t.stream_id OPERATOR(pg_catalog.=) s.stream_id),
-			   (SELECT pg_catalog.max(r.sequence_number) FROM orders_stream.records r
+			   (SELECT orders_stream.sequence_text(r.sequence_key) FROM orders_stream.record_store r
 				 WHERE r.stream_id OPERATOR(pg_catalog.=) s.stream_id
 				   AND r.captured_at OPERATOR(pg_catalog.<) (pg_catalog.now()
-					   OPERATOR(pg_catalog.-) pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)),
+					   OPERATOR(pg_catalog.-) pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)
+				 ORDER BY r.sequence_key DESC LIMIT 1),
 			   '') END AS trim_point
   FROM orders_stream.streams s,
 	   LATERAL (SELECT CASE WHEN pg_catalog.has_table_privilege(s.relid, 'SELECT') IS TRUE
@@ -39,11 +40,39 @@ SELECT s.stream_arn,
 							ELSE false END AS readable) v;
 GRANT SELECT ON orders_stream.readable_streams TO PUBLIC;
 
-CREATE POLICY records_of_readable_streams ON orders_stream.records FOR SELECT
+CREATE POLICY records_of_readable_streams ON orders_stream.record_store FOR SELECT
 	USING (stream_id OPERATOR(pg_catalog.=) ANY (ARRAY(
 			   SELECT rs.stream_id FROM orders_stream.readable_streams rs WHERE rs.readable))
 		   AND captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
 			   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval));
+
+/*
+ * The stored records as DynamoDB records, each whole (record_store.c adds
+ * back what record_store does not keep), under the same rule as
+ * record_store's policy: the view reads as its owner, who bypasses
+ * row-level security, so it applies the policy itself to every caller the
+ * policy applies to (row_security_active() is false for superusers and
+ * roles with BYPASSRLS, who see every record, as in record_store).
+ * security_barrier: a caller's leaky function never sees a row the rule
+ * hides.  The read API reads record_store by sequence_key, which its index
+ * serves; so do readers of this view that filter on sequence_key.
+ */
+CREATE VIEW orders_stream.records WITH (security_barrier) AS
+SELECT r.stream_id,
+	   orders_stream.sequence_text(r.sequence_key) AS sequence_number,
+	   r.captured_at,
+	   orders_stream.record_json(s.stream_arn, s.view_type, r.sequence_key,
+								 r.event_name, r.body, r.size_bytes, r.ttl_delete) AS record,
+	   r.key_hash,
+	   r.sequence_key
+  FROM orders_stream.record_store r
+  JOIN orders_stream.streams s ON s.stream_id OPERATOR(pg_catalog.=) r.stream_id
+ WHERE NOT pg_catalog.row_security_active('orders_stream.record_store'::pg_catalog.regclass)
+	OR (r.stream_id OPERATOR(pg_catalog.=) ANY (ARRAY(
+			SELECT rs.stream_id FROM orders_stream.readable_streams rs WHERE rs.readable))
+		AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
+			pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval));
+GRANT SELECT ON orders_stream.records TO PUBLIC;
 
 /* Capture health per stream, for the streams the caller may read. */
 CREATE VIEW orders_stream.stream_status WITH (security_barrier) AS
@@ -59,12 +88,12 @@ SELECT s.stream_arn,
 	   CASE WHEN pg_catalog.pg_wal_lsn_diff(w.lsn, slot.confirmed_flush_lsn) OPERATOR(pg_catalog.<=) 0 THEN 0
 			ELSE EXTRACT(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) COALESCE(p.updated_at, s.created_at)) END
 		   AS capture_lag_seconds,
-	   (SELECT pg_catalog.count(*) FROM orders_stream.records r
+	   (SELECT pg_catalog.count(*) FROM orders_stream.record_store r
 		 WHERE r.stream_id OPERATOR(pg_catalog.=) s.stream_id
 		   AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
 			   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)) AS records_retained,
 	   (SELECT EXTRACT(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.min(r.captured_at))
-		  FROM orders_stream.records r
+		  FROM orders_stream.record_store r
 		 WHERE r.stream_id OPERATOR(pg_catalog.=) s.stream_id
 		   AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
 			   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)) AS oldest_record_age_seconds,

@@ -268,6 +268,7 @@ DECLARE
 	m			text;
 	pos			text;
 	inclusive	boolean;
+	key			bytea;
 	result		jsonb;
 	last_seq	text;
 	n			integer;
@@ -339,15 +340,18 @@ BEGIN
 		inclusive := false;
 	END IF;
 
-	SELECT coalesce(jsonb_agg((r.record::jsonb - 'eventSourceARN') ORDER BY r.sequence_number), '[]'::jsonb),
-		   max(r.sequence_number), count(*)
+	key := orders_stream.sequence_key(pos);
+	SELECT coalesce(jsonb_agg((orders_stream.record_json(s.stream_arn, s.view_type, r.sequence_key,
+														 r.event_name, r.body, r.size_bytes, r.ttl_delete)::jsonb
+							   - 'eventSourceARN') ORDER BY r.sequence_key), '[]'::jsonb),
+		   orders_stream.sequence_text((array_agg(r.sequence_key ORDER BY r.sequence_key DESC))[1]), count(*)
 	  INTO result, last_seq, n
-	  FROM (SELECT rr.record, rr.sequence_number
-			  FROM orders_stream.records rr
+	  FROM (SELECT rr.sequence_key, rr.event_name, rr.body, rr.size_bytes, rr.ttl_delete
+			  FROM orders_stream.record_store rr
 			 WHERE rr.stream_id = s.stream_id
 			   AND rr.captured_at >= now() - current_setting('orders_stream.retention')::interval
-			   AND (rr.sequence_number > pos OR (inclusive AND rr.sequence_number = pos))
-			 ORDER BY rr.sequence_number
+			   AND (rr.sequence_key > key OR (inclusive AND rr.sequence_key = key))
+			 ORDER BY rr.sequence_key
 			 LIMIT n_max) r;
 
 	/*

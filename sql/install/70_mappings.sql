@@ -100,18 +100,19 @@ SELECT m.uuid,
 	   m.checkpoint AS checkpoint_sequence_number,
 	   /* what the records say, only while the owner may read them */
 	   CASE WHEN o.reads THEN COALESCE(pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) (
-			SELECT r.captured_at FROM orders_stream.records r
+			SELECT r.captured_at FROM orders_stream.record_store r
 			 WHERE r.stream_id OPERATOR(pg_catalog.=) m.stream_id
-			   AND r.sequence_number OPERATOR(pg_catalog.>) m.checkpoint
+			   AND r.sequence_key OPERATOR(pg_catalog.>) orders_stream.sequence_key(m.checkpoint)
 			   AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
 				   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)
-			 ORDER BY r.sequence_number LIMIT 1)) OPERATOR(pg_catalog.*) 1000)::bigint, 0) END
+			 ORDER BY r.sequence_key LIMIT 1)) OPERATOR(pg_catalog.*) 1000)::bigint, 0) END
 		   AS iterator_age_ms,
 	   CASE WHEN o.reads THEN COALESCE((
-			SELECT pg_catalog.max(r.sequence_number) FROM orders_stream.records r
+			SELECT orders_stream.sequence_text(r.sequence_key) FROM orders_stream.record_store r
 			 WHERE r.stream_id OPERATOR(pg_catalog.=) m.stream_id
 			   AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
-				   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)), '') END
+				   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)
+			 ORDER BY r.sequence_key DESC LIMIT 1), '') END
 		   AS latest_sequence_number,
 	   m.invocations,
 	   m.records_processed,

@@ -7,7 +7,9 @@
 #  2. a throwaway cluster (test/lib.sh), database "conformance":
 #     schema.sql (tables of every mapped type, streams of every view type,
 #     the independent SQL derivation of the expected values), then a slot,
-#     changes.sql, and the slot's records and dump.sql's expectations as JSON
+#     changes.sql, and the slot's records and dump.sql's expectations as JSON;
+#     the records the capture worker stored, read back through
+#     orders_stream.records, must be the slot's, byte for byte
 #  3. node check.mjs: values through the AWS SDK's unmarshall, record format,
 #     sequence of records, replay (see check.mjs)
 #  4. tsc --strict --noEmit: the records as aws-lambda's DynamoDBStreamEvent,
@@ -44,7 +46,7 @@ if ! os_psql -q -d conformance -f "$C/schema.sql" >"$OUT/schema.out" 2>&1; then
 	os_die "schema.sql failed"
 fi
 cat "$OUT/schema.out"
-os_psql -q -d conformance -c "SELECT lsn FROM pg_create_logical_replication_slot('conf', 'orders_stream')" >/dev/null
+slot_lsn=$(os_psql -qAt -d conformance -c "SELECT lsn FROM pg_create_logical_replication_slot('conf', 'orders_stream')")
 
 since=$(date +%s)
 if ! os_psql -q -d conformance -f "$C/changes.sql" >"$OUT/changes.out" 2>&1; then
@@ -62,6 +64,18 @@ if ! PGOPTIONS=$reader_opts os_psql -qAt -d conformance -o "$OUT/records.json" -
 	os_die "pg_logical_slot_get_changes failed"
 fi
 until=$(date +%s)
+# the same records as stored (the worker renders them for storage, the read
+# side rebuilds them): every transaction that committed after the slot's start
+os_psql -qAt -d conformance -c "SELECT orders_stream.wait_for_capture() IS NOT NULL" >/dev/null
+os_psql -qAt -d conformance -o "$OUT/stored.json" -c "
+	SELECT coalesce(json_agg(r.record::text ORDER BY r.sequence_key), '[]')
+	  FROM orders_stream.records r
+	 WHERE r.sequence_key OPERATOR(pg_catalog.>) orders_stream.sequence_key(orders_stream.sequence_number('$slot_lsn', 0))"
+if cmp -s "$OUT/records.json" "$OUT/stored.json"; then
+	echo "stored records: identical to the slot's ($(wc -c <"$OUT/stored.json") bytes)"
+else
+	fail "the stored records differ from the slot's: diff $OUT/records.json $OUT/stored.json"
+fi
 os_psql -qAt -d conformance -o "$OUT/expected.json" -f "$C/dump.sql"
 os_psql -q -d conformance -c "SELECT pg_drop_replication_slot('conf')" >/dev/null
 if grep -q 'ERROR\|PANIC\|TRAP' "$dir/server.log"; then

@@ -1,0 +1,333 @@
+/*-------------------------------------------------------------------------
+ * record_store.c
+ *	  The stored form of a stream record, and the DynamoDB record it stands
+ *	  for.
+ *
+ * orders_stream.record_store keeps, per record, only what varies from record
+ * to record: the "body" (ApproximateCreationDateTime, Keys, NewImage,
+ * OldImage: the members of "dynamodb" before SequenceNumber), eventName and
+ * SizeBytes, under a 12-byte sequence key.  What is constant per stream
+ * (eventSourceARN, awsRegion, StreamViewType, eventVersion, eventSource) and
+ * what derives from the key (SequenceNumber, eventID) is added back by
+ * os_append_record() when the record is read.  The output plugin renders
+ * the records of SQL decoding consumers with the same function, so the
+ * records read back are those a slot returns, byte for byte.
+ *
+ * The sequence key is the commit LSN (8 bytes) and the position in the
+ * transaction (4 bytes), big-endian: bytea comparison (memcmp, then length)
+ * orders keys as their 30-digit SequenceNumbers, and '' (no position) sorts
+ * before every key, as '' before every SequenceNumber.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/md5.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+
+#include "record_store.h"
+
+#define ARN_PREFIX "arn:aws:dynamodb:"
+
+PG_FUNCTION_INFO_V1(orders_stream_sequence_key);
+PG_FUNCTION_INFO_V1(orders_stream_sequence_text);
+PG_FUNCTION_INFO_V1(orders_stream_record_json);
+
+void
+os_envelope_init(OsStreamEnvelope *env, const char *arn, const char *view_type)
+{
+	StringInfoData buf;
+	char	   *region;
+	char	   *colon;
+
+	env->arn = arn;
+	env->view_type = view_type;
+
+	initStringInfo(&buf);
+	escape_json(&buf, arn);
+	env->arn_json = buf.data;
+
+	/* awsRegion is the ARN's: arn:aws:dynamodb:<region>:<account>:... */
+	if (strncmp(arn, ARN_PREFIX, strlen(ARN_PREFIX)) == 0)
+		region = pstrdup(arn + strlen(ARN_PREFIX));
+	else
+		region = pstrdup("");
+	colon = strchr(region, ':');
+	if (colon)
+		*colon = '\0';
+	initStringInfo(&buf);
+	escape_json(&buf, region);
+	env->region_json = buf.data;
+	pfree(region);
+}
+
+#define RECORD_PREFIX_1 "{\"eventID\":\""
+#define RECORD_PREFIX_2 "\",\"eventName\":\""
+#define RECORD_PREFIX_3 "\",\"eventVersion\":\"1.1\",\"eventSource\":\"aws:dynamodb\",\"awsRegion\":"
+#define RECORD_PREFIX_4 ",\"dynamodb\":{"
+
+Size
+os_envelope_prefix_len(const OsStreamEnvelope *env)
+{
+	return strlen(RECORD_PREFIX_1) + 32 + strlen(RECORD_PREFIX_2) + 6 +
+		strlen(RECORD_PREFIX_3) + strlen(env->region_json) +
+		strlen(RECORD_PREFIX_4);
+}
+
+/* Seconds since the Unix epoch, rounded down, as DynamoDB reports it. */
+static int64
+epoch_seconds(TimestampTz ts)
+{
+	int64		secs = ts / USECS_PER_SEC;
+
+	if (ts < 0 && ts % USECS_PER_SEC != 0)
+		secs--;
+	return secs + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+}
+
+#define CREATION_TIME_MEMBER "\"ApproximateCreationDateTime\":"
+
+void
+os_append_creation_time(StringInfo out, TimestampTz commit_time)
+{
+	char		digits[MAXINT8LEN + 1];
+	int			len = pg_lltoa(epoch_seconds(commit_time), digits);
+
+	appendStringInfoString(out, CREATION_TIME_MEMBER);
+	appendBinaryStringInfo(out, digits, len);
+	appendStringInfoChar(out, ',');
+}
+
+Size
+os_creation_time_len(TimestampTz commit_time)
+{
+	char		digits[MAXINT8LEN + 1];
+
+	return strlen(CREATION_TIME_MEMBER) + pg_lltoa(epoch_seconds(commit_time), digits) + 1;
+}
+
+/* Writes the ndigits decimal digits of value, zero-padded, to dst. */
+static void
+format_digits(char *dst, uint64 value, int ndigits)
+{
+	int			i;
+
+	for (i = ndigits - 1; i >= 0; i--)
+	{
+		dst[i] = '0' + (char) (value % 10);
+		value /= 10;
+	}
+}
+
+void
+os_format_sequence_number(char *dst, XLogRecPtr lsn, uint32 position)
+{
+	format_digits(dst, lsn, 20);
+	format_digits(dst + 20, position, 10);
+	dst[OS_SEQUENCE_NUMBER_LEN] = '\0';
+}
+
+void
+os_sequence_key(char *dst, XLogRecPtr lsn, uint32 position)
+{
+	int			i;
+
+	for (i = 0; i < 8; i++)
+		dst[i] = (char) (lsn >> (56 - 8 * i));
+	for (i = 0; i < 4; i++)
+		dst[8 + i] = (char) (position >> (24 - 8 * i));
+}
+
+void
+os_append_record(StringInfo out, const OsStreamEnvelope *env,
+				 const char *sequence_number, const char *event_name,
+				 const char *body, int body_len, int64 size_bytes,
+				 bool ttl_delete)
+{
+	char		event_id[33];
+	char	   *id_source;
+	const char *errstr = NULL;
+	char		size[MAXINT8LEN + 1];
+
+	/* same record, same eventID: a hash of its stream and position */
+	id_source = psprintf("%s/%s", env->arn, sequence_number);
+	if (!pg_md5_hash(id_source, strlen(id_source), event_id, &errstr))
+		elog(ERROR, "could not compute eventID: %s", errstr);
+	pfree(id_source);
+
+	appendStringInfoString(out, RECORD_PREFIX_1);
+	appendBinaryStringInfo(out, event_id, 32);
+	appendStringInfoString(out, RECORD_PREFIX_2);
+	appendStringInfoString(out, event_name);
+	appendStringInfoString(out, RECORD_PREFIX_3);
+	appendStringInfoString(out, env->region_json);
+	appendStringInfoString(out, RECORD_PREFIX_4);
+	appendBinaryStringInfo(out, body, body_len);
+	appendStringInfoString(out, ",\"SequenceNumber\":\"");
+	appendBinaryStringInfo(out, sequence_number, OS_SEQUENCE_NUMBER_LEN);
+	appendStringInfoString(out, "\",\"SizeBytes\":");
+	pg_lltoa(size_bytes, size);
+	appendStringInfoString(out, size);
+	appendStringInfoString(out, ",\"StreamViewType\":\"");
+	appendStringInfoString(out, env->view_type);
+	appendStringInfoString(out, "\"},");
+	/* AWS's mark of an expiry, on the REMOVE records of TTL deletes only */
+	if (ttl_delete)
+		appendStringInfoString(out, "\"userIdentity\":{\"type\":\"Service\","
+							   "\"principalId\":\"dynamodb.amazonaws.com\"},");
+	appendStringInfoString(out, "\"eventSourceARN\":");
+	appendStringInfoString(out, env->arn_json);
+	appendStringInfoChar(out, '}');
+}
+
+/* Parses ndigits decimal digits, saturating at max. */
+static uint64
+parse_digits(const char *src, int ndigits, uint64 max)
+{
+	uint64		value = 0;
+	int			i;
+
+	for (i = 0; i < ndigits; i++)
+	{
+		uint64		digit = src[i] - '0';
+
+		if (value > (max - digit) / 10)
+			return max;
+		value = value * 10 + digit;
+	}
+	return value;
+}
+
+/*
+ * orders_stream.sequence_key(text) -> bytea: the key of a SequenceNumber (30
+ * digits), '' for ''.  The 20 digits of LSN and 10 of position of a
+ * SequenceNumber no record can have (a caller's) saturate at the largest LSN
+ * and position, which keeps every comparison with a record's key exact.
+ */
+Datum
+orders_stream_sequence_key(PG_FUNCTION_ARGS)
+{
+	text	   *arg = PG_GETARG_TEXT_PP(0);
+	const char *digits = VARDATA_ANY(arg);
+	int			len = VARSIZE_ANY_EXHDR(arg);
+	bytea	   *result;
+	int			i;
+
+	if (len == 0)
+	{
+		result = palloc(VARHDRSZ);
+		SET_VARSIZE(result, VARHDRSZ);
+		PG_RETURN_BYTEA_P(result);
+	}
+	for (i = 0; i < len && len == OS_SEQUENCE_NUMBER_LEN; i++)
+		if (digits[i] < '0' || digits[i] > '9')
+			break;
+	if (len != OS_SEQUENCE_NUMBER_LEN || i != len)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid SequenceNumber \"%s\"", text_to_cstring(arg)),
+				 errhint("A SequenceNumber of orders_stream has 30 digits.")));
+	result = palloc(VARHDRSZ + OS_SEQUENCE_KEY_LEN);
+	SET_VARSIZE(result, VARHDRSZ + OS_SEQUENCE_KEY_LEN);
+	os_sequence_key(VARDATA(result), parse_digits(digits, 20, PG_UINT64_MAX),
+					(uint32) parse_digits(digits + 20, 10, PG_UINT32_MAX));
+	PG_RETURN_BYTEA_P(result);
+}
+
+/* Decodes a sequence key into its LSN and position. */
+static void
+decode_key(bytea *key, XLogRecPtr *lsn, uint32 *position)
+{
+	const unsigned char *k = (const unsigned char *) VARDATA_ANY(key);
+	int			i;
+
+	if (VARSIZE_ANY_EXHDR(key) != OS_SEQUENCE_KEY_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid sequence key of %zu bytes",
+						(Size) VARSIZE_ANY_EXHDR(key)),
+				 errhint("A sequence key of orders_stream.record_store has %d bytes.",
+						 OS_SEQUENCE_KEY_LEN)));
+	*lsn = 0;
+	for (i = 0; i < 8; i++)
+		*lsn = (*lsn << 8) | k[i];
+	*position = 0;
+	for (i = 8; i < OS_SEQUENCE_KEY_LEN; i++)
+		*position = (*position << 8) | k[i];
+}
+
+/* orders_stream.sequence_text(bytea) -> text: the SequenceNumber of a key. */
+Datum
+orders_stream_sequence_text(PG_FUNCTION_ARGS)
+{
+	bytea	   *key = PG_GETARG_BYTEA_PP(0);
+	char		seq[OS_SEQUENCE_NUMBER_LEN + 1];
+	XLogRecPtr	lsn;
+	uint32		position;
+
+	if (VARSIZE_ANY_EXHDR(key) == 0)
+		PG_RETURN_TEXT_P(cstring_to_text(""));
+	decode_key(key, &lsn, &position);
+	os_format_sequence_number(seq, lsn, position);
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(seq, OS_SEQUENCE_NUMBER_LEN));
+}
+
+/* The envelope of the previous call, kept in fn_extra: rows come by stream. */
+typedef struct EnvelopeCache
+{
+	char	   *arn;
+	char	   *view_type;
+	OsStreamEnvelope env;
+} EnvelopeCache;
+
+/*
+ * orders_stream.record_json(arn, view_type, sequence_key, event_name, body,
+ * size_bytes, ttl_delete) -> json: the DynamoDB record of a row of record_store.
+ */
+Datum
+orders_stream_record_json(PG_FUNCTION_ARGS)
+{
+	char	   *arn = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *view_type = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	bytea	   *key = PG_GETARG_BYTEA_PP(2);
+	char	   *event_name = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	text	   *body = PG_GETARG_TEXT_PP(4);
+	int32		size_bytes = PG_GETARG_INT32(5);
+	bool		ttl_delete = PG_GETARG_BOOL(6);
+	EnvelopeCache *cache = fcinfo->flinfo->fn_extra;
+	StringInfoData out;
+	char		seq[OS_SEQUENCE_NUMBER_LEN + 1];
+	XLogRecPtr	lsn;
+	uint32		position;
+
+	if (cache == NULL || strcmp(cache->arn, arn) != 0 ||
+		strcmp(cache->view_type, view_type) != 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (cache == NULL)
+			cache = palloc0(sizeof(EnvelopeCache));
+		else
+		{
+			pfree(cache->arn);
+			pfree(cache->view_type);
+			pfree(cache->env.arn_json);
+			pfree(cache->env.region_json);
+		}
+		cache->arn = pstrdup(arn);
+		cache->view_type = pstrdup(view_type);
+		os_envelope_init(&cache->env, cache->arn, cache->view_type);
+		fcinfo->flinfo->fn_extra = cache;
+		MemoryContextSwitchTo(old);
+	}
+
+	decode_key(key, &lsn, &position);
+	os_format_sequence_number(seq, lsn, position);
+	initStringInfo(&out);
+	os_append_record(&out, &cache->env, seq, event_name,
+					 VARDATA_ANY(body), VARSIZE_ANY_EXHDR(body), size_bytes,
+					 ttl_delete);
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));
+}
