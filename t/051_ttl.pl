@@ -1,4 +1,4 @@
-# 050_ttl.pl: Time to Live under load.
+# 051_ttl.pl: Time to Live under load.
 #
 #  - expiry within the bound: rows expire a few seconds after their time
 #    (orders_stream.ttl_naptime = 200ms here), never before it; rows with
