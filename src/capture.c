@@ -85,6 +85,7 @@ typedef struct BufferedRecord
 	int64		stream_id;
 	char		sequence_number[OS_SEQUENCE_NUMBER_LEN + 1];
 	char		event_name[8];
+	int32		key_hash;
 	uint32		len;
 	OsRecordException exception;
 	uint64		full_size;		/* with an exception */
@@ -217,6 +218,7 @@ capture_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
 	hdr.stream_id = info->stream_id;
 	memcpy(hdr.sequence_number, info->sequence_number, sizeof(hdr.sequence_number));
 	strlcpy(hdr.event_name, info->event_name, sizeof(hdr.event_name));
+	hdr.key_hash = info->key_hash;
 	hdr.exception = info->exception;
 	hdr.full_size = info->full_size;
 	hdr.len = ctx->out->len;
@@ -369,12 +371,13 @@ inserter_add(RecordInserter *ins, BufferedRecord *hdr, const char *json)
 	ExecClearTuple(slot);
 
 	old = MemoryContextSwitchTo(ins->batch_cxt);
-	/* columns: stream_id, sequence_number, captured_at, record */
+	/* columns: stream_id, sequence_number, captured_at, record, key_hash */
 	slot->tts_values[0] = Int64GetDatum(hdr->stream_id);
 	slot->tts_values[1] = CStringGetTextDatum(hdr->sequence_number);
 	slot->tts_values[2] = TimestampTzGetDatum(ins->captured_at);
 	slot->tts_values[3] = PointerGetDatum(cstring_to_text_with_len(json, hdr->len));
-	memset(slot->tts_isnull, false, sizeof(bool) * 4);
+	slot->tts_values[4] = Int32GetDatum(hdr->key_hash);
+	memset(slot->tts_isnull, false, sizeof(bool) * 5);
 	MemoryContextSwitchTo(old);
 	ExecStoreVirtualTuple(slot);
 
@@ -396,7 +399,7 @@ store_buffered_records(Oid partition)
 
 	memset(&ins, 0, sizeof(ins));
 	ins.rel = table_open(partition, RowExclusiveLock);
-	if (RelationGetDescr(ins.rel)->natts != 4)
+	if (RelationGetDescr(ins.rel)->natts != 5)
 		elog(ERROR, "unexpected layout of stream partition \"%s\"",
 			 RelationGetRelationName(ins.rel));
 	ins.estate = CreateExecutorState();

@@ -19,19 +19,24 @@
 #include "orders_stream.h"
 #include "workers.h"
 
+static SPIPlanPtr fetch_plan = NULL;
+static SPIPlanPtr high_water_plan = NULL;
+
 /*
- * The records after the checkpoint, up to the top of the bisect stack (or
- * until, if given), at most batch_size of them and, as Lambda's payload
- * limit, at most orders_stream.max_batch_size_bytes of JSON, unless the
- * first alone is larger.  Read one by one through a cursor, so that no more
- * than the batch and one record are ever in memory.
+ * The lane's records after its checkpoint, up to the top of the bisect
+ * stack, the end of the lane's epoch, or until (if given), whichever comes
+ * first, at most batch_size of them and, as Lambda's payload limit, at most
+ * orders_stream.max_batch_size_bytes of JSON, unless the first alone is
+ * larger.  Read one by one through a cursor, so that no more than the batch
+ * and one record are ever in memory.  Read in the transaction's snapshot,
+ * as stream_high_water() is.
  */
 Batch *
 fetch_batch(Mapping *m, const char *until)
 {
-	Oid			argtypes[4] = {INT8OID, TEXTOID, TEXTOID, INT4OID};
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Oid			argtypes[6] = {INT8OID, TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	Batch	   *b = palloc0(sizeof(Batch));
 	const char *end = m->bisect_stack != NIL ? (char *) llast(m->bisect_stack) : NULL;
 	Portal		portal;
@@ -39,6 +44,8 @@ fetch_batch(Mapping *m, const char *until)
 
 	if (until != NULL && (end == NULL || strcmp(until, end) < 0))
 		end = until;
+	if (m->epoch_end != NULL && (end == NULL || strcmp(m->epoch_end, end) < 0))
+		end = m->epoch_end;
 	values[0] = Int64GetDatum(m->stream_id);
 	values[1] = CStringGetTextDatum(m->checkpoint);
 	if (end != NULL)
@@ -46,20 +53,32 @@ fetch_batch(Mapping *m, const char *until)
 	else
 		nulls[2] = 'n';
 	values[3] = Int32GetDatum(m->batch_size);
+	values[4] = Int32GetDatum(m->lanes);
+	values[5] = Int32GetDatum(m->lane);
 	b->seqs = palloc(sizeof(char *) * m->batch_size);
 	b->arrivals = palloc(sizeof(TimestampTz) * m->batch_size);
 	b->records = palloc(sizeof(char *) * m->batch_size);
 
-	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT r.sequence_number, r.captured_at, r.record::text "
-									   "FROM orders_stream.records r "
-									   "WHERE r.stream_id = $1 AND r.sequence_number > $2 "
-									   "AND ($3 IS NULL OR r.sequence_number <= $3) "
-									   "AND r.captured_at >= now() - orders_stream_internal.retention_interval() "
-									   /* the LIMIT makes it an index scan, not a sort of the whole stream */
-									   "ORDER BY r.sequence_number LIMIT $4",
-									   4, argtypes, values, nulls, true,
-									   CURSOR_OPT_NO_SCROLL);
+	/*
+	 * The lane's records are ((uint32) key_hash) % lanes = lane: read in the
+	 * stream's (stream_id, sequence_number) order, the LIMIT making it an
+	 * index scan instead of a sort of the whole stream.
+	 */
+	portal = SPI_cursor_open(NULL,
+							 delivery_plan(&fetch_plan,
+										   "SELECT r.sequence_number, r.captured_at, r.record::pg_catalog.text "
+										   "FROM orders_stream.records r "
+										   "WHERE r.stream_id OPERATOR(pg_catalog.=) $1 "
+										   "AND r.sequence_number OPERATOR(pg_catalog.>) $2 "
+										   "AND ($3 IS NULL OR r.sequence_number OPERATOR(pg_catalog.<=) $3) "
+										   "AND ($5 OPERATOR(pg_catalog.=) 1 OR "
+										   "     ((r.key_hash::pg_catalog.int8 OPERATOR(pg_catalog.&) 4294967295) "
+										   "       OPERATOR(pg_catalog.%) $5) OPERATOR(pg_catalog.=) $6) "
+										   "AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() "
+										   "    OPERATOR(pg_catalog.-) orders_stream_internal.retention_interval()) "
+										   "ORDER BY r.sequence_number LIMIT $4",
+										   6, argtypes),
+							 values, nulls, true);
 	while (b->n < m->batch_size)
 	{
 		HeapTuple	tup;
@@ -92,6 +111,30 @@ fetch_batch(Mapping *m, const char *until)
 		b->full = true;
 	SPI_cursor_close(portal);
 	return b;
+}
+
+/*
+ * The newest SequenceNumber of the mapping's stream, in the transaction's
+ * snapshot (that of fetch_batch()), or NULL.  A lane that fetched nothing
+ * has delivered every one of its records up to it.
+ */
+char *
+stream_high_water(Mapping *m)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	bool		isnull;
+	Datum		newest;
+
+	values[0] = Int64GetDatum(m->stream_id);
+	if (SPI_execute_plan(delivery_plan(&high_water_plan,
+									   "SELECT pg_catalog.max(r.sequence_number) FROM orders_stream.records r "
+									   "WHERE r.stream_id OPERATOR(pg_catalog.=) $1",
+									   1, argtypes),
+						 values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the newest record of stream %s", m->stream_arn);
+	newest = spi_datum(SPI_tuptable->vals[0], 1, &isnull);
+	return isnull ? NULL : TextDatumGetCString(newest);
 }
 
 /* The records of a batch that match the mapping's filters. */

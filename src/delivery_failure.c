@@ -44,16 +44,18 @@ function_display_name(Mapping *m)
 
 /*
  * Writes the batch's records [from, to) to orders_stream.failures with the
- * Lambda OnFailure document, as the on-failure destination does.
+ * Lambda OnFailure document, as the on-failure destination does: a batch
+ * is the lane's records only, so is its DDBStreamBatchInfo.
  */
 void
 write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 			  int invoke_count, ErrorData *e)
 {
-	Oid			argtypes[14] = {UUIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[14];
-	char		nulls[14];
+	Oid			argtypes[15] = {UUIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	INT4OID};
+	Datum		values[15];
+	char		nulls[15];
 	StringInfoData records;
 	int			i;
 
@@ -95,11 +97,12 @@ write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 	{
 		nulls[11] = nulls[12] = nulls[13] = 'n';
 	}
+	values[14] = Int32GetDatum(m->lane);
 
 	if (SPI_execute_with_args(
 							  "INSERT INTO orders_stream.failures "
-							  "(mapping_uuid, owner_oid, condition, payload, records, sqlstate, message, detail, hint, context) "
-							  "SELECT $1, $2, $3, jsonb_build_object("
+							  "(mapping_uuid, lane, owner_oid, condition, payload, records, sqlstate, message, detail, hint, context) "
+							  "SELECT $1, $15, $2, $3, jsonb_build_object("
 							  " 'requestContext', jsonb_build_object('requestId', gen_random_uuid(),"
 							  "   'functionArn', format('arn:aws:lambda:%s:%s:function:%s',"
 							  "      current_setting('orders_stream.region'), current_setting('orders_stream.account_id'), $4),"
@@ -116,7 +119,7 @@ write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 							  " r.j, $12, $13, split_part($14, E'\\n', 1), split_part($14, E'\\n', 2), "
 							  " nullif(substr($14, length(split_part($14, E'\\n', 1)) + length(split_part($14, E'\\n', 2)) + 3), '') "
 							  "FROM (SELECT $7::jsonb AS j) r",
-							  14, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+							  15, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write to orders_stream.failures");
 }
 

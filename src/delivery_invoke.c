@@ -164,7 +164,7 @@ check_target(const DeliveryTarget *target)
 static void
 terminate_timeout_handler(void)
 {
-	DeliveryInflight *inflight = worker_inflight();
+	DeliveryInflight *inflight = delivery_my_inflight();
 
 	if (inflight != NULL && inflight->pid == MyProcPid)
 		inflight->timed_out = true;

@@ -1,34 +1,34 @@
 /*-------------------------------------------------------------------------
  * delivery_lane.c
- *	  Event source mappings: the delivery worker hands each mapping's stream
- *	  records, in SequenceNumber order and in batches, to its function, the
- *	  way an AWS Lambda event source mapping feeds a Lambda function.
+ *	  One step of one lane of an event source mapping: the lane's records, in
+ *	  SequenceNumber order and in batches, go to the mapping's function, the
+ *	  way an AWS Lambda event source mapping feeds a Lambda function from one
+ *	  shard, with ParallelizationFactor lanes per shard.
  *
- * One batch is one transaction: the records after the mapping's checkpoint
- * are read, the function runs in a subtransaction as the mapping's owner,
- * and its effects commit together with the new checkpoint, so each record's
- * effects happen exactly once.  A failing batch is retried with exponential
- * backoff; with bisect_batch_on_function_error it is first halved until the
- * failing record is alone (halvings are not retries); the halves still to
- * run are kept as a stack of end SequenceNumbers in the mapping row, so a
- * restart resumes the same bisection.  When retries or the record age run
- * out, the batch goes to orders_stream.failures with the Lambda OnFailure
- * document, and the checkpoint moves past it.
+ * One batch is one transaction: the lane's records after its checkpoint are
+ * read, the function runs in a subtransaction as the mapping's owner, and
+ * its effects commit together with the lane's new checkpoint, so each
+ * record's effects happen exactly once.  A failing batch is retried with
+ * exponential backoff; with bisect_batch_on_function_error it is first
+ * halved until the failing record is alone (halvings are not retries); the
+ * halves still to run are kept as a stack of end SequenceNumbers in the lane
+ * row, so a restart resumes the same bisection.  When retries or the record
+ * age run out, the batch goes to orders_stream.failures with the Lambda
+ * OnFailure document, and the checkpoint moves past it.  The lane's state
+ * (delivery_internal.h) says which of these it is doing.
  *
- * Mappings take turns, one batch each per round; a mapping waiting for a
- * retry or for its batching window does not hold up the others.
- *
- * Hostile functions: the mapping row is not locked while its function runs
- * (delete and update do not wait for it); the outcome is saved only if the
- * row is still the one loaded (same xmin), else the whole batch rolls back
- * and is redone under the new configuration, or not at all.  A function is
- * cancelled at orders_stream.function_timeout and, if it catches the cancel,
- * its worker is terminated orders_stream.function_timeout_grace later; the
- * invocation is recorded in shared memory, so that the next worker counts it
- * as a failed attempt (retry, bisect, failures) instead of running it again.
- * Session state a function leaves in the worker (advisory locks, temporary
- * objects, prepared statements, cursors, sequence caches, settings) is
- * cleared after each invocation.
+ * Hostile functions: neither the mapping row nor the lane row is locked
+ * while the function runs (delete and update do not wait for it); the
+ * outcome is saved only if both are still the ones loaded (same xmin), else
+ * the whole batch rolls back and is redone under the new configuration, or
+ * not at all.  A function is cancelled at orders_stream.function_timeout
+ * and, if it catches the cancel, its worker is terminated
+ * orders_stream.function_timeout_grace later; the invocation is recorded in
+ * the worker's slot in shared memory, so that the slot's next worker counts
+ * it as a failed attempt (retry, bisect, failures) instead of running it
+ * again.  Session state a function leaves in the worker (advisory locks,
+ * temporary objects, prepared statements, cursors, sequence caches,
+ * settings) is cleared after each invocation.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -119,23 +119,26 @@ owner_may_read(Mapping *m)
 }
 
 /*
- * Runs the function on the batch, recording the invocation in shared memory
- * while it runs, for the next worker should this one be terminated.
+ * Runs the function on the batch, recording the invocation in the worker's
+ * slot while it runs, for the slot's next worker should this one be
+ * terminated.
  */
 static bool
 invoke_batch(Mapping *m, Batch *b, const char *batch_end, char **lowest,
 			 ErrorData **error)
 {
-	DeliveryInflight *inflight = worker_inflight();
+	DeliveryInflight *inflight = delivery_my_inflight();
 	bool		ok;
 
-	if (strlen(m->checkpoint) < OS_INFLIGHT_SEQ_LEN &&
+	if (inflight != NULL &&
+		strlen(m->checkpoint) < OS_INFLIGHT_SEQ_LEN &&
 		strlen(batch_end) < OS_INFLIGHT_SEQ_LEN)
 	{
-		strlcpy(inflight->mapping, m->uuid, sizeof(inflight->mapping));
+		strlcpy(inflight->lane.mapping, m->uuid, sizeof(inflight->lane.mapping));
+		inflight->lane.epoch = m->epoch;
+		inflight->lane.lane = m->lane;
 		strlcpy(inflight->checkpoint, m->checkpoint, sizeof(inflight->checkpoint));
 		strlcpy(inflight->batch_end, batch_end, sizeof(inflight->batch_end));
-		inflight->database = MyDatabaseId;
 		inflight->timeout_ms = orders_stream_function_timeout;
 		inflight->timed_out = false;
 		pg_write_barrier();
@@ -144,19 +147,73 @@ invoke_batch(Mapping *m, Batch *b, const char *batch_end, char **lowest,
 	ok = delivery_invoke(&m->target, build_event, b,
 						 m->report_item_failures ? b->seqs : NULL, b->n,
 						 lowest, error);
-	inflight->pid = 0;
+	if (inflight != NULL)
+		inflight->pid = 0;
 	return ok;
 }
 
+/* The state a lane is in after an outcome. */
+static LaneState
+outcome_state(const Outcome *o)
+{
+	if (o->next_attempt_at != 0)
+		return LANE_BACKOFF;
+	if (o->bisect_stack != NIL)
+		return LANE_BISECTING;
+	return LANE_READY;
+}
+
 /*
- * One step of one mapping, in the current transaction.  Returns true if it
- * did something (invoked, or gave records up); false if there was nothing to
- * do, with *due set when the mapping waits for a time.  With killed, the
- * batch is the one a terminated worker was invoking, and fails without
- * being invoked again.
+ * A lane that fetched nothing: a pending half whose records have gone is
+ * done; a lane of an ended epoch has delivered all its records and is
+ * DRAINED; any other has delivered everything of its stream up to the
+ * newest record, whatever lane that is in, and moves its checkpoint there,
+ * so that the mapping's checkpoint (its slowest lane's) shows how far the
+ * mapping has got.  Returns whether it saved something.
  */
 static bool
-deliver_step(Mapping *m, const KilledInvocation *killed, TimestampTz *due)
+lane_empty(Mapping *m, Outcome *o)
+{
+	if (m->bisect_stack != NIL)
+	{
+		o->checkpoint = (char *) llast(m->bisect_stack);
+		o->result = "OK";
+		pop_done_halves(o);
+	}
+	else if (m->epoch_end != NULL)
+	{
+		o->checkpoint = m->epoch_end;
+		o->state = LANE_DRAINED;
+		save_outcome(m, o);
+		return true;
+	}
+	else
+	{
+		char	   *newest = stream_high_water(m);
+
+		if (newest == NULL || strcmp(newest, m->checkpoint) <= 0)
+		{
+			if (m->state == LANE_READY)
+				return false;
+			/* a new epoch's lane that may run now: say so */
+		}
+		else
+			o->checkpoint = newest;
+	}
+	o->state = outcome_state(o);
+	save_outcome(m, o);
+	return true;
+}
+
+/*
+ * One step of one lane, in the current transaction: the lane's state
+ * machine (see delivery_internal.h).  Sets step->worked if it invoked or
+ * gave records up; otherwise step->due says when there may be something to
+ * do.  With killed, the batch is the one a terminated worker was invoking,
+ * and fails without being invoked again.
+ */
+static void
+lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	Batch	   *b;
@@ -171,28 +228,23 @@ deliver_step(Mapping *m, const KilledInvocation *killed, TimestampTz *due)
 	o.checkpoint = m->checkpoint;
 	o.attempts = m->attempts;
 	o.bisect_stack = m->bisect_stack;
+	step->state = LANE_READY;
 
 	b = fetch_batch(m, killed ? killed->batch_end : NULL);
 	if (b->n == 0)
 	{
-		/* a pending half whose records have gone: nothing left of it */
-		if (m->bisect_stack != NIL)
-		{
-			o.checkpoint = (char *) llast(m->bisect_stack);
-			o.result = "OK";
-			pop_done_halves(&o);
-			save_outcome(m, &o);
-			return true;
-		}
-		return false;
+		if (lane_empty(m, &o))
+			step->state = o.state;
+		/* nothing invoked: the lane waits for records */
+		return;
 	}
 
 	batch_end = b->seqs[b->n - 1];
 
 	/*
 	 * The owner must still exist and still be allowed to read the stream.  If
-	 * not, the mapping stalls, as an AWS mapping whose role lost access to
-	 * the stream does: its records go neither to the function nor to
+	 * not, the lane stalls, as an AWS mapping whose role lost access to the
+	 * stream does: its records go neither to the function nor to
 	 * orders_stream.failures, which the owner can read.  Delivery resumes
 	 * once the privilege is back; until then retention trims the records.
 	 * Checked before the batching window or the filters look at a record, so
@@ -205,18 +257,24 @@ deliver_step(Mapping *m, const KilledInvocation *killed, TimestampTz *due)
 								m->uuid, m->stream_arn);
 		o.result = "PROBLEM: The owner of the mapping may not read the stream";
 		o.next_attempt_at = TimestampTzPlusMilliseconds(now, orders_stream_retry_max_delay);
+		o.state = LANE_STALLED;
 		save_outcome(m, &o);
-		return true;
+		step->state = LANE_STALLED;
+		step->due = o.next_attempt_at;
+		return;
 	}
 
 	/* AWS waits up to the batching window for a full batch */
 	if (!b->full && m->window_secs > 0 && m->attempts == 0 &&
-		m->bisect_stack == NIL && killed == NULL &&
+		m->bisect_stack == NIL && killed == NULL && m->epoch_end == NULL &&
 		now < TimestampTzPlusMilliseconds(b->arrivals[0], m->window_secs * 1000L))
 	{
-		*due = TimestampTzPlusMilliseconds(b->arrivals[0], m->window_secs * 1000L);
-		return false;
+		step->state = LANE_BATCHING;
+		step->due = TimestampTzPlusMilliseconds(b->arrivals[0], m->window_secs * 1000L);
+		return;
 	}
+
+	step->worked = true;
 
 	/* records that match no filter are discarded, as AWS event filtering does */
 	if (m->filters != NIL)
@@ -227,8 +285,10 @@ deliver_step(Mapping *m, const KilledInvocation *killed, TimestampTz *due)
 			o.checkpoint = batch_end;
 			o.result = "OK";
 			pop_done_halves(&o);
+			o.state = outcome_state(&o);
 			save_outcome(m, &o);
-			return true;
+			step->state = o.state;
+			return;
 		}
 	}
 
@@ -244,8 +304,10 @@ deliver_step(Mapping *m, const KilledInvocation *killed, TimestampTz *due)
 		o.failures = 1;
 		o.result = "PROBLEM: Record age exceeded";
 		pop_done_halves(&o);
+		o.state = outcome_state(&o);
 		save_outcome(m, &o);
-		return true;
+		step->state = o.state;
+		return;
 	}
 
 	if (killed != NULL)
@@ -323,20 +385,21 @@ deliver_step(Mapping *m, const KilledInvocation *killed, TimestampTz *due)
 			bound_retry(&o, b);
 		}
 	}
+	o.state = outcome_state(&o);
 	save_outcome(m, &o);
-	return true;
+	step->state = o.state;
+	step->due = o.next_attempt_at;
 }
 
 /*
- * One batch of one mapping, in a transaction of its own, rolled back if the
- * mapping changed meanwhile.
+ * One step of one lane, in a transaction of its own, rolled back if the
+ * mapping or the lane changed meanwhile.
  */
-static bool
-deliver_one(const char *uuid, const KilledInvocation *killed, TimestampTz *due)
+static void
+lane_one(const LaneKey *key, const KilledInvocation *killed, LaneStep *step)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	Mapping    *m;
-	bool		worked = false;
 	bool		stale = false;
 
 	SetCurrentStatementStartTimestamp();
@@ -345,44 +408,56 @@ deliver_one(const char *uuid, const KilledInvocation *killed, TimestampTz *due)
 	SPI_connect();
 	pgstat_report_activity(STATE_RUNNING, "delivering stream records");
 
-	m = load_mapping(uuid);
+	m = load_lane(key);
 	if (m != NULL && killed != NULL && strcmp(m->checkpoint, killed->checkpoint) != 0)
-		m = NULL;				/* that batch is no longer the next */
-	if (m != NULL && killed == NULL && m->next_attempt_at > GetCurrentTimestamp())
-		*due = m->next_attempt_at;	/* backing off before a retry */
-	else if (m != NULL)
+		killed = NULL;			/* that batch is no longer the next */
+	if (m == NULL)
+		step->gone = true;
+	else if (m->older_epochs)
+		step->state = LANE_WAITING_EPOCH;
+	else if (killed == NULL && m->next_attempt_at > GetCurrentTimestamp())
 	{
-		worked = deliver_step(m, killed, due);
+		/* backing off before a retry, or stalled */
+		step->state = m->state;
+		step->due = m->next_attempt_at;
+	}
+	else
+	{
+		lane_step(m, killed, step);
 		stale = m->stale;
 	}
 
 	SPI_finish();
 	PopActiveSnapshot();
 	if (stale)
+	{
 		AbortCurrentTransaction();
+		step->worked = true;	/* try again at once, under the new row */
+		step->due = 0;
+	}
 	else
 		CommitTransactionCommand();
 	MemoryContextSwitchTo(cxt);
 	pgstat_report_activity(STATE_IDLE, NULL);
-	return worked;
 }
 
-/* deliver_one(), surviving its errors. */
-bool
-deliver_one_guarded(const char *uuid, const KilledInvocation *killed,
-					TimestampTz *due)
+/* lane_one(), surviving its errors. */
+void
+lane_step_guarded(const LaneKey *key, const KilledInvocation *killed,
+				  LaneStep *step)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool worked = false;
 	char	   *volatile message = NULL;
 
+	memset(step, 0, sizeof(LaneStep));
 	PG_TRY();
 	{
-		worked = deliver_one(uuid, killed, due);
+		lane_one(key, killed, step);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *e;
+		DeliveryInflight *inflight = delivery_my_inflight();
 
 		HOLD_INTERRUPTS();
 		MemoryContextSwitchTo(cxt);
@@ -390,7 +465,8 @@ deliver_one_guarded(const char *uuid, const KilledInvocation *killed,
 		EmitErrorReport();
 		FlushErrorState();
 		AbortOutOfAnyTransaction();
-		worker_inflight()->pid = 0;
+		if (inflight != NULL)
+			inflight->pid = 0;
 		pgstat_report_activity(STATE_IDLE, NULL);
 		RESUME_INTERRUPTS();
 		message = psprintf("%s: %s", unpack_sql_state(e->sqlerrcode),
@@ -401,11 +477,19 @@ deliver_one_guarded(const char *uuid, const KilledInvocation *killed,
 
 	if (message != NULL)
 	{
-		note_internal_error(uuid, message);
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		SPI_connect();
+		note_internal_error(key, message);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(cxt);
 		pfree(message);
-		*due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-										   orders_stream_retry_max_delay);
-		return false;
+		memset(step, 0, sizeof(LaneStep));
+		step->state = LANE_BACKOFF;
+		step->due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												orders_stream_retry_max_delay);
 	}
-	return worked;
 }

@@ -24,5 +24,6 @@ extern int	orders_stream_function_timeout; /* milliseconds, 0 = none */
 extern int	orders_stream_max_record_size;	/* bytes */
 extern int	orders_stream_function_timeout_grace;	/* milliseconds */
 extern int	orders_stream_max_batch_size_bytes; /* bytes */
+extern int	orders_stream_max_delivery_workers;
 
 #endif							/* ORDERS_STREAM_H */

@@ -19,6 +19,7 @@
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_index.h"
+#include "common/hashfn.h"
 #include "common/md5.h"
 #include "fmgr.h"
 #include "replication/logical.h"
@@ -514,6 +515,9 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		size = 0;
 		info->exception = OS_RECORD_KEYS_DROPPED;
 	}
+	/* a record's lane of a mapping: see orders_stream.records.key_hash */
+	info->key_hash = (int32) hash_bytes((const unsigned char *) out->data + part_start,
+										out->len - part_start);
 	if (newv && rs->want_new && !render.exceeded)
 	{
 		part_start = out->len;

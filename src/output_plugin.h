@@ -33,6 +33,7 @@ typedef struct OsRecordInfo
 	TimestampTz commit_time;
 	XLogRecPtr	commit_lsn;
 	const char *event_name;
+	int32		key_hash;		/* hash_bytes() of the Keys JSON as rendered */
 	OsRecordException exception;
 	Size		full_size;		/* with an exception: the full record's
 								 * length in bytes is at least this */

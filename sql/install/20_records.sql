@@ -8,7 +8,12 @@ CREATE TABLE orders_stream.records (
 	stream_id	bigint NOT NULL,
 	sequence_number text COLLATE "C" NOT NULL,
 	captured_at timestamptz NOT NULL,
-	record		json NOT NULL
+	record		json NOT NULL,
+	/*
+	 * hash_bytes() of the record's dynamodb.Keys as rendered, as int32: its
+	 * lane of a mapping with ParallelizationFactor n is ((uint32) key_hash) % n
+	 */
+	key_hash	integer NOT NULL
 ) PARTITION BY RANGE (captured_at);
 
 CREATE INDEX records_stream_sequence ON orders_stream.records (stream_id, sequence_number);
