@@ -6,6 +6,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
@@ -34,9 +35,10 @@ static SPIPlanPtr high_water_plan = NULL;
 Batch *
 fetch_batch(Mapping *m, const char *until)
 {
-	Oid			argtypes[6] = {INT8OID, TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[7] = {INT8OID, TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID,
+	TIMESTAMPTZOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	Batch	   *b = palloc0(sizeof(Batch));
 	const char *end = m->bisect_stack != NIL ? (char *) llast(m->bisect_stack) : NULL;
 	Portal		portal;
@@ -55,6 +57,9 @@ fetch_batch(Mapping *m, const char *until)
 	values[3] = Int32GetDatum(m->batch_size);
 	values[4] = Int32GetDatum(m->lanes);
 	values[5] = Int32GetDatum(m->lane);
+	/* older records are no longer in the stream: the read API's rule */
+	values[6] = TimestampTzGetDatum(TimestampTzPlusMilliseconds(GetCurrentTransactionStartTimestamp(),
+																-(int64) orders_stream_retention * 1000));
 	b->seqs = palloc(sizeof(char *) * m->batch_size);
 	b->arrivals = palloc(sizeof(TimestampTz) * m->batch_size);
 	b->records = palloc(sizeof(char *) * m->batch_size);
@@ -74,10 +79,9 @@ fetch_batch(Mapping *m, const char *until)
 										   "AND ($5 OPERATOR(pg_catalog.=) 1 OR "
 										   "     ((r.key_hash::pg_catalog.int8 OPERATOR(pg_catalog.&) 4294967295) "
 										   "       OPERATOR(pg_catalog.%) $5) OPERATOR(pg_catalog.=) $6) "
-										   "AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() "
-										   "    OPERATOR(pg_catalog.-) orders_stream_internal.retention_interval()) "
+										   "AND r.captured_at OPERATOR(pg_catalog.>=) $7 "
 										   "ORDER BY r.sequence_number LIMIT $4",
-										   6, argtypes),
+										   7, argtypes),
 							 values, nulls, true);
 	while (b->n < m->batch_size)
 	{
