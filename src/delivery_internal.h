@@ -111,6 +111,7 @@ typedef struct Batch
 	char	  **seqs;
 	TimestampTz *arrivals;
 	char	  **records;		/* JSON text */
+	Jsonb	  **parsed;			/* the records as jsonb, or NULL */
 } Batch;
 
 /* Outcome of one delivery step, written to the lane row. */
@@ -187,7 +188,7 @@ spi_datum(HeapTuple tup, int col, bool *isnull)
 
 /* A saved plan for one of delivery's own queries, prepared on first use. */
 extern SPIPlanPtr delivery_plan(SPIPlanPtr *cache, const char *sql,
-								int nargs, Oid *argtypes);
+								int nargs, Oid *argtypes, int cursor_options);
 
 /* delivery_pool.c */
 extern DeliveryInflight *delivery_my_inflight(void);

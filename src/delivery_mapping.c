@@ -46,11 +46,12 @@ lane_state_from_name(const char *name)
 }
 
 SPIPlanPtr
-delivery_plan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
+delivery_plan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes,
+			  int cursor_options)
 {
 	if (*cache == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
 
 		if (plan == NULL)
 			elog(ERROR, "could not prepare delivery query: %s",
@@ -105,7 +106,7 @@ load_lane(const LaneKey *key)
 									   "JOIN orders_stream.event_source_mapping_lanes l ON l.mapping_uuid OPERATOR(pg_catalog.=) m.uuid "
 									   "WHERE m.uuid OPERATOR(pg_catalog.=) $1::pg_catalog.uuid "
 									   "AND l.epoch OPERATOR(pg_catalog.=) $2 AND l.lane OPERATOR(pg_catalog.=) $3",
-									   3, argtypes),
+									   3, argtypes, 0),
 						 values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read lane %d.%d of event source mapping %s",
 			 key->epoch, key->lane, key->mapping);
@@ -198,7 +199,7 @@ save_outcome(Mapping *m, Outcome *o)
 										   "WHERE uuid OPERATOR(pg_catalog.=) $1::pg_catalog.uuid "
 										   "AND xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.=) $2 "
 										   "FOR SHARE SKIP LOCKED",
-										   2, locktypes),
+										   2, locktypes, 0),
 							 lockvalues, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not lock event source mapping %s", m->uuid);
 		if (SPI_processed == 0)
@@ -254,7 +255,7 @@ save_outcome(Mapping *m, Outcome *o)
 									   "WHERE mapping_uuid OPERATOR(pg_catalog.=) $1::pg_catalog.uuid "
 									   "AND epoch OPERATOR(pg_catalog.=) $2 AND lane OPERATOR(pg_catalog.=) $3 "
 									   "AND xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.=) $4",
-									   16, argtypes),
+									   16, argtypes, 0),
 						 values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update lane %d.%d of event source mapping %s",
 			 m->epoch, m->lane, m->uuid);
@@ -290,7 +291,7 @@ note_internal_error(const LaneKey *key, const char *message)
 									   "WHERE mapping_uuid OPERATOR(pg_catalog.=) (SELECT uuid FROM orders_stream.event_source_mappings "
 									   "  WHERE uuid OPERATOR(pg_catalog.=) $1::pg_catalog.uuid FOR SHARE SKIP LOCKED) "
 									   "AND epoch OPERATOR(pg_catalog.=) $2 AND lane OPERATOR(pg_catalog.=) $3",
-									   5, argtypes),
+									   5, argtypes, 0),
 						 values, NULL, false, 0) < 0)
 		elog(WARNING, "could not record the error of event source mapping %s", key->mapping);
 }
