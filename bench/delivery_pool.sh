@@ -89,10 +89,9 @@ for mode in $MODES; do
 		;;
 	factor)
 		q <<-SQL >/dev/null
-			CREATE TABLE IF NOT EXISTS cpu_orders (id int PRIMARY KEY, v int NOT NULL);
-			SELECT orders_stream.enable_stream('cpu_orders', 'NEW_IMAGE')
-			 WHERE NOT EXISTS (SELECT FROM orders_stream.stream_status WHERE table_name = 'cpu_orders');
-			CREATE TABLE IF NOT EXISTS cpu_done (id int, v text);
+			CREATE TABLE cpu_orders (id int PRIMARY KEY, v int NOT NULL);
+			SELECT orders_stream.enable_stream('cpu_orders', 'NEW_IMAGE');
+			CREATE TABLE cpu_done (id int, v text);
 			CREATE OR REPLACE FUNCTION cpu_bound(event jsonb) RETURNS void LANGUAGE plpgsql AS \$\$
 			DECLARE r jsonb; h text;
 			BEGIN
@@ -102,7 +101,6 @@ for mode in $MODES; do
 					INSERT INTO cpu_done VALUES ((r#>>'{dynamodb,Keys,id,N}')::int, h);
 				END LOOP;
 			END \$\$;
-			TRUNCATE cpu_orders;
 			INSERT INTO cpu_orders SELECT g, 1 FROM generate_series(1, $FACTOR_RECORDS) g;
 			SELECT orders_stream.wait_for_capture('10min');
 		SQL
@@ -130,9 +128,8 @@ for mode in $MODES; do
 	isolation)
 		q <<-SQL >/dev/null
 			TRUNCATE item_totals, applied;
-			CREATE TABLE IF NOT EXISTS slow_orders (id bigserial PRIMARY KEY, n int);
-			SELECT orders_stream.enable_stream('slow_orders', 'KEYS_ONLY')
-			 WHERE NOT EXISTS (SELECT FROM orders_stream.stream_status WHERE table_name = 'slow_orders');
+			CREATE TABLE slow_orders (id bigserial PRIMARY KEY, n int);
+			SELECT orders_stream.enable_stream('slow_orders', 'KEYS_ONLY');
 			CREATE OR REPLACE FUNCTION sleepy(event jsonb) RETURNS void LANGUAGE sql AS 'SELECT pg_sleep(5)';
 		SQL
 		ma=$(q -c "SELECT orders_stream.create_event_source_mapping('slow_orders', 'sleepy(jsonb)', starting_position => 'LATEST')")
