@@ -75,6 +75,14 @@
 
 #define DELIVERY_WORKER_TYPE	"orders_stream delivery"
 
+/*
+ * DROP EXTENSION locks the extension's tables in its own order; a worker
+ * reading them at that moment can deadlock with it.  The process that
+ * detects a deadlock is the one aborted: workers look sooner than sessions
+ * (default 1 s), so that the worker gives way, not the DROP.
+ */
+#define DELIVERY_DEADLOCK_TIMEOUT	"100ms"
+
 /* What a worker says when it gives its lane back. */
 typedef struct LaneRelease
 {
@@ -511,6 +519,7 @@ orders_stream_delivery_launcher_main(Datum arg)
 
 	(void) worker_start(OS_WORKER_DELIVERY, arg);
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
+	SetConfigOption("deadlock_timeout", DELIVERY_DEADLOCK_TIMEOUT, PGC_SUSET, PGC_S_SESSION);
 	handles = MemoryContextAllocZero(TopMemoryContext,
 									 sizeof(BackgroundWorkerHandle *) * pool->nslots);
 	busy = MemoryContextAllocZero(TopMemoryContext, sizeof(bool) * pool->nslots);
@@ -692,6 +701,7 @@ orders_stream_delivery_worker_main(Datum arg)
 	SetConfigOption("application_name", DELIVERY_WORKER_TYPE, PGC_USERSET, PGC_S_SESSION);
 	/* this session is a superuser's: its own queries trust pg_catalog only */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
+	SetConfigOption("deadlock_timeout", DELIVERY_DEADLOCK_TIMEOUT, PGC_SUSET, PGC_S_SESSION);
 	delivery_invoke_in_worker();
 
 	my_slot = &pool->slots[index];

@@ -88,12 +88,16 @@ CREATE TABLE orders_stream.event_source_mapping_lanes (
 );
 REVOKE ALL ON orders_stream.event_source_mapping_lanes FROM PUBLIC;
 
-/* The delivery workers and the lanes they serve now (shared memory). */
-CREATE FUNCTION orders_stream_internal.delivery_workers(OUT pid integer, OUT mapping_uuid uuid,
-														OUT epoch integer, OUT lane integer)
+/*
+ * The delivery workers running and the lane each serves now, from shared
+ * memory (NULL while idle): what pg_stat_activity's application_name of the
+ * workers says to everyone, as rows.
+ */
+CREATE FUNCTION orders_stream.delivery_workers(OUT pid integer, OUT mapping_uuid uuid,
+											   OUT epoch integer, OUT lane integer)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'orders_stream_delivery_workers'
-LANGUAGE C VOLATILE STRICT;
+LANGUAGE C VOLATILE;
 
 /* The on-failure destination: one row per batch given up on. */
 CREATE TABLE orders_stream.failures (
@@ -219,7 +223,7 @@ SELECT m.uuid,
 						   'records_processed', x.records_processed, 'last_error', x.last_error,
 						   'worker_pid', w.pid) ORDER BY x.epoch, x.lane) AS lanes
 				  FROM orders_stream.event_source_mapping_lanes x
-				  LEFT JOIN orders_stream_internal.delivery_workers() w
+				  LEFT JOIN orders_stream.delivery_workers() w
 					ON w.mapping_uuid OPERATOR(pg_catalog.=) x.mapping_uuid
 				   AND w.epoch OPERATOR(pg_catalog.=) x.epoch AND w.lane OPERATOR(pg_catalog.=) x.lane
 				 WHERE x.mapping_uuid OPERATOR(pg_catalog.=) m.uuid) l,

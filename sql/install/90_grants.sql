@@ -4,5 +4,3 @@
  * Each table's and view's privileges are granted next to it.
  */
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA orders_stream_internal FROM PUBLIC;
-/* which mapping lanes delivery workers serve is in pg_stat_activity anyway */
-GRANT EXECUTE ON FUNCTION orders_stream_internal.delivery_workers() TO PUBLIC;
