@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * delivery.h
- *	  Event source mappings: the delivery worker and function invocation.
+ *	  Event source mappings: the delivery launcher and its workers, and
+ *	  invoking a mapping's function.
  *-------------------------------------------------------------------------
  */
 #ifndef ORDERS_STREAM_DELIVERY_H
@@ -43,6 +44,18 @@ extern bool delivery_invoke(const DeliveryTarget *target,
 							char **batch, int nbatch, char **lowest_failure,
 							ErrorData **error);
 
-extern PGDLLEXPORT void orders_stream_delivery_main(Datum arg);
+/* The delivery launcher and the workers of its pool (delivery_pool.c). */
+extern PGDLLEXPORT void orders_stream_delivery_launcher_main(Datum arg);
+extern PGDLLEXPORT void orders_stream_delivery_worker_main(Datum arg);
+
+/* The pool's shared memory, requested and set up by workers.c. */
+extern Size delivery_pool_shmem_size(void);
+extern void delivery_pool_shmem_startup(void);
+
+/* Capture stored records: lanes waiting for records may run. */
+extern void delivery_pool_note_records(void);
+
+/* Mappings changed (at commit): the launcher reads their lanes again. */
+extern void delivery_pool_note_changes(void);
 
 #endif							/* ORDERS_STREAM_DELIVERY_H */

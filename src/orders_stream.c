@@ -36,6 +36,7 @@ int			orders_stream_max_batch_size_bytes = 6 * 1024 * 1024;
 int			orders_stream_ttl_naptime = 5000;
 int			orders_stream_ttl_batch_size = 500;
 int			orders_stream_ttl_batch_timeout = 1000;
+int			orders_stream_max_delivery_workers = 4;
 
 void		_PG_init(void);
 
@@ -173,6 +174,14 @@ _PG_init(void)
 							&orders_stream_max_batch_size_bytes,
 							6 * 1024 * 1024, 1024, 256 * 1024 * 1024,
 							PGC_SIGHUP, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("orders_stream.max_delivery_workers",
+							"Most delivery workers running at once; each serves one lane of a mapping at a time.",
+							"They are background workers: max_worker_processes must leave room for them, the capture worker and the delivery launcher.",
+							&orders_stream_max_delivery_workers,
+							4, 1, 1024,
+							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 
 	/*

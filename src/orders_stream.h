@@ -29,5 +29,6 @@ extern int	orders_stream_max_batch_size_bytes; /* bytes */
 extern int	orders_stream_ttl_naptime;	/* milliseconds */
 extern int	orders_stream_ttl_batch_size;	/* rows */
 extern int	orders_stream_ttl_batch_timeout;	/* milliseconds */
+extern int	orders_stream_max_delivery_workers;
 
 #endif							/* ORDERS_STREAM_H */

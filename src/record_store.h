@@ -13,6 +13,8 @@
 
 /* 20 digits of commit LSN and 10 of position in the transaction */
 #define OS_SEQUENCE_NUMBER_LEN 30
+/* Past every SequenceNumber a record has: an upper bound for key scans */
+#define OS_LAST_SEQUENCE_NUMBER "999999999999999999999999999999"
 
 /* Bytes of a sequence key: the LSN and the position, big-endian. */
 #define OS_SEQUENCE_KEY_LEN 12

@@ -66,6 +66,8 @@ orders_stream_launch_workers(PG_FUNCTION_ARGS)
 						 db)));
 		PG_RETURN_BOOL(false);
 	}
+	/* called by the functions that create and change mappings */
+	worker_note_mappings_changed();
 	PG_RETURN_BOOL(workers_launch());
 }
 

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * workers.c
  *	  The background workers of orders_stream: one capture worker, one
- *	  delivery worker and one TTL worker (ttl.c), in the database named by
+ *	  delivery launcher with its pool of delivery workers (delivery_pool.c)
+ *	  and one TTL worker (ttl.c), in the database named by
  *	  orders_stream.database.
  *
  * A static launcher, connected to no database (it reads the shared catalog
@@ -9,10 +10,10 @@
  * most once a minute while it does not, then starts the per-database
  * workers as dynamic workers and exits.  They exit quietly when the
  * extension is not installed; CREATE EXTENSION (and the wait helpers) start
- * them again.  All are restarted a second after a crash.  A slot in shared
+ * them again.  Both are restarted a second after a crash.  A slot in shared
  * memory per kind keeps a single worker of each kind and holds its latch,
  * so that commits can wake the capture worker and stored records the
- * delivery worker without polling.
+ * delivery launcher without polling.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -41,6 +42,7 @@
 #include "utils/wait_event.h"
 
 #include "compat.h"
+#include "delivery.h"
 #include "orders_stream.h"
 #include "workers.h"
 
@@ -53,7 +55,6 @@ typedef struct WorkerSlot
 typedef struct WorkersShared
 {
 	WorkerSlot	slots[OS_NUM_WORKERS];
-	DeliveryInflight inflight;
 } WorkersShared;
 
 /* How often the launcher looks for a missing database, and logs it. */
@@ -62,13 +63,13 @@ typedef struct WorkersShared
 
 static const char *const worker_names[OS_NUM_WORKERS] = {
 	"orders_stream capture",
-	"orders_stream delivery",
+	"orders_stream delivery launcher",
 	"orders_stream ttl"
 };
 
 static const char *const worker_functions[OS_NUM_WORKERS] = {
 	"orders_stream_capture_main",
-	"orders_stream_delivery_main",
+	"orders_stream_delivery_launcher_main",
 	"orders_stream_ttl_main"
 };
 
@@ -77,6 +78,7 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static OsWorkerKind my_kind;
 static bool commit_wrote = false;
+static bool mappings_changed = false;
 
 static void
 workers_shmem_request(void)
@@ -84,6 +86,7 @@ workers_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(WorkersShared)));
+	RequestAddinShmemSpace(MAXALIGN(delivery_pool_shmem_size()));
 }
 
 static void
@@ -98,6 +101,7 @@ workers_shmem_startup(void)
 									 sizeof(WorkersShared), &found);
 	if (!found)
 		memset(workers_shared, 0, sizeof(WorkersShared));
+	delivery_pool_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -133,10 +137,17 @@ workers_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 			if (commit_wrote)
 				worker_wakeup(OS_WORKER_CAPTURE);
+			if (mappings_changed)
+			{
+				delivery_pool_note_changes();
+				worker_nudge(OS_WORKER_DELIVERY);
+			}
 			commit_wrote = false;
+			mappings_changed = false;
 			break;
 		default:
 			commit_wrote = false;
+			mappings_changed = false;
 			break;
 	}
 }
@@ -157,10 +168,10 @@ workers_init(void)
 	RegisterXactCallback(workers_xact_callback, NULL);
 }
 
-DeliveryInflight *
-worker_inflight(void)
+void
+worker_note_mappings_changed(void)
 {
-	return workers_shared ? &workers_shared->inflight : NULL;
+	mappings_changed = true;
 }
 
 bool
@@ -282,12 +293,20 @@ orders_stream_launcher_main(Datum arg)
 }
 
 void
-worker_wakeup(OsWorkerKind kind)
+worker_nudge(OsWorkerKind kind)
 {
 	Latch	   *latch = workers_shared ? workers_shared->slots[kind].latch : NULL;
 
 	if (latch != NULL)
 		SetLatch(latch);
+}
+
+void
+worker_wakeup(OsWorkerKind kind)
+{
+	if (kind == OS_WORKER_DELIVERY)
+		delivery_pool_note_records();
+	worker_nudge(kind);
 }
 
 static void

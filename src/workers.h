@@ -9,6 +9,7 @@
 
 #include "postgres.h"
 
+/* The workers with a single instance; delivery's is its launcher. */
 typedef enum OsWorkerKind
 {
 	OS_WORKER_CAPTURE,
@@ -16,30 +17,6 @@ typedef enum OsWorkerKind
 	OS_WORKER_TTL,
 	OS_NUM_WORKERS
 } OsWorkerKind;
-
-/*
- * The delivery worker's invocation in flight, in shared memory: it outlives
- * a worker that is terminated during the invocation (a function that ignored
- * the cancel at orders_stream.function_timeout), so that the next worker
- * counts that invocation as failed instead of running it again at once.
- * Written only by the delivery worker (and its timeout handler), read by its
- * successor: no lock.
- */
-#define OS_INFLIGHT_SEQ_LEN	64
-
-typedef struct DeliveryInflight
-{
-	pid_t		pid;			/* the invoking worker, 0 = none in flight */
-	Oid			database;
-	bool		timed_out;		/* terminated past the timeout's grace */
-	int			timeout_ms;		/* orders_stream.function_timeout then */
-	char		mapping[40];	/* UUID */
-	char		checkpoint[OS_INFLIGHT_SEQ_LEN];	/* the mapping's, then */
-	char		batch_end[OS_INFLIGHT_SEQ_LEN]; /* last SequenceNumber read */
-} DeliveryInflight;
-
-/* The shared in-flight record of the delivery worker (NULL before startup). */
-extern DeliveryInflight *worker_inflight(void);
 
 /* From _PG_init: shared memory hooks, the launcher, commit wake-ups. */
 extern void workers_init(void);
@@ -52,8 +29,17 @@ extern bool workers_launch(void);
 
 extern PGDLLEXPORT void orders_stream_launcher_main(Datum arg);
 
-/* Wakes a worker, if it runs. */
+/*
+ * Wakes a worker, if it runs.  Waking delivery says that records were
+ * stored: the lanes waiting for records may run.
+ */
 extern void worker_wakeup(OsWorkerKind kind);
+
+/* Sets a worker's latch, if it runs, and nothing else. */
+extern void worker_nudge(OsWorkerKind kind);
+
+/* Mappings changed: at commit, the delivery launcher reads them again. */
+extern void worker_note_mappings_changed(void);
 
 /* Whether a worker of this kind runs now. */
 extern bool worker_running(OsWorkerKind kind);

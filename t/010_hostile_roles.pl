@@ -275,6 +275,10 @@ is(sqlstate('bob', q{INSERT INTO orders_stream.event_source_mappings (uuid) VALU
 is(sqlstate('bob', q{DELETE FROM orders_stream.event_source_mappings}), '42501', 'nor delete one');
 is(sqlstate('bob', q{BEGIN; LOCK orders_stream.event_source_mappings IN ROW EXCLUSIVE MODE}), '42501',
 	'nor lock the mappings against the worker');
+is(sqlstate('bob', q{SELECT count(*) FROM orders_stream.event_source_mapping_lanes}), '42501',
+	'nor read the lanes of mappings (the status view shows his own)');
+is(sqlstate('bob', q{UPDATE orders_stream.event_source_mapping_lanes SET checkpoint = ''}), '42501',
+	'nor move a lane\'s checkpoint');
 is(sqlstate('bob', q{BEGIN; LOCK orders_stream.records IN SHARE MODE}), '42501',
 	'nor the stream');
 is(sqlstate('bob', qq{SELECT orders_stream.create_event_source_mapping('$alice_arn', 'bob.agg(jsonb)',
@@ -293,7 +297,9 @@ for my $v (
 	[ 'orders_stream.readable_streams',            'trim_point' ],
 	[ 'orders_stream.records',                     'record' ],
 	[ 'orders_stream.failures',                    'message' ],
-	[ 'orders_stream.event_source_mappings',       'last_error' ])
+	[ 'orders_stream.event_source_mapping_status', 'lanes' ],
+	[ 'orders_stream.event_source_mappings',       'function_name' ],
+	[ 'orders_stream.event_source_mapping_lanes',  'last_error' ])
 {
 	my ($view, $col) = @$v;
 	my ($rc, $out, $err) = as('bob', "SELECT count(*) FROM $view WHERE bob.leak($col)");

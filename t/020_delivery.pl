@@ -889,7 +889,7 @@ for my $round (1 .. $KILLS)
 {
 	my $h = start_pgbench();
 	usleep(int(500_000 + rand(1_500_000)));
-	# a moment when the delivery worker is inside a batch, most of the time
+	# a moment when a delivery worker is inside a batch, most of the time
 	my $act = '';
 	if ($round % 3 != 0)
 	{
@@ -897,8 +897,8 @@ for my $round (1 .. $KILLS)
 		while (time < $deadline)
 		{
 			$act = $node->safe_psql('postgres', q{
-				SELECT coalesce(query, '') FROM pg_stat_activity
-				 WHERE backend_type = 'orders_stream delivery'});
+				SELECT coalesce(max(query), '') FROM pg_stat_activity
+				 WHERE backend_type = 'orders_stream delivery' AND query = 'delivering stream records'});
 			last if $act eq 'delivering stream records';
 			usleep(1_000);
 		}

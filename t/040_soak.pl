@@ -63,7 +63,8 @@ my $h = IPC::Run::start(
 
 my %pid = (
 	capture => OrdersStream::worker_pid($node, 'orders_stream capture'),
-	delivery => OrdersStream::worker_pid($node, 'orders_stream delivery'));
+	# the pool's one worker: the soak has one mapping of factor 1
+	delivery => OrdersStream::wait_new_worker($node, 'orders_stream delivery'));
 like($pid{$_}, qr/^\d+$/, "$_ worker running") for sort keys %pid;
 
 sub median { my @s = sort { $a <=> $b } @_; return $s[ int($#s / 2) ]; }

@@ -27,6 +27,10 @@ output_plugin_libraries = 'pgoutput, test_decoding, orders_stream'
 logical_decoding_work_mem = 64kB
 orders_stream.database = 'postgres'
 log_statement = none
+# background workers: capture, the delivery launcher, up to
+# orders_stream.max_delivery_workers delivery workers, and parallel query
+max_worker_processes = 16
+orders_stream.max_delivery_workers = 4
 };
 
 sub new_node

@@ -1,10 +1,9 @@
 /* ---- Event source mappings: delivering the stream to aggregator functions ---- */
 
 /*
- * One row per mapping: its configuration (AWS's parameters) and its delivery
- * state, which the delivery worker updates in the same transaction as the
- * function's effects.  Rows are written only by the extension's functions
- * and workers; a role reads its own (row-level security).
+ * One row per mapping: its configuration (AWS's parameters).  Its delivery
+ * state is in its lanes (event_source_mapping_lanes).  Rows are written only
+ * by the extension's functions; a role reads its own (row-level security).
  *
  * The mapping's owner is the owner of its anchor, a sequence in
  * orders_stream_internal made for the mapping: PostgreSQL's shared
@@ -34,18 +33,8 @@ CREATE TABLE orders_stream.event_source_mappings (
 	enabled		boolean NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	last_modified timestamptz NOT NULL DEFAULT now(),
-	checkpoint	text COLLATE "C" NOT NULL,
-	attempts	integer NOT NULL DEFAULT 0,
-	next_attempt_at timestamptz,
-	bisect_stack text[] COLLATE "C" NOT NULL DEFAULT '{}',
-	invocations bigint NOT NULL DEFAULT 0,
-	errors		bigint NOT NULL DEFAULT 0,
-	retries		bigint NOT NULL DEFAULT 0,
-	failures	bigint NOT NULL DEFAULT 0,
-	records_processed bigint NOT NULL DEFAULT 0,
-	last_error	text,
-	last_processing_result text NOT NULL DEFAULT 'No records processed',
-	last_invoked_at timestamptz
+	/* where StartingPosition put the first lanes: delivery starts after it */
+	checkpoint	text COLLATE "C" NOT NULL
 );
 
 /* one mapping per (stream, function), as AWS: check_no_conflict() says it nicely first */
@@ -59,10 +48,62 @@ CREATE POLICY own_mappings ON orders_stream.event_source_mappings FOR SELECT
 REVOKE ALL ON orders_stream.event_source_mappings FROM PUBLIC;
 GRANT SELECT ON orders_stream.event_source_mappings TO PUBLIC;
 
+/*
+ * The lanes of a mapping (ParallelizationFactor): a record belongs to lane
+ * ((uint32) key_hash) % lanes, so one item's records stay in one lane, in
+ * SequenceNumber order.  Each lane has its own checkpoint and retry/bisect
+ * state, which the delivery worker serving it updates in the same
+ * transaction as its function's effects.
+ *
+ * Changing the factor starts a new epoch at a boundary SequenceNumber (the
+ * newest record stored at the change, or the furthest checkpoint): the
+ * lanes of the old epoch deliver their records up to it (epoch_end) and are
+ * then DRAINED; the lanes of the new epoch start after it, once every lane
+ * of the older epochs is drained.  So an item's records are never
+ * reordered or delivered twice, whichever lane they move to.
+ */
+CREATE TABLE orders_stream.event_source_mapping_lanes (
+	mapping_uuid uuid NOT NULL REFERENCES orders_stream.event_source_mappings (uuid) ON DELETE CASCADE,
+	epoch		integer NOT NULL,
+	lane		integer NOT NULL,
+	lanes		integer NOT NULL CHECK (lanes BETWEEN 1 AND 10),
+	epoch_end	text COLLATE "C",
+	state		text NOT NULL DEFAULT 'READY'
+		CHECK (state IN ('READY', 'BACKOFF', 'BISECTING', 'STALLED', 'WAITING_EPOCH', 'DRAINED')),
+	checkpoint	text COLLATE "C" NOT NULL,
+	attempts	integer NOT NULL DEFAULT 0,
+	next_attempt_at timestamptz,
+	bisect_stack text[] COLLATE "C" NOT NULL DEFAULT '{}',
+	invocations bigint NOT NULL DEFAULT 0,
+	errors		bigint NOT NULL DEFAULT 0,
+	retries		bigint NOT NULL DEFAULT 0,
+	failures	bigint NOT NULL DEFAULT 0,
+	records_processed bigint NOT NULL DEFAULT 0,
+	last_error	text,
+	last_processing_result text,
+	last_invoked_at timestamptz,
+	updated_at	timestamptz,
+	PRIMARY KEY (mapping_uuid, epoch, lane),
+	CHECK (lane >= 0 AND lane < lanes)
+);
+REVOKE ALL ON orders_stream.event_source_mapping_lanes FROM PUBLIC;
+
+/*
+ * The delivery workers running and the lane each serves now, from shared
+ * memory (NULL while idle): what pg_stat_activity's application_name of the
+ * workers says to everyone, as rows.
+ */
+CREATE FUNCTION orders_stream.delivery_workers(OUT pid integer, OUT mapping_uuid uuid,
+											   OUT epoch integer, OUT lane integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'orders_stream_delivery_workers'
+LANGUAGE C VOLATILE;
+
 /* The on-failure destination: one row per batch given up on. */
 CREATE TABLE orders_stream.failures (
 	failure_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	mapping_uuid uuid NOT NULL,
+	lane		integer NOT NULL DEFAULT 0,
 	owner_oid	oid NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	condition	text NOT NULL,
@@ -95,14 +136,14 @@ SELECT m.uuid,
 	   m.function_name,
 	   m.event_source_arn,
 	   CASE WHEN NOT m.enabled THEN 'Disabled'
-			WHEN m.next_attempt_at IS NOT NULL THEN 'Retrying'
+			WHEN l.retrying THEN 'Retrying'
 			ELSE 'Enabled' END AS state,
-	   m.checkpoint AS checkpoint_sequence_number,
+	   l.checkpoint AS checkpoint_sequence_number,
 	   /* what the records say, only while the owner may read them */
 	   CASE WHEN o.reads THEN COALESCE(pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) (
 			SELECT r.captured_at FROM orders_stream.record_store r
 			 WHERE r.stream_id OPERATOR(pg_catalog.=) m.stream_id
-			   AND r.sequence_key OPERATOR(pg_catalog.>) orders_stream.sequence_key(m.checkpoint)
+			   AND r.sequence_key OPERATOR(pg_catalog.>) orders_stream.sequence_key(l.checkpoint)
 			   AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
 				   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)
 			 ORDER BY r.sequence_key LIMIT 1)) OPERATOR(pg_catalog.*) 1000)::bigint, 0) END
@@ -114,14 +155,14 @@ SELECT m.uuid,
 				   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)
 			 ORDER BY r.sequence_key DESC LIMIT 1), '') END
 		   AS latest_sequence_number,
-	   m.invocations,
-	   m.records_processed,
-	   m.errors,
-	   m.retries,
-	   m.failures,
-	   m.last_error,
-	   m.last_processing_result,
-	   m.last_invoked_at,
+	   l.invocations,
+	   l.records_processed,
+	   l.errors,
+	   l.retries,
+	   l.failures,
+	   l.last_error,
+	   l.last_processing_result,
+	   l.last_invoked_at,
 	   o.owner::pg_catalog.regrole AS owner,
 	   m.created_at,
 	   m.function_oid::pg_catalog.regprocedure AS function,
@@ -151,12 +192,42 @@ SELECT m.uuid,
 		'State', CASE WHEN m.enabled THEN 'Enabled' ELSE 'Disabled' END,
 		'StateTransitionReason', 'USER_INITIATED',
 		'LastModified', EXTRACT(epoch FROM m.last_modified),
-		'LastProcessingResult', m.last_processing_result)
+		'LastProcessingResult', l.last_processing_result)
 		OPERATOR(pg_catalog.||) CASE WHEN m.filter_criteria IS NULL THEN '{}'::pg_catalog.jsonb
 				ELSE pg_catalog.jsonb_build_object('FilterCriteria', m.filter_criteria) END
-		   AS configuration
+		   AS configuration,
+	   l.lanes
   FROM orders_stream.event_source_mappings m
   JOIN orders_stream.streams s ON s.stream_id OPERATOR(pg_catalog.=) m.stream_id,
+	   /*
+	    * The mapping's checkpoint is its slowest undrained lane's: every
+	    * record up to it is delivered (a lane with nothing to do moves its
+	    * checkpoint to the newest record of the stream).
+	    */
+	   LATERAL (SELECT pg_catalog.min(x.checkpoint) FILTER (WHERE x.state OPERATOR(pg_catalog.<>) 'DRAINED') AS checkpoint,
+					   pg_catalog.bool_or(x.next_attempt_at IS NOT NULL) AS retrying,
+					   pg_catalog.sum(x.invocations)::bigint AS invocations,
+					   pg_catalog.sum(x.records_processed)::bigint AS records_processed,
+					   pg_catalog.sum(x.errors)::bigint AS errors,
+					   pg_catalog.sum(x.retries)::bigint AS retries,
+					   pg_catalog.sum(x.failures)::bigint AS failures,
+					   (pg_catalog.array_agg(x.last_error ORDER BY x.updated_at DESC)
+						  FILTER (WHERE x.last_error IS NOT NULL))[1] AS last_error,
+					   COALESCE((pg_catalog.array_agg(x.last_processing_result ORDER BY x.updated_at DESC)
+						  FILTER (WHERE x.last_processing_result IS NOT NULL))[1], 'No records processed') AS last_processing_result,
+					   pg_catalog.max(x.last_invoked_at) AS last_invoked_at,
+					   pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+						   'epoch', x.epoch, 'lane', x.lane, 'lanes', x.lanes, 'state', x.state,
+						   'checkpoint', x.checkpoint, 'epoch_end', x.epoch_end,
+						   'attempts', x.attempts, 'next_attempt_at', x.next_attempt_at,
+						   'bisect_stack', x.bisect_stack, 'invocations', x.invocations,
+						   'records_processed', x.records_processed, 'last_error', x.last_error,
+						   'worker_pid', w.pid) ORDER BY x.epoch, x.lane) AS lanes
+				  FROM orders_stream.event_source_mapping_lanes x
+				  LEFT JOIN orders_stream.delivery_workers() w
+					ON w.mapping_uuid OPERATOR(pg_catalog.=) x.mapping_uuid
+				   AND w.epoch OPERATOR(pg_catalog.=) x.epoch AND w.lane OPERATOR(pg_catalog.=) x.lane
+				 WHERE x.mapping_uuid OPERATOR(pg_catalog.=) m.uuid) l,
 	   LATERAL (SELECT a.relowner AS owner,
 					   /* as orders_stream_internal.may_read(); a dropped table's records stay the mapping's */
 					   (SELECT COALESCE(pg_catalog.bool_and(
@@ -364,6 +435,40 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'orders_stream_launch_workers'
 LANGUAGE C VOLATILE;
 
+/*
+ * A new factor starts a new epoch of lanes (see event_source_mapping_lanes).
+ * Called after the mapping row is updated: delivery transactions of the
+ * mapping hold that row's lock when they save, so none is in progress, and
+ * later ones see the new row and roll back.  The boundary is the newest
+ * record of the stream now stored (every record not yet stored will have a
+ * higher SequenceNumber: capture stores in commit order) or a lane's
+ * checkpoint past it.
+ */
+CREATE FUNCTION orders_stream_internal.repartition(m orders_stream.event_source_mappings, factor integer)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	last_epoch integer;
+	boundary text COLLATE "C";
+BEGIN
+	/* in REPEATABLE READ, a lane saved since the snapshot is a serialization failure */
+	PERFORM FROM orders_stream.event_source_mapping_lanes l WHERE l.mapping_uuid = m.uuid FOR UPDATE;
+	SELECT max(l.epoch) INTO last_epoch FROM orders_stream.event_source_mapping_lanes l
+	 WHERE l.mapping_uuid = m.uuid;
+	boundary := greatest(m.checkpoint,
+		(SELECT max(l.checkpoint) FROM orders_stream.event_source_mapping_lanes l WHERE l.mapping_uuid = m.uuid),
+		(SELECT orders_stream.sequence_text(r.sequence_key) FROM orders_stream.record_store r
+		  WHERE r.stream_id = m.stream_id ORDER BY r.sequence_key DESC LIMIT 1));
+	UPDATE orders_stream.event_source_mapping_lanes l SET epoch_end = boundary
+	 WHERE l.mapping_uuid = m.uuid AND l.epoch = last_epoch;
+	INSERT INTO orders_stream.event_source_mapping_lanes (mapping_uuid, epoch, lane, lanes, checkpoint, state)
+	SELECT m.uuid, last_epoch + 1, i, factor, boundary, 'WAITING_EPOCH'
+	  FROM generate_series(0, factor - 1) AS i;
+END
+$$;
+
 /* ---- the API: create, update, delete, list ---- */
 
 CREATE FUNCTION orders_stream_internal.create_event_source_mapping(
@@ -429,11 +534,10 @@ BEGIN
 		THEN orders_stream.sequence_number(pg_current_wal_insert_lsn(), 0) ELSE '' END;
 	m.created_at := now();
 	m.last_modified := now();
-	m.attempts := 0;
-	m.bisect_stack := '{}';
-	m.invocations := 0; m.errors := 0; m.retries := 0; m.failures := 0; m.records_processed := 0;
-	m.last_processing_result := 'No records processed';
 	INSERT INTO orders_stream.event_source_mappings SELECT m.*;
+	INSERT INTO orders_stream.event_source_mapping_lanes (mapping_uuid, epoch, lane, lanes, checkpoint)
+	SELECT m.uuid, 0, i, m.parallelization_factor, m.checkpoint
+	  FROM generate_series(0, m.parallelization_factor - 1) AS i;
 	PERFORM orders_stream_internal.launch_workers();
 	RETURN m.uuid;
 END
@@ -478,6 +582,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	m orders_stream.event_source_mappings := orders_stream_internal.mapping_for_change(caller, mapping);
+	old_factor integer := m.parallelization_factor;
 BEGIN
 	IF function_name IS NOT NULL THEN
 		PERFORM orders_stream_internal.check_function(caller, function_name);
@@ -511,6 +616,10 @@ BEGIN
 		filter_criteria = m.filter_criteria,
 		last_modified = now()
 	 WHERE e.uuid = mapping;
+	IF m.parallelization_factor <> old_factor THEN
+		/* after the UPDATE: no delivery of the mapping is in progress now */
+		PERFORM orders_stream_internal.repartition(m, m.parallelization_factor);
+	END IF;
 	PERFORM orders_stream_internal.launch_workers();
 	RETURN orders_stream_internal.configuration(mapping);
 END

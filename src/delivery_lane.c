@@ -1,0 +1,495 @@
+/*-------------------------------------------------------------------------
+ * delivery_lane.c
+ *	  One step of one lane of an event source mapping: the lane's records, in
+ *	  SequenceNumber order and in batches, go to the mapping's function, the
+ *	  way an AWS Lambda event source mapping feeds a Lambda function from one
+ *	  shard, with ParallelizationFactor lanes per shard.
+ *
+ * One batch is one transaction: the lane's records after its checkpoint are
+ * read, the function runs in a subtransaction as the mapping's owner, and
+ * its effects commit together with the lane's new checkpoint, so each
+ * record's effects happen exactly once.  A failing batch is retried with
+ * exponential backoff; with bisect_batch_on_function_error it is first
+ * halved until the failing record is alone (halvings are not retries); the
+ * halves still to run are kept as a stack of end SequenceNumbers in the lane
+ * row, so a restart resumes the same bisection.  When retries or the record
+ * age run out, the batch goes to orders_stream.failures with the Lambda
+ * OnFailure document, and the checkpoint moves past it.  The lane's state
+ * (delivery_internal.h) says which of these it is doing.
+ *
+ * Hostile functions: neither the mapping row nor the lane row is locked
+ * while the function runs (delete and update do not wait for it); the
+ * outcome is saved only if both are still the ones loaded (same xmin), else
+ * the whole batch rolls back and is redone under the new configuration, or
+ * not at all.  A function is cancelled at orders_stream.function_timeout
+ * and, if it catches the cancel, its worker is terminated
+ * orders_stream.function_timeout_grace later; the invocation is recorded in
+ * the worker's slot in shared memory, so that the slot's next worker counts
+ * it as a failed attempt (retry, bisect, failures) instead of running it
+ * again.  Session state a function leaves in the worker (advisory locks,
+ * temporary objects, prepared statements, cursors, sequence caches,
+ * settings) is cleared after each invocation.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+#include "delivery_internal.h"
+#include "filter.h"
+#include "orders_stream.h"
+#include "workers.h"
+
+/* Exponential backoff: base * 2^(attempt-1), capped. */
+static TimestampTz
+next_attempt(int attempt)
+{
+	int64		delay = orders_stream_retry_base_delay;
+	int			i;
+
+	for (i = 1; i < attempt && delay < orders_stream_retry_max_delay; i++)
+		delay *= 2;
+	delay = Min(delay, (int64) orders_stream_retry_max_delay);
+	return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay);
+}
+
+static void
+pop_done_halves(Outcome *o)
+{
+	while (o->bisect_stack != NIL &&
+		   strcmp((char *) llast(o->bisect_stack), o->checkpoint) <= 0)
+		o->bisect_stack = list_delete_last(o->bisect_stack);
+}
+
+/*
+ * A retry runs the same batch again: records that arrived since must wait
+ * for the next one, so the batch's end goes on the stack (and comes off it
+ * with pop_done_halves() once the checkpoint has passed it).
+ */
+static void
+bound_retry(Outcome *o, Batch *b)
+{
+	char	   *last = b->seqs[b->n - 1];
+
+	if (o->bisect_stack == NIL || strcmp((char *) llast(o->bisect_stack), last) > 0)
+		o->bisect_stack = lappend(list_copy(o->bisect_stack), last);
+}
+
+/*
+ * The record-age limit of a mapping, in seconds: its own, or with -1 the
+ * retention less a margin, so that records are given up on (and kept in
+ * orders_stream.failures) before they are trimmed.
+ */
+static int64
+max_age_secs(Mapping *m)
+{
+	if (m->max_age_secs >= 0)
+		return m->max_age_secs;
+	return Max(orders_stream_retention - AGE_MARGIN_SECS, 1);
+}
+
+/*
+ * Whether the mapping's owner may read its stream: SELECT on the table, and
+ * past its row-level security if enabled (the records hold every row).  The
+ * records of a dropped table stay deliverable to the mappings that exist
+ * until they age out: nobody can be granted access to them any more, and
+ * the mapping's owner had it.  (An OID that a new table reuses is checked
+ * as that table.)
+ */
+static bool
+owner_may_read(Mapping *m)
+{
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(m->target.owner)))
+		return false;
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(m->relid)))
+		return true;
+	return pg_class_aclcheck(m->relid, m->target.owner, ACL_SELECT) == ACLCHECK_OK &&
+		check_enable_rls(m->relid, m->target.owner, true) != RLS_ENABLED;
+}
+
+/*
+ * Runs the function on the batch, recording the invocation in the worker's
+ * slot while it runs, for the slot's next worker should this one be
+ * terminated.
+ */
+static bool
+invoke_batch(Mapping *m, Batch *b, const char *batch_end, char **lowest,
+			 ErrorData **error)
+{
+	DeliveryInflight *inflight = delivery_my_inflight();
+	bool		ok;
+
+	if (inflight != NULL &&
+		strlen(m->checkpoint) < OS_INFLIGHT_SEQ_LEN &&
+		strlen(batch_end) < OS_INFLIGHT_SEQ_LEN)
+	{
+		strlcpy(inflight->lane.mapping, m->uuid, sizeof(inflight->lane.mapping));
+		inflight->lane.epoch = m->epoch;
+		inflight->lane.lane = m->lane;
+		strlcpy(inflight->checkpoint, m->checkpoint, sizeof(inflight->checkpoint));
+		strlcpy(inflight->batch_end, batch_end, sizeof(inflight->batch_end));
+		inflight->timeout_ms = orders_stream_function_timeout;
+		inflight->timed_out = false;
+		pg_write_barrier();
+		inflight->pid = MyProcPid;
+	}
+	ok = delivery_invoke(&m->target, build_event, b,
+						 m->report_item_failures ? b->seqs : NULL, b->n,
+						 lowest, error);
+	if (inflight != NULL)
+		inflight->pid = 0;
+	return ok;
+}
+
+/* The state a lane is in after an outcome. */
+static LaneState
+outcome_state(const Outcome *o)
+{
+	if (o->next_attempt_at != 0)
+		return LANE_BACKOFF;
+	if (o->bisect_stack != NIL)
+		return LANE_BISECTING;
+	return LANE_READY;
+}
+
+/*
+ * A lane that fetched nothing: a pending half whose records have gone is
+ * done; a lane of an ended epoch has delivered all its records and is
+ * DRAINED; any other has delivered everything of its stream up to the
+ * newest record, whatever lane that is in, and moves its checkpoint there,
+ * so that the mapping's checkpoint (its slowest lane's) shows how far the
+ * mapping has got.  Returns whether it saved something.
+ */
+static bool
+lane_empty(Mapping *m, Outcome *o)
+{
+	if (m->bisect_stack != NIL)
+	{
+		o->checkpoint = (char *) llast(m->bisect_stack);
+		o->result = "OK";
+		pop_done_halves(o);
+	}
+	else if (m->epoch_end != NULL)
+	{
+		o->checkpoint = m->epoch_end;
+		o->state = LANE_DRAINED;
+		save_outcome(m, o);
+		return true;
+	}
+	else
+	{
+		char	   *newest = stream_high_water(m);
+
+		if (newest == NULL || strcmp(newest, m->checkpoint) <= 0)
+		{
+			if (m->state == LANE_READY)
+				return false;
+			/* a new epoch's lane that may run now: say so */
+		}
+		else
+			o->checkpoint = newest;
+	}
+	o->state = outcome_state(o);
+	save_outcome(m, o);
+	return true;
+}
+
+/*
+ * One step of one lane, in the current transaction: the lane's state
+ * machine (see delivery_internal.h).  Sets step->worked if it invoked or
+ * gave records up; otherwise step->due says when there may be something to
+ * do.  With killed, the batch is the one a terminated worker was invoking,
+ * and fails without being invoked again.
+ */
+static void
+lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	Batch	   *b;
+	Outcome		o;
+	int			expired;
+	char	   *lowest = NULL;
+	ErrorData  *error = NULL;
+	bool		ok;
+	char	   *batch_end;		/* the last record read, matching or not */
+
+	memset(&o, 0, sizeof(o));
+	o.checkpoint = m->checkpoint;
+	o.attempts = m->attempts;
+	o.bisect_stack = m->bisect_stack;
+	step->state = LANE_READY;
+
+	b = fetch_batch(m, killed ? killed->batch_end : NULL);
+	if (b->n == 0)
+	{
+		if (lane_empty(m, &o))
+			step->state = o.state;
+		/* nothing invoked: the lane waits for records */
+		return;
+	}
+
+	batch_end = b->seqs[b->n - 1];
+
+	/*
+	 * The owner must still exist and still be allowed to read the stream.  If
+	 * not, the lane stalls, as an AWS mapping whose role lost access to the
+	 * stream does: its records go neither to the function nor to
+	 * orders_stream.failures, which the owner can read.  Delivery resumes
+	 * once the privilege is back; until then retention trims the records.
+	 * Checked before the batching window or the filters look at a record, so
+	 * that not even the checkpoint moves on data the owner may not read.
+	 */
+	if (!owner_may_read(m))
+	{
+		o.errors = 1;
+		o.last_error = psprintf("42501: AccessDeniedException: the owner of event source mapping %s may not read stream \"%s\"",
+								m->uuid, m->stream_arn);
+		o.result = "PROBLEM: The owner of the mapping may not read the stream";
+		o.next_attempt_at = TimestampTzPlusMilliseconds(now, orders_stream_retry_max_delay);
+		o.state = LANE_STALLED;
+		save_outcome(m, &o);
+		step->state = LANE_STALLED;
+		step->due = o.next_attempt_at;
+		return;
+	}
+
+	/* AWS waits up to the batching window for a full batch */
+	if (!b->full && m->window_secs > 0 && m->attempts == 0 &&
+		m->bisect_stack == NIL && killed == NULL && m->epoch_end == NULL &&
+		now < TimestampTzPlusMilliseconds(b->arrivals[0], m->window_secs * 1000L))
+	{
+		step->state = LANE_BATCHING;
+		step->due = TimestampTzPlusMilliseconds(b->arrivals[0], m->window_secs * 1000L);
+		return;
+	}
+
+	step->worked = true;
+
+	/* records that match no filter are discarded, as AWS event filtering does */
+	if (m->filters != NIL)
+	{
+		b = filter_batch(m, b);
+		if (b->n == 0)
+		{
+			o.checkpoint = batch_end;
+			o.result = "OK";
+			pop_done_halves(&o);
+			o.state = outcome_state(&o);
+			save_outcome(m, &o);
+			step->state = o.state;
+			return;
+		}
+	}
+
+	/* records too old for the function go to the failure destination */
+	for (expired = 0; expired < b->n; expired++)
+		if (ms_between(b->arrivals[expired], now) <= max_age_secs(m) * 1000)
+			break;
+	if (expired > 0)
+	{
+		write_failure(m, b, 0, expired, "RecordAgeExceeded", m->attempts, NULL);
+		o.checkpoint = b->seqs[expired - 1];
+		o.attempts = 0;
+		o.failures = 1;
+		o.result = "PROBLEM: Record age exceeded";
+		pop_done_halves(&o);
+		o.state = outcome_state(&o);
+		save_outcome(m, &o);
+		step->state = o.state;
+		return;
+	}
+
+	if (killed != NULL)
+	{
+		error = killed_error(m, killed);
+		ok = false;
+	}
+	else
+		ok = invoke_batch(m, b, batch_end, &lowest, &error);
+	o.invocations = 1;
+
+	if (ok && lowest == NULL)
+	{
+		o.checkpoint = batch_end;
+		o.attempts = 0;
+		o.processed = b->n;
+		o.result = "OK";
+		pop_done_halves(&o);
+	}
+	else if (ok)
+	{
+		/* partial failure: keep what came before the lowest failed record */
+		int			first_failed = 0;
+
+		while (strcmp(b->seqs[first_failed], lowest) != 0)
+			first_failed++;
+		o.processed = first_failed;
+		if (first_failed > 0)
+			o.checkpoint = b->seqs[first_failed - 1];
+		o.errors = 1;
+		o.last_error = psprintf("batchItemFailures from %s", lowest);
+		o.result = "PROBLEM: Function reported batch item failures";
+		if (m->max_retries >= 0 && m->attempts >= m->max_retries)
+		{
+			write_failure(m, b, first_failed, b->n, "RetryAttemptsExhausted",
+						  m->attempts + 1, NULL);
+			o.checkpoint = batch_end;
+			o.attempts = 0;
+			o.failures = 1;
+		}
+		else
+		{
+			o.attempts = m->attempts + 1;
+			o.retries = 1;
+			o.next_attempt_at = next_attempt(o.attempts);
+			bound_retry(&o, b);
+		}
+		pop_done_halves(&o);
+	}
+	else
+	{
+		o.errors = 1;
+		o.last_error = describe_error(error);
+		o.result = "PROBLEM: Function call failed";
+		if (m->bisect && b->n > 1)
+		{
+			/* run the first half next, then the second; not a retry */
+			if (o.bisect_stack == NIL)
+				o.bisect_stack = lappend(o.bisect_stack, b->seqs[b->n - 1]);
+			o.bisect_stack = lappend(list_copy(o.bisect_stack), b->seqs[(b->n + 1) / 2 - 1]);
+		}
+		else if (m->max_retries >= 0 && m->attempts >= m->max_retries)
+		{
+			write_failure(m, b, 0, b->n, "RetryAttemptsExhausted", m->attempts + 1, error);
+			o.checkpoint = batch_end;
+			o.attempts = 0;
+			o.failures = 1;
+			pop_done_halves(&o);
+		}
+		else
+		{
+			o.attempts = m->attempts + 1;
+			o.retries = 1;
+			o.next_attempt_at = next_attempt(o.attempts);
+			bound_retry(&o, b);
+		}
+	}
+	o.state = outcome_state(&o);
+	save_outcome(m, &o);
+	step->state = o.state;
+	step->due = o.next_attempt_at;
+}
+
+/*
+ * One step of one lane, in a transaction of its own, rolled back if the
+ * mapping or the lane changed meanwhile.
+ */
+static void
+lane_one(const LaneKey *key, const KilledInvocation *killed, LaneStep *step)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Mapping    *m;
+	bool		stale = false;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	pgstat_report_activity(STATE_RUNNING, "delivering stream records");
+
+	m = load_lane(key);
+	if (m != NULL && killed != NULL && strcmp(m->checkpoint, killed->checkpoint) != 0)
+		killed = NULL;			/* that batch is no longer the next */
+	if (m == NULL)
+		step->gone = true;
+	else if (m->older_epochs)
+		step->state = LANE_WAITING_EPOCH;
+	else if (killed == NULL && m->next_attempt_at > GetCurrentTimestamp())
+	{
+		/* backing off before a retry, or stalled */
+		step->state = m->state;
+		step->due = m->next_attempt_at;
+	}
+	else
+	{
+		lane_step(m, killed, step);
+		stale = m->stale;
+	}
+
+	SPI_finish();
+	PopActiveSnapshot();
+	if (stale)
+	{
+		AbortCurrentTransaction();
+		step->worked = true;	/* try again at once, under the new row */
+		step->due = 0;
+	}
+	else
+		CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* lane_one(), surviving its errors. */
+void
+lane_step_guarded(const LaneKey *key, const KilledInvocation *killed,
+				  LaneStep *step)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *volatile message = NULL;
+
+	memset(step, 0, sizeof(LaneStep));
+	PG_TRY();
+	{
+		lane_one(key, killed, step);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+		DeliveryInflight *inflight = delivery_my_inflight();
+
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		EmitErrorReport();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		if (inflight != NULL)
+			inflight->pid = 0;
+		pgstat_report_activity(STATE_IDLE, NULL);
+		RESUME_INTERRUPTS();
+		message = psprintf("%s: %s", unpack_sql_state(e->sqlerrcode),
+						   e->message ? e->message : "");
+		FreeErrorData(e);
+	}
+	PG_END_TRY();
+
+	if (message != NULL)
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		SPI_connect();
+		note_internal_error(key, message);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(cxt);
+		pfree(message);
+		memset(step, 0, sizeof(LaneStep));
+		step->state = LANE_BACKOFF;
+		step->due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												orders_stream_retry_max_delay);
+	}
+}

@@ -1,0 +1,800 @@
+/*-------------------------------------------------------------------------
+ * delivery_pool.c
+ *	  The delivery launcher and its pool of delivery workers, the way
+ *	  logical replication's launcher starts and stops apply workers.
+ *
+ * The launcher (one per server, in orders_stream.database) keeps the list
+ * of the lanes of the enabled mappings and hands each lane that may have
+ * something to do to an idle worker of the pool, starting dynamic workers
+ * up to orders_stream.max_delivery_workers.  A worker serves one lane at a
+ * time: it runs the lane's steps (delivery_lane.c) while they do something,
+ * then gives the lane back with the time it wants to run again (its retry,
+ * its batching window) or "when records arrive", and waits for the next
+ * lane.  So a slow, failing or hung function holds one worker, never the
+ * others, and a lane waiting for a retry holds none.  When more lanes have
+ * work than there are workers, a worker gives its lane back after
+ * DELIVERY_LANE_QUANTUM_MS, and lanes take turns in the order they became
+ * runnable.
+ *
+ * Shared memory has one slot per possible worker: the lane assigned to it,
+ * what the worker reports when it gives the lane back, and the invocation
+ * in flight (see DeliveryInflight).  A worker terminated during an
+ * invocation leaves that record behind; the launcher restarts a worker in
+ * the same slot with the same lane, and that worker fails the invocation
+ * instead of running it again.  Capture bumps a counter whenever it stores
+ * records (worker_wakeup()), which makes the lanes waiting for records
+ * runnable; a lane that found nothing reports the counter it saw before it
+ * looked, so records stored meanwhile are never missed.
+ *
+ * Idle workers exit after DELIVERY_WORKER_IDLE_MS, giving their
+ * max_worker_processes slot back (parallel query uses them too).  When the
+ * launcher exits, it terminates its workers.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/pmsignal.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "compat.h"
+#include "delivery_internal.h"
+#include "orders_stream.h"
+#include "workers.h"
+
+/* How long a worker serves one lane while other lanes wait for a worker. */
+#define DELIVERY_LANE_QUANTUM_MS	200
+/* An idle worker exits after this long. */
+#define DELIVERY_WORKER_IDLE_MS		30000
+/* A worker that exited without giving its lane back: its lane waits this long. */
+#define DELIVERY_RESTART_DELAY_MS	1000
+/* How often the launcher reads the lanes again without being told of a change. */
+#define LAUNCHER_REFRESH_MS			1000
+/* A lane waiting for records runs anyway this often. */
+#define LANE_RECHECK_MS				5000
+
+#define DELIVERY_WORKER_TYPE	"orders_stream delivery"
+
+/*
+ * DROP EXTENSION locks the extension's tables in its own order; a worker
+ * reading them at that moment can deadlock with it.  The process that
+ * detects a deadlock is the one aborted: workers look sooner than sessions
+ * (default 1 s), so that the worker gives way, not the DROP.
+ */
+#define DELIVERY_DEADLOCK_TIMEOUT	"100ms"
+
+/* What a worker says when it gives its lane back. */
+typedef struct LaneRelease
+{
+	TimestampTz due;			/* run again from then (0 = no time) */
+	bool		on_records;		/* run again when records arrive */
+	bool		gone;			/* the lane (or its mapping) is gone or disabled */
+	LaneState	state;
+	uint64		seen_records;	/* the records counter before its last step */
+} LaneRelease;
+
+typedef struct DeliverySlot
+{
+	slock_t		mutex;			/* protects the fields up to inflight */
+	pid_t		pid;			/* the worker attached, 0 = none */
+	Latch	   *latch;
+	bool		assigned;		/* set by the launcher, cleared by the worker */
+	bool		idle_exit;		/* the worker is exiting for idleness */
+	LaneKey		lane;
+	LaneRelease release;
+	DeliveryInflight inflight;
+} DeliverySlot;
+
+typedef struct DeliveryPool
+{
+	pg_atomic_uint64 records;	/* bumped whenever capture stores records */
+	pg_atomic_uint32 changes;	/* bumped when mappings change */
+	bool		lanes_waiting;	/* runnable lanes wait for a worker */
+	int			nslots;
+	DeliverySlot slots[FLEXIBLE_ARRAY_MEMBER];
+} DeliveryPool;
+
+static DeliveryPool *pool = NULL;
+
+/* In a worker: its slot. */
+static DeliverySlot *my_slot = NULL;
+
+/* ---- shared memory ---- */
+
+Size
+delivery_pool_shmem_size(void)
+{
+	return add_size(offsetof(DeliveryPool, slots),
+					mul_size(orders_stream_max_delivery_workers, sizeof(DeliverySlot)));
+}
+
+void
+delivery_pool_shmem_startup(void)
+{
+	bool		found;
+	int			i;
+
+	pool = ShmemInitStruct("orders_stream delivery pool",
+						   delivery_pool_shmem_size(), &found);
+	if (found)
+		return;
+	memset(pool, 0, delivery_pool_shmem_size());
+	pg_atomic_init_u64(&pool->records, 0);
+	pg_atomic_init_u32(&pool->changes, 0);
+	pool->nslots = orders_stream_max_delivery_workers;
+	for (i = 0; i < pool->nslots; i++)
+		SpinLockInit(&pool->slots[i].mutex);
+}
+
+void
+delivery_pool_note_records(void)
+{
+	if (pool != NULL)
+		pg_atomic_fetch_add_u64(&pool->records, 1);
+}
+
+void
+delivery_pool_note_changes(void)
+{
+	if (pool != NULL)
+		pg_atomic_fetch_add_u32(&pool->changes, 1);
+}
+
+DeliveryInflight *
+delivery_my_inflight(void)
+{
+	return my_slot ? &my_slot->inflight : NULL;
+}
+
+/* ---- the launcher ---- */
+
+/* A lane as the launcher knows it. */
+typedef struct LaneEntry
+{
+	LaneKey		key;
+	int			slot;			/* the slot serving it, or -1 */
+	bool		listed;			/* in the last refresh */
+	TimestampTz due;			/* runnable from then, 0 = no time */
+	bool		on_records;		/* runnable when records arrive */
+	uint64		seen_records;
+	uint64		queued;			/* when it became runnable, for turns */
+} LaneEntry;
+
+static LaneEntry *entries = NULL;
+static int	nentries = 0;
+static BackgroundWorkerHandle **handles = NULL;
+/* per slot: the launcher assigned a lane and has not seen it given back */
+static bool *busy = NULL;
+static LaneKey *busy_lane = NULL;
+static uint64 turn = 0;
+
+static bool
+same_lane(const LaneKey *a, const LaneKey *b)
+{
+	return a->epoch == b->epoch && a->lane == b->lane &&
+		strcmp(a->mapping, b->mapping) == 0;
+}
+
+static LaneEntry *
+find_entry(const LaneKey *key)
+{
+	int			i;
+
+	for (i = 0; i < nentries; i++)
+		if (same_lane(&entries[i].key, key))
+			return &entries[i];
+	return NULL;
+}
+
+/*
+ * Reads the lanes of the enabled mappings again.  Entries keep what the
+ * launcher knows of them; a lane that is gone is forgotten once no worker
+ * serves it.
+ */
+static void
+refresh_lanes(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	LaneEntry  *fresh;
+	int			nfresh = 0;
+	uint64		i;
+	int			j;
+	TimestampTz now = GetCurrentTimestamp();
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	pgstat_report_activity(STATE_RUNNING, "reading the lanes of event source mappings");
+	if (SPI_execute("SELECT l.mapping_uuid::pg_catalog.text, l.epoch, l.lane, l.next_attempt_at "
+					"FROM orders_stream.event_source_mapping_lanes l "
+					"JOIN orders_stream.event_source_mappings m ON m.uuid OPERATOR(pg_catalog.=) l.mapping_uuid "
+					"WHERE m.enabled AND l.state OPERATOR(pg_catalog.<>) 'DRAINED' "
+					"ORDER BY m.created_at, m.uuid, l.epoch, l.lane", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the lanes of event source mappings");
+
+	fresh = MemoryContextAlloc(TopMemoryContext,
+							   sizeof(LaneEntry) * (SPI_processed + nentries + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		LaneEntry  *e = &fresh[nfresh++];
+		LaneEntry  *old;
+		bool		isnull;
+		Datum		next;
+
+		memset(e, 0, sizeof(LaneEntry));
+		strlcpy(e->key.mapping, spi_text(tup, 1), sizeof(e->key.mapping));
+		e->key.epoch = DatumGetInt32(spi_datum(tup, 2, &isnull));
+		e->key.lane = DatumGetInt32(spi_datum(tup, 3, &isnull));
+		e->listed = true;
+		old = find_entry(&e->key);
+		if (old != NULL)
+		{
+			e->slot = old->slot;
+			e->due = old->due;
+			e->on_records = old->on_records;
+			e->seen_records = old->seen_records;
+			e->queued = old->queued;
+			old->slot = -2;		/* carried over */
+			continue;
+		}
+		next = spi_datum(tup, 4, &isnull);
+		e->slot = -1;
+		e->due = isnull ? now : DatumGetTimestampTz(next);
+		e->on_records = isnull;
+		e->queued = turn++;
+	}
+	/* lanes no longer listed whose worker has not given them back yet */
+	for (j = 0; j < nentries; j++)
+		if (entries[j].slot >= 0)
+		{
+			fresh[nfresh] = entries[j];
+			fresh[nfresh++].listed = false;
+		}
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	MemoryContextSwitchTo(cxt);
+	if (entries)
+		pfree(entries);
+	entries = fresh;
+	nentries = nfresh;
+}
+
+/* Makes every lane of a mapping runnable now. */
+static void
+kick_mapping(const char *mapping, TimestampTz now)
+{
+	int			i;
+
+	for (i = 0; i < nentries; i++)
+		if (strcmp(entries[i].key.mapping, mapping) == 0 && entries[i].slot < 0)
+			entries[i].due = now;
+}
+
+/* Takes in the lanes workers gave back.  Returns whether a lane drained. */
+static bool
+collect_releases(TimestampTz now)
+{
+	bool		drained = false;
+	int			i;
+
+	for (i = 0; i < pool->nslots; i++)
+	{
+		DeliverySlot *slot = &pool->slots[i];
+		LaneRelease release;
+		LaneEntry  *e;
+		bool		assigned;
+
+		if (!busy[i])
+			continue;
+		SpinLockAcquire(&slot->mutex);
+		assigned = slot->assigned;
+		release = slot->release;
+		SpinLockRelease(&slot->mutex);
+		if (assigned)
+			continue;
+		busy[i] = false;
+		e = find_entry(&busy_lane[i]);
+		if (e == NULL)
+			continue;
+		e->slot = -1;
+		e->seen_records = release.seen_records;
+		e->on_records = release.on_records;
+		e->due = release.due != 0 ? release.due :
+			TimestampTzPlusMilliseconds(now, LANE_RECHECK_MS);
+		e->queued = turn++;
+		if (release.gone)
+			e->listed = false;
+		else if (release.state == LANE_DRAINED)
+		{
+			/* the next epoch's lanes may start */
+			kick_mapping(e->key.mapping, now);
+			drained = true;
+		}
+	}
+	return drained;
+}
+
+static bool
+start_worker(int index)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "orders_stream");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "orders_stream_delivery_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "orders_stream delivery worker %d", index);
+	snprintf(worker.bgw_type, BGW_MAXLEN, DELIVERY_WORKER_TYPE);
+	worker.bgw_main_arg = Int32GetDatum(index);
+	memcpy(worker.bgw_extra, &MyDatabaseId, sizeof(Oid));
+	worker.bgw_notify_pid = MyProcPid;
+	return RegisterDynamicBackgroundWorker(&worker, &handles[index]);
+}
+
+/*
+ * Frees the slots whose worker has exited.  One that was invoking a function
+ * (terminated past its timeout) gets a new worker at once, for the same
+ * lane, which fails that invocation.
+ */
+static void
+reap_workers(TimestampTz now)
+{
+	int			i;
+
+	for (i = 0; i < pool->nslots; i++)
+	{
+		DeliverySlot *slot = &pool->slots[i];
+		pid_t		pid;
+		LaneEntry  *e;
+
+		if (handles[i] == NULL ||
+			GetBackgroundWorkerPid(handles[i], &pid) != BGWH_STOPPED)
+			continue;
+		pfree(handles[i]);
+		handles[i] = NULL;
+		SpinLockAcquire(&slot->mutex);
+		slot->idle_exit = false;
+		SpinLockRelease(&slot->mutex);
+		if (!busy[i])
+			continue;
+		if (slot->inflight.pid != 0 && start_worker(i))
+			continue;
+		/* it exited without giving its lane back: an error, or a signal */
+		SpinLockAcquire(&slot->mutex);
+		slot->assigned = false;
+		SpinLockRelease(&slot->mutex);
+		busy[i] = false;
+		e = find_entry(&busy_lane[i]);
+		if (e != NULL)
+		{
+			e->slot = -1;
+			e->due = TimestampTzPlusMilliseconds(now, DELIVERY_RESTART_DELAY_MS);
+			e->on_records = false;
+		}
+	}
+}
+
+static bool
+runnable(const LaneEntry *e, TimestampTz now, uint64 records)
+{
+	return e->slot == -1 && e->listed &&
+		((e->due != 0 && e->due <= now) ||
+		 (e->on_records && e->seen_records != records));
+}
+
+/* Gives the lane to slot index; false if the slot cannot take it. */
+static bool
+assign(int index, LaneEntry *e)
+{
+	DeliverySlot *slot = &pool->slots[index];
+	bool		ok;
+	Latch	   *latch;
+
+	SpinLockAcquire(&slot->mutex);
+	ok = !slot->assigned && !slot->idle_exit;
+	if (ok)
+	{
+		slot->lane = e->key;
+		slot->assigned = true;
+		memset(&slot->release, 0, sizeof(LaneRelease));
+	}
+	latch = slot->latch;
+	SpinLockRelease(&slot->mutex);
+	if (!ok)
+		return false;
+	busy[index] = true;
+	busy_lane[index] = e->key;
+	e->slot = index;
+	if (latch != NULL)
+		SetLatch(latch);
+	return true;
+}
+
+/*
+ * Hands the runnable lanes, longest waiting first, to idle workers,
+ * starting workers while there are free slots.  Returns when the next lane
+ * becomes runnable by time.
+ */
+static TimestampTz
+dispatch(TimestampTz now)
+{
+	uint64		records = pg_atomic_read_u64(&pool->records);
+	bool		waiting = false;
+	TimestampTz next = TimestampTzPlusMilliseconds(now, LANE_RECHECK_MS);
+	int			j;
+
+	for (;;)
+	{
+		LaneEntry  *e = NULL;
+		int			i;
+		bool		placed = false;
+
+		for (i = 0; i < nentries; i++)
+			if (runnable(&entries[i], now, records) &&
+				(e == NULL || entries[i].queued < e->queued))
+				e = &entries[i];
+		if (e == NULL)
+			break;
+		/* an idle worker first, then a new one */
+		for (i = 0; i < pool->nslots && !placed; i++)
+			if (handles[i] != NULL && !busy[i])
+				placed = assign(i, e);
+		for (i = 0; i < pool->nslots && !placed; i++)
+			if (handles[i] == NULL && pool->slots[i].pid == 0)
+			{
+				pool->slots[i].inflight.pid = 0;
+				if (!assign(i, e))
+					continue;
+				if (start_worker(i))
+					placed = true;
+				else
+				{
+					/* max_worker_processes reached: it waits */
+					SpinLockAcquire(&pool->slots[i].mutex);
+					pool->slots[i].assigned = false;
+					SpinLockRelease(&pool->slots[i].mutex);
+					busy[i] = false;
+					e->slot = -1;
+					break;
+				}
+			}
+		if (!placed)
+		{
+			waiting = true;
+			break;
+		}
+	}
+	pool->lanes_waiting = waiting;
+
+	for (j = 0; j < nentries; j++)
+		if (entries[j].slot == -1 && entries[j].due > now && entries[j].due < next)
+			next = entries[j].due;
+	return next;
+}
+
+static void
+stop_workers(int code, Datum arg)
+{
+	int			i;
+
+	for (i = 0; i < pool->nslots; i++)
+		if (handles[i] != NULL)
+			TerminateBackgroundWorker(handles[i]);
+}
+
+void
+orders_stream_delivery_launcher_main(Datum arg)
+{
+	TimestampTz started = GetCurrentTimestamp();
+	TimestampTz next_refresh = 0;
+	uint32		changes = 0;
+	bool		extension_ok = false;
+
+	(void) worker_start(OS_WORKER_DELIVERY, arg);
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
+	SetConfigOption("deadlock_timeout", DELIVERY_DEADLOCK_TIMEOUT, PGC_SUSET, PGC_S_SESSION);
+	handles = MemoryContextAllocZero(TopMemoryContext,
+									 sizeof(BackgroundWorkerHandle *) * pool->nslots);
+	busy = MemoryContextAllocZero(TopMemoryContext, sizeof(bool) * pool->nslots);
+	busy_lane = MemoryContextAllocZero(TopMemoryContext, sizeof(LaneKey) * pool->nslots);
+	before_shmem_exit(stop_workers, (Datum) 0);
+
+	for (;;)
+	{
+		TimestampTz now;
+		TimestampTz wake;
+		uint32		current;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!extension_ok)
+		{
+			/* just launched by CREATE EXTENSION: it may not have committed yet */
+			if (!OidIsValid(worker_extension_oid()))
+			{
+				if (TimestampDifferenceExceeds(started, GetCurrentTimestamp(), EXTENSION_WAIT_MS))
+				{
+					ereport(LOG,
+							(errmsg("orders_stream delivery launcher stopping: extension \"orders_stream\" is not installed")));
+					proc_exit(0);
+				}
+				worker_wait(100);
+				continue;
+			}
+			extension_ok = true;
+			next_refresh = 0;
+		}
+
+		now = GetCurrentTimestamp();
+		current = pg_atomic_read_u32(&pool->changes);
+		if (current != changes || now >= next_refresh)
+		{
+			MemoryContext cxt = CurrentMemoryContext;
+
+			PG_TRY();
+			{
+				refresh_lanes();
+			}
+			PG_CATCH();
+			{
+				/* DROP EXTENSION, most likely: checked above next time */
+				MemoryContextSwitchTo(cxt);
+				EmitErrorReport();
+				FlushErrorState();
+				AbortOutOfAnyTransaction();
+				extension_ok = false;
+			}
+			PG_END_TRY();
+			if (current != changes)
+			{
+				int			i;
+
+				/* a mapping changed: each of its lanes may have work now */
+				for (i = 0; i < nentries; i++)
+					entries[i].due = now;
+			}
+			changes = current;
+			next_refresh = TimestampTzPlusMilliseconds(now, LAUNCHER_REFRESH_MS);
+		}
+
+		reap_workers(now);
+		if (collect_releases(now))
+			next_refresh = now;
+		wake = Min(dispatch(now), next_refresh);
+		worker_wait(Max(ms_between(GetCurrentTimestamp(), wake), 1));
+	}
+}
+
+/* ---- a worker ---- */
+
+static void
+detach_slot(int code, Datum arg)
+{
+	SpinLockAcquire(&my_slot->mutex);
+	my_slot->pid = 0;
+	my_slot->latch = NULL;
+	SpinLockRelease(&my_slot->mutex);
+}
+
+/*
+ * The invocation the slot's previous worker was running when it exited
+ * (terminated past the function's timeout, or otherwise), or NULL.
+ */
+static KilledInvocation *
+take_killed_invocation(void)
+{
+	DeliveryInflight *inflight = &my_slot->inflight;
+	KilledInvocation *killed;
+
+	if (inflight->pid == 0 || inflight->pid == MyProcPid)
+		return NULL;
+	killed = MemoryContextAllocZero(TopMemoryContext, sizeof(KilledInvocation));
+	killed->lane = inflight->lane;
+	killed->checkpoint = MemoryContextStrdup(TopMemoryContext, inflight->checkpoint);
+	killed->batch_end = MemoryContextStrdup(TopMemoryContext, inflight->batch_end);
+	killed->timed_out = inflight->timed_out;
+	killed->timeout_ms = inflight->timeout_ms;
+	inflight->pid = 0;
+	ereport(LOG,
+			(errmsg("orders_stream delivery: the previous worker was terminated while invoking the function of event source mapping %s (lane %d)%s; the invocation counts as failed",
+					killed->lane.mapping, killed->lane.lane,
+					killed->timed_out ? " past orders_stream.function_timeout" : "")));
+	return killed;
+}
+
+/*
+ * Runs the lane's steps while they do something (for one quantum, when
+ * other lanes wait for a worker), then gives the lane back.
+ */
+static void
+serve_lane(const LaneKey *key, const KilledInvocation *killed,
+		   MemoryContext step_cxt)
+{
+	TimestampTz started = GetCurrentTimestamp();
+	LaneStep	step;
+	uint64		seen;
+	char		name[NAMEDATALEN];
+
+	/* pg_stat_activity names the lane served */
+	snprintf(name, sizeof(name), "orders_stream %s lane %d", key->mapping, key->lane);
+	SetConfigOption("application_name", name, PGC_USERSET, PGC_S_SESSION);
+
+	for (;;)
+	{
+		seen = pg_atomic_read_u64(&pool->records);
+		MemoryContextReset(step_cxt);
+		MemoryContextSwitchTo(step_cxt);
+		lane_step_guarded(key, killed, &step);
+		killed = NULL;
+		if (!step.worked)
+			break;
+		if (pool->lanes_waiting &&
+			TimestampDifferenceExceeds(started, GetCurrentTimestamp(), DELIVERY_LANE_QUANTUM_MS))
+		{
+			step.due = GetCurrentTimestamp();
+			break;
+		}
+		/* not through the latch: an orphan must not go on delivering */
+		if (!PostmasterIsAlive())
+			proc_exit(1);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+	}
+
+	SpinLockAcquire(&my_slot->mutex);
+	my_slot->release.due = step.due;
+	my_slot->release.on_records = step.state != LANE_BACKOFF && step.state != LANE_STALLED;
+	my_slot->release.gone = step.gone;
+	my_slot->release.state = step.state;
+	my_slot->release.seen_records = seen;
+	my_slot->assigned = false;
+	SpinLockRelease(&my_slot->mutex);
+	worker_nudge(OS_WORKER_DELIVERY);
+	SetConfigOption("application_name", DELIVERY_WORKER_TYPE, PGC_USERSET, PGC_S_SESSION);
+}
+
+void
+orders_stream_delivery_worker_main(Datum arg)
+{
+	int			index = DatumGetInt32(arg);
+	Oid			database;
+	TimestampTz idle_since;
+	MemoryContext step_cxt;
+	KilledInvocation *killed;
+
+	memcpy(&database, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
+	/* settings, not just pg_stat_activity's: invocations restore them */
+	SetConfigOption("application_name", DELIVERY_WORKER_TYPE, PGC_USERSET, PGC_S_SESSION);
+	/* this session is a superuser's: its own queries trust pg_catalog only */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
+	SetConfigOption("deadlock_timeout", DELIVERY_DEADLOCK_TIMEOUT, PGC_SUSET, PGC_S_SESSION);
+	delivery_invoke_in_worker();
+
+	my_slot = &pool->slots[index];
+	SpinLockAcquire(&my_slot->mutex);
+	my_slot->pid = MyProcPid;
+	my_slot->latch = MyLatch;
+	SpinLockRelease(&my_slot->mutex);
+	before_shmem_exit(detach_slot, (Datum) 0);
+	killed = take_killed_invocation();
+
+	/* everything of a step, reset at the start of the next */
+	step_cxt = AllocSetContextCreate(TopMemoryContext, "orders_stream delivery step",
+									 ALLOCSET_DEFAULT_SIZES);
+	idle_since = GetCurrentTimestamp();
+	for (;;)
+	{
+		bool		assigned;
+		LaneKey		key;
+		long		idle_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		SpinLockAcquire(&my_slot->mutex);
+		assigned = my_slot->assigned;
+		key = my_slot->lane;
+		SpinLockRelease(&my_slot->mutex);
+		if (assigned)
+		{
+			serve_lane(&key,
+					   killed != NULL && same_lane(&killed->lane, &key) ? killed : NULL,
+					   step_cxt);
+			killed = NULL;
+			MemoryContextSwitchTo(TopMemoryContext);
+			idle_since = GetCurrentTimestamp();
+			continue;
+		}
+		if (!worker_running(OS_WORKER_DELIVERY))
+			proc_exit(0);
+		idle_ms = ms_between(idle_since, GetCurrentTimestamp());
+		if (idle_ms >= DELIVERY_WORKER_IDLE_MS)
+		{
+			bool		exiting;
+
+			SpinLockAcquire(&my_slot->mutex);
+			exiting = !my_slot->assigned;
+			if (exiting)
+				my_slot->idle_exit = true;
+			SpinLockRelease(&my_slot->mutex);
+			if (exiting)
+				proc_exit(0);
+			continue;
+		}
+		worker_wait(DELIVERY_WORKER_IDLE_MS - idle_ms);
+	}
+}
+
+/* ---- status ---- */
+
+PG_FUNCTION_INFO_V1(orders_stream_delivery_workers);
+
+/* The delivery workers and the lanes they serve now. */
+Datum
+orders_stream_delivery_workers(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (i = 0; pool != NULL && i < pool->nslots; i++)
+	{
+		DeliverySlot *slot = &pool->slots[i];
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+		pid_t		pid;
+		bool		assigned;
+		LaneKey		key;
+
+		SpinLockAcquire(&slot->mutex);
+		pid = slot->pid;
+		assigned = slot->assigned;
+		key = slot->lane;
+		SpinLockRelease(&slot->mutex);
+		if (pid == 0)
+			continue;
+		values[0] = Int32GetDatum(pid);
+		if (assigned)
+		{
+			values[1] = DirectFunctionCall1(uuid_in, CStringGetDatum(key.mapping));
+			values[2] = Int32GetDatum(key.epoch);
+			values[3] = Int32GetDatum(key.lane);
+		}
+		else
+			nulls[1] = nulls[2] = nulls[3] = true;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
