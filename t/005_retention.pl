@@ -340,7 +340,7 @@ CREATE TABLE delete_reference (LIKE orders_stream.record_store INCLUDING INDEXES
 INSERT INTO delete_reference
 SELECT 1, now(), 0, 0, orders_stream.sequence_key(lpad(g::text, 30, '0')), 'INSERT',
 	   format('"ApproximateCreationDateTime":0,"Keys":{"id":{"N":"%s"}},"NewImage":{"note":{"S":"%s"}}',
-			  g, repeat('x', 200))
+			  g, repeat('x', 200)), false
   FROM generate_series(1, 200000) g;
 CHECKPOINT;
 \timing on
