@@ -80,7 +80,7 @@ pages=$((N / 1000 + 2))
 chown postgres:postgres "$dir"/psql_*.sql
 
 now() { date +%s.%N; }
-percentiles() { sort -n | awk '{ v[NR] = $1 } END { printf "%.2f %.2f", v[int(NR * 0.5 + 0.5)], v[int(NR * 0.99 + 0.5)] }'; }
+percentiles() { sort -n | awk '{ v[NR] = $1 } END { printf "%.2f %.2f\n", v[int(NR * 0.5 + 0.5)], v[int(NR * 0.99 + 0.5)] }'; }
 
 printf 'round\tendpoint_rps\tpsql_rps\tratio_rps\tendpoint_p50_ms\tendpoint_p99_ms\tpsql_p50_ms\tpsql_p99_ms\tratio_p99\n' >"$dir/endpoint.tsv"
 for round in $(seq "$ROUNDS"); do
@@ -110,7 +110,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 os_log "results ($N records, $READERS readers, pages of 1000; $CALLS empty GetRecords; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg))"
-column -t "$dir/endpoint.tsv"
+cat "$dir/endpoint.tsv"
 out=${BENCH_OUT:-bench/results/endpoint-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 cp "$dir/endpoint.tsv" "$out/"
