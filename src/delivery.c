@@ -69,6 +69,7 @@
 #include "delivery.h"
 #include "filter.h"
 #include "orders_stream.h"
+#include "window.h"
 #include "workers.h"
 
 /* How long a freshly launched worker waits for CREATE EXTENSION to commit. */
@@ -97,6 +98,7 @@ typedef struct Mapping
 	TimestampTz next_attempt_at;	/* 0 = not waiting for a retry */
 	List	   *bisect_stack;	/* of char *: ends of pending halves, top last */
 	List	   *filters;		/* parsed FilterCriteria patterns, or NIL */
+	WindowState window;			/* tumbling window, saved with the checkpoint */
 	bool		stale;			/* changed or deleted since loaded */
 } Mapping;
 
@@ -107,6 +109,7 @@ typedef struct Batch
 	char	  **seqs;
 	TimestampTz *arrivals;
 	char	  **records;		/* JSON text */
+	WindowInvocation *window;	/* with a tumbling window: its event members */
 } Batch;
 
 /* Outcome of one delivery step, written to the mapping row. */
@@ -123,6 +126,7 @@ typedef struct Outcome
 	int			processed;
 	char	   *last_error;
 	const char *result;
+	WindowState window;
 } Outcome;
 
 /*
@@ -184,7 +188,9 @@ load_mapping(const char *uuid)
 							  "m.maximum_record_age_in_seconds, "
 							  "'ReportBatchItemFailures' = ANY (m.function_response_types), "
 							  "m.checkpoint, m.attempts, m.bisect_stack, m.enabled, m.next_attempt_at, "
-							  "m.filter_criteria, m.xmin::text::bigint "
+							  "m.filter_criteria, m.xmin::text::bigint, "
+							  "m.tumbling_window_in_seconds, m.window_start, m.window_state, "
+							  "m.window_terminated_early "
 							  "FROM orders_stream.event_source_mappings m "
 							  "JOIN orders_stream.streams s USING (stream_id) "
 							  "WHERE m.uuid = $1::uuid",
@@ -239,6 +245,17 @@ load_mapping(const char *uuid)
 		Datum		next = spi_datum(tup, 19, &isnull);
 
 		m->next_attempt_at = isnull ? 0 : DatumGetTimestampTz(next);
+	}
+	{
+		bool		start_isnull;
+		bool		state_isnull;
+		Datum		start = spi_datum(tup, 23, &start_isnull);
+		Datum		state = spi_datum(tup, 24, &state_isnull);
+
+		window_load(&m->window, DatumGetInt32(spi_datum(tup, 22, &isnull)),
+					start_isnull, start_isnull ? 0 : DatumGetTimestampTz(start),
+					state_isnull ? NULL : DatumGetJsonbPCopy(state),
+					DatumGetBool(spi_datum(tup, 25, &isnull)));
 	}
 	return m;
 }
@@ -340,6 +357,7 @@ filter_batch(Mapping *m, Batch *b)
 		kept->records[kept->n] = b->records[i];
 		kept->n++;
 	}
+	kept->window = b->window;
 	return kept;
 }
 
@@ -359,7 +377,10 @@ build_event(void *arg)
 			appendStringInfoChar(&buf, ',');
 		appendStringInfoString(&buf, b->records[i]);
 	}
-	appendStringInfoString(&buf, "]}");
+	appendStringInfoChar(&buf, ']');
+	if (b->window != NULL)
+		window_append_event(&buf, b->window);
+	appendStringInfoChar(&buf, '}');
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
 
@@ -516,7 +537,8 @@ reset_session_state(void)
 bool
 delivery_invoke(const DeliveryTarget *target, DeliveryEventBuilder build,
 				void *build_arg, char **batch, int nbatch,
-				char **lowest_failure, ErrorData **error)
+				char **lowest_failure, DeliveryResponseCheck check,
+				void *check_arg, ErrorData **error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -614,6 +636,8 @@ delivery_invoke(const DeliveryTarget *target, DeliveryEventBuilder build,
 			if (lowest != NULL)
 				*lowest_failure = MemoryContextStrdup(cxt, lowest);
 		}
+		if (check != NULL)
+			check(target->function, result, fcinfo->isnull, check_arg);
 
 		/*
 		 * Undo every setting the function made, SET or SET LOCAL: none may
@@ -809,10 +833,11 @@ bound_retry(Outcome *o, Batch *b)
 static void
 save_outcome(Mapping *m, Outcome *o)
 {
-	Oid			argtypes[12] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, TEXTARRAYOID,
-		INT4OID, INT4OID, INT4OID, INT4OID, INT4OID, TEXTOID, TEXTOID};
-	Datum		values[12];
-	char		nulls[12];
+	Oid			argtypes[15] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, TEXTARRAYOID,
+		INT4OID, INT4OID, INT4OID, INT4OID, INT4OID, TEXTOID, TEXTOID,
+	TIMESTAMPTZOID, JSONBOID, BOOLOID};
+	Datum		values[15];
+	char		nulls[15];
 	Datum	   *stack;
 	ListCell   *lc;
 	int			i = 0;
@@ -840,6 +865,7 @@ save_outcome(Mapping *m, Outcome *o)
 	else
 		nulls[10] = 'n';
 	values[11] = CStringGetTextDatum(o->result);
+	window_columns(&o->window, values + 12, nulls + 12);
 
 	{
 		Oid			locktypes[2] = {TEXTOID, INT8OID};
@@ -862,9 +888,10 @@ save_outcome(Mapping *m, Outcome *o)
 							  "retries = retries + $8, failures = failures + $9, "
 							  "records_processed = records_processed + $10, "
 							  "last_error = coalesce($11, last_error), last_processing_result = $12, "
-							  "last_invoked_at = CASE WHEN $6 > 0 THEN now() ELSE last_invoked_at END "
+							  "last_invoked_at = CASE WHEN $6 > 0 THEN now() ELSE last_invoked_at END, "
+							  "window_start = $13, window_state = $14, window_terminated_early = $15 "
 							  "WHERE uuid = $1::uuid",
-							  12, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
+							  15, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update event source mapping %s", m->uuid);
 }
 
@@ -924,8 +951,9 @@ invoke_batch(Mapping *m, Batch *b, const char *batch_end, char **lowest,
 		inflight->pid = MyProcPid;
 	}
 	ok = delivery_invoke(&m->target, build_event, b,
-						 m->report_item_failures ? b->seqs : NULL, b->n,
-						 lowest, error);
+						 m->report_item_failures ? b->seqs : NULL, b->n, lowest,
+						 b->window ? window_check_response : NULL, b->window,
+						 error);
 	inflight->pid = 0;
 	return ok;
 }
@@ -954,6 +982,53 @@ killed_error(Mapping *m, const KilledInvocation *killed)
 }
 
 /*
+ * The final invocation of a tumbling window (see window.c): no records, the
+ * window's state, isFinalInvokeForWindow.  As in Lambda, a failing final
+ * invocation holds the mapping until it succeeds: it is retried with
+ * backoff whatever maximum_retry_attempts says (it has no records to give
+ * up on).  With killed, it was running when its worker was terminated.
+ */
+static bool
+deliver_window_final(Mapping *m, const KilledInvocation *killed)
+{
+	Batch	   *b = palloc0(sizeof(Batch));
+	Outcome		o;
+	char	   *lowest = NULL;
+	ErrorData  *error = NULL;
+	bool		ok;
+
+	memset(&o, 0, sizeof(o));
+	o.checkpoint = m->checkpoint;
+	o.bisect_stack = m->bisect_stack;
+	o.window = m->window;
+	b->window = window_invocation(&m->window, true, m->shard_id, m->stream_arn);
+	if (killed != NULL)
+	{
+		error = killed_error(m, killed);
+		ok = false;
+	}
+	else
+		ok = invoke_batch(m, b, m->checkpoint, &lowest, &error);
+	o.invocations = 1;
+	if (ok)
+	{
+		window_final_done(&o.window, b->window);
+		o.result = "OK";
+	}
+	else
+	{
+		o.errors = 1;
+		o.last_error = describe_error(error);
+		o.result = "PROBLEM: Function call failed";
+		o.attempts = m->attempts + 1;
+		o.retries = 1;
+		o.next_attempt_at = next_attempt(o.attempts);
+	}
+	save_outcome(m, &o);
+	return true;
+}
+
+/*
  * One step of one mapping, in the current transaction.  Returns true if it
  * did something (invoked, or gave records up); false if there was nothing to
  * do, with *due set when the mapping waits for a time.  With killed, the
@@ -978,6 +1053,36 @@ deliver_step(Mapping *m, const KilledInvocation *killed, TimestampTz *due)
 	o.bisect_stack = m->bisect_stack;
 
 	b = fetch_batch(m, killed ? killed->batch_end : NULL);
+
+	/* tumbling windows (window.c): a batch of one window, or its end */
+	if (m->window.seconds > 0 &&
+		(m->bisect_stack == NIL || m->window.terminate_early))
+	{
+		int			fetched = b->n;
+		WindowAction action = window_plan(&m->window, b->records, &b->n,
+										  killed != NULL, false, now, due);
+
+		if (action == WINDOW_RECHECK)
+		{
+			/* capture has caught up: what it stored since this snapshot */
+			PushActiveSnapshot(GetTransactionSnapshot());
+			b = fetch_batch(m, NULL);
+			PopActiveSnapshot();
+			fetched = b->n;
+			action = window_plan(&m->window, b->records, &b->n, false, true,
+								 now, due);
+		}
+		if (action == WINDOW_WAIT)
+			return false;
+		if (action == WINDOW_FINAL)
+			return deliver_window_final(m, killed);
+		if (b->n < fetched)
+			b->full = true;		/* cut at the window's end */
+	}
+	if (m->window.state != NULL && b->n > 0)
+		b->window = window_invocation(&m->window, false, m->shard_id, m->stream_arn);
+	o.window = m->window;
+
 	if (b->n == 0)
 	{
 		/* a pending half whose records have gone: nothing left of it */
@@ -1069,6 +1174,8 @@ deliver_step(Mapping *m, const KilledInvocation *killed, TimestampTz *due)
 		o.processed = b->n;
 		o.result = "OK";
 		pop_done_halves(&o);
+		if (b->window != NULL)
+			window_invoked(&o.window, b->window);
 	}
 	else if (ok)
 	{
@@ -1080,6 +1187,9 @@ deliver_step(Mapping *m, const KilledInvocation *killed, TimestampTz *due)
 		o.processed = first_failed;
 		if (first_failed > 0)
 			o.checkpoint = b->seqs[first_failed - 1];
+		/* the state the function returned counts the records it processed */
+		if (b->window != NULL)
+			window_invoked(&o.window, b->window);
 		o.errors = 1;
 		o.last_error = psprintf("batchItemFailures from %s", lowest);
 		o.result = "PROBLEM: Function reported batch item failures";
@@ -1105,7 +1215,9 @@ deliver_step(Mapping *m, const KilledInvocation *killed, TimestampTz *due)
 		o.errors = 1;
 		o.last_error = describe_error(error);
 		o.result = "PROBLEM: Function call failed";
-		if (m->bisect && b->n > 1)
+		if (b->window != NULL && window_overflowed(&o.window, b->window))
+			o.result = "PROBLEM: Tumbling window state over its limit: window terminated early";
+		else if (m->bisect && b->n > 1)
 		{
 			/* run the first half next, then the second; not a retry */
 			if (o.bisect_stack == NIL)
