@@ -50,8 +50,10 @@
 #include "window.h"
 #include "workers.h"
 
-/* An idle window ends this long after its end: commits that took their
- * timestamp before the end and had not yet written their WAL record. */
+/*
+ * An idle window ends this long after its end: for commits that took their
+ * timestamp before the end and had not yet written their commit record.
+ */
 #define WINDOW_CLOSE_GRACE_MS	1000
 /* How long a step waits for capture to pass its end-of-window mark. */
 #define WINDOW_FENCE_WAIT_MS	100
