@@ -138,8 +138,9 @@ window_load(WindowState *w, int seconds, bool start_isnull, TimestampTz start,
 	w->seconds = seconds;
 	w->started = !start_isnull;
 	w->start = start_isnull ? 0 : (int64) timestamptz_to_time_t(start);
-	w->state = state;
-	w->terminate_early = terminate_early && state != NULL;
+	/* a state left by windows since turned off is not shown to anyone */
+	w->state = seconds > 0 ? state : NULL;
+	w->terminate_early = terminate_early && w->state != NULL;
 }
 
 /*
