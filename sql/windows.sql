@@ -101,6 +101,43 @@ SELECT (SELECT e.event#>>'{window,start}' FROM wevents e WHERE e.i = 1)
 SELECT records_processed, invocations, failures, last_error FROM orders_stream.event_source_mapping_status
  WHERE uuid = :'m';
 
+-- a failing final invocation holds the mapping until it succeeds, whatever
+-- maximum_retry_attempts says (it has no records to give up on), as in Lambda
+CREATE TABLE wfail (fail boolean NOT NULL);
+INSERT INTO wfail VALUES (true);
+CREATE FUNCTION wfinal(event jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	IF (event->>'isFinalInvokeForWindow')::boolean AND (SELECT fail FROM wfail) THEN
+		RAISE EXCEPTION 'the final invocation fails';
+	END IF;
+	RETURN wstate(event, 'final');
+END
+$$;
+SELECT orders_stream.create_event_source_mapping('worders', 'wfinal(jsonb)',
+	starting_position => 'LATEST', tumbling_window_in_seconds => 1,
+	maximum_retry_attempts => 0) AS mf \gset
+INSERT INTO worders VALUES ('o12', 'tea', 12), ('o13', 'mug', 13);
+DO $$
+DECLARE
+	deadline timestamptz := clock_timestamp() + interval '60s';
+BEGIN
+	WHILE (SELECT errors < 2 FROM orders_stream.event_source_mapping_status
+			WHERE function = 'wfinal(jsonb)'::regprocedure) LOOP
+		IF clock_timestamp() > deadline THEN
+			RAISE EXCEPTION 'the final invocation was not retried';
+		END IF;
+		PERFORM pg_sleep(0.01);
+	END LOOP;
+END
+$$;
+SELECT s.state, s.failures, s.last_error, m.window_state AS state_kept
+  FROM orders_stream.event_source_mapping_status s JOIN orders_stream.event_source_mappings m USING (uuid)
+ WHERE s.uuid = :'mf';
+UPDATE wfail SET fail = false;
+SELECT wwait(:'mf', 'final', 2);
+SELECT records, state, final, early FROM wlog WHERE mapping = 'final' ORDER BY i;
+SELECT orders_stream.delete_event_source_mapping(:'mf') IS NOT NULL AS deleted;
+
 -- a response without a state object is a failed invocation, as in Lambda
 CREATE FUNCTION wnostate(event jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT '{"batchItemFailures": []}'::jsonb $$;
 SELECT orders_stream.create_event_source_mapping('worders', 'wnostate(jsonb)',
