@@ -230,12 +230,12 @@ SELECT orders_stream.enable_stream('worders', 'NEW_AND_OLD_IMAGES');
 
 # The per-window item totals that history implies: each committed change
 # adds its new quantity to its new item and takes its old quantity from its
-# old item, in the window of its record.  A
-# record's window is that of its ApproximateCreationDateTime, aligned on the
-# epoch, or the latest window of the records before it in SequenceNumber
-# order if that is later (windows never go back).  Creates "wexpected"
-# (window_start, item, total); returns the number of changes whose record is
-# missing or found twice, or records without a change (0 when capture is right).
+# old item, in the window of its record.  A record's window is that of its
+# ApproximateCreationDateTime, aligned on the epoch, or the latest window of
+# the records before it in SequenceNumber order if that is later (windows
+# never go back).  Creates "wexpected" (window_start, item, total); returns
+# the number of changes whose record is missing or found twice, plus records
+# without a change (0 when capture is right).
 sub window_history_expected
 {
 	my ($node, $seconds) = @_;
