@@ -9,6 +9,11 @@
 # for every window, the totals the final invocations wrote equal the sums
 # that the history of the table gives (OrdersStream::window_history_expected):
 # no record counted twice or lost, no final invocation run twice or lost.
+#
+# Then a final invocation that hangs and swallows the cancel: its worker is
+# terminated, the next worker counts it as a failed attempt (no failure row,
+# the state kept), and once the function behaves the final invocation runs
+# once, with the whole state.
 use strict;
 use warnings;
 
@@ -30,6 +35,8 @@ orders_stream.retry_base_delay = 10
 orders_stream.retry_max_delay = 100
 max_connections = 40
 restart_after_crash = on
+orders_stream.function_timeout = 1s
+orders_stream.function_timeout_grace = 1s
 });
 
 sub sql { return $node->safe_psql('postgres', shift); }
@@ -202,5 +209,51 @@ is(sql(q{SELECT count(*) FROM window_item_totals WHERE window_end - window_start
 	'0', 'every window is two seconds long, aligned on the epoch');
 is(sql(qq{SELECT failures || '/' || coalesce(last_error, '') FROM orders_stream.event_source_mapping_status
 		  WHERE uuid = '$m'}), '0/', 'no batch was given up on');
+
+
+# ---- a final invocation that swallows the cancel ----
+sql(q{
+CREATE TABLE kt (id int PRIMARY KEY);
+SELECT orders_stream.enable_stream('kt', 'KEYS_ONLY');
+CREATE TABLE khang (hang boolean NOT NULL);
+INSERT INTO khang VALUES (true);
+CREATE TABLE klog (event jsonb NOT NULL);
+CREATE FUNCTION khang_agg(event jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	IF (event->>'isFinalInvokeForWindow')::boolean AND (SELECT hang FROM khang) THEN
+		LOOP
+			BEGIN
+				PERFORM pg_sleep(10);
+			EXCEPTION WHEN query_canceled THEN
+				NULL;
+			END;
+		END LOOP;
+	END IF;
+	INSERT INTO klog VALUES (event);
+	RETURN jsonb_build_object('state', jsonb_build_object('n',
+		coalesce((event#>>'{state,n}')::int, 0) + jsonb_array_length(event->'Records')));
+END
+$$;
+});
+my $mk = sql(q{
+	SELECT orders_stream.create_event_source_mapping('kt', 'khang_agg(jsonb)',
+		starting_position => 'LATEST', tumbling_window_in_seconds => 1, maximum_retry_attempts => 0)});
+sql('INSERT INTO kt SELECT generate_series(1, 3)');
+ok($node->poll_query_until('postgres', qq{
+	SELECT errors >= 1 AND last_error LIKE '%timed out after 1000 ms and ignored the cancel: its worker was terminated'
+	  FROM orders_stream.event_source_mapping_status WHERE uuid = '$mk'}),
+	'a final invocation that ignores the cancel ends its worker and counts as a failed attempt');
+ok($node->log_contains("the previous worker was terminated while invoking the function of event source mapping $mk"),
+	'the next worker logs why');
+is(sql(qq{SELECT s.failures || ' ' || m.window_state::text FROM orders_stream.event_source_mapping_status s
+		  JOIN orders_stream.event_source_mappings m USING (uuid) WHERE uuid = '$mk'}),
+	'0 {"n": 3}', 'no failure row: the window keeps its state');
+sql('UPDATE khang SET hang = false');
+ok($node->poll_query_until('postgres', qq{
+	SELECT window_state IS NULL FROM orders_stream.event_source_mappings WHERE uuid = '$mk'}),
+	'once the function behaves, the window ends');
+is(sql(q{SELECT string_agg(jsonb_array_length(event->'Records') || ':' || (event->'state')::text
+						   || ':' || (event->>'isFinalInvokeForWindow'), ' ' ORDER BY ctid) FROM klog}),
+	'3:{}:false 0:{"n": 3}:true', 'the final invocation ran once, with the whole state');
 
 done_testing();
