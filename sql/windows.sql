@@ -175,6 +175,31 @@ SELECT condition, sqlstate, message, jsonb_array_length(records) AS records
   FROM orders_stream.failures WHERE mapping_uuid = :'mh';
 SELECT orders_stream.delete_event_source_mapping(:'mh') IS NOT NULL AS deleted;
 
+-- with lanes, each lane has its own window and state, saved with its
+-- checkpoint; on a factor change, the old lanes end their open windows at
+-- once (a final invocation each, long before the 900-second window's end),
+-- then drain, and the new lanes start with no window
+CREATE FUNCTION wlanes(event jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT wstate(event, 'lanes') $$;
+SELECT orders_stream.create_event_source_mapping('worders', 'wlanes(jsonb)',
+	starting_position => 'LATEST', tumbling_window_in_seconds => 900,
+	parallelization_factor => 2) AS ml \gset
+INSERT INTO worders SELECT 'l' || i, 'pen', i FROM generate_series(1, 20) i;
+SELECT orders_stream.wait_for_mapping(:'ml', '60s') IS NOT NULL AS caught_up;
+SELECT count(*) AS open_windows, sum((window_state->>'n')::int) AS counted,
+	   count(DISTINCT window_start) AS window_starts
+  FROM orders_stream.event_source_mapping_lanes
+ WHERE mapping_uuid = :'ml' AND window_state IS NOT NULL;
+SELECT count(*) FILTER (WHERE final::boolean) AS finals FROM wlog WHERE mapping = 'lanes';
+SELECT orders_stream.update_event_source_mapping(:'ml', parallelization_factor => 1)->'ParallelizationFactor' AS factor;
+SELECT wwait(:'ml', 'lanes', 4);
+SELECT count(*) AS finals, sum((state->>'n')::int) AS total, bool_or(early::boolean) AS early,
+	   bool_and(records = 0) AS no_records, bool_and(shard_ok) AS shard_ok
+  FROM wlog WHERE mapping = 'lanes' AND final::boolean;
+SELECT count(DISTINCT (event->'window')) AS windows FROM wevents WHERE mapping = 'lanes';
+SELECT epoch, lane, state, window_start IS NOT NULL AS had_window, window_state
+  FROM orders_stream.event_source_mapping_lanes WHERE mapping_uuid = :'ml' ORDER BY epoch, lane;
+SELECT orders_stream.delete_event_source_mapping(:'ml') IS NOT NULL AS deleted;
+
 -- AWS's documents: TumblingWindowInSeconds in CreateEventSourceMapping and
 -- ListEventSourceMappings; 0 turns windows off and drops an open window
 SELECT orders_stream."CreateEventSourceMapping"(jsonb_build_object(

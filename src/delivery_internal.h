@@ -54,13 +54,14 @@ typedef struct LaneKey
  *	  ├──owner may not read the stream─────────► STALLED ─privilege back─► READY
  *	  └──epoch ended, its records delivered────► DRAINED (final)
  *	WAITING_EPOCH ─older epochs all DRAINED──► READY
- *	READY ─window open, no record of it left──► WAITING_WINDOW (nothing saved)
+ *	READY ─window open, no record of it left──► WAITING_WINDOW (saved as READY)
  *	WAITING_WINDOW ─window ended or a record──► READY
  *
  * With tumbling windows (window.c) each lane has its own window and state,
  * saved with its checkpoint.  A lane whose open window has no more records
- * waits for the window's end (WAITING_WINDOW, reported, never saved, as
- * BATCHING), then runs the window's final invocation.  A lane of an ended
+ * waits for the window's end (WAITING_WINDOW, reported, never saved: the
+ * lane row stays READY, its checkpoint moved up as an idle lane's), then
+ * runs the window's final invocation.  A lane of an ended
  * epoch runs the final invocation of its open window at once, before it is
  * DRAINED, as Lambda closes a window when its shard ends.
  */

@@ -321,6 +321,8 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 		switch (lane_window_plan(m, &b, killed != NULL, now, &step->due))
 		{
 			case WINDOW_WAIT:
+				/* up to date all the same: the mapping's checkpoint moves on */
+				(void) lane_empty(m, &o);
 				step->state = LANE_WAITING_WINDOW;
 				return;
 			case WINDOW_FINAL:

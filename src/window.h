@@ -3,9 +3,9 @@
  *	  Tumbling windows of an event source mapping (TumblingWindowInSeconds),
  *	  with AWS Lambda's semantics and exactly-once state.
  *
- * The delivery code keeps one WindowState per checkpoint (today the mapping
- * row's window_* columns, saved with the checkpoint in one transaction) and
- * asks, for each step:
+ * The delivery code keeps one WindowState per checkpoint (a lane's: the
+ * window_* columns of its event_source_mapping_lanes row, saved with the
+ * checkpoint in one UPDATE) and asks, for each step:
  *
  *	 window_plan()		what to do with the records after the checkpoint:
  *						go on with a batch of one window (cut at the window's
