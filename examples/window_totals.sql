@@ -9,12 +9,13 @@
 -- records) gets the whole state, and the function writes it to
 -- window_item_totals.  A window whose state reached its 1 MB limit is
 -- terminated early (event.isWindowTerminatedEarly): its final invocation
--- has the state so far, and the window goes on with a fresh state, so
--- totals are added, not replaced.
+-- has the state so far, and the window goes on with a fresh state; with
+-- parallelization_factor > 1 each lane has its own window and final
+-- invocation: so totals are added, not replaced.
 --
 -- Records count as item_totals_aggregator counts them: INSERT adds the new
 -- quantity, MODIFY the difference, REMOVE subtracts the old one (with a
--- NEW_AND_OLD_IMAGES stream).  State and effects commit with the mapping's
+-- NEW_AND_OLD_IMAGES stream).  State and effects commit with the lane's
 -- checkpoint: each record counts in its window exactly once, crashes or not.
 
 CREATE TABLE window_item_totals (
