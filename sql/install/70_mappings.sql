@@ -890,7 +890,12 @@ DECLARE
 	target text;
 	deadline timestamptz := clock_timestamp() + timeout;
 BEGIN
-	SELECT * INTO m FROM orders_stream.event_source_mapping_status s WHERE s.uuid = mapping;
+	/*
+	 * Not the status view: it reads record_store, whose lock, held while
+	 * waiting for capture, would keep capture from adding the partition it
+	 * may need to catch up.
+	 */
+	PERFORM FROM orders_stream.event_source_mappings e WHERE e.uuid = mapping;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'ResourceNotFoundException: event source mapping % does not exist', coalesce(mapping::text, 'NULL')
 			USING ERRCODE = 'undefined_object',
