@@ -15,9 +15,10 @@ ensure_packages
 build_install
 
 os_mkdir_pg dir
-cp "$sql" "$dir/demo.sql"
-# files the demo includes with \ir (the aggregator)
+# files the demo includes with \ir (the aggregator); then the demo itself,
+# which must not be overwritten by the examples' own demo.sql
 cp "$(dirname "$sql")"/*.sql "$dir/" 2>/dev/null || true
+cp "$sql" "$dir/demo.sql"
 chown postgres:postgres "$dir/demo.sql"
 start_cluster "$dir" demo
 

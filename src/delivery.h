@@ -23,6 +23,13 @@ typedef struct DeliveryTarget
 typedef Jsonb *(*DeliveryEventBuilder) (void *arg);
 
 /*
+ * Checks a function's result inside its invocation's subtransaction: an
+ * error fails the invocation and rolls its effects back.
+ */
+typedef void (*DeliveryResponseCheck) (Oid function, Datum result, bool isnull,
+									   void *arg);
+
+/*
  * Calls target's function with the event build(build_arg) in a
  * subtransaction, as the target's owner, cancelled past
  * orders_stream.function_timeout and its process terminated
@@ -37,11 +44,13 @@ typedef Jsonb *(*DeliveryEventBuilder) (void *arg);
  * With batch != NULL (ReportBatchItemFailures, batch = the SequenceNumbers
  * of the event's records, ascending), a returned batchItemFailures list sets
  * *lowest_failure to its lowest itemIdentifier; an identifier that is not in
- * the batch makes the whole invocation an error, as in AWS.
+ * the batch makes the whole invocation an error, as in AWS.  With check,
+ * check(function, result, isnull, check_arg) runs last.
  */
 extern bool delivery_invoke(const DeliveryTarget *target,
 							DeliveryEventBuilder build, void *build_arg,
 							char **batch, int nbatch, char **lowest_failure,
+							DeliveryResponseCheck check, void *check_arg,
 							ErrorData **error);
 
 /* The delivery launcher and the workers of its pool (delivery_pool.c). */

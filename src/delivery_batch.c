@@ -184,6 +184,7 @@ filter_batch(Mapping *m, Batch *b)
 		kept->parsed[kept->n] = record;
 		kept->n++;
 	}
+	kept->window = b->window;
 	return kept;
 }
 
@@ -192,6 +193,31 @@ pad_to_int(StringInfo buf)
 {
 	while (buf->len % sizeof(uint32) != 0)
 		appendStringInfoChar(buf, '\0');
+}
+
+/*
+ * The event of a batch of a tumbling window, a DynamodbTimeWindowEvent:
+ * Records and the window's members (window.c), parsed from its text.  Its
+ * batches are of one window, and its final invocation has no records.
+ */
+static Jsonb *
+build_window_event(Batch *b)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"Records\":[");
+	for (i = 0; i < b->n; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(&buf, ',');
+		appendStringInfoString(&buf, b->records[i]);
+	}
+	appendStringInfoChar(&buf, ']');
+	window_append_event(&buf, b->window);
+	appendStringInfoChar(&buf, '}');
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
 
 /*
@@ -217,6 +243,8 @@ build_event(void *arg)
 	int			i;
 	MemoryContext record_cxt;
 
+	if (b->window != NULL)
+		return build_window_event(b);
 	initStringInfo(&buf);
 	/* the varlena header, set at the end */
 	appendBinaryStringInfo(&buf, (char *) &header, VARHDRSZ);

@@ -23,6 +23,7 @@
 #include "utils/uuid.h"
 
 #include "delivery.h"
+#include "window.h"
 
 /* How long a freshly launched launcher waits for CREATE EXTENSION to commit. */
 #define EXTENSION_WAIT_MS	10000
@@ -53,10 +54,16 @@ typedef struct LaneKey
  *	  ├──owner may not read the stream─────────► STALLED ─privilege back─► READY
  *	  └──epoch ended, its records delivered────► DRAINED (final)
  *	WAITING_EPOCH ─older epochs all DRAINED──► READY
+ *	READY ─window open, no record of it left──► WAITING_WINDOW (saved as READY)
+ *	WAITING_WINDOW ─window ended or a record──► READY
  *
- * Tumbling windows (window.c) add their own state here: a lane whose
- * window is open waits for the window's end as BATCHING waits for the
- * batching window, and saves the window's state with the checkpoint.
+ * With tumbling windows (window.c) each lane has its own window and state,
+ * saved with its checkpoint.  A lane whose open window has no more records
+ * waits for the window's end (WAITING_WINDOW, reported, never saved: the
+ * lane row stays READY, its checkpoint moved up as an idle lane's), then
+ * runs the window's final invocation.  A lane of an ended
+ * epoch runs the final invocation of its open window at once, before it is
+ * DRAINED, as Lambda closes a window when its shard ends.
  */
 typedef enum LaneState
 {
@@ -66,6 +73,7 @@ typedef enum LaneState
 	LANE_BISECTING,
 	LANE_STALLED,
 	LANE_WAITING_EPOCH,
+	LANE_WAITING_WINDOW,
 	LANE_DRAINED
 } LaneState;
 
@@ -101,6 +109,7 @@ typedef struct Mapping
 	int			attempts;
 	TimestampTz next_attempt_at;	/* 0 = not waiting for a retry */
 	List	   *bisect_stack;	/* of char *: ends of pending halves, top last */
+	WindowState window;			/* the lane's tumbling window */
 	bool		stale;			/* changed or deleted since loaded */
 } Mapping;
 
@@ -112,6 +121,7 @@ typedef struct Batch
 	TimestampTz *arrivals;
 	char	  **records;		/* JSON text */
 	Jsonb	  **parsed;			/* the records as jsonb, or NULL */
+	WindowInvocation *window;	/* with a tumbling window: its event members */
 } Batch;
 
 /* Outcome of one delivery step, written to the lane row. */
@@ -129,6 +139,7 @@ typedef struct Outcome
 	int			processed;
 	char	   *last_error;
 	const char *result;			/* NULL: last_processing_result unchanged */
+	WindowState window;			/* the lane's window after the step */
 } Outcome;
 
 /* What a step tells the pool. */

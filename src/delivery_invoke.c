@@ -203,7 +203,8 @@ reset_session_state(void)
 bool
 delivery_invoke(const DeliveryTarget *target, DeliveryEventBuilder build,
 				void *build_arg, char **batch, int nbatch,
-				char **lowest_failure, ErrorData **error)
+				char **lowest_failure, DeliveryResponseCheck check,
+				void *check_arg, ErrorData **error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -301,6 +302,8 @@ delivery_invoke(const DeliveryTarget *target, DeliveryEventBuilder build,
 			if (lowest != NULL)
 				*lowest_failure = MemoryContextStrdup(cxt, lowest);
 		}
+		if (check != NULL)
+			check(target->function, result, fcinfo->isnull, check_arg);
 
 		/*
 		 * Undo every setting the function made, SET or SET LOCAL: none may

@@ -145,8 +145,9 @@ invoke_batch(Mapping *m, Batch *b, const char *batch_end, char **lowest,
 		inflight->pid = MyProcPid;
 	}
 	ok = delivery_invoke(&m->target, build_event, b,
-						 m->report_item_failures ? b->seqs : NULL, b->n,
-						 lowest, error);
+						 m->report_item_failures ? b->seqs : NULL, b->n, lowest,
+						 b->window ? window_check_response : NULL, b->window,
+						 error);
 	if (inflight != NULL)
 		inflight->pid = 0;
 	return ok;
@@ -206,6 +207,88 @@ lane_empty(Mapping *m, Outcome *o)
 }
 
 /*
+ * The final invocation of the lane's tumbling window (see window.c): no
+ * records, the window's state, isFinalInvokeForWindow.  As in Lambda, a
+ * failing final invocation holds the lane until it succeeds: it is retried
+ * with backoff whatever maximum_retry_attempts says (it has no records to
+ * give up on).  With killed, it was running when its worker was terminated.
+ */
+static void
+lane_window_final(Mapping *m, const KilledInvocation *killed, LaneStep *step)
+{
+	Batch	   *b = palloc0(sizeof(Batch));
+	Outcome		o;
+	char	   *lowest = NULL;
+	ErrorData  *error = NULL;
+	bool		ok;
+
+	memset(&o, 0, sizeof(o));
+	o.checkpoint = m->checkpoint;
+	o.bisect_stack = m->bisect_stack;
+	o.window = m->window;
+	b->window = window_invocation(&m->window, true, m->shard_id, m->stream_arn);
+	if (killed != NULL)
+	{
+		error = killed_error(m, killed);
+		ok = false;
+	}
+	else
+		ok = invoke_batch(m, b, m->checkpoint, &lowest, &error);
+	o.invocations = 1;
+	if (ok)
+	{
+		window_final_done(&o.window, b->window);
+		o.result = "OK";
+	}
+	else
+	{
+		o.errors = 1;
+		o.last_error = describe_error(error);
+		o.result = "PROBLEM: Function call failed";
+		o.attempts = m->attempts + 1;
+		o.retries = 1;
+		o.next_attempt_at = next_attempt(o.attempts);
+	}
+	o.state = outcome_state(&o);
+	save_outcome(m, &o);
+	step->worked = true;
+	step->state = o.state;
+	step->due = o.next_attempt_at;
+}
+
+/*
+ * Tumbling windows: cuts the batch to the records of the lane's window, or
+ * says that the window's final invocation is next (WINDOW_FINAL) or that
+ * the lane waits (WINDOW_WAIT, until *due).  A lane of an ended epoch that
+ * has delivered its records ends its open window at once.
+ */
+static WindowAction
+lane_window_plan(Mapping *m, Batch **b, bool killed, TimestampTz now,
+				 TimestampTz *due)
+{
+	int			fetched = (*b)->n;
+	WindowAction action;
+
+	if ((*b)->n == 0 && m->epoch_end != NULL && m->window.state != NULL)
+		return WINDOW_FINAL;
+	action = window_plan(&m->window, (*b)->records, &(*b)->n, killed, false,
+						 now, due);
+	if (action == WINDOW_RECHECK)
+	{
+		/* capture has caught up: what it stored since this snapshot */
+		PushActiveSnapshot(GetTransactionSnapshot());
+		*b = fetch_batch(m, NULL);
+		PopActiveSnapshot();
+		fetched = (*b)->n;
+		action = window_plan(&m->window, (*b)->records, &(*b)->n, false, true,
+							 now, due);
+	}
+	if (action == WINDOW_BATCH && (*b)->n < fetched)
+		(*b)->full = true;		/* cut at the window's end */
+	return action;
+}
+
+/*
  * One step of one lane, in the current transaction: the lane's state
  * machine (see delivery_internal.h).  Sets step->worked if it invoked or
  * gave records up; otherwise step->due says when there may be something to
@@ -228,9 +311,31 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 	o.checkpoint = m->checkpoint;
 	o.attempts = m->attempts;
 	o.bisect_stack = m->bisect_stack;
+	o.window = m->window;
 	step->state = LANE_READY;
 
 	b = fetch_batch(m, killed ? killed->batch_end : NULL);
+	if (m->window.seconds > 0 &&
+		(m->bisect_stack == NIL || m->window.terminate_early))
+	{
+		switch (lane_window_plan(m, &b, killed != NULL, now, &step->due))
+		{
+			case WINDOW_WAIT:
+				/* up to date all the same: the mapping's checkpoint moves on */
+				(void) lane_empty(m, &o);
+				step->state = LANE_WAITING_WINDOW;
+				return;
+			case WINDOW_FINAL:
+				lane_window_final(m, killed, step);
+				return;
+			default:
+				break;
+		}
+	}
+	if (m->window.state != NULL && b->n > 0)
+		b->window = window_invocation(&m->window, false, m->shard_id, m->stream_arn);
+	o.window = m->window;
+
 	if (b->n == 0)
 	{
 		if (lane_empty(m, &o))
@@ -326,6 +431,8 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 		o.processed = b->n;
 		o.result = "OK";
 		pop_done_halves(&o);
+		if (b->window != NULL)
+			window_invoked(&o.window, b->window);
 	}
 	else if (ok)
 	{
@@ -337,6 +444,9 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 		o.processed = first_failed;
 		if (first_failed > 0)
 			o.checkpoint = b->seqs[first_failed - 1];
+		/* the state the function returned counts the records it processed */
+		if (b->window != NULL)
+			window_invoked(&o.window, b->window);
 		o.errors = 1;
 		o.last_error = psprintf("batchItemFailures from %s", lowest);
 		o.result = "PROBLEM: Function reported batch item failures";
@@ -362,7 +472,9 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 		o.errors = 1;
 		o.last_error = describe_error(error);
 		o.result = "PROBLEM: Function call failed";
-		if (m->bisect && b->n > 1)
+		if (b->window != NULL && window_overflowed(&o.window, b->window))
+			o.result = "PROBLEM: Tumbling window state over its limit: window terminated early";
+		else if (m->bisect && b->n > 1)
 		{
 			/* run the first half next, then the second; not a retry */
 			if (o.bisect_stack == NIL)

@@ -30,6 +30,7 @@ const char *const lane_state_names[] = {
 	[LANE_BISECTING] = "BISECTING",
 	[LANE_STALLED] = "STALLED",
 	[LANE_WAITING_EPOCH] = "WAITING_EPOCH",
+	[LANE_WAITING_WINDOW] = "WAITING_WINDOW",
 	[LANE_DRAINED] = "DRAINED"
 };
 
@@ -100,7 +101,9 @@ load_lane(const LaneKey *key)
 									   "EXISTS (SELECT FROM orders_stream.event_source_mapping_lanes o "
 									   "  WHERE o.mapping_uuid OPERATOR(pg_catalog.=) l.mapping_uuid "
 									   "    AND o.epoch OPERATOR(pg_catalog.<) l.epoch "
-									   "    AND o.state OPERATOR(pg_catalog.<>) 'DRAINED') "
+									   "    AND o.state OPERATOR(pg_catalog.<>) 'DRAINED'), "
+									   "m.tumbling_window_in_seconds, l.window_start, l.window_state, "
+									   "l.window_terminated_early "
 									   "FROM orders_stream.event_source_mappings m "
 									   "JOIN orders_stream.streams s ON s.stream_id OPERATOR(pg_catalog.=) m.stream_id "
 									   "JOIN orders_stream.event_source_mapping_lanes l ON l.mapping_uuid OPERATOR(pg_catalog.=) m.uuid "
@@ -164,6 +167,17 @@ load_lane(const LaneKey *key)
 	}
 	datum = spi_datum(tup, 19, &isnull);
 	m->next_attempt_at = isnull ? 0 : DatumGetTimestampTz(datum);
+	{
+		bool		start_isnull;
+		bool		state_isnull;
+		Datum		start = spi_datum(tup, 28, &start_isnull);
+		Datum		state = spi_datum(tup, 29, &state_isnull);
+
+		window_load(&m->window, DatumGetInt32(spi_datum(tup, 27, &isnull)),
+					start_isnull, start_isnull ? 0 : DatumGetTimestampTz(start),
+					state_isnull ? NULL : DatumGetJsonbPCopy(state),
+					DatumGetBool(spi_datum(tup, 30, &isnull)));
+	}
 	return m;
 }
 
@@ -179,11 +193,12 @@ load_lane(const LaneKey *key)
 void
 save_outcome(Mapping *m, Outcome *o)
 {
-	Oid			argtypes[16] = {TEXTOID, INT4OID, INT4OID, INT8OID, TEXTOID,
+	Oid			argtypes[19] = {TEXTOID, INT4OID, INT4OID, INT8OID, TEXTOID,
 		TEXTOID, INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, INT4OID, INT4OID,
-	INT4OID, INT4OID, INT4OID, TEXTOID, TEXTOID};
-	Datum		values[16];
-	char		nulls[16];
+		INT4OID, INT4OID, INT4OID, TEXTOID, TEXTOID,
+	TIMESTAMPTZOID, JSONBOID, BOOLOID};
+	Datum		values[19];
+	char		nulls[19];
 	Datum	   *stack;
 	ListCell   *lc;
 	int			i = 0;
@@ -239,6 +254,7 @@ save_outcome(Mapping *m, Outcome *o)
 		values[15] = CStringGetTextDatum(o->result);
 	else
 		nulls[15] = 'n';
+	window_columns(&o->window, values + 16, nulls + 16);
 
 	if (SPI_execute_plan(delivery_plan(&save_plan,
 									   "UPDATE orders_stream.event_source_mapping_lanes SET "
@@ -251,11 +267,12 @@ save_outcome(Mapping *m, Outcome *o)
 									   "last_error = COALESCE($15, last_error), "
 									   "last_processing_result = COALESCE($16, last_processing_result), "
 									   "last_invoked_at = CASE WHEN $10 OPERATOR(pg_catalog.>) 0 THEN pg_catalog.now() ELSE last_invoked_at END, "
-									   "updated_at = CASE WHEN $16 IS NULL THEN updated_at ELSE pg_catalog.now() END "
+									   "updated_at = CASE WHEN $16 IS NULL THEN updated_at ELSE pg_catalog.now() END, "
+									   "window_start = $17, window_state = $18, window_terminated_early = $19 "
 									   "WHERE mapping_uuid OPERATOR(pg_catalog.=) $1::pg_catalog.uuid "
 									   "AND epoch OPERATOR(pg_catalog.=) $2 AND lane OPERATOR(pg_catalog.=) $3 "
 									   "AND xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.=) $4",
-									   16, argtypes, 0),
+									   19, argtypes, 0),
 						 values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update lane %d.%d of event source mapping %s",
 			 m->epoch, m->lane, m->uuid);

@@ -145,7 +145,7 @@ orders_stream_redrive_failures(PG_FUNCTION_ARGS)
 			char	   *lowest = NULL;
 
 			if (delivery_invoke(&f->target, build_stored_event, f->records,
-								f->seqs, f->nseqs, &lowest, &error))
+								f->seqs, f->nseqs, &lowest, NULL, NULL, &error))
 				result = lowest ? psprintf("ERROR: batchItemFailures from %s", lowest) : "OK";
 			else
 				result = psprintf("ERROR: %s: %s", unpack_sql_state(error->sqlerrcode),

@@ -144,6 +144,13 @@ capture_confirmed(const char *slot_name)
 	return confirmed;
 }
 
+/* The capture slot's confirmed position (of this database's slot). */
+XLogRecPtr
+os_capture_confirmed(void)
+{
+	return capture_confirmed(capture_slot_name());
+}
+
 /*
  * Waits until every change committed before the call is in the stream.  A
  * WAL message marks "now"; once the worker has confirmed its slot past it,

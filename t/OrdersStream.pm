@@ -217,4 +217,105 @@ sub history_compare
 		'0', "$label: per key, read in the order of the changes");
 }
 
+# The oracle of tumbling windows (023): "worders" has item and quantity,
+# and a version from one sequence, so that every change is told apart by
+# (id, event, version); an AFTER ROW trigger appends each change, with its
+# item and quantity before and after, to "whistory" in its transaction.
+# Creates both and enables a NEW_AND_OLD_IMAGES stream.
+sub window_history_setup
+{
+	my ($node) = @_;
+	$node->safe_psql('postgres', q{
+CREATE SEQUENCE wversion;
+CREATE TABLE worders (id int PRIMARY KEY, item text NOT NULL, quantity int NOT NULL,
+					  version bigint NOT NULL DEFAULT nextval('wversion'));
+CREATE TABLE whistory (hid bigserial PRIMARY KEY, id int NOT NULL, event text NOT NULL,
+					   version bigint NOT NULL, item text, quantity int,
+					   old_item text, old_quantity int);
+CREATE FUNCTION wversion() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	NEW.version := nextval('wversion');
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER worders_version BEFORE UPDATE ON worders
+	FOR EACH ROW EXECUTE FUNCTION wversion();
+CREATE FUNCTION wlog_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO whistory (id, event, version, item, quantity)
+		VALUES (NEW.id, 'INSERT', NEW.version, NEW.item, NEW.quantity);
+	ELSIF TG_OP = 'UPDATE' THEN
+		INSERT INTO whistory (id, event, version, item, quantity, old_item, old_quantity)
+		VALUES (NEW.id, 'MODIFY', NEW.version, NEW.item, NEW.quantity, OLD.item, OLD.quantity);
+	ELSE
+		INSERT INTO whistory (id, event, version, old_item, old_quantity)
+		VALUES (OLD.id, 'REMOVE', OLD.version, OLD.item, OLD.quantity);
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER worders_history AFTER INSERT OR UPDATE OR DELETE ON worders
+	FOR EACH ROW EXECUTE FUNCTION wlog_change();
+SELECT orders_stream.enable_stream('worders', 'NEW_AND_OLD_IMAGES');
+});
+}
+
+# The per-window item totals that history implies: each committed change
+# adds its new quantity to its new item and takes its old quantity from its
+# old item, in the window of its record.  A record's window is that of its
+# ApproximateCreationDateTime, aligned on the epoch, or the latest window of
+# the records before it in SequenceNumber order in its lane if that is later
+# (windows never go back, in each lane).  A record's lane is that of mapping
+# $mapping (its lanes table): the epoch whose end is the first at or after
+# the record, or the last epoch, and ((uint32) key_hash) % lanes in it; a new
+# epoch's lanes start with no window.  Creates "wexpected" (window_start,
+# item, total), the sum over lanes; returns the number of changes whose
+# record is missing or found twice, plus records without a change (0 when
+# capture is right).
+sub window_history_expected
+{
+	my ($node, $seconds, $mapping) = @_;
+	$node->safe_psql('postgres', qq{
+CREATE TABLE wrec AS
+SELECT r.sequence_number AS seq,
+	   (r.record#>>'{dynamodb,Keys,id,N}')::int AS id,
+	   r.record->>'eventName' AS event,
+	   (coalesce(r.record#>'{dynamodb,NewImage}', r.record#>'{dynamodb,OldImage}')#>>'{version,N}')::bigint AS version,
+	   (r.record#>>'{dynamodb,ApproximateCreationDateTime}')::bigint AS t,
+	   r.key_hash
+  FROM orders_stream.records r JOIN orders_stream.streams s USING (stream_id)
+ WHERE s.relid = 'worders'::regclass;
+CREATE TABLE wlane AS
+SELECT w.seq, e.epoch, (w.key_hash::int8 & 4294967295) % e.lanes AS lane
+  FROM wrec w,
+	   LATERAL (SELECT l.epoch, l.lanes FROM orders_stream.event_source_mapping_lanes l
+				 WHERE l.mapping_uuid = '$mapping'
+				   AND (l.epoch_end IS NULL OR l.epoch_end COLLATE "C" >= w.seq COLLATE "C")
+				 ORDER BY l.epoch LIMIT 1) e;
+CREATE TABLE wexpected AS
+WITH win AS (
+	SELECT id, event, version,
+		   max(t - t % $seconds) OVER (PARTITION BY epoch, lane ORDER BY seq COLLATE "C") AS wstart
+	  FROM wrec JOIN wlane USING (seq)),
+delta AS (
+	SELECT w.wstart, h.item, h.quantity AS d FROM win w JOIN whistory h USING (id, event, version)
+	 WHERE h.event IN ('INSERT', 'MODIFY')
+	UNION ALL
+	SELECT w.wstart, h.old_item, -h.old_quantity FROM win w JOIN whistory h USING (id, event, version)
+	 WHERE h.event IN ('MODIFY', 'REMOVE'))
+SELECT to_timestamp(wstart) AS window_start, item, sum(d)::bigint AS total FROM delta GROUP BY 1, 2;
+});
+	return $node->safe_psql('postgres', q{
+SELECT (SELECT count(*) FROM wrec) - (SELECT count(*) FROM wlane)
+	 + (SELECT count(*) FROM whistory h
+		  LEFT JOIN (SELECT id, event, version, count(*) AS n FROM wrec GROUP BY 1, 2, 3) r
+		  USING (id, event, version)
+		 WHERE r.n IS DISTINCT FROM 1)
+	 + (SELECT count(*) FROM wrec r
+		 WHERE NOT EXISTS (SELECT FROM whistory h
+						   WHERE (h.id, h.event, h.version) = (r.id, r.event, r.version)))
+});
+}
+
 1;

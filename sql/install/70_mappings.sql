@@ -27,6 +27,8 @@ CREATE TABLE orders_stream.event_source_mappings (
 	maximum_record_age_in_seconds integer NOT NULL
 		CHECK (maximum_record_age_in_seconds = -1 OR maximum_record_age_in_seconds BETWEEN 60 AND 604800),
 	parallelization_factor integer NOT NULL CHECK (parallelization_factor BETWEEN 1 AND 10),
+	tumbling_window_in_seconds integer NOT NULL DEFAULT 0
+		CHECK (tumbling_window_in_seconds BETWEEN 0 AND 900),
 	filter_criteria jsonb,
 	function_response_types text[] NOT NULL
 		CHECK (function_response_types <@ ARRAY['ReportBatchItemFailures']),
@@ -74,6 +76,10 @@ CREATE TABLE orders_stream.event_source_mapping_lanes (
 	attempts	integer NOT NULL DEFAULT 0,
 	next_attempt_at timestamptz,
 	bisect_stack text[] COLLATE "C" NOT NULL DEFAULT '{}',
+	/* the lane's tumbling window, saved with its checkpoint (see src/window.c) */
+	window_start timestamptz,			/* of the open or last window; NULL before the first */
+	window_state jsonb,					/* of the open window; NULL while none is open */
+	window_terminated_early boolean NOT NULL DEFAULT false,	/* its final invocation is next */
 	invocations bigint NOT NULL DEFAULT 0,
 	errors		bigint NOT NULL DEFAULT 0,
 	retries		bigint NOT NULL DEFAULT 0,
@@ -186,6 +192,7 @@ SELECT m.uuid,
 		'MaximumRetryAttempts', m.maximum_retry_attempts,
 		'MaximumRecordAgeInSeconds', m.maximum_record_age_in_seconds,
 		'ParallelizationFactor', m.parallelization_factor,
+		'TumblingWindowInSeconds', m.tumbling_window_in_seconds,
 		'FunctionResponseTypes', pg_catalog.to_jsonb(m.function_response_types),
 		'DestinationConfig', pg_catalog.jsonb_build_object('OnFailure',
 			pg_catalog.jsonb_build_object('Destination', 'orders_stream.failures')),
@@ -222,6 +229,8 @@ SELECT m.uuid,
 						   'attempts', x.attempts, 'next_attempt_at', x.next_attempt_at,
 						   'bisect_stack', x.bisect_stack, 'invocations', x.invocations,
 						   'records_processed', x.records_processed, 'last_error', x.last_error,
+						   'window_start', x.window_start, 'window_state', x.window_state,
+						   'window_terminated_early', x.window_terminated_early,
 						   'worker_pid', w.pid) ORDER BY x.epoch, x.lane) AS lanes
 				  FROM orders_stream.event_source_mapping_lanes x
 				  LEFT JOIN orders_stream.delivery_workers() w
@@ -318,6 +327,7 @@ BEGIN
 	PERFORM orders_stream_internal.check_range('maximum_retry_attempts', m.maximum_retry_attempts, -1, 10000);
 	PERFORM orders_stream_internal.check_range('maximum_record_age_in_seconds', m.maximum_record_age_in_seconds, 60, 604800, -1);
 	PERFORM orders_stream_internal.check_range('parallelization_factor', m.parallelization_factor, 1, 10);
+	PERFORM orders_stream_internal.check_range('tumbling_window_in_seconds', m.tumbling_window_in_seconds, 0, 900);
 	IF m.function_response_types IS NULL OR NOT m.function_response_types <@ ARRAY['ReportBatchItemFailures'] THEN
 		RAISE EXCEPTION 'InvalidParameterValueException: function_response_types must be empty or {ReportBatchItemFailures}, got %',
 			m.function_response_types
@@ -477,7 +487,7 @@ CREATE FUNCTION orders_stream_internal.create_event_source_mapping(
 	bisect_batch_on_function_error boolean, maximum_retry_attempts integer,
 	maximum_record_age_in_seconds integer, maximum_batching_window_in_seconds integer,
 	function_response_types text[], enabled boolean, parallelization_factor integer,
-	filter_criteria jsonb)
+	filter_criteria jsonb, tumbling_window_in_seconds integer)
 RETURNS uuid
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -524,6 +534,7 @@ BEGIN
 	m.maximum_retry_attempts := maximum_retry_attempts;
 	m.maximum_record_age_in_seconds := maximum_record_age_in_seconds;
 	m.parallelization_factor := parallelization_factor;
+	m.tumbling_window_in_seconds := tumbling_window_in_seconds;
 	m.function_response_types := function_response_types;
 	m.enabled := enabled;
 	m.filter_criteria := orders_stream_internal.normalize_filter_criteria(filter_criteria);
@@ -561,12 +572,13 @@ CREATE FUNCTION orders_stream.create_event_source_mapping(
 	function_response_types text[] DEFAULT '{}',
 	enabled boolean DEFAULT true,
 	parallelization_factor integer DEFAULT 1,
-	filter_criteria jsonb DEFAULT NULL)
+	filter_criteria jsonb DEFAULT NULL,
+	tumbling_window_in_seconds integer DEFAULT 0)
 RETURNS uuid
 AS 'MODULE_PATHNAME', 'orders_stream_call_internal'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION orders_stream.create_event_source_mapping(text, regprocedure, integer, text, boolean, integer, integer, integer, text[], boolean, integer, jsonb) IS
+COMMENT ON FUNCTION orders_stream.create_event_source_mapping(text, regprocedure, integer, text, boolean, integer, integer, integer, text[], boolean, integer, jsonb, integer) IS
 'Delivers a stream in batches to a function taking the Lambda event (jsonb), like an AWS Lambda event source mapping; returns its UUID';
 
 CREATE FUNCTION orders_stream_internal.update_event_source_mapping(
@@ -575,7 +587,7 @@ CREATE FUNCTION orders_stream_internal.update_event_source_mapping(
 	bisect_batch_on_function_error boolean, maximum_retry_attempts integer,
 	maximum_record_age_in_seconds integer, maximum_batching_window_in_seconds integer,
 	function_response_types text[], enabled boolean, parallelization_factor integer,
-	filter_criteria jsonb)
+	filter_criteria jsonb, tumbling_window_in_seconds integer)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -597,6 +609,7 @@ BEGIN
 	m.function_response_types := coalesce(function_response_types, m.function_response_types);
 	m.enabled := coalesce(enabled, m.enabled);
 	m.parallelization_factor := coalesce(parallelization_factor, m.parallelization_factor);
+	m.tumbling_window_in_seconds := coalesce(tumbling_window_in_seconds, m.tumbling_window_in_seconds);
 	IF filter_criteria IS NOT NULL THEN
 		m.filter_criteria := orders_stream_internal.normalize_filter_criteria(filter_criteria);
 	END IF;
@@ -613,9 +626,17 @@ BEGIN
 		function_response_types = m.function_response_types,
 		enabled = m.enabled,
 		parallelization_factor = m.parallelization_factor,
+		tumbling_window_in_seconds = m.tumbling_window_in_seconds,
 		filter_criteria = m.filter_criteria,
 		last_modified = now()
 	 WHERE e.uuid = mapping;
+	IF m.tumbling_window_in_seconds = 0 THEN
+		/* without windows, the lanes' open windows are dropped (no final invocation) */
+		UPDATE orders_stream.event_source_mapping_lanes l
+		   SET window_state = NULL, window_terminated_early = false
+		 WHERE l.mapping_uuid = mapping
+		   AND (l.window_state IS NOT NULL OR l.window_terminated_early);
+	END IF;
 	IF m.parallelization_factor <> old_factor THEN
 		/* after the UPDATE: no delivery of the mapping is in progress now */
 		PERFORM orders_stream_internal.repartition(m, m.parallelization_factor);
@@ -636,7 +657,8 @@ CREATE FUNCTION orders_stream.update_event_source_mapping(
 	function_response_types text[] DEFAULT NULL,
 	enabled boolean DEFAULT NULL,
 	parallelization_factor integer DEFAULT NULL,
-	filter_criteria jsonb DEFAULT NULL)
+	filter_criteria jsonb DEFAULT NULL,
+	tumbling_window_in_seconds integer DEFAULT NULL)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'orders_stream_call_internal'
 LANGUAGE C VOLATILE;
@@ -806,6 +828,7 @@ DECLARE
 	response_types text[];
 	enabled boolean;
 	factor int;
+	tumbling int;
 BEGIN
 	/* members of the wrong JSON type are AWS's InvalidParameterValueException, not a cast error */
 	BEGIN
@@ -818,6 +841,7 @@ BEGIN
 			coalesce(request OPERATOR(pg_catalog.->) 'FunctionResponseTypes', '[]'::pg_catalog.jsonb)));
 		enabled := coalesce((request OPERATOR(pg_catalog.->>) 'Enabled')::pg_catalog.bool, true);
 		factor := coalesce((request OPERATOR(pg_catalog.->>) 'ParallelizationFactor')::pg_catalog.int4, 1);
+		tumbling := coalesce((request OPERATOR(pg_catalog.->>) 'TumblingWindowInSeconds')::pg_catalog.int4, 0);
 	EXCEPTION WHEN data_exception THEN
 		RAISE EXCEPTION 'InvalidParameterValueException: a member of the CreateEventSourceMapping request has the wrong type'
 			USING ERRCODE = 'invalid_parameter_value',
@@ -847,7 +871,8 @@ BEGIN
 		function_response_types => response_types,
 		enabled => enabled,
 		parallelization_factor => factor,
-		filter_criteria => request OPERATOR(pg_catalog.->) 'FilterCriteria');
+		filter_criteria => request OPERATOR(pg_catalog.->) 'FilterCriteria',
+		tumbling_window_in_seconds => tumbling);
 	RETURN orders_stream.get_event_source_mapping(mapping);
 END
 $$;
@@ -865,7 +890,12 @@ DECLARE
 	target text;
 	deadline timestamptz := clock_timestamp() + timeout;
 BEGIN
-	SELECT * INTO m FROM orders_stream.event_source_mapping_status s WHERE s.uuid = mapping;
+	/*
+	 * Not the status view: it reads record_store, whose lock, held while
+	 * waiting for capture, would keep capture from adding the partition it
+	 * may need to catch up.
+	 */
+	PERFORM FROM orders_stream.event_source_mappings e WHERE e.uuid = mapping;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'ResourceNotFoundException: event source mapping % does not exist', coalesce(mapping::text, 'NULL')
 			USING ERRCODE = 'undefined_object',

@@ -228,6 +228,7 @@ const createInputs = [
 	{ EventSourceArn: openArn, FunctionName: 'sdk_agg2', StartingPosition: 'LATEST', Enabled: false, BatchSize: 7,
 	  MaximumBatchingWindowInSeconds: 2, ParallelizationFactor: 3, BisectBatchOnFunctionError: true,
 	  MaximumRetryAttempts: 4, MaximumRecordAgeInSeconds: 3600, FunctionResponseTypes: ['ReportBatchItemFailures'],
+	  TumblingWindowInSeconds: 60,
 	  FilterCriteria: { Filters: [{ Pattern: pattern }] } },
 ];
 const created = [];
