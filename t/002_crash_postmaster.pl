@@ -93,33 +93,12 @@ sub start_pgbench
 	return $h;
 }
 
-# postmaster and its children
-sub server_pids
-{
-	my $pm = $node->{_pid};
-	my @pids = ($pm);
-	opendir(my $d, '/proc') or die;
-	for my $p (grep { /^\d+$/ } readdir $d)
-	{
-		open(my $fh, '<', "/proc/$p/stat") or next;
-		my $stat = <$fh>;
-		close $fh;
-		next unless defined $stat && $stat =~ /^\d+ \(.*\) \S (\d+)/;
-		push @pids, $p if $1 == $pm;
-	}
-	closedir $d;
-	return @pids;
-}
-
-# until reaped: a zombie postmaster still makes the next one refuse to start
-sub alive { my ($pid) = @_; return -e "/proc/$pid"; }
-
 # SIGKILL the postmaster; then either SIGKILL all its children at once (a
 # machine crash) or let them notice on their own that it died.
 sub crash
 {
 	my ($what) = @_;
-	my @pids = server_pids();
+	my @pids = OrdersStream::server_pids($node);
 	my $all = rand() < 0.5;
 	$node->kill9;
 	if ($all)
@@ -127,7 +106,7 @@ sub crash
 		kill 'KILL', @pids[1 .. $#pids];
 	}
 	my $deadline = time + 60;
-	while (grep { alive($_) } @pids)
+	while (grep { OrdersStream::alive($_) } @pids)
 	{
 		if (time > $deadline)
 		{
@@ -138,16 +117,6 @@ sub crash
 		usleep(20_000);
 	}
 	note sprintf('crashed %s (%s)', $what, $all ? 'with all children' : 'postmaster only');
-}
-
-sub stop_pgbench
-{
-	my ($h) = @_;
-	eval { $h->finish; };
-	if ($@)
-	{
-		$h->kill_kill;
-	}
 }
 
 my $big_state = 0;
@@ -183,7 +152,7 @@ for my $round (1 .. $KILLS)
 		crash("round $round");
 	}
 	$crashes++;
-	stop_pgbench($h);
+	OrdersStream::stop_pgbench($h);
 	$node->start;
 }
 

@@ -816,32 +816,6 @@ sub start_pgbench
 		'>', \$out, '2>', \$err, IPC::Run::timeout(600));
 }
 
-sub stop_pgbench
-{
-	my ($h) = @_;
-	eval { $h->finish; };
-	$h->kill_kill if $@;
-}
-
-sub server_pids
-{
-	my $pm = $node->{_pid};
-	my @pids = ($pm);
-	opendir(my $d, '/proc') or die;
-	for my $p (grep { /^\d+$/ } readdir $d)
-	{
-		open(my $fh, '<', "/proc/$p/stat") or next;
-		my $stat = <$fh>;
-		close $fh;
-		next unless defined $stat && $stat =~ /^\d+ \(.*\) \S (\d+)/;
-		push @pids, $p if $1 == $pm;
-	}
-	closedir $d;
-	return @pids;
-}
-
-sub alive { my ($pid) = @_; return -e "/proc/$pid"; }
-
 sub process_title
 {
 	my ($pid) = @_;
@@ -860,14 +834,14 @@ my %orphan_titles;
 sub crash
 {
 	my ($what) = @_;
-	my @pids = server_pids();
+	my @pids = OrdersStream::server_pids($node);
 	my %titles = map { $_ => process_title($_) } @pids;
 	my $all = rand() < 0.5;
 	my $t0 = time;
 	$node->kill9;
 	kill 'KILL', @pids[1 .. $#pids] if $all;
 	my $deadline = time + 60;
-	while (my @left = grep { alive($_) } @pids)
+	while (my @left = grep { OrdersStream::alive($_) } @pids)
 	{
 		if (time > $deadline)
 		{
@@ -906,7 +880,7 @@ for my $round (1 .. $KILLS)
 	}
 	crash("round $round (delivery worker: '$act')");
 	$crashes++;
-	stop_pgbench($h);
+	OrdersStream::stop_pgbench($h);
 	$node->start;
 }
 

@@ -81,25 +81,6 @@ sub order_mismatches
 	 WHERE d.evs IS DISTINCT FROM h.evs});
 }
 
-sub server_pids
-{
-	my $pm = $node->{_pid};
-	my @pids = ($pm);
-	opendir(my $d, '/proc') or die;
-	for my $p (grep { /^\d+$/ } readdir $d)
-	{
-		open(my $fh, '<', "/proc/$p/stat") or next;
-		my $stat = <$fh>;
-		close $fh;
-		next unless defined $stat && $stat =~ /^\d+ \(.*\) \S (\d+)/;
-		push @pids, $p if $1 == $pm;
-	}
-	closedir $d;
-	return @pids;
-}
-
-sub alive { return -d "/proc/$_[0]"; }
-
 # ====================================================================
 # (a) factor 4, 1,000 hot keys, SIGKILLs
 # ====================================================================
@@ -154,10 +135,10 @@ for my $kill ('delivery worker', 'delivery worker', 'postmaster')
 	$workers_seen{$_} = 1 for split /\n/, OrdersStream::worker_pid($node, 'orders_stream delivery');
 	if ($kill eq 'postmaster')
 	{
-		my @pids = server_pids();
+		my @pids = OrdersStream::server_pids($node);
 		$node->kill9;
 		kill 'KILL', @pids[1 .. $#pids];
-		usleep(20_000) while grep { alive($_) } @pids;
+		usleep(20_000) while grep { OrdersStream::alive($_) } @pids;
 		finish($h);
 		$node->start;
 	}

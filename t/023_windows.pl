@@ -84,41 +84,15 @@ sub start_pgbench
 		'>', \$out, '2>', \$err, IPC::Run::timeout(600));
 }
 
-sub stop_pgbench
-{
-	my ($h) = @_;
-	eval { $h->finish; };
-	$h->kill_kill if $@;
-}
-
-sub server_pids
-{
-	my $pm = $node->{_pid};
-	my @pids = ($pm);
-	opendir(my $d, '/proc') or die;
-	for my $p (grep { /^\d+$/ } readdir $d)
-	{
-		open(my $fh, '<', "/proc/$p/stat") or next;
-		my $stat = <$fh>;
-		close $fh;
-		next unless defined $stat && $stat =~ /^\d+ \(.*\) \S (\d+)/;
-		push @pids, $p if $1 == $pm;
-	}
-	closedir $d;
-	return @pids;
-}
-
-sub alive { my ($pid) = @_; return -e "/proc/$pid"; }
-
 # SIGKILL the postmaster and, half of the time, all its children at once
 sub crash_postmaster
 {
-	my @pids = server_pids();
+	my @pids = OrdersStream::server_pids($node);
 	my $all = rand() < 0.5;
 	$node->kill9;
 	kill 'KILL', @pids[1 .. $#pids] if $all;
 	my $deadline = time + 60;
-	while (grep { alive($_) } @pids)
+	while (grep { OrdersStream::alive($_) } @pids)
 	{
 		if (time > $deadline)
 		{
@@ -163,7 +137,7 @@ for my $round (1 .. $KILLS)
 		my $what = crash_postmaster();
 		note "round $round: SIGKILL of the $what";
 		$postmaster_kills++;
-		stop_pgbench($h);
+		OrdersStream::stop_pgbench($h);
 		$node->start;
 	}
 	else
@@ -173,7 +147,7 @@ for my $round (1 .. $KILLS)
 		kill 'KILL', $pid or die "could not kill $pid: $!";
 		note "round $round: SIGKILL of the delivery worker $pid";
 		$worker_kills++;
-		stop_pgbench($h);
+		OrdersStream::stop_pgbench($h);
 		# the postmaster restarts the cluster after a child's crash
 		$node->poll_query_until('postgres', q{
 			SELECT count(*) >= 1 FROM pg_stat_activity WHERE backend_type = 'orders_stream delivery'})
@@ -223,7 +197,6 @@ is(sql(q{SELECT count(*) FROM window_item_totals WHERE window_end - window_start
 	'0', 'every window is two seconds long, aligned on the epoch');
 is(sql(qq{SELECT failures || '/' || coalesce(last_error, '') FROM orders_stream.event_source_mapping_status
 		  WHERE uuid = '$m'}), '0/', 'no batch was given up on');
-
 
 # ---- a final invocation that swallows the cancel ----
 sql(q{

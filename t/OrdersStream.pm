@@ -318,4 +318,35 @@ SELECT (SELECT count(*) FROM wrec) - (SELECT count(*) FROM wlane)
 });
 }
 
+# The pids of the node's postmaster and of its children, for a SIGKILL of all
+# of them at once (a crash with orphaned backends).
+sub server_pids
+{
+	my ($node) = @_;
+	my $pm = $node->{_pid};
+	my @pids = ($pm);
+	opendir(my $d, '/proc') or die;
+	for my $p (grep { /^\d+$/ } readdir $d)
+	{
+		open(my $fh, '<', "/proc/$p/stat") or next;
+		my $stat = <$fh>;
+		close $fh;
+		next unless defined $stat && $stat =~ /^\d+ \(.*\) \S (\d+)/;
+		push @pids, $p if $1 == $pm;
+	}
+	closedir $d;
+	return @pids;
+}
+
+# until reaped: a zombie postmaster still makes the next one refuse to start
+sub alive { my ($pid) = @_; return -e "/proc/$pid"; }
+
+# Waits for a pgbench started with IPC::Run::start, or kills it if it failed.
+sub stop_pgbench
+{
+	my ($h) = @_;
+	eval { $h->finish; };
+	$h->kill_kill if $@;
+}
+
 1;
