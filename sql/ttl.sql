@@ -106,12 +106,15 @@ DELETE FROM ttl_ts WHERE id = 5;
 DO $$
 BEGIN
 	FOR i IN 1..300 LOOP
-		EXIT WHEN NOT EXISTS (SELECT FROM ttl_ts WHERE id = 1)
-			  AND NOT EXISTS (SELECT FROM ttl_epoch WHERE id = 1)
-			  AND NOT EXISTS (SELECT FROM ttl_num WHERE id = 1)
-			  AND NOT EXISTS (SELECT FROM ttl_parted WHERE id IN (1, 150));
+		IF NOT EXISTS (SELECT FROM ttl_ts WHERE id = 1)
+		   AND NOT EXISTS (SELECT FROM ttl_epoch WHERE id = 1)
+		   AND NOT EXISTS (SELECT FROM ttl_num WHERE id = 1)
+		   AND NOT EXISTS (SELECT FROM ttl_parted WHERE id IN (1, 150)) THEN
+			RETURN;
+		END IF;
 		PERFORM pg_sleep(0.1);
 	END LOOP;
+	RAISE EXCEPTION 'the TTL worker did not delete the expired rows within 30 s';
 END
 $$;
 SELECT id, note FROM ttl_ts ORDER BY id;
@@ -140,9 +143,12 @@ DROP TABLE ttl_epoch;
 DO $$
 BEGIN
 	FOR i IN 1..300 LOOP
-		EXIT WHEN (SELECT count(*) FROM orders_stream.time_to_live) = 2;
+		IF (SELECT count(*) FROM orders_stream.time_to_live) = 2 THEN
+			RETURN;
+		END IF;
 		PERFORM pg_sleep(0.1);
 	END LOOP;
+	RAISE EXCEPTION 'orders_stream.time_to_live did not reach 2 rows within 30 s';
 END
 $$;
 SELECT relid::regclass, attnum FROM orders_stream.time_to_live ORDER BY 1::text;
