@@ -23,8 +23,10 @@ use Test::More;
 use IPC::Run;
 use Time::HiRes qw(usleep time);
 
+# wal_keep_size: the oracle reads the gap's WAL with pg_walinspect after the
+# promotion, and the checkpoints there must not have removed it yet
 my $primary = OrdersStream::new_node('primary', init => { allows_streaming => 'logical' },
-	extra_conf => "max_connections = 30\n");
+	extra_conf => "max_connections = 30\nwal_keep_size = '1GB'\n");
 $primary->safe_psql('postgres', 'CREATE EXTENSION pg_walinspect');
 OrdersStream::history_setup($primary);
 # every change gets a version of its own: (id, event, version) names it
