@@ -479,11 +479,13 @@ orders_stream_capture_main(Datum arg)
 	 * records a pass stores are not lost by a crash before it, since the
 	 * slot is confirmed past them only once they are flushed (see
 	 * flush_and_confirm), and are stored again, identical, otherwise.
-	 * Anything done with them durably (a delivery's checkpoint) flushes
-	 * them first, WAL being flushed in order.  This takes a WAL flush per
+	 * Anything done with them (a delivery's checkpoint) commits after them
+	 * in WAL, which is flushed in order: it never survives a crash they do
+	 * not survive.  This takes a WAL flush per
 	 * pass off the worker, and off the latency of every record.
 	 */
 	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_OVERRIDE);
+	worker_keep_heap();
 
 	CaptureContext = AllocSetContextCreate(TopMemoryContext,
 										   "orders_stream capture",

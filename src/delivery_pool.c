@@ -702,6 +702,15 @@ orders_stream_delivery_worker_main(Datum arg)
 	/* this session is a superuser's: its own queries trust pg_catalog only */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
 	SetConfigOption("deadlock_timeout", DELIVERY_DEADLOCK_TIMEOUT, PGC_SUSET, PGC_S_SESSION);
+
+	/*
+	 * A batch's effects and the lane's checkpoint past it are one commit: a
+	 * crash before its WAL is flushed loses both, and the batch is delivered
+	 * again, so exactly-once does not need the flush.  Without it a worker
+	 * does not wait on the disk once per batch.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_OVERRIDE);
+	worker_keep_heap();
 	delivery_invoke_in_worker();
 
 	my_slot = &pool->slots[index];

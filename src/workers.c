@@ -18,6 +18,8 @@
  */
 #include "postgres.h"
 
+#include <malloc.h>
+
 #include "access/heapam.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -366,6 +368,13 @@ worker_start(OsWorkerKind kind, Datum main_arg)
 	name = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
 	CommitTransactionCommand();
 	return name;
+}
+
+void
+worker_keep_heap(void)
+{
+	mallopt(M_MMAP_THRESHOLD, WORKER_HEAP_KEEP / 2);
+	mallopt(M_TRIM_THRESHOLD, WORKER_HEAP_KEEP);
 }
 
 void

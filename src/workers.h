@@ -51,6 +51,17 @@ extern bool worker_running(OsWorkerKind kind);
  */
 extern char *worker_start(OsWorkerKind kind, Datum main_arg);
 
+/*
+ * glibc gives the top of the heap back to the kernel whenever more than
+ * 128kB of it is free, and serves chunks over 128kB with mmap: a worker
+ * whose every step allocates and frees a batch's memory would unmap and map
+ * again pages at each step, and each unmapping is a TLB shootdown on every
+ * CPU (a quarter of a delivery worker's time in a bulk apply).  Workers
+ * keep up to WORKER_HEAP_KEEP of freed heap instead.
+ */
+#define WORKER_HEAP_KEEP (32 * 1024 * 1024)
+extern void worker_keep_heap(void);
+
 /* Sleeps until woken or timeout_ms, then handles interrupts and SIGHUP. */
 extern void worker_wait(long timeout_ms);
 
