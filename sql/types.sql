@@ -98,3 +98,37 @@ SELECT event, keys, new_image, old_image FROM os_last WHERE n = 6;
 SELECT keys, new_image, substring(raw FROM '"NewImage":\{[^}]*\}[^}]*\}\}') AS raw_new_image
 FROM os_last JOIN os_records USING (n) WHERE n = 7;
 SELECT pg_drop_replication_slot('types');
+-- a mapping's function gets each record as the jsonb of the record's JSON,
+-- byte for byte what the jsonb type makes of it (events are built without
+-- jsonb_in): equal, the same text, and found by key; through the filter path
+-- (ty_names) as well; with more than 32 keys (ty_values) and elements (c_int_array)
+-- and control characters, whose escapes jsonb decodes
+CREATE TABLE ty_events (seq text, record jsonb);
+CREATE FUNCTION ty_sink(event jsonb) RETURNS jsonb LANGUAGE sql AS $$
+	INSERT INTO ty_events SELECT r#>>'{dynamodb,SequenceNumber}', r
+	  FROM jsonb_array_elements(event->'Records') r;
+	SELECT NULL::jsonb
+$$;
+SELECT orders_stream.create_event_source_mapping('ty_values', 'ty_sink(jsonb)', batch_size => 4,
+	starting_position => 'TRIM_HORIZON') AS m1 \gset
+SELECT orders_stream.create_event_source_mapping('ty_names', 'ty_sink(jsonb)', batch_size => 4,
+	starting_position => 'TRIM_HORIZON',
+	filter_criteria => '{"Filters": [{"Pattern": "{\"eventName\": [\"INSERT\", \"REMOVE\"]}"}]}') AS m2 \gset
+INSERT INTO ty_values (id, c_text, c_int_array) VALUES (6, E'ctl \x01 \x1f del \x7f', ARRAY(SELECT generate_series(1, 40)));
+DELETE FROM ty_names;
+SELECT orders_stream.wait_for_mapping(:'m1', '60s') IS NOT NULL AS caught_up,
+	   orders_stream.wait_for_mapping(:'m2', '60s') IS NOT NULL AS caught_up;
+SELECT count(*) AS records,
+	   count(*) FILTER (WHERE e.record = r.record::jsonb) AS equal,
+	   count(*) FILTER (WHERE e.record::text = r.record::jsonb::text) AS same_text,
+	   count(*) FILTER (WHERE e.record #>> '{dynamodb,Keys}' = r.record::jsonb #>> '{dynamodb,Keys}') AS same_keys
+  FROM ty_events e JOIN orders_stream.records r ON r.sequence_number = e.seq;
+SELECT e.record #>> '{dynamodb,NewImage,c_text,S}' = E'ctl \x01 \x1f del \x7f' AS decoded,
+	   jsonb_array_length(e.record #> '{dynamodb,NewImage,c_int_array,L}') AS elements,
+	   e.record #>> '{dynamodb,NewImage,c_int_array,L,39,N}' AS last,
+	   (SELECT count(*) FROM jsonb_object_keys(e.record #> '{dynamodb,NewImage}')) AS attributes
+  FROM ty_events e WHERE e.record #>> '{dynamodb,Keys,id,N}' = '6';
+SELECT e.record->>'eventName' AS event, e.record #> '{dynamodb,Keys}' AS keys
+  FROM ty_events e WHERE e.record #> '{dynamodb,Keys}' ? 'quo"te' ORDER BY e.seq;
+SELECT orders_stream.delete_event_source_mapping(:'m1') IS NOT NULL AS deleted,
+	   orders_stream.delete_event_source_mapping(:'m2') IS NOT NULL AS deleted;

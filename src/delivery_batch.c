@@ -20,6 +20,7 @@
 #include "delivery_internal.h"
 #include "filter.h"
 #include "orders_stream.h"
+#include "record_jsonb.h"
 #include "record_store.h"
 #include "workers.h"
 
@@ -165,16 +166,17 @@ Batch *
 filter_batch(Mapping *m, Batch *b)
 {
 	Batch	   *kept = palloc0(sizeof(Batch));
+	RecordJsonbParser *parser;
 	int			i;
 
 	kept->seqs = palloc(sizeof(char *) * b->n);
 	kept->arrivals = palloc(sizeof(TimestampTz) * b->n);
 	kept->records = palloc(sizeof(char *) * b->n);
 	kept->parsed = palloc(sizeof(Jsonb *) * b->n);
+	parser = record_jsonb_parser();
 	for (i = 0; i < b->n; i++)
 	{
-		Jsonb	   *record = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-																CStringGetDatum(b->records[i])));
+		Jsonb	   *record = record_jsonb(parser, b->records[i]);
 
 		if (!filter_matches(m->filters, record))
 			continue;
@@ -217,7 +219,7 @@ build_window_event(Batch *b)
 	appendStringInfoChar(&buf, ']');
 	window_append_event(&buf, b->window);
 	appendStringInfoChar(&buf, '}');
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	return record_jsonb(record_jsonb_parser(), buf.data);
 }
 
 /*
@@ -241,6 +243,7 @@ build_event(void *arg)
 	JEntry		entry;
 	uint32		total = 0;
 	int			i;
+	RecordJsonbParser *parser;
 	MemoryContext record_cxt;
 
 	if (b->window != NULL)
@@ -265,24 +268,29 @@ build_event(void *arg)
 	array_jentries = buf.len;
 	enlargeStringInfo(&buf, sizeof(JEntry) * b->n);
 	buf.len += sizeof(JEntry) * b->n;
+	parser = record_jsonb_parser();
 	/* what parsing one record leaves behind, reset for the next */
 	record_cxt = AllocSetContextCreate(CurrentMemoryContext, "orders_stream event record",
 									   ALLOCSET_DEFAULT_SIZES);
 	for (i = 0; i < b->n; i++)
 	{
-		Jsonb	   *record;
 		int			start = buf.len;
 		uint32		len;
 		MemoryContext old;
 
-		old = MemoryContextSwitchTo(record_cxt);
-		record = b->parsed != NULL ? b->parsed[i] :
-			DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(b->records[i])));
-		MemoryContextSwitchTo(old);
-		if (!JB_ROOT_IS_OBJECT(record))
-			elog(ERROR, "stream record %s is not a JSON object", b->seqs[i]);
 		pad_to_int(&buf);
-		appendBinaryStringInfoNT(&buf, (char *) &record->root, VARSIZE(record) - VARHDRSZ);
+		old = MemoryContextSwitchTo(record_cxt);
+		if (b->parsed != NULL ||
+			!record_jsonb_append(parser, b->records[i], strlen(b->records[i]), &buf))
+		{
+			Jsonb	   *record = b->parsed != NULL ? b->parsed[i] :
+				record_jsonb(parser, b->records[i]);
+
+			if (!JB_ROOT_IS_OBJECT(record))
+				elog(ERROR, "stream record %s is not a JSON object", b->seqs[i]);
+			appendBinaryStringInfoNT(&buf, (char *) &record->root, VARSIZE(record) - VARHDRSZ);
+		}
+		MemoryContextSwitchTo(old);
 		MemoryContextReset(record_cxt);
 		len = buf.len - start;
 		total += len;

@@ -178,6 +178,13 @@ typedef struct LaneEntry
 	bool		on_records;		/* runnable when records arrive */
 	uint64		seen_records;
 	uint64		queued;			/* when it became runnable, for turns */
+
+	/*
+	 * Its mapping changed (or an epoch drained) while a worker served it: the
+	 * worker's step may have read the mapping from before, so the lane is
+	 * runnable again as soon as it is given back, whatever the step said.
+	 */
+	bool		recheck;
 } LaneEntry;
 
 static LaneEntry *entries = NULL;
@@ -256,6 +263,7 @@ refresh_lanes(void)
 			e->on_records = old->on_records;
 			e->seen_records = old->seen_records;
 			e->queued = old->queued;
+			e->recheck = old->recheck;
 			old->slot = -2;		/* carried over */
 			continue;
 		}
@@ -291,8 +299,11 @@ kick_mapping(const char *mapping, TimestampTz now)
 	int			i;
 
 	for (i = 0; i < nentries; i++)
-		if (strcmp(entries[i].key.mapping, mapping) == 0 && entries[i].slot < 0)
+		if (strcmp(entries[i].key.mapping, mapping) == 0)
+		{
 			entries[i].due = now;
+			entries[i].recheck = entries[i].slot >= 0;
+		}
 }
 
 /* Takes in the lanes workers gave back.  Returns whether a lane drained. */
@@ -326,6 +337,9 @@ collect_releases(TimestampTz now)
 		e->on_records = release.on_records;
 		e->due = release.due != 0 ? release.due :
 			TimestampTzPlusMilliseconds(now, LANE_RECHECK_MS);
+		if (e->recheck)
+			e->due = now;
+		e->recheck = false;
 		e->queued = turn++;
 		if (release.gone)
 			e->listed = false;
@@ -577,7 +591,10 @@ orders_stream_delivery_launcher_main(Datum arg)
 
 				/* a mapping changed: each of its lanes may have work now */
 				for (i = 0; i < nentries; i++)
+				{
 					entries[i].due = now;
+					entries[i].recheck = entries[i].slot >= 0;
+				}
 			}
 			changes = current;
 			next_refresh = TimestampTzPlusMilliseconds(now, LAUNCHER_REFRESH_MS);
