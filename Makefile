@@ -22,6 +22,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# every object on every header: a struct that changes must not leave an
+# object built against its old layout
+$(OBJS): $(wildcard src/*.h)
+
 sql/orders_stream--1.0.sql: $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
 

@@ -24,6 +24,9 @@
 #include "record_store.h"
 #include "workers.h"
 
+/* records read per cursor fetch, at most */
+#define FETCH_CHUNK 64
+
 static SPIPlanPtr fetch_plan = NULL;
 static SPIPlanPtr high_water_plan = NULL;
 
@@ -32,9 +35,11 @@ static SPIPlanPtr high_water_plan = NULL;
  * stack, the end of the lane's epoch, or until (if given), whichever comes
  * first, at most batch_size of them and, as Lambda's payload limit, at most
  * orders_stream.max_batch_size_bytes of JSON, unless the first alone is
- * larger.  Read one by one through a cursor, so that no more than the batch
- * and one record are ever in memory.  Read in the transaction's snapshot,
- * as stream_high_water() is.
+ * larger.  Read through a cursor in chunks sized so that they would fit
+ * in what is left of that limit were their records as large as the largest
+ * so far: a fetch call per record cost more than the record, and a chunk
+ * of large records must not hold many times the limit in memory.  Read in
+ * the transaction's snapshot, as stream_high_water() is.
  */
 Batch *
 fetch_batch(Mapping *m, const char *until)
@@ -46,6 +51,8 @@ fetch_batch(Mapping *m, const char *until)
 	const char *end = m->bisect_stack != NIL ? (char *) llast(m->bisect_stack) : NULL;
 	Portal		portal;
 	int64		bytes = 0;
+	int64		largest = 1;
+	int			chunk = 1;
 	int			nestlevel;
 
 	if (until != NULL && (end == NULL || strcmp(until, end) < 0))
@@ -65,6 +72,7 @@ fetch_batch(Mapping *m, const char *until)
 	b->seqs = palloc(sizeof(char *) * m->batch_size);
 	b->arrivals = palloc(sizeof(TimestampTz) * m->batch_size);
 	b->records = palloc(sizeof(char *) * m->batch_size);
+	b->lengths = palloc(sizeof(int) * m->batch_size);
 
 	/*
 	 * The lane's records are ((uint32) key_hash) % lanes = lane.  The plan
@@ -101,33 +109,36 @@ fetch_batch(Mapping *m, const char *until)
 										   7, argtypes, CURSOR_OPT_GENERIC_PLAN | CURSOR_OPT_NO_SCROLL),
 							 values, NULL, true);
 	AtEOXact_GUC(true, nestlevel);
-	while (b->n < m->batch_size)
+	while (b->n < m->batch_size && !b->full)
 	{
-		HeapTuple	tup;
-		bool		isnull;
-		char	   *record;
-		int64		size;
+		uint64		i;
 
-		SPI_cursor_fetch(portal, true, 1);
+		SPI_cursor_fetch(portal, true, Min(m->batch_size - b->n, chunk));
 		if (SPI_processed == 0)
 			break;
-		tup = SPI_tuptable->vals[0];
-		record = spi_text(tup, 3);
-		/* the event's bytes: the record and the comma before it */
-		size = strlen(record) + 1;
-		if (b->n > 0 && bytes + size > orders_stream_max_batch_size_bytes)
+		for (i = 0; i < SPI_processed; i++)
 		{
-			pfree(record);
-			SPI_freetuptable(SPI_tuptable);
-			b->full = true;
-			break;
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			bool		isnull;
+			text	   *json = DatumGetTextPP(spi_datum(tup, 3, &isnull));
+			int			len = VARSIZE_ANY_EXHDR(json);
+
+			/* the event's bytes: the record and the comma before it */
+			if (b->n > 0 && bytes + len + 1 > orders_stream_max_batch_size_bytes)
+			{
+				b->full = true;
+				break;
+			}
+			bytes += len + 1;
+			b->seqs[b->n] = spi_text(tup, 1);
+			b->arrivals[b->n] = DatumGetTimestampTz(spi_datum(tup, 2, &isnull));
+			b->records[b->n] = text_to_cstring(json);
+			b->lengths[b->n] = len;
+			b->n++;
+			largest = Max(largest, len + 1);
 		}
-		bytes += size;
-		b->seqs[b->n] = spi_text(tup, 1);
-		b->arrivals[b->n] = DatumGetTimestampTz(spi_datum(tup, 2, &isnull));
-		b->records[b->n] = record;
-		b->n++;
 		SPI_freetuptable(SPI_tuptable);
+		chunk = Max(1, Min(FETCH_CHUNK, (orders_stream_max_batch_size_bytes - bytes) / largest));
 	}
 	if (b->n == m->batch_size)
 		b->full = true;
@@ -172,6 +183,7 @@ filter_batch(Mapping *m, Batch *b)
 	kept->seqs = palloc(sizeof(char *) * b->n);
 	kept->arrivals = palloc(sizeof(TimestampTz) * b->n);
 	kept->records = palloc(sizeof(char *) * b->n);
+	kept->lengths = palloc(sizeof(int) * b->n);
 	kept->parsed = palloc(sizeof(Jsonb *) * b->n);
 	parser = record_jsonb_parser();
 	for (i = 0; i < b->n; i++)
@@ -183,6 +195,7 @@ filter_batch(Mapping *m, Batch *b)
 		kept->seqs[kept->n] = b->seqs[i];
 		kept->arrivals[kept->n] = b->arrivals[i];
 		kept->records[kept->n] = b->records[i];
+		kept->lengths[kept->n] = b->lengths[i];
 		kept->parsed[kept->n] = record;
 		kept->n++;
 	}
@@ -281,7 +294,7 @@ build_event(void *arg)
 		pad_to_int(&buf);
 		old = MemoryContextSwitchTo(record_cxt);
 		if (b->parsed != NULL ||
-			!record_jsonb_append(parser, b->records[i], strlen(b->records[i]), &buf))
+			!record_jsonb_append(parser, b->records[i], b->lengths[i], &buf))
 		{
 			Jsonb	   *record = b->parsed != NULL ? b->parsed[i] :
 				record_jsonb(parser, b->records[i]);

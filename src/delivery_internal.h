@@ -120,6 +120,7 @@ typedef struct Batch
 	char	  **seqs;
 	TimestampTz *arrivals;
 	char	  **records;		/* JSON text */
+	int		   *lengths;		/* strlen() of each */
 	Jsonb	  **parsed;			/* the records as jsonb, or NULL */
 	WindowInvocation *window;	/* with a tumbling window: its event members */
 } Batch;
