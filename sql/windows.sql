@@ -192,15 +192,17 @@ SELECT count(*) AS open_windows, sum((window_state->>'n')::int) AS counted,
 SELECT count(*) FILTER (WHERE final::boolean) AS finals FROM wlog WHERE mapping = 'lanes';
 SELECT orders_stream.update_event_source_mapping(:'ml', parallelization_factor => 1)->'ParallelizationFactor' AS factor;
 SELECT wwait(:'ml', 'lanes', 4);
--- an old lane drains in the step after its final invocation
+-- an old lane drains in the step after its final invocation; once all
+-- have, the new lane starts
 CREATE FUNCTION wdrained(m uuid) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
 	deadline timestamptz := clock_timestamp() + interval '60s';
 BEGIN
 	WHILE EXISTS (SELECT FROM orders_stream.event_source_mapping_lanes
-				   WHERE mapping_uuid = m AND epoch = 0 AND state <> 'DRAINED') LOOP
+				   WHERE mapping_uuid = m
+					 AND ((epoch = 0 AND state <> 'DRAINED') OR (epoch = 1 AND state = 'WAITING_EPOCH'))) LOOP
 		IF clock_timestamp() > deadline THEN
-			RAISE EXCEPTION 'the old lanes of mapping % did not drain within 60 s', m;
+			RAISE EXCEPTION 'the old lanes of mapping % did not drain, or the new one did not start, within 60 s', m;
 		END IF;
 		PERFORM pg_sleep(0.01);
 	END LOOP;
