@@ -783,27 +783,7 @@ my $mf_c = sql(q{
 	SELECT orders_stream.create_event_source_mapping('public.f_orders', 'item_totals_aggregator_c(jsonb)',
 		batch_size => 7, starting_position => 'LATEST')});
 
-my $script = $node->basedir . '/f_orders.sql';
-PostgreSQL::Test::Utils::append_to_file($script, q{
-\set id random(1, 300)
-\set id2 random(1, 300)
-\set q random(1, 50)
-\set it random(1, 12)
-\set r random(1, 100)
-BEGIN;
-\if :r <= 45
-INSERT INTO f_orders VALUES (:id, 'item' || :it, :q)
-  ON CONFLICT (id) DO UPDATE SET item = excluded.item, quantity = excluded.quantity;
-\elif :r <= 75
-UPDATE f_orders SET quantity = :q WHERE id = :id;
-\else
-DELETE FROM f_orders WHERE id = :id;
-\endif
-\if :r % 4 = 0
-UPDATE f_orders SET item = 'item' || :it WHERE id = :id2;
-\endif
-COMMIT;
-});
+my $script = OrdersStream::mixed_writes_script($node, 'f_orders');
 
 sub start_pgbench
 {

@@ -50,27 +50,7 @@ my $m = sql(q{
 		batch_size => 25, starting_position => 'TRIM_HORIZON', tumbling_window_in_seconds => 2,
 		parallelization_factor => 2)});
 
-my $script = $node->basedir . '/worders.sql';
-PostgreSQL::Test::Utils::append_to_file($script, q{
-\set id random(1, 300)
-\set id2 random(1, 300)
-\set q random(1, 50)
-\set it random(1, 12)
-\set r random(1, 100)
-BEGIN;
-\if :r <= 45
-INSERT INTO worders (id, item, quantity) VALUES (:id, 'item' || :it, :q)
-  ON CONFLICT (id) DO UPDATE SET item = excluded.item, quantity = excluded.quantity;
-\elif :r <= 75
-UPDATE worders SET quantity = :q WHERE id = :id;
-\else
-DELETE FROM worders WHERE id = :id;
-\endif
-\if :r % 4 = 0
-UPDATE worders SET item = 'item' || :it WHERE id = :id2;
-\endif
-COMMIT;
-});
+my $script = OrdersStream::mixed_writes_script($node, 'worders');
 
 sub start_pgbench
 {

@@ -349,4 +349,35 @@ sub stop_pgbench
 	$h->kill_kill if $@;
 }
 
+# A pgbench script of mixed writes to $table (id, item, quantity) over ids
+# 1-300: upserts, quantity updates and deletes, a quarter of the
+# transactions also changing a second row's item.  Returns its path.
+sub mixed_writes_script
+{
+	my ($node, $table) = @_;
+	my $script = $node->basedir . "/$table-writes.sql";
+	my $body = q{\set id random(1, 300)
+\set id2 random(1, 300)
+\set q random(1, 50)
+\set it random(1, 12)
+\set r random(1, 100)
+BEGIN;
+\if :r <= 45
+INSERT INTO TABLE (id, item, quantity) VALUES (:id, 'item' || :it, :q)
+  ON CONFLICT (id) DO UPDATE SET item = excluded.item, quantity = excluded.quantity;
+\elif :r <= 75
+UPDATE TABLE SET quantity = :q WHERE id = :id;
+\else
+DELETE FROM TABLE WHERE id = :id;
+\endif
+\if :r % 4 = 0
+UPDATE TABLE SET item = 'item' || :it WHERE id = :id2;
+\endif
+COMMIT;
+};
+	$body =~ s/TABLE/$table/g;
+	PostgreSQL::Test::Utils::append_to_file($script, $body);
+	return $script;
+}
+
 1;
