@@ -14,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/lib.sh
+. bench/delivery_lib.sh
 os_init
 
 N=${DELIVERY_RECORDS:-100000}
@@ -21,15 +22,7 @@ ROUNDS=${DELIVERY_ROUNDS:-2}
 RATE=${LATENCY_RATE:-1000}
 SECS=${LATENCY_SECONDS:-30}
 
-ensure_packages
-build_install
-os_mkdir_pg dir
-cp -r bench examples "$dir/"
-chown -R postgres:postgres "$dir/bench" "$dir/examples"
-start_cluster "$dir" bench
-q() { os_psql -d bench -qAt "$@"; }
-
-os_psql -d bench -q -f "$dir/bench/sql/delivery_setup.sql" >/dev/null
+delivery_cluster
 q -c "INSERT INTO orders (item, quantity)
 	  SELECT (ARRAY['coffee','tea','mug','beans'])[g % 4 + 1], g % 7 + 1 FROM generate_series(1, $N) g"
 q -c "SELECT orders_stream.wait_for_capture('10min')" >/dev/null

@@ -27,6 +27,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/lib.sh
+. bench/delivery_lib.sh
 os_init
 
 MODES=${*:-keepup bulk factor isolation}
@@ -39,14 +40,7 @@ FACTOR_ROUNDS=${FACTOR_ROUNDS:-5}
 ISO_RATE=${ISO_RATE:-1000}
 ISO_SECONDS=${ISO_SECONDS:-30}
 
-ensure_packages
-build_install
-os_mkdir_pg dir
-cp -r bench examples "$dir/"
-chown -R postgres:postgres "$dir/bench" "$dir/examples"
-start_cluster "$dir" bench
-q() { os_psql -d bench -qAt "$@"; }
-os_psql -d bench -q -f "$dir/bench/sql/delivery_setup.sql" >/dev/null
+delivery_cluster
 out="$dir/delivery_pool.tsv"
 printf 'bench\tround\tvariant\tvalue\tunit\n' >"$out"
 report() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$out"; printf '%s round %s %s: %s %s\n' "$@"; }
