@@ -13,7 +13,8 @@
 #  regression.diffs / the TAP and server logs.  Exit status 0 iff all passed.
 #
 # Environment: ORDERS_STREAM_KEEP=1 keeps the temporary directories;
-# ORDERS_STREAM_SUITES="regress tap conformance" picks suites.
+# ORDERS_STREAM_SUITES="regress tap conformance" picks suites;
+# ORDERS_STREAM_TAP="t/010_hostile_roles.pl ..." picks TAP files.
 set -euo pipefail
 cd "$(dirname "$0")"
 . test/lib.sh
@@ -69,7 +70,7 @@ if want tap; then
 		os_log "TAP tests: make installcheck (prove t/*.pl)"
 		# Debian's PGXS has enable_tap_tests = yes and PROVE = /usr/bin/prove,
 		# with PostgreSQL::Test::Cluster under its src/test/perl: nothing to add.
-		if pg_make installcheck REGRESS= PROVE_FLAGS=--timer 2>&1 | tee "$W/prove.out"; then
+		if pg_make installcheck REGRESS= PROVE_FLAGS=--timer ${ORDERS_STREAM_TAP:+PROVE_TESTS="$ORDERS_STREAM_TAP"} 2>&1 | tee "$W/prove.out"; then
 			passed+=(tap)
 		else
 			failed+=(tap)

@@ -12,7 +12,9 @@
 # They go under ORDERS_STREAM_TMPDIR (default /tmp; not TMPDIR, which may be
 # a directory the postgres user cannot enter).
 
-PG_BINDIR=/usr/lib/postgresql/15/bin
+# ORDERS_STREAM_PG_BINDIR: another (relocated) copy of PostgreSQL 15 to build,
+# install into and test against, so that two checkouts can be tested at once
+PG_BINDIR=${ORDERS_STREAM_PG_BINDIR:-/usr/lib/postgresql/15/bin}
 PG_CONFIG=$PG_BINDIR/pg_config
 OS_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
