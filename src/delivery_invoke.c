@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  * delivery_invoke.c
- *	  Invoking a mapping's function as its owner: in a subtransaction, with
- *	  its search_path, cancelled at orders_stream.function_timeout and its
- *	  process ended orders_stream.function_timeout_grace later if it ignores
- *	  the cancel; settings it makes are undone and, in a delivery worker, the
+ *	  Invoking a mapping's function as its owner, as a security-restricted
+ *	  operation: in a subtransaction, with its search_path, cancelled at
+ *	  orders_stream.function_timeout and its process ended
+ *	  orders_stream.function_timeout_grace later if it ignores the cancel;
+ *	  settings it makes are undone and, in a delivery or redrive worker, the
  *	  session state it leaves is cleared.
  *-------------------------------------------------------------------------
  */
@@ -13,19 +14,15 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
-#include "commands/prepare.h"
-#include "commands/sequence.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
-#include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/portal.h"
 #include "utils/regproc.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
@@ -35,6 +32,7 @@
 #include "delivery_internal.h"
 #include "filter.h"
 #include "orders_stream.h"
+#include "security.h"
 #include "workers.h"
 
 /* Set in the delivery worker, whose session state invocations reset. */
@@ -182,24 +180,6 @@ cancel_timeout_handler(void)
 	SetLatch(MyLatch);
 }
 
-/*
- * Clears the session state a function may leave in the delivery worker's
- * session, where the next mapping's function (another role's) would find
- * it, or the worker's own queries: what DISCARD ALL clears, but settings
- * (restored by the caller), the session user (which a function cannot
- * change) and LISTEN (refused in a background worker).  Runs as the
- * worker's user, in the delivery transaction.
- */
-static void
-reset_session_state(void)
-{
-	LockReleaseAll(USER_LOCKMETHOD, true);	/* advisory locks */
-	ResetTempTableNamespace();
-	DropAllPreparedStatements();
-	PortalHashTableDeleteAll();
-	ResetSequenceCaches();		/* currval(), lastval() */
-}
-
 bool
 delivery_invoke(const DeliveryTarget *target, DeliveryEventBuilder build,
 				void *build_arg, char **batch, int nbatch,
@@ -249,9 +229,17 @@ delivery_invoke(const DeliveryTarget *target, DeliveryEventBuilder build,
 		 * Temporary tables that other mappings' functions left in this
 		 * session must not shadow the owner's tables: unless that path names
 		 * pg_temp, it comes last (instead of first, implicitly).
+		 *
+		 * And as a security-restricted operation, as VACUUM runs index
+		 * functions: nothing the function queues may run after the switch
+		 * back to this session's user.  PostgreSQL then refuses deferred
+		 * triggers (they would fire at commit, as the worker's superuser),
+		 * temporary objects (they would shadow what runs next) and cursors
+		 * WITH HOLD.
 		 */
 		SetUserIdAndSecContext(target->owner,
-							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
 		nestlevel = NewGUCNestLevel();
 		(void) set_config_option("search_path",
 								 strstr(target->search_path, "pg_temp") ? target->search_path :
@@ -345,7 +333,7 @@ delivery_invoke(const DeliveryTarget *target, DeliveryEventBuilder build,
 	MemoryContextDelete(invocation_cxt);
 
 	if (am_delivery_worker)
-		reset_session_state();
+		os_reset_session_state();
 	/* the function's effects must be visible to what follows */
 	if (ok)
 		CommandCounterIncrement();

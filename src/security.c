@@ -20,12 +20,16 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
+#include "commands/prepare.h"
+#include "commands/sequence.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/portal.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -96,6 +100,16 @@ os_spi_exec_as_owner(const char *sql, int nargs, Oid *argtypes,
 						   SECURITY_RESTRICTED_OPERATION);
 	os_spi_exec(sql, nargs, argtypes, values, nulls, expected);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+void
+os_reset_session_state(void)
+{
+	LockReleaseAll(USER_LOCKMETHOD, true);	/* advisory locks */
+	ResetTempTableNamespace();
+	DropAllPreparedStatements();
+	PortalHashTableDeleteAll();
+	ResetSequenceCaches();		/* currval(), lastval() */
 }
 
 /*

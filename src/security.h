@@ -31,4 +31,14 @@ extern void os_spi_exec(const char *sql, int nargs, Oid *argtypes,
 extern void os_spi_exec_as_owner(const char *sql, int nargs, Oid *argtypes,
 								 Datum *values, const char *nulls, int expected);
 
+/*
+ * Clears the session state user code (a mapping's function, a TTL delete's
+ * triggers) may leave in a worker's session, where the next role's code
+ * would find it, or the worker's own queries: what DISCARD ALL clears, but
+ * settings (the caller rolls its GUC nest level back), the session user
+ * (which user code cannot change) and LISTEN (refused in a background
+ * worker).  Runs as the worker's user, inside a transaction.
+ */
+extern void os_reset_session_state(void);
+
 #endif							/* ORDERS_STREAM_SECURITY_H */

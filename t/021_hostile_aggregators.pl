@@ -9,9 +9,10 @@
 #      while the mapping's function runs; what that invocation did is rolled
 #      back (deleted: never applied; updated: redone once, under the new
 #      configuration);
-#  (c) session state a function leaves (session advisory lock, temporary
-#      table, prepared statement, settings) is gone before the next
-#      invocation, of the same or another role's mapping;
+#  (c) session state a function leaves (session advisory lock, settings)
+#      is gone before the next invocation, of the same or another role's
+#      mapping; a temporary table or prepared statement it tries to create
+#      is refused (t/011_deferred_triggers_sro.pl);
 #  (d) batches are cut at orders_stream.max_batch_size_bytes, a larger
 #      record goes alone, and a failing record among them is bisected into
 #      orders_stream.failures;
@@ -131,16 +132,20 @@ my $mg = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE functi
 sql('INSERT INTO a_bad VALUES (1)');
 # the victim's records keep coming through while the hostile function is
 # invoked, terminated, and invoked again
+# (bounded by time, not by a count of records: on a fast machine 40 of them
+# are delivered before the first invocation is even terminated)
 my $n = 0;
-while (sql(qq{SELECT count(*) FROM orders_stream.failures WHERE mapping_uuid = '$ma'}) eq '0')
+my $failed = 0;
+my $a_deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+while (!$failed && time() < $a_deadline)
 {
 	$n++;
 	sql("INSERT INTO a_good (id) VALUES ($n)");
 	wait_mapping($mg, '30s');
-	last if $n >= 40;
+	$failed = sql(qq{SELECT count(*) FROM orders_stream.failures WHERE mapping_uuid = '$ma'}) ne '0';
 }
 cmp_ok($n, '>=', 2, '(a) the other role\'s mapping was delivered meanwhile');
-cmp_ok($n, '<', 40, '(a) the cancel-swallowing batch reached orders_stream.failures');
+ok($failed, '(a) the cancel-swallowing batch reached orders_stream.failures');
 is(sql(qq{SELECT count(*) FROM a_seen}), $n, '(a) every record of the other mapping was delivered');
 note 'other mapping, commit to applied, max: '
   . sql(q{SELECT max(s.seen_at - g.inserted_at) FROM a_seen s JOIN a_good g USING (id)});
@@ -218,12 +223,20 @@ GRANT SELECT ON c_one TO hostile;
 GRANT SELECT ON c_two TO victim;
 SQL
 as_role('hostile', <<'SQL');
--- fails if its own temporary table is still there
 CREATE FUNCTION c_leave(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM pg_advisory_lock(4242);
-	CREATE TEMP TABLE c_tmp (x int);
-	EXECUTE 'PREPARE c_plan AS SELECT 1';
+	-- both refused: the function runs as a security-restricted operation
+	BEGIN
+		CREATE TEMP TABLE c_tmp (x int);
+	EXCEPTION WHEN insufficient_privilege THEN
+		NULL;
+	END;
+	BEGIN
+		EXECUTE 'PREPARE c_plan AS SELECT 1';
+	EXCEPTION WHEN insufficient_privilege THEN
+		NULL;
+	END;
 	PERFORM set_config('application_name', 'hostile', false);
 END
 $$;
@@ -254,7 +267,7 @@ is(sql(q{SELECT concat_ws(' ', lock_free, temp_gone, prepared, app) FROM c_obs})
 sql('INSERT INTO c_one VALUES (2)');
 wait_mapping($mc1);
 is(sql(qq{SELECT records_processed || ' ' || errors FROM orders_stream.event_source_mapping_status WHERE uuid = '$mc1'}),
-	'2 0', '(c) the same function runs again: its temporary table was dropped');
+	'2 0', '(c) the same function runs again');
 
 # ====================================================================
 # (d) batches cut at orders_stream.max_batch_size_bytes (8kB here)
