@@ -14,7 +14,9 @@
  *
  * The deletes run as the table's owner (who alone may enable TTL), with the
  * search_path of the call that enabled it, as a restricted operation: never
- * as a superuser unless the owner is one.  Their transactions carry a
+ * as a superuser unless the owner is one.  Settings its triggers make, and
+ * the session state they leave, are undone after each batch, so that they
+ * never reach the next owner's batch.  Their transactions carry a
  * replication origin of their own, ORDERS_STREAM_TTL_ORIGIN: the output
  * plugin gives the REMOVE records of those transactions, and only those,
  * AWS's userIdentity {"type": "Service", "principalId":
@@ -507,6 +509,7 @@ expire_batch(TtlSetting *s, TtlTable *t, MemoryContext cxt)
 		Oid			owner;
 		Oid			save_userid;
 		int			save_sec_context;
+		int			nestlevel;
 		char	   *sql;
 
 		if (!HeapTupleIsValid(classtup))
@@ -529,14 +532,21 @@ expire_batch(TtlSetting *s, TtlTable *t, MemoryContext cxt)
 				SetUserIdAndSecContext(owner, save_sec_context |
 									   SECURITY_LOCAL_USERID_CHANGE |
 									   SECURITY_RESTRICTED_OPERATION);
-				/* reverted at the end of the transaction */
+
+				/*
+				 * Every setting made from here on, ours or a trigger's (even
+				 * set_config(..., false)), is undone after the batch: none
+				 * may reach the next table's owner or the worker's own
+				 * queries.
+				 */
+				nestlevel = NewGUCNestLevel();
 				(void) set_config_option("search_path",
 										 strstr(s->search_path, "pg_temp") ? s->search_path :
 										 psprintf("%s, pg_temp", s->search_path),
-										 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+										 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 										 true, 0, false);
 				(void) set_config_option("lock_timeout", TTL_LOCK_TIMEOUT,
-										 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+										 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 										 true, 0, false);
 				enable_timeout_after(STATEMENT_TIMEOUT, orders_stream_ttl_batch_timeout);
 				SPI_connect();
@@ -545,7 +555,10 @@ expire_batch(TtlSetting *s, TtlTable *t, MemoryContext cxt)
 				deleted = SPI_processed;
 				SPI_finish();
 				disable_timeout(STATEMENT_TIMEOUT, false);
+				AtEOXact_GUC(false, nestlevel);
 				SetUserIdAndSecContext(save_userid, save_sec_context);
+				/* advisory locks, prepared statements a trigger left */
+				os_reset_session_state();
 			}
 		}
 		PopActiveSnapshot();
@@ -566,8 +579,12 @@ expire_batch(TtlSetting *s, TtlTable *t, MemoryContext cxt)
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
-		/* also restores the user id and security context */
+		/* also restores the user id, security context and settings */
 		AbortCurrentTransaction();
+		/* session advisory locks outlive the abort */
+		StartTransactionCommand();
+		os_reset_session_state();
+		CommitTransactionCommand();
 		MemoryContextSwitchTo(cxt);
 		timed_out = (edata->sqlerrcode == ERRCODE_QUERY_CANCELED);
 		ereport(WARNING,
