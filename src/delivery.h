@@ -34,9 +34,10 @@ typedef void (*DeliveryResponseCheck) (Oid function, Datum result, bool isnull,
  * subtransaction, as the target's owner, cancelled past
  * orders_stream.function_timeout and its process terminated
  * orders_stream.function_timeout_grace later if it ignores the cancel.
- * Settings it makes are undone; in the delivery worker, the rest of the
- * session state it leaves is cleared too (in another session it may be the
- * caller's own).  Returns true on success; on an error (also while
+ * It runs as a security-restricted operation (no deferred trigger, temporary
+ * object or cursor WITH HOLD outlives it); settings it makes are undone; in
+ * a delivery or redrive worker, the rest of the session state it leaves is
+ * cleared too.  Returns true on success; on an error (also while
  * building the event), returns false with the error (in the caller's
  * memory context) in *error, and the
  * subtransaction's effects are gone.
@@ -56,6 +57,9 @@ extern bool delivery_invoke(const DeliveryTarget *target,
 /* The delivery launcher and the workers of its pool (delivery_pool.c). */
 extern PGDLLEXPORT void orders_stream_delivery_launcher_main(Datum arg);
 extern PGDLLEXPORT void orders_stream_delivery_worker_main(Datum arg);
+
+/* The worker that redrive_failures() starts to replay failures (redrive.c). */
+extern PGDLLEXPORT void orders_stream_redrive_worker_main(Datum arg);
 
 /* The pool's shared memory, requested and set up by workers.c. */
 extern Size delivery_pool_shmem_size(void);

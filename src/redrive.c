@@ -3,40 +3,91 @@
  *	  redrive_failures(): the failures of event source mappings, invoked
  *	  again after the function has been fixed.
  *
- * It runs in the caller's session through delivery_invoke(), the path of
- * the delivery worker: as the mapping's owner, in a subtransaction, with
- * orders_stream.function_timeout (a function that ignores the cancel ends
- * the caller's session after the grace period), and its settings undone.
- * Other session state the function leaves (temporary tables, advisory
- * locks) is not cleared here: in a user's session it may be the caller's.
+ * The functions never run in the caller's session: a superuser who
+ * redrives another role's failures would otherwise run that role's code in
+ * a session where what it leaves (a deferred trigger firing at the
+ * caller's commit, a temporary object shadowing the caller's next query)
+ * acts with the caller's rights.  The caller picks the failures it may
+ * redrive (those of the mappings of roles it is a member of), then a
+ * redrive worker, a background worker started for the call, replays them
+ * one by one through delivery_invoke(), with the rules of a delivery
+ * worker: as the mapping's owner, as a security-restricted operation, in a
+ * subtransaction, with orders_stream.function_timeout, its settings undone
+ * and the session state it leaves cleared.  Each outcome is committed in
+ * the failure row by the worker; the caller waits on its latch until the
+ * worker has exited and returns the outcomes.
+ *
+ * The request lives in a dynamic shared memory segment: the failure ids,
+ * and the state of each, written by the worker.  A worker terminated during
+ * an invocation (past the function's timeout) leaves that failure RUNNING:
+ * the caller records it as failed and starts a new worker for the rest.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "utils/regproc.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
 
 #include "compat.h"
-#include "delivery.h"
+#include "delivery_internal.h"
+#include "orders_stream.h"
 #include "security.h"
 
 PG_FUNCTION_INFO_V1(orders_stream_redrive_failures);
 
-typedef struct StoredFailure
+#define REDRIVE_WORKER_TYPE		"orders_stream redrive"
+/* How long a call waits for a free background worker slot. */
+#define REDRIVE_START_TIMEOUT_MS	30000
+/* Past a function's timeout and grace, how long before its worker is ended. */
+#define REDRIVE_SLACK_MS		10000
+/* How often the caller looks at the running invocation's age. */
+#define REDRIVE_POLL_MS			1000
+
+typedef enum RedriveState
+{
+	REDRIVE_PENDING,
+	REDRIVE_RUNNING,			/* its function runs now */
+	REDRIVE_SKIPPED,			/* redriven meanwhile, or locked by another call */
+	REDRIVE_DONE				/* its outcome is committed in the failure row */
+} RedriveState;
+
+typedef struct RedriveItem
 {
 	int64		failure_id;
-	char	   *records;
-	bool		mapping_exists;
-	DeliveryTarget target;
-	char	  **seqs;			/* with ReportBatchItemFailures, else NULL */
-	int			nseqs;
-} StoredFailure;
+	/* set by the worker before the state turns RUNNING */
+	Oid			function;
+	TimestampTz started;
+	int			timeout_ms;		/* orders_stream.function_timeout, 0 = none */
+	int			grace_ms;		/* orders_stream.function_timeout_grace */
+	pg_atomic_uint32 state;
+} RedriveItem;
+
+typedef struct RedriveRequest
+{
+	Oid			database;
+	Oid			caller;			/* whose failures these are */
+	int			nitems;
+	RedriveItem items[FLEXIBLE_ARRAY_MEMBER];
+} RedriveRequest;
 
 /* The event of a stored failure's records (a DeliveryEventBuilder). */
 static Jsonb *
@@ -48,10 +99,331 @@ build_stored_event(void *arg)
 											  CStringGetDatum(psprintf("{\"Records\":%s}", records))));
 }
 
+/* ---- the worker ---- */
+
+/*
+ * Replays one failure, in a transaction of its own, if it still needs it
+ * and no concurrent call has it: the row is locked while its function runs
+ * and its outcome is written.
+ */
+static void
+redrive_one(RedriveRequest *req, RedriveItem *item)
+{
+	Oid			argtypes[2] = {INT8OID, OIDOID};
+	Datum		args[2];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	char	   *result;
+	Oid			uptypes[2] = {INT8OID, TEXTOID};
+	Datum		upvalues[2];
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	pgstat_report_activity(STATE_RUNNING, "redriving a failure");
+	args[0] = Int64GetDatum(item->failure_id);
+	args[1] = ObjectIdGetDatum(req->caller);
+	if (SPI_execute_with_args("SELECT f.records::pg_catalog.text, m.uuid IS NOT NULL, "
+							  "m.function_oid, c.relowner, m.search_path, "
+							  "COALESCE('ReportBatchItemFailures' OPERATOR(pg_catalog.=) ANY (m.function_response_types), false), "
+							  "ARRAY(SELECT r OPERATOR(pg_catalog.->) 'dynamodb' OPERATOR(pg_catalog.->>) 'SequenceNumber' "
+							  "      FROM pg_catalog.jsonb_array_elements(f.records) r) "
+							  "FROM orders_stream.failures f "
+							  "LEFT JOIN orders_stream.event_source_mappings m ON m.uuid OPERATOR(pg_catalog.=) f.mapping_uuid "
+							  "LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.anchor "
+							  "WHERE f.failure_id OPERATOR(pg_catalog.=) $1 "
+							  "AND pg_catalog.pg_has_role($2, f.owner_oid, 'USAGE') "
+							  "AND f.redrive_result IS DISTINCT FROM 'OK' "
+							  "FOR UPDATE OF f SKIP LOCKED",
+							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read failure " INT64_FORMAT, item->failure_id);
+
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pg_atomic_write_u32(&item->state, REDRIVE_SKIPPED);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		return;
+	}
+
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	if (!DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull)))
+		result = "ERROR: the event source mapping no longer exists";
+	else
+	{
+		DeliveryTarget target;
+		char	   *records = SPI_getvalue(tup, desc, 1);
+		char	  **seqs = NULL;
+		int			nseqs = 0;
+		char	   *lowest = NULL;
+		ErrorData  *error;
+
+		target.function = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+		target.owner = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
+		target.search_path = SPI_getvalue(tup, desc, 5);
+		if (DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull)))
+		{
+			Datum	   *elems;
+			bool	   *elemnulls;
+			int			j;
+
+			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 7, &isnull)),
+							  TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, &elemnulls, &nseqs);
+			seqs = palloc(sizeof(char *) * Max(nseqs, 1));
+			for (j = 0; j < nseqs; j++)
+				seqs[j] = elemnulls[j] ? "" : TextDatumGetCString(elems[j]);
+		}
+
+		/* what the caller needs should this worker not survive the call */
+		item->function = target.function;
+		item->timeout_ms = orders_stream_function_timeout;
+		item->grace_ms = orders_stream_function_timeout_grace;
+		item->started = GetCurrentTimestamp();
+		pg_write_barrier();
+		pg_atomic_write_u32(&item->state, REDRIVE_RUNNING);
+
+		if (delivery_invoke(&target, build_stored_event, records,
+							seqs, nseqs, &lowest, NULL, NULL, &error))
+			result = lowest ? psprintf("ERROR: batchItemFailures from %s", lowest) : "OK";
+		else
+			result = psprintf("ERROR: %s", describe_error(error));
+	}
+
+	upvalues[0] = Int64GetDatum(item->failure_id);
+	upvalues[1] = CStringGetTextDatum(result);
+	if (SPI_execute_with_args("UPDATE orders_stream.failures "
+							  "SET redriven_at = pg_catalog.now(), redrive_result = $2 "
+							  "WHERE failure_id OPERATOR(pg_catalog.=) $1",
+							  2, uptypes, upvalues, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record the redrive of failure " INT64_FORMAT, item->failure_id);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pg_atomic_write_u32(&item->state, REDRIVE_DONE);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+void
+orders_stream_redrive_worker_main(Datum arg)
+{
+	dsm_segment *seg;
+	RedriveRequest *req;
+	Oid			database;
+	int			i;
+
+	memcpy(&database, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
+	/* the caller gave up (its transaction ended): nothing to do */
+	seg = dsm_attach(DatumGetUInt32(arg));
+	if (seg == NULL)
+		proc_exit(0);
+	dsm_pin_mapping(seg);
+	req = dsm_segment_address(seg);
+
+	SetConfigOption("application_name", REDRIVE_WORKER_TYPE, PGC_USERSET, PGC_S_SESSION);
+	/* this session is a superuser's: its own queries trust pg_catalog only */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
+	delivery_invoke_in_worker();
+
+	for (i = 0; i < req->nitems; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (pg_atomic_read_u32(&req->items[i].state) == REDRIVE_PENDING)
+			redrive_one(req, &req->items[i]);
+	}
+	proc_exit(0);
+}
+
+/* ---- the caller ---- */
+
+/*
+ * Starts a redrive worker for the request, waiting for a free background
+ * worker slot for a while.
+ */
+static BackgroundWorkerHandle *
+start_redrive_worker(dsm_segment *seg)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   REDRIVE_START_TIMEOUT_MS);
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "orders_stream");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "orders_stream_redrive_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "orders_stream redrive worker for PID %d", MyProcPid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, REDRIVE_WORKER_TYPE);
+	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
+	memcpy(worker.bgw_extra, &MyDatabaseId, sizeof(Oid));
+	/* its start and its exit set this backend's latch */
+	worker.bgw_notify_pid = MyProcPid;
+
+	while (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		if (GetCurrentTimestamp() >= deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("could not start a redrive worker: no background worker slot was free for %d s",
+							REDRIVE_START_TIMEOUT_MS / 1000),
+					 errhint("Failures are replayed in a background worker: raise max_worker_processes.")));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 100, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return handle;
+}
+
+/*
+ * Waits until the worker has exited.  A function that outlives its timeout
+ * and grace by REDRIVE_SLACK_MS (a C function that never checks for
+ * interrupts) has its worker terminated; so has the worker of a call that
+ * is cancelled.
+ */
+static void
+wait_redrive_worker(RedriveRequest *req, BackgroundWorkerHandle *handle)
+{
+	PG_TRY();
+	{
+		for (;;)
+		{
+			pid_t		pid;
+			BgwHandleStatus status = GetBackgroundWorkerPid(handle, &pid);
+			int			i;
+
+			if (status == BGWH_STOPPED)
+				break;
+			if (status == BGWH_POSTMASTER_DIED)
+				ereport(FATAL,
+						(errcode(ERRCODE_ADMIN_SHUTDOWN),
+						 errmsg("postmaster exited during redrive_failures()")));
+			for (i = 0; i < req->nitems; i++)
+			{
+				RedriveItem *item = &req->items[i];
+
+				if (pg_atomic_read_u32(&item->state) != REDRIVE_RUNNING)
+					continue;
+				pg_read_barrier();
+				if (item->timeout_ms > 0 &&
+					TimestampDifferenceExceeds(item->started, GetCurrentTimestamp(),
+											   item->timeout_ms + item->grace_ms + REDRIVE_SLACK_MS))
+					TerminateBackgroundWorker(handle);
+			}
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 REDRIVE_POLL_MS, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	PG_CATCH();
+	{
+		TerminateBackgroundWorker(handle);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/*
+ * The outcome of a failure whose worker exited while its function ran,
+ * recorded as the worker would have: with the error of a delivery worker
+ * terminated during an invocation.
+ */
+static char *
+record_killed(RedriveItem *item)
+{
+	char	   *function = format_procedure(item->function);
+	char	   *result;
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+
+	pg_read_barrier();
+	if (item->timeout_ms > 0 &&
+		TimestampDifferenceExceeds(item->started, GetCurrentTimestamp(), item->timeout_ms))
+		result = psprintf("ERROR: %s: function %s timed out after %d ms and ignored the cancel: its worker was terminated",
+						  unpack_sql_state(ERRCODE_QUERY_CANCELED), function,
+						  item->timeout_ms);
+	else
+		result = psprintf("ERROR: %s: the redrive worker exited while function %s ran",
+						  unpack_sql_state(ERRCODE_ADMIN_SHUTDOWN), function);
+	values[0] = Int64GetDatum(item->failure_id);
+	values[1] = CStringGetTextDatum(result);
+	os_spi_exec_as_owner("UPDATE orders_stream.failures "
+						 "SET redriven_at = pg_catalog.now(), redrive_result = $2 "
+						 "WHERE failure_id OPERATOR(pg_catalog.=) $1",
+						 2, types, values, NULL, SPI_OK_UPDATE);
+	pg_atomic_write_u32(&item->state, REDRIVE_DONE);
+	return result;
+}
+
+/*
+ * The outcomes the workers committed, read with a fresh snapshot: the
+ * caller's own (in REPEATABLE READ, say) predates them.
+ */
+static void
+read_outcomes(RedriveRequest *req, char **results)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * req->nitems);
+	int			nids = 0;
+	Oid			argtype = INT8ARRAYOID;
+	Datum		arg;
+	SPIPlanPtr	plan;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			nestlevel;
+	uint64		i;
+	int			j;
+
+	for (j = 0; j < req->nitems; j++)
+		if (results[j] == NULL &&
+			pg_atomic_read_u32(&req->items[j].state) == REDRIVE_DONE)
+			ids[nids++] = Int64GetDatum(req->items[j].failure_id);
+	if (nids == 0)
+		return;
+	arg = PointerGetDatum(construct_array(ids, nids, INT8OID, sizeof(int64),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(os_extension_owner(), save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	nestlevel = os_pin_search_path();
+	plan = SPI_prepare("SELECT failure_id, redrive_result FROM orders_stream.failures "
+					   "WHERE failure_id OPERATOR(pg_catalog.=) ANY ($1)",
+					   1, &argtype);
+	if (plan == NULL ||
+		SPI_execute_snapshot(plan, &arg, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 true, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the outcomes of redrive_failures()");
+	os_unpin_search_path(nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+
+		for (j = 0; j < req->nitems; j++)
+			if (req->items[j].failure_id == id && results[j] == NULL)
+				results[j] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+	}
+}
+
 /*
  * Invokes the mapping function again with the records of each stored
- * failure (the caller's own, not yet redriven successfully), as the
- * mapping's owner, and records the outcome in the failure row.
+ * failure (the caller's own, not yet redriven successfully), in a redrive
+ * worker, and returns each outcome, as recorded in the failure row.
  */
 Datum
 orders_stream_redrive_failures(PG_FUNCTION_ARGS)
@@ -60,11 +432,15 @@ orders_stream_redrive_failures(PG_FUNCTION_ARGS)
 	Oid			argtypes[3] = {UUIDOID, INT8ARRAYOID, OIDOID};
 	Datum		args[3];
 	char		nulls[3] = {' ', ' ', ' '};
-	StoredFailure *failures;
+	dsm_segment *seg;
+	RedriveRequest *req;
+	char	  **results;
+	Size		size;
 	uint64		n;
-	uint64		i;
+	int			i;
 
 	InitMaterializedSRF(fcinfo, 0);
+	PreventCommandDuringRecovery("redrive_failures()");
 	if (PG_ARGISNULL(0))
 		nulls[0] = 'n';
 	else
@@ -75,94 +451,92 @@ orders_stream_redrive_failures(PG_FUNCTION_ARGS)
 		args[1] = PG_GETARG_DATUM(1);
 
 	SPI_connect();
+
 	/*
-	 * As the extension's owner (PUBLIC may not lock failures), the caller's
-	 * own failures only, locked so that concurrent redrives do not apply a
-	 * failure twice.
+	 * As the extension's owner, the caller's own failures only: who may
+	 * redrive what is decided here, before any worker starts.  The worker
+	 * locks each row while it replays it.
 	 */
 	args[2] = ObjectIdGetDatum(GetUserId());
-	os_spi_exec_as_owner("SELECT f.failure_id, f.records::text, m.uuid IS NOT NULL, "
-						 "m.function_oid, c.relowner, m.search_path, "
-						 "COALESCE('ReportBatchItemFailures' OPERATOR(pg_catalog.=) ANY (m.function_response_types), false), "
-						 "ARRAY(SELECT r OPERATOR(pg_catalog.->) 'dynamodb' OPERATOR(pg_catalog.->>) 'SequenceNumber' "
-						 "      FROM pg_catalog.jsonb_array_elements(f.records) r) "
-						 "FROM orders_stream.failures f "
-						 "LEFT JOIN orders_stream.event_source_mappings m ON m.uuid OPERATOR(pg_catalog.=) f.mapping_uuid "
-						 "LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.anchor "
+	os_spi_exec_as_owner("SELECT f.failure_id FROM orders_stream.failures f "
 						 "WHERE pg_catalog.pg_has_role($3, f.owner_oid, 'USAGE') "
 						 "AND ($1 IS NULL OR f.mapping_uuid OPERATOR(pg_catalog.=) $1) "
 						 "AND ($2 IS NULL OR f.failure_id OPERATOR(pg_catalog.=) ANY ($2)) "
 						 "AND f.redrive_result IS DISTINCT FROM 'OK' "
-						 "ORDER BY f.failure_id FOR UPDATE OF f SKIP LOCKED",
+						 "ORDER BY f.failure_id",
 						 3, argtypes, args, nulls, SPI_OK_SELECT);
-
 	n = SPI_processed;
-	failures = palloc0(sizeof(StoredFailure) * Max(n, 1));
-	for (i = 0; i < n; i++)
+	if (n == 0)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
+		SPI_finish();
+		return (Datum) 0;
+	}
+	if (n > (MaxAllocSize - offsetof(RedriveRequest, items)) / sizeof(RedriveItem))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many failures to redrive at once: " UINT64_FORMAT, n),
+				 errhint("Pass failure_ids or a mapping to redrive fewer.")));
+
+	size = offsetof(RedriveRequest, items) + sizeof(RedriveItem) * n;
+	seg = dsm_create(size, 0);
+	req = dsm_segment_address(seg);
+	req->database = MyDatabaseId;
+	req->caller = GetUserId();
+	req->nitems = (int) n;
+	for (i = 0; i < req->nitems; i++)
+	{
 		bool		isnull;
 
-		failures[i].failure_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		failures[i].records = SPI_getvalue(tup, desc, 2);
-		failures[i].mapping_exists = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-		if (failures[i].mapping_exists)
-		{
-			failures[i].target.function = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
-			failures[i].target.owner = DatumGetObjectId(SPI_getbinval(tup, desc, 5, &isnull));
-			failures[i].target.search_path = SPI_getvalue(tup, desc, 6);
-			if (DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull)))
-			{
-				Datum	   *elems;
-				bool	   *elemnulls;
-				int			j;
+		memset(&req->items[i], 0, sizeof(RedriveItem));
+		req->items[i].failure_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+															   SPI_tuptable->tupdesc, 1, &isnull));
+		pg_atomic_init_u32(&req->items[i].state, REDRIVE_PENDING);
+	}
+	results = palloc0(sizeof(char *) * n);
 
-				deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 8, &isnull)),
-								  TEXTOID, -1, false, TYPALIGN_INT,
-								  &elems, &elemnulls, &failures[i].nseqs);
-				failures[i].seqs = palloc(sizeof(char *) * Max(failures[i].nseqs, 1));
-				for (j = 0; j < failures[i].nseqs; j++)
-					failures[i].seqs[j] = elemnulls[j] ? "" : TextDatumGetCString(elems[j]);
-			}
+	/* one worker, and another for the rest each time one is terminated */
+	for (;;)
+	{
+		int			pending = 0;
+		int			before = 0;
+		int			first = -1;
+
+		for (i = 0; i < req->nitems; i++)
+			if (pg_atomic_read_u32(&req->items[i].state) == REDRIVE_PENDING)
+				before++;
+		if (before == 0)
+			break;
+		wait_redrive_worker(req, start_redrive_worker(seg));
+		for (i = 0; i < req->nitems; i++)
+		{
+			uint32		state = pg_atomic_read_u32(&req->items[i].state);
+
+			if (state == REDRIVE_RUNNING)
+				results[i] = record_killed(&req->items[i]);
+			else if (state == REDRIVE_PENDING && pending++ == 0)
+				first = i;
 		}
+		if (pending == before)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("the redrive worker exited before it replayed failure " INT64_FORMAT,
+							req->items[first].failure_id),
+					 errhint("The server log has the worker's error.")));
 	}
 
-	for (i = 0; i < n; i++)
+	read_outcomes(req, results);
+	for (i = 0; i < req->nitems; i++)
 	{
-		StoredFailure *f = &failures[i];
-		char	   *result;
 		Datum		values[2];
 		bool		isnull[2] = {false, false};
-		Oid			uptypes[2] = {INT8OID, TEXTOID};
-		Datum		upvalues[2];
 
-		if (!f->mapping_exists)
-			result = "ERROR: the event source mapping no longer exists";
-		else
-		{
-			ErrorData  *error;
-			char	   *lowest = NULL;
-
-			if (delivery_invoke(&f->target, build_stored_event, f->records,
-								f->seqs, f->nseqs, &lowest, NULL, NULL, &error))
-				result = lowest ? psprintf("ERROR: batchItemFailures from %s", lowest) : "OK";
-			else
-				result = psprintf("ERROR: %s: %s", unpack_sql_state(error->sqlerrcode),
-								  error->message ? error->message : "");
-		}
-
-		upvalues[0] = Int64GetDatum(f->failure_id);
-		upvalues[1] = CStringGetTextDatum(result);
-		os_spi_exec_as_owner("UPDATE orders_stream.failures "
-							 "SET redriven_at = pg_catalog.now(), redrive_result = $2 "
-							 "WHERE failure_id OPERATOR(pg_catalog.=) $1",
-							 2, uptypes, upvalues, NULL, SPI_OK_UPDATE);
-
-		values[0] = Int64GetDatum(f->failure_id);
-		values[1] = CStringGetTextDatum(result);
+		if (results[i] == NULL)
+			continue;			/* skipped, or redriven by another call */
+		values[0] = Int64GetDatum(req->items[i].failure_id);
+		values[1] = CStringGetTextDatum(results[i]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
 	}
+	dsm_detach(seg);
 	SPI_finish();
 	return (Datum) 0;
 }
