@@ -9,7 +9,9 @@
 #      failure rules, the next records are delivered, mallory stays an
 #      ordinary role;
 #  (b) an ordinary AFTER trigger fires inside the invocation, as mallory;
-#  (c) a mapping function that creates a temporary view or table: refused;
+#  (c) a mapping function that creates a temporary view or table, or a
+#      cursor WITH HOLD over a query that escalates (a held cursor's query
+#      runs to completion at commit): refused;
 #  (d) the same functions replayed by redrive_failures() called by a
 #      superuser: they run in a redrive worker, never in the superuser's
 #      session, which has no pg_temp object afterwards (pg_settings is
@@ -73,6 +75,13 @@ CREATE CONSTRAINT TRIGGER escalate AFTER INSERT ON deferred_trap
 CREATE TABLE immediate_trap (id int);
 CREATE CONSTRAINT TRIGGER escalate AFTER INSERT ON immediate_trap
 	DEFERRABLE INITIALLY IMMEDIATE FOR EACH ROW EXECUTE FUNCTION escalate();
+-- the same, as a function for a held cursor's query
+CREATE FUNCTION escalate_now() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE 'ALTER ROLE mallory SUPERUSER';
+	RETURN 1;
+END
+$$;
 CREATE TABLE after_trap (id int);
 CREATE TRIGGER escalate AFTER INSERT ON after_trap
 	FOR EACH ROW EXECUTE FUNCTION escalate();
@@ -96,6 +105,8 @@ BEGIN
 			CREATE TEMP VIEW pg_settings AS SELECT 'pwned'::text AS name, 'pwned'::text AS setting;
 		ELSIF id LIKE 'temptable%' THEN
 			CREATE TEMP TABLE leftover (x int);
+		ELSIF id LIKE 'hold%' THEN
+			EXECUTE 'DECLARE held CURSOR WITH HOLD FOR SELECT mallory.escalate_now()';
 		END IF;
 		INSERT INTO mallory.applied VALUES (id, pg_backend_pid(), current_setting('application_name'));
 	END LOOP;
@@ -122,6 +133,7 @@ INSERT INTO mallory.orders VALUES ('setconstraints1');
 INSERT INTO mallory.orders VALUES ('after1');
 INSERT INTO mallory.orders VALUES ('tempview1');
 INSERT INTO mallory.orders VALUES ('temptable1');
+INSERT INTO mallory.orders VALUES ('hold1');
 INSERT INTO mallory.orders VALUES ('good1');
 });
 sql('SELECT orders_stream.wait_for_capture()');
@@ -145,6 +157,8 @@ is(failure_of('tempview1'), '42501 cannot create temporary table within security
 	'(c) a temporary view is refused');
 is(failure_of('temptable1'), '42501 cannot create temporary table within security-restricted operation',
 	'(c) a temporary table is refused');
+is(failure_of('hold1'), '42501 cannot create a cursor WITH HOLD within security-restricted operation',
+	'(c) a cursor WITH HOLD is refused');
 is(sql(qq{SELECT state FROM orders_stream.event_source_mapping_status WHERE uuid = '$m'}), 'Enabled',
 	'(a) the mapping is still enabled');
 
@@ -156,12 +170,13 @@ is(sql(qq{SELECT state FROM orders_stream.event_source_mapping_status WHERE uuid
 as_mallory(q{
 INSERT INTO mallory.orders VALUES ('fail-deferred');
 INSERT INTO mallory.orders VALUES ('fail-tempview');
+INSERT INTO mallory.orders VALUES ('fail-hold');
 INSERT INTO mallory.orders VALUES ('fail-ok');
 });
 sql('SELECT orders_stream.wait_for_capture()');
 sql(qq{SELECT orders_stream.wait_for_mapping('$m', '60s')});
 is(sql(qq{SELECT count(*) FROM orders_stream.failures WHERE mapping_uuid = '$m'
-	AND records->0#>>'{dynamodb,Keys,id,S}' LIKE 'fail-%'}), '3', '(d) three more failures');
+	AND records->0#>>'{dynamodb,Keys,id,S}' LIKE 'fail-%'}), '4', '(d) four more failures');
 sql(q{TRUNCATE mallory.applied});
 # the "fix": the same tricks, played on whoever replays the records
 as_mallory(<<'SQL');
@@ -174,6 +189,8 @@ BEGIN
 			INSERT INTO mallory.deferred_trap VALUES (1);
 		ELSIF id = 'fail-tempview' THEN
 			CREATE TEMP VIEW pg_settings AS SELECT 'pwned'::text AS name, 'pwned'::text AS setting;
+		ELSIF id = 'fail-hold' THEN
+			EXECUTE 'DECLARE held CURSOR WITH HOLD FOR SELECT mallory.escalate_now()';
 		END IF;
 		INSERT INTO mallory.applied VALUES (id, pg_backend_pid(), current_setting('application_name'));
 	END LOOP;
@@ -196,6 +213,8 @@ like($out, qr/^fail-deferred ERROR: 42501: cannot fire deferred trigger within s
 	'(d) the replayed deferred trigger is refused');
 like($out, qr/^fail-tempview ERROR: 42501: cannot create temporary table within security-restricted operation$/m,
 	'(d) the replayed temporary view is refused');
+like($out, qr/^fail-hold ERROR: 42501: cannot create a cursor WITH HOLD within security-restricted operation$/m,
+	'(d) the replayed cursor WITH HOLD is refused');
 like($out, qr/^fail-ok OK$/m, '(d) the harmless record is replayed');
 like($out, qr/^temp objects: 0$/m, "(d) the superuser's session has no pg_temp object");
 like($out, qr/^pg_settings: 1$/m, "(d) pg_settings is still pg_catalog's in the superuser's session");
@@ -206,7 +225,8 @@ isnt(sql(q{SELECT pid FROM mallory.applied}), $my_pid, "(d) not in the caller's 
 is(sql(qq{SELECT string_agg(redrive_result, ',' ORDER BY failure_id) FROM orders_stream.failures
 	WHERE mapping_uuid = '$m' AND records->0#>>'{dynamodb,Keys,id,S}' LIKE 'fail-%'}),
 	'ERROR: 42501: cannot fire deferred trigger within security-restricted operation,'
-	. 'ERROR: 42501: cannot create temporary table within security-restricted operation,OK',
+	. 'ERROR: 42501: cannot create temporary table within security-restricted operation,'
+	. 'ERROR: 42501: cannot create a cursor WITH HOLD within security-restricted operation,OK',
 	'(d) the outcomes are recorded in the failure rows');
 is(sql(q{SELECT count(*) FROM mallory.deferred_trap}), '0', '(d) the refused replay left nothing behind');
 is(sql(q{SELECT count(*) FROM orders_stream.redrive_failures(NULL,
