@@ -37,6 +37,7 @@
 #include "storage/dsm.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/pmsignal.h"
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -235,6 +236,9 @@ orders_stream_redrive_worker_main(Datum arg)
 
 	for (i = 0; i < req->nitems; i++)
 	{
+		/* not through the latch: an orphan must not go on replaying */
+		if (!PostmasterIsAlive())
+			proc_exit(1);
 		CHECK_FOR_INTERRUPTS();
 		if (pg_atomic_read_u32(&req->items[i].state) == REDRIVE_PENDING)
 			redrive_one(req, &req->items[i]);
