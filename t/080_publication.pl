@@ -32,8 +32,8 @@ CREATE TABLE orders (id int PRIMARY KEY, item text);
 SELECT orders_stream.enable_stream('orders', 'NEW_IMAGE');
 INSERT INTO orders SELECT g, 'before' FROM generate_series(1, 100) g;
 /* README "Fan-out by publication" */
-CREATE ROLE replicator LOGIN REPLICATION BYPASSRLS;
-GRANT SELECT ON orders_stream.streams TO replicator;
+CREATE ROLE replicator LOGIN REPLICATION;
+GRANT SELECT ON orders_stream.record_store, orders_stream.streams TO replicator;
 CREATE PUBLICATION orders_stream_records
 	FOR TABLE orders_stream.record_store, orders_stream.streams
 	WITH (publish_via_partition_root = true);
@@ -64,7 +64,7 @@ SET ROLE applier;
 CREATE SUBSCRIPTION orders_stream_records CONNECTION '$connstr' PUBLICATION orders_stream_records
 	WITH (enabled = false);
 RESET ROLE;
-ALTER ROLE applier NOSUPERUSER BYPASSRLS;
+ALTER ROLE applier NOSUPERUSER;
 GRANT USAGE ON SCHEMA orders_stream TO applier;
 /* the apply worker checks its privileges on the partition it writes to,
    and needs SELECT to find the rows it updates */
@@ -147,7 +147,7 @@ is($sub->safe_psql('replica', 'SELECT disabled_at IS NOT NULL FROM orders_stream
 	't', 'the subscriber sees the stream disabled');
 
 # the relids of orders_stream.streams are the publisher's: ordinary roles
-# of the subscriber read no record through the row-level security rule
+# of the subscriber read no record through the readable_streams rule
 $sub->safe_psql('replica', 'CREATE ROLE reader');
 ($rc, $out, $err) = OrdersStream::psql_as($sub, 'reader',
 	'SELECT count(*) FROM orders_stream.records', db => 'replica');
