@@ -222,5 +222,40 @@ ok($node->poll_query_until('postgres', q{
 	 WHERE upper_bound <= now() - interval '5 s' - interval '12 s'}),
 	'once the locks are released, the expired partitions are dropped');
 
+# ---- maintenance failing for the whole margin: capture ends, never waits ----
+# What hours of failed maintenance leave (an event trigger refusing CREATE
+# TABLE): no partition holds the current time.  Capture must not create one
+# itself: the worker ends with an error, keeps the changes in its slot, and
+# stores them once maintenance can create partitions again.
+$node->safe_psql('postgres', q{
+CREATE FUNCTION no_new_tables() RETURNS event_trigger LANGUAGE plpgsql
+	AS $$ BEGIN RAISE EXCEPTION 'no new tables today'; END $$;
+CREATE EVENT TRIGGER no_new_tables ON ddl_command_start WHEN TAG IN ('CREATE TABLE')
+	EXECUTE FUNCTION no_new_tables();
+DO $$
+DECLARE
+	p regclass;
+BEGIN
+	FOR p IN SELECT partition FROM orders_stream.partitions WHERE upper_bound > now() LOOP
+		EXECUTE format('DROP TABLE %s', p);
+		DELETE FROM orders_stream.partitions WHERE partition = p;
+	END LOOP;
+END
+$$;
+});
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', "SET ROLE tenant; INSERT INTO orders VALUES (100000, 'no partition')");
+$node->wait_for_log(qr/ERROR:  no partition of orders_stream.record_store holds capture time/, $log_offset);
+ok(1, 'with no partition for the current time, the capture worker ends with an error');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+	 WHERE a.backend_type = 'orders_stream capture' AND NOT l.granted}),
+	'0', 'it never waits for a lock');
+$node->safe_psql('postgres', 'DROP EVENT TRIGGER no_new_tables');
+ok($node->poll_query_until('postgres', qq{
+	SELECT count(*) = 1 FROM orders_stream.records
+	 WHERE stream_id = $orders_sid AND record->'dynamodb'->'Keys'->'id'->>'N' = '100000'}),
+	'once maintenance creates partitions again, capture stores the change it kept in its slot');
+
 $node->stop;
 done_testing();

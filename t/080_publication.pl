@@ -27,6 +27,11 @@ my $pub = OrdersStream::new_node('publisher', extra_conf => q{
 orders_stream.partition_interval = '2s'
 orders_stream.retention = '8s'
 });
+# GRANT on record_store updates its pg_class row without a lock: not while
+# the worker's first maintenance attaches the first partitions (and marks
+# record_store as having some), or it fails with "tuple concurrently updated"
+ok($pub->poll_query_until('postgres', 'SELECT count(*) > 0 FROM orders_stream.partitions'),
+	'the first partitions are attached');
 $pub->safe_psql('postgres', q{
 CREATE TABLE orders (id int PRIMARY KEY, item text);
 SELECT orders_stream.enable_stream('orders', 'NEW_IMAGE');
