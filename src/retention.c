@@ -1,13 +1,16 @@
 /*-------------------------------------------------------------------------
  * retention.c
  *	  Partitions of orders_stream.record_store, one per orders_stream.partition_interval
- *	  of capture time: created ahead by the capture worker, and dropped whole
+ *	  of capture time: created hours ahead by maintenance, and dropped whole
  *	  once older than orders_stream.retention, so trimming costs
  *	  O(partitions) whatever the number of records.
  *
  * The partition DDL itself is SQL (orders_stream_internal.ensure_partition and
  * orders_stream_internal.maintain_partitions in the install script); this file calls
- * it from the worker and caches the current partition between passes.
+ * it from the worker, between capture passes, and finds the partition a pass
+ * stores into.  Storing never creates a partition: that DDL locks
+ * record_store, and capture must never wait on a lock, least of all one a
+ * reader's open transaction can keep it waiting on.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -41,11 +44,27 @@ retention_partition_for_now(void)
 		get_rel_relkind(current_partition) == RELKIND_RELATION)
 		return current_partition;
 
-	if (SPI_execute("SELECT p.partition::oid, p.lower_bound, p.upper_bound "
-					"FROM orders_stream_internal.ensure_partition(now()) AS e(part) "
-					"JOIN orders_stream.partitions p ON p.partition = e.part",
-					false, 0) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not find the stream partition for the current time");
+	if (SPI_execute("SELECT p.partition::pg_catalog.oid, p.lower_bound, p.upper_bound "
+					"FROM orders_stream.partitions p "
+					"WHERE p.lower_bound OPERATOR(pg_catalog.<=) pg_catalog.now() "
+					"AND pg_catalog.now() OPERATOR(pg_catalog.<) p.upper_bound",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read orders_stream.partitions");
+
+	/*
+	 * Maintenance keeps partitions hours ahead: none covers now only after
+	 * hours of warnings that it could not create them.  Creating one here
+	 * would wait for every reader's transaction (and queue new readers
+	 * behind it); ending the worker instead keeps the records in the slot,
+	 * and the next worker maintains first thing.
+	 */
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no partition of orders_stream.record_store holds capture time %s",
+						timestamptz_to_str(now)),
+				 errhint("Maintenance creates partitions hours ahead; see its earlier warnings. "
+						 "Capture resumes from its slot once a partition exists.")));
 	current_partition = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 													   SPI_tuptable->tupdesc, 1, &isnull));
 	current_lower = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],

@@ -10,7 +10,8 @@
 
 /*
  * The partition that holds records captured now (the current transaction's
- * start), created if missing.  Inside a transaction, with SPI connected.
+ * start); an ERROR if maintenance has not created it.  Inside a
+ * transaction, with SPI connected.
  */
 extern Oid	retention_partition_for_now(void);
 

@@ -3,10 +3,11 @@
  * record to record (record_store.c), under a 12-byte sequence key that sorts
  * as its SequenceNumber.  The view orders_stream.records (40_read_api.sql)
  * and the read API add back the rest of each DynamoDB record.  Partitioned
- * by capture time; the capture worker creates partitions ahead and drops
- * whole partitions once they are older than orders_stream.retention.  The
- * worker appends to the current partition directly (heap multi-insert), so
- * this layout is fixed: see capture.c.
+ * by capture time; maintenance creates partitions hours ahead and drops
+ * whole partitions once they are older than orders_stream.retention
+ * (maintain_partitions below).  The capture worker appends to the current
+ * partition directly (heap multi-insert), so this layout is fixed: see
+ * capture.c.
  */
 CREATE TABLE orders_stream.record_store (
 	stream_id	bigint NOT NULL,
@@ -65,20 +66,26 @@ CREATE TABLE orders_stream.capture_progress (
 );
 INSERT INTO orders_stream.capture_progress DEFAULT VALUES;
 
+/*
+ * No privilege for PUBLIC on any of these: roles read records through the
+ * views and functions of the read API (40_read_api.sql, 45_streams_api.sql),
+ * which read these tables as their owner and show a caller only the streams
+ * orders_stream.readable_streams says it may read.  So no ordinary role can
+ * lock a partition or take a lock stronger than ACCESS SHARE on
+ * record_store, and maintenance never needs one that conflicts with ACCESS
+ * SHARE to add a partition (ensure_partition).
+ */
 REVOKE ALL ON orders_stream.record_store, orders_stream.partitions,
 	orders_stream.stream_trim, orders_stream.capture_progress FROM PUBLIC;
 
 /*
- * Only roles that may read the source table may read its stream, and
- * nobody reads records older than the retention.  The policy's subquery
- * runs with the caller's privileges: readable_streams (40_read_api.sql)
- * decides, as the caller.  The view does not exist yet: the policy is
- * created there, and so is the view orders_stream.records, which applies
- * the same rule.
+ * The partition of record_store that holds capture time ts, created if
+ * missing.  Created as a table of its own, then attached: ATTACH PARTITION
+ * locks record_store in SHARE UPDATE EXCLUSIVE mode only, which no reader's
+ * ACCESS SHARE conflicts with (CREATE TABLE ... PARTITION OF would take
+ * ACCESS EXCLUSIVE, and queue behind any open transaction that read
+ * records).  Called by maintenance only, never by capture.
  */
-ALTER TABLE orders_stream.record_store ENABLE ROW LEVEL SECURITY;
-GRANT SELECT ON orders_stream.record_store TO PUBLIC;
-
 CREATE FUNCTION orders_stream_internal.ensure_partition(ts timestamptz)
 RETURNS regclass
 LANGUAGE plpgsql
@@ -107,8 +114,7 @@ BEGIN
 								  WHERE p.lower_bound > ts));
 	name := 'records_' || to_char(lower_ts AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS');
 	BEGIN
-		EXECUTE format('CREATE TABLE orders_stream.%I PARTITION OF orders_stream.record_store FOR VALUES FROM (%L) TO (%L)',
-					   name, lower_ts, upper_ts);
+		EXECUTE format('CREATE TABLE orders_stream.%I (LIKE orders_stream.record_store)', name);
 	EXCEPTION WHEN duplicate_table THEN
 		/* created meanwhile by a concurrent call (the worker's, or one by hand) */
 		SELECT p.partition INTO part FROM orders_stream.partitions p
@@ -118,6 +124,10 @@ BEGIN
 		END IF;
 		RAISE;
 	END;
+	/* whatever default privileges say: records are read through the views */
+	EXECUTE format('REVOKE ALL ON orders_stream.%I FROM PUBLIC', name);
+	EXECUTE format('ALTER TABLE orders_stream.record_store ATTACH PARTITION orders_stream.%I FOR VALUES FROM (%L) TO (%L)',
+				   name, lower_ts, upper_ts);
 	part := format('orders_stream.%I', name)::regclass;
 	INSERT INTO orders_stream.partitions VALUES (part, lower_ts, upper_ts);
 	RETURN part;
@@ -125,18 +135,20 @@ END
 $$;
 
 /*
- * Creates the partitions of the next intervals and drops the ones whose
- * records are all older than the retention, remembering per stream the
- * newest SequenceNumber dropped.  Returns how many partitions were dropped.
+ * Creates the partitions of the next 6 hours (at least the next two
+ * partitions, at most 48) and drops the ones whose records are all older
+ * than the retention, remembering per stream the newest SequenceNumber
+ * dropped.  Returns how many partitions were dropped.  The capture worker
+ * runs this every 10 seconds, between its passes.
  *
- * Creating or dropping a partition locks orders_stream.record_store in ACCESS
- * EXCLUSIVE mode.  The capture worker runs this between its passes: waiting
- * there for a reader's open transaction would stop capture, and queue every
- * other reader behind the lock request, for as long as that transaction
- * lasts.  So it gives up after lock_timeout and leaves the work to the next
- * run (expired records are invisible meanwhile); and it creates partitions
- * far enough ahead (30 s, three of the worker's runs, or two intervals) that
- * the worker seldom has to create the one it stores into.
+ * It never waits long for a lock (lock_timeout): what it cannot do now, the
+ * next run does.  Attaching a partition conflicts with no lock a reader can
+ * hold (ensure_partition), so partitions stay hours ahead of capture, which
+ * never creates one itself (retention.c): a failing maintenance has hours
+ * of WARNINGs before capture runs out.  Dropping one takes ACCESS EXCLUSIVE
+ * on record_store, which waits for every open transaction that read records
+ * and queues later readers behind it: it gives up after 200 ms, and expired
+ * records stay invisible until a later run drops them.
  */
 CREATE FUNCTION orders_stream_internal.maintain_partitions()
 RETURNS integer
@@ -146,8 +158,9 @@ SET lock_timeout = '200ms'
 AS $$
 DECLARE
 	span		interval := current_setting('orders_stream.partition_interval')::interval;
-	ahead		integer := greatest(2, ceil(30 / extract(epoch FROM span))::integer);
+	ahead		integer := least(48, greatest(2, ceil(6 * 3600 / extract(epoch FROM span))::integer));
 	cutoff		timestamptz := now() - orders_stream_internal.retention_interval();
+	covered		timestamptz;
 	p			record;
 	s			record;
 	newest		text;
@@ -156,7 +169,14 @@ BEGIN
 	BEGIN
 		PERFORM orders_stream_internal.ensure_partition(now() + span * i) FROM generate_series(0, ahead) AS i;
 	EXCEPTION WHEN lock_not_available THEN
-		RAISE LOG 'orders_stream.record_store is in use: stream partitions not created ahead this time';
+		/* only DDL or maintenance of record_store holds a lock that conflicts */
+		covered := (SELECT max(upper_bound) FROM orders_stream.partitions);
+		IF covered IS NULL OR covered < now() + span * ahead / 2 THEN
+			RAISE WARNING 'orders_stream.record_store is locked: stream partitions not created ahead, capture has partitions until %',
+				coalesce(covered::text, 'none');
+		ELSE
+			RAISE LOG 'orders_stream.record_store is locked: stream partitions not created ahead this time';
+		END IF;
 	END;
 	DELETE FROM orders_stream.capture_exceptions WHERE created_at < cutoff;
 	FOR p IN SELECT * FROM orders_stream.partitions WHERE upper_bound <= cutoff ORDER BY lower_bound LOOP
@@ -177,8 +197,15 @@ BEGIN
 			dropped := dropped + 1;
 		EXCEPTION
 			WHEN lock_not_available THEN
-				RAISE LOG 'orders_stream.record_store is in use: expired stream partition % not dropped this time',
-					p.partition;
+				/* six runs in a row: a reader keeps a transaction open */
+				IF p.upper_bound < cutoff - interval '1 minute' THEN
+					RAISE WARNING 'orders_stream.record_store is in use: expired stream partition % not dropped this time, expired since %',
+						p.partition, p.upper_bound + orders_stream_internal.retention_interval()
+						USING HINT = 'A transaction that read orders_stream.records stays open: see pg_stat_activity.';
+				ELSE
+					RAISE LOG 'orders_stream.record_store is in use: expired stream partition % not dropped this time',
+						p.partition;
+				END IF;
 				EXIT;
 			WHEN OTHERS THEN
 				/* e.g. a view on the partition: keep it, drop the others */

@@ -40,22 +40,20 @@ SELECT s.stream_arn,
 							ELSE false END AS readable) v;
 GRANT SELECT ON orders_stream.readable_streams TO PUBLIC;
 
-CREATE POLICY records_of_readable_streams ON orders_stream.record_store FOR SELECT
-	USING (stream_id OPERATOR(pg_catalog.=) ANY (ARRAY(
-			   SELECT rs.stream_id FROM orders_stream.readable_streams rs WHERE rs.readable))
-		   AND captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
-			   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval));
-
 /*
  * The stored records as DynamoDB records, each whole (record_store.c adds
- * back what record_store does not keep), under the same rule as
- * record_store's policy: the view reads as its owner, who bypasses
- * row-level security, so it applies the policy itself to every caller the
- * policy applies to (row_security_active() is false for superusers and
- * roles with BYPASSRLS, who see every record, as in record_store).
+ * back what record_store does not keep): the only way an ordinary role
+ * reads them, as PUBLIC has no privilege on record_store.  The view reads
+ * record_store as its owner; the rule of which streams a caller sees is
+ * readable_streams', evaluated as the caller, and nobody sees records older
+ * than the retention through it, but roles that may read record_store
+ * itself (its owner, superusers) see all of it here too.
  * security_barrier: a caller's leaky function never sees a row the rule
- * hides.  The read API reads record_store by sequence_key, which its index
- * serves; so do readers of this view that filter on sequence_key.
+ * hides.  Ordered by stream and sequence key, as the index is: a security
+ * barrier view is planned on its own, and only its own ORDER BY lets a
+ * range read of one stream (WHERE stream_id = ... AND sequence_key > ...
+ * LIMIT n, as GetRecords reads) walk the index in order and stop at the
+ * LIMIT, rather than read and sort every later record of the stream.
  */
 CREATE VIEW orders_stream.records WITH (security_barrier) AS
 SELECT r.stream_id,
@@ -67,11 +65,12 @@ SELECT r.stream_id,
 	   r.sequence_key
   FROM orders_stream.record_store r
   JOIN orders_stream.streams s ON s.stream_id OPERATOR(pg_catalog.=) r.stream_id
- WHERE NOT pg_catalog.row_security_active('orders_stream.record_store'::pg_catalog.regclass)
+ WHERE pg_catalog.has_table_privilege('orders_stream.record_store'::pg_catalog.regclass, 'SELECT')
 	OR (r.stream_id OPERATOR(pg_catalog.=) ANY (ARRAY(
 			SELECT rs.stream_id FROM orders_stream.readable_streams rs WHERE rs.readable))
 		AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
-			pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval));
+			pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval))
+ ORDER BY r.stream_id, r.sequence_key;
 GRANT SELECT ON orders_stream.records TO PUBLIC;
 
 /* Capture health per stream, for the streams the caller may read. */

@@ -341,17 +341,21 @@ BEGIN
 	END IF;
 
 	key := orders_stream.sequence_key(pos);
-	SELECT coalesce(jsonb_agg((orders_stream.record_json(s.stream_arn, s.view_type, r.sequence_key,
-														 r.event_name, r.body, r.size_bytes, r.ttl_delete)::jsonb
-							   - 'eventSourceARN') ORDER BY r.sequence_key), '[]'::jsonb),
+	/*
+	 * Through the records view, as any reader: the caller has no privilege
+	 * on record_store.  In the view's order (stream, then sequence key),
+	 * with no ORDER BY here: one would make the planner plan the view for
+	 * reading all of the stream's later records, and sort them, rather than
+	 * walk the index and stop at the LIMIT.
+	 */
+	SELECT coalesce(jsonb_agg((r.record::jsonb - 'eventSourceARN') ORDER BY r.sequence_key), '[]'::jsonb),
 		   orders_stream.sequence_text((array_agg(r.sequence_key ORDER BY r.sequence_key DESC))[1]), count(*)
 	  INTO result, last_seq, n
-	  FROM (SELECT rr.sequence_key, rr.event_name, rr.body, rr.size_bytes, rr.ttl_delete
-			  FROM orders_stream.record_store rr
+	  FROM (SELECT rr.sequence_key, rr.record
+			  FROM orders_stream.records rr
 			 WHERE rr.stream_id = s.stream_id
 			   AND rr.captured_at >= now() - current_setting('orders_stream.retention')::interval
 			   AND (rr.sequence_key > key OR (inclusive AND rr.sequence_key = key))
-			 ORDER BY rr.sequence_key
 			 LIMIT n_max) r;
 
 	/*
