@@ -415,14 +415,37 @@ sweep(void *arg)
 	return NULL;
 }
 
+/*
+ * libmicrohttpd's messages, at most one a second: clients decide how often
+ * they come (a refused connection is one), and must not flood the log.
+ */
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static time_t last;
+	static int	skipped;
+	time_t		now = time(NULL);
+	int			before;
 	char		line[1024];
 
+	pthread_mutex_lock(&lock);
+	if (now == last)
+	{
+		skipped++;
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	last = now;
+	before = skipped;
+	skipped = 0;
+	pthread_mutex_unlock(&lock);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
-	ep_log(EP_LOG_WARNING, "http: %s", line);
+	if (before > 0)
+		ep_log(EP_LOG_WARNING, "http: %s (%d more messages of libmicrohttpd not shown)", line, before);
+	else
+		ep_log(EP_LOG_WARNING, "http: %s", line);
 }
 
 struct MHD_Daemon *
