@@ -15,8 +15,12 @@
  *	  The answer is the dispatcher's document (200), or its error: the
  *	  dispatcher puts AWS's error body in the DETAIL of every error it raises
  *	  (45_streams_api.sql), and DynamoDB answers all of those with 400.
- *	  Anything else is ours: a body that is no JSON is AWS's
- *	  SerializationException, a lost database 503, the rest 500.
+ *	  Errors the request's content causes are 400 too: a value the database
+ *	  cannot take (SQLSTATE class 22) or a limit it exceeds (class 54) is
+ *	  AWS's SerializationException (http.c has refused bodies that are no
+ *	  JSON, no UTF-8 or nested too deep before this), a missing privilege
+ *	  AccessDeniedException.  Only the server's faults are 5xx: a lost
+ *	  database 503, the rest 500.
  *-------------------------------------------------------------------------
  */
 #include "endpoint.h"
@@ -24,30 +28,11 @@
 #include "pqexpbuffer.h"
 
 #include "dispatch.h"
+#include "json.h"
 #include "pool.h"
 
 #define NS_SERVICE "com.amazon.coral.service"
 #define NS_DYNAMODB "com.amazonaws.dynamodb.v20120810"
-
-static void
-append_json_string(PQExpBuffer buf, const char *s)
-{
-	appendPQExpBufferChar(buf, '"');
-	for (; *s; s++)
-	{
-		unsigned char c = (unsigned char) *s;
-
-		if (c == '"' || c == '\\')
-			appendPQExpBuffer(buf, "\\%c", c);
-		else if (c == '\n')
-			appendPQExpBufferStr(buf, "\\n");
-		else if (c < 0x20)
-			appendPQExpBuffer(buf, "\\u%04x", c);
-		else
-			appendPQExpBufferChar(buf, c);
-	}
-	appendPQExpBufferChar(buf, '"');
-}
 
 void
 ep_error(EpResponse *resp, int status, const char *ns, const char *name,
@@ -57,7 +42,7 @@ ep_error(EpResponse *resp, int status, const char *ns, const char *name,
 
 	initPQExpBuffer(&buf);
 	appendPQExpBuffer(&buf, "{\"__type\":\"%s#%s\",\"message\":", ns, name);
-	append_json_string(&buf, message);
+	ep_json_append_string(&buf, message);
 	appendPQExpBufferChar(&buf, '}');
 	free(resp->body);
 	resp->status = status;
@@ -208,6 +193,13 @@ dispatch_request(const char *role, const char *target, const char *body,
 		else if (strncmp(sqlstate, "22", 2) == 0)
 			ep_error(resp, 400, NS_SERVICE, "SerializationException",
 					 message ? message : "the request body is not a JSON document");
+		else if (strncmp(sqlstate, "54", 2) == 0)
+		{
+			/* a program limit (stack depth, too many elements): what the request holds */
+			ep_log(EP_LOG_WARNING, "request refused: %s", message ? message : sqlstate);
+			ep_error(resp, 400, NS_SERVICE, "SerializationException",
+					 "the request body exceeds a limit of the database");
+		}
 		else if (strcmp(sqlstate, "42501") == 0)
 			ep_error(resp, 400, NS_SERVICE, "AccessDeniedException",
 					 message ? message : "permission denied");

@@ -4,7 +4,8 @@
  *	  1.0), SigV4-authenticated, answered by orders_stream.dynamodb_streams().
  *
  * Threads: libmicrohttpd runs one thread per client connection and calls
- * http.c; keys.c keeps the access keys in memory from a connection of its
+ * http.c, whose sweeper thread closes connections past their request
+ * deadline; keys.c keeps the access keys in memory from a connection of its
  * own; pool.c lends the request threads libpq connections; main.c parses
  * the options and waits for signals.
  *-------------------------------------------------------------------------
@@ -30,6 +31,8 @@ typedef struct EndpointConfig
 	char	   *conninfo;		/* libpq connection string */
 	int			pool_size;		/* libpq connections for requests */
 	int			max_clients;	/* concurrent HTTP connections */
+	int			max_clients_per_address;	/* ... from one client address */
+	int			request_deadline_s; /* a request's headers and body arrive */
 	int			max_request_bytes;	/* largest request body */
 	int			statement_timeout_ms;	/* per request, in the database */
 	int			pool_wait_ms;	/* longest wait for a free connection */

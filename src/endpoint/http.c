@@ -6,14 +6,26 @@
  *	  then the request itself; nothing reaches the database before the
  *	  signature has been verified against a key held in memory (keys.c).
  *
- *	  libmicrohttpd runs a thread per connection (bounded by --max-clients),
- *	  so a request waiting for the database holds only its own connection.
+ *	  libmicrohttpd runs a thread per connection, so a request waiting for
+ *	  the database holds only its own connection and every other client keeps
+ *	  being answered.  Slow and hostile clients are bounded three ways:
+ *	  --max-clients connections in all, --max-clients-per-address from one
+ *	  client address (so that one address cannot take them all), and a
+ *	  deadline: each request's headers and body must have arrived within
+ *	  --request-deadline seconds of the connection's opening or of its
+ *	  previous answer.  libmicrohttpd's own timeout (--idle-timeout) restarts
+ *	  on every byte, so a client trickling a byte at a time would never meet
+ *	  it; a sweeper thread enforces the deadline instead, by shutting the
+ *	  socket down, which libmicrohttpd's thread then sees as the client
+ *	  leaving.  A database connection is taken only once a request has
+ *	  arrived whole (dispatch.c), so no slow client ever holds one.
  *-------------------------------------------------------------------------
  */
 #include "endpoint.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -23,6 +35,7 @@
 
 #include "dispatch.h"
 #include "http.h"
+#include "json.h"
 #include "keys.h"
 #include "sigv4.h"
 
@@ -46,6 +59,33 @@ typedef struct Pairs
 	int			n;
 	int			cap;
 } Pairs;
+
+/*
+ * One client connection, from its accept to its close: whether it is still
+ * receiving a request, and since when.  Kept in a list for the sweeper; an
+ * entry leaves the list (libmicrohttpd's close notification) before the
+ * socket is closed, so the sweeper only ever shuts down a live socket.
+ */
+typedef struct Conn
+{
+	struct Conn *prev;
+	struct Conn *next;
+	int			fd;
+	bool		receiving;		/* headers or body of a request still due */
+	bool		shut;			/* shut down by the sweeper */
+	struct timespec since;		/* opened, or its previous answer sent */
+	char		addr[INET6_ADDRSTRLEN];
+} Conn;
+
+/* the connections and the sweeper's state, under conns_lock */
+static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sweeper_wake = PTHREAD_COND_INITIALIZER;
+static Conn *conns;
+static bool sweeper_stop;
+static pthread_t sweeper;
+
+/* how often the sweeper looks: the deadline's precision */
+#define SWEEP_INTERVAL_MS 200
 
 static atomic_int in_flight;
 
@@ -97,6 +137,22 @@ client_address(struct MHD_Connection *c, char *out, size_t len)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, out, len);
 	else if (sa && sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, out, len);
+}
+
+/* Starts (receiving) or stops the request deadline of c's connection */
+static void
+set_receiving(struct MHD_Connection *c, bool receiving)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	Conn	   *conn = info ? info->socket_context : NULL;
+
+	if (conn == NULL)
+		return;
+	pthread_mutex_lock(&conns_lock);
+	conn->receiving = receiving;
+	clock_gettime(CLOCK_MONOTONIC, &conn->since);
+	pthread_mutex_unlock(&conns_lock);
 }
 
 static enum MHD_Result
@@ -181,9 +237,8 @@ answer(struct MHD_Connection *c, const char *url, const char *method,
 				 "The request signature we calculated does not match the signature you provided. "
 				 "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.");
 	}
-	else if (memchr(req->body, '\0', req->len) != NULL)
-		ep_error(resp, 400, NS_SERVICE, "SerializationException",
-				 "the request body is not a JSON document");
+	else if (req->len > 0 && !ep_json_check(req->body, req->len, msg, sizeof(msg)))
+		ep_error(resp, 400, NS_SERVICE, "SerializationException", msg);
 	else
 	{
 		target = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Target");
@@ -240,6 +295,8 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	/* the request has arrived whole: the deadline no longer runs */
+	set_receiving(c, false);
 	if (req->body == NULL)
 		req->body = pg_malloc0(1);
 	req->body[req->len] = '\0';
@@ -273,16 +330,122 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	free(req);
 	*con_cls = NULL;
 	atomic_fetch_sub(&in_flight, 1);
+	/* the next request on this connection has its own deadline, from now */
+	set_receiving(c, true);
 }
 
+/* libmicrohttpd's notification of a connection opened or closed */
+static void
+notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+				  enum MHD_ConnectionNotificationCode toe)
+{
+	Conn	   *conn = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+	{
+		const union MHD_ConnectionInfo *info =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		conn = pg_malloc0(sizeof(Conn));
+		conn->fd = info ? info->connect_fd : -1;
+		conn->receiving = true;
+		clock_gettime(CLOCK_MONOTONIC, &conn->since);
+		client_address(c, conn->addr, sizeof(conn->addr));
+		pthread_mutex_lock(&conns_lock);
+		conn->next = conns;
+		if (conns)
+			conns->prev = conn;
+		conns = conn;
+		pthread_mutex_unlock(&conns_lock);
+		*socket_context = conn;
+	}
+	else if (conn != NULL)
+	{
+		pthread_mutex_lock(&conns_lock);
+		if (conn->prev)
+			conn->prev->next = conn->next;
+		else
+			conns = conn->next;
+		if (conn->next)
+			conn->next->prev = conn->prev;
+		pthread_mutex_unlock(&conns_lock);
+		free(conn);
+		*socket_context = NULL;
+	}
+}
+
+/*
+ * Closes every connection whose request is not in by its deadline.  The
+ * shutdown wakes the connection's thread, which reads the end of the stream
+ * and closes the connection as if the client had.
+ */
+static void *
+sweep(void *arg)
+{
+	pthread_mutex_lock(&conns_lock);
+	while (!sweeper_stop)
+	{
+		struct timespec now;
+		struct timespec wake;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		for (Conn *conn = conns; conn; conn = conn->next)
+		{
+			double		age = (now.tv_sec - conn->since.tv_sec) +
+				(now.tv_nsec - conn->since.tv_nsec) / 1e9;
+
+			if (!conn->receiving || conn->shut || conn->fd < 0 ||
+				age < ep_config.request_deadline_s)
+				continue;
+			shutdown(conn->fd, SHUT_RDWR);
+			conn->shut = true;
+			ep_log(EP_LOG_INFO, "closed a connection of %s: no complete request within %d s",
+				   conn->addr, ep_config.request_deadline_s);
+		}
+		clock_gettime(CLOCK_REALTIME, &wake);
+		wake.tv_nsec += SWEEP_INTERVAL_MS * 1000000L;
+		if (wake.tv_nsec >= 1000000000L)
+		{
+			wake.tv_sec++;
+			wake.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&sweeper_wake, &conns_lock, &wake);
+	}
+	pthread_mutex_unlock(&conns_lock);
+	return NULL;
+}
+
+/*
+ * libmicrohttpd's messages, at most one a second: clients decide how often
+ * they come (a refused connection is one), and must not flood the log.
+ */
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static time_t last;
+	static int	skipped;
+	time_t		now = time(NULL);
+	int			before;
 	char		line[1024];
 
+	pthread_mutex_lock(&lock);
+	if (now == last)
+	{
+		skipped++;
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	last = now;
+	before = skipped;
+	skipped = 0;
+	pthread_mutex_unlock(&lock);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
-	ep_log(EP_LOG_WARNING, "http: %s", line);
+	if (before > 0)
+		ep_log(EP_LOG_WARNING, "http: %s (%d more messages of libmicrohttpd not shown)", line, before);
+	else
+		ep_log(EP_LOG_WARNING, "http: %s", line);
 }
 
 struct MHD_Daemon *
@@ -290,7 +453,10 @@ http_start(void)
 {
 	struct sockaddr_storage addr;
 	struct MHD_Daemon *d;
-	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+	int			rc;
+
+	/* poll(), not select(): connections beyond FD_SETSIZE are served too */
+	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
 		MHD_USE_ITC | MHD_USE_ERROR_LOG;
 
 	memset(&addr, 0, sizeof(addr));
@@ -317,11 +483,35 @@ http_start(void)
 						 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 						 MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
 						 MHD_OPTION_CONNECTION_LIMIT, (unsigned int) ep_config.max_clients,
+						 MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+						 (unsigned int) ep_config.max_clients_per_address,
 						 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) ep_config.idle_timeout_s,
 						 MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+						 MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL,
 						 MHD_OPTION_END);
 	if (d == NULL)
+	{
 		ep_log(EP_LOG_ERROR, "could not listen on %s port %d", ep_config.listen_address,
 			   ep_config.port);
+		return NULL;
+	}
+	rc = pthread_create(&sweeper, NULL, sweep, NULL);
+	if (rc != 0)
+	{
+		ep_log(EP_LOG_ERROR, "could not start the request deadline thread: %s", strerror(rc));
+		MHD_stop_daemon(d);
+		return NULL;
+	}
 	return d;
+}
+
+void
+http_stop(struct MHD_Daemon *d)
+{
+	pthread_mutex_lock(&conns_lock);
+	sweeper_stop = true;
+	pthread_cond_signal(&sweeper_wake);
+	pthread_mutex_unlock(&conns_lock);
+	pthread_join(sweeper, NULL);
+	MHD_stop_daemon(d);
 }

@@ -11,6 +11,9 @@ struct MHD_Daemon;
 /* Listens on --listen:--port; NULL (logged) if it cannot. */
 extern struct MHD_Daemon *http_start(void);
 
+/* Stops the deadline thread, then the daemon (closing every connection). */
+extern void http_stop(struct MHD_Daemon *d);
+
 /* Requests received and not yet answered and sent. */
 extern int	http_in_flight(void);
 

@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,7 +30,9 @@ EndpointConfig ep_config = {
 	.port = EP_DEFAULT_PORT,
 	.conninfo = "dbname=postgres user=orders_stream_endpoint",
 	.pool_size = 4,
-	.max_clients = 64,
+	.max_clients = 1024,
+	.max_clients_per_address = 32,
+	.request_deadline_s = 10,
 	.max_request_bytes = 65536,
 	.statement_timeout_ms = 30000,
 	.pool_wait_ms = 10000,
@@ -59,6 +62,8 @@ static const struct option long_options[] = {
 	{"shutdown-timeout", required_argument, NULL, 10},
 	{"log-level", required_argument, NULL, 11},
 	{"request-log-level", required_argument, NULL, 12},
+	{"max-clients-per-address", required_argument, NULL, 13},
+	{"request-deadline", required_argument, NULL, 14},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0}
@@ -77,11 +82,17 @@ usage(void)
 		   "  -d, --db=CONNINFO            libpq connection string\n"
 		   "                               (default \"dbname=postgres user=orders_stream_endpoint\")\n"
 		   "      --pool-size=N            database connections for requests (default 4)\n"
-		   "      --max-clients=N          concurrent HTTP connections (default 64)\n"
+		   "      --max-clients=N          concurrent HTTP connections (default 1024)\n"
+		   "      --max-clients-per-address=N  concurrent HTTP connections from one client\n"
+		   "                               address (default 32)\n"
+		   "      --request-deadline=S     close a connection whose request (headers and body)\n"
+		   "                               has not arrived S seconds after the connection\n"
+		   "                               opened or its previous answer (default 10)\n"
 		   "      --max-request-bytes=N    largest request body; larger is 413 (default 65536)\n"
 		   "      --request-timeout=MS     statement_timeout of a request (default 30000)\n"
 		   "      --pool-wait=MS           longest wait for a free connection; then 503 (default 10000)\n"
-		   "      --idle-timeout=S         close idle HTTP connections after S seconds (default 60)\n"
+		   "      --idle-timeout=S         close a connection idle for S seconds while its\n"
+		   "                               answer is sent (default 60)\n"
 		   "      --clock-skew=S           accepted difference of X-Amz-Date and now (default 300)\n"
 		   "      --region=REGION          accept only signatures scoped to REGION (default: any)\n"
 		   "      --keys-refresh=S         reload the access keys every S seconds, besides on\n"
@@ -176,6 +187,12 @@ set_option(int code, const char *name, const char *value)
 		case 12:
 			ep_config.request_log_level = parse_level(name, value);
 			break;
+		case 13:
+			ep_config.max_clients_per_address = parse_int(name, value, 1, 100000);
+			break;
+		case 14:
+			ep_config.request_deadline_s = parse_int(name, value, 1, 86400);
+			break;
 	}
 }
 
@@ -246,6 +263,25 @@ read_config(const char *path)
 	fclose(f);
 }
 
+/*
+ * A descriptor per client connection and per database connection, and a
+ * few more: raise the soft limit of open files as far as the hard limit
+ * allows, so that --max-clients is what bounds the connections.
+ */
+static void
+raise_open_files_limit(void)
+{
+	struct rlimit rl;
+	rlim_t		need = (rlim_t) ep_config.max_clients + ep_config.pool_size + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need) ? need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need)
+		ep_log(EP_LOG_WARNING, "open files are limited to %llu, fewer than --max-clients needs (%llu)",
+			   (unsigned long long) rl.rlim_cur, (unsigned long long) need);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -295,6 +331,7 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	raise_open_files_limit();
 	pool_init();
 	keys_start();
 	daemon = http_start();
@@ -329,7 +366,7 @@ main(int argc, char **argv)
 			ep_log(EP_LOG_WARNING, "%d requests still in flight after %d s: closing them",
 				   http_in_flight(), ep_config.shutdown_timeout_s);
 	}
-	MHD_stop_daemon(daemon);
+	http_stop(daemon);
 	keys_stop();
 	pool_close();
 	ep_log(EP_LOG_INFO, "stopped");

@@ -5,9 +5,13 @@
  *	  retrying its request after a 503 finds the endpoint working again.
  *
  *	  Each connection runs as the endpoint's role with search_path pinned to
- *	  pg_catalog, pg_temp and the request timeout as statement_timeout; a
- *	  request changes its role only for its own transaction (SET LOCAL ROLE,
- *	  see dispatch.c), so a connection goes back to the pool as it came.
+ *	  pg_catalog, pg_temp, UTF-8 as client encoding (answers are JSON,
+ *	  whatever the database's encoding) and the request timeout as
+ *	  statement_timeout; a request changes its role only for its own
+ *	  transaction (SET LOCAL ROLE, see dispatch.c), so a connection goes back
+ *	  to the pool as it came.  Only a request whose headers and body have
+ *	  all arrived takes a connection (http.c), and gives it back before its
+ *	  answer is sent: a slow client never holds one.
  *-------------------------------------------------------------------------
  */
 #include "endpoint.h"
@@ -119,7 +123,8 @@ pool_connection(PoolSlot *slot, bool reconnect)
 		slot->conn = NULL;
 		return NULL;
 	}
-	setup = psprintf("SET search_path = pg_catalog, pg_temp; SET statement_timeout = %d",
+	setup = psprintf("SET search_path = pg_catalog, pg_temp; SET client_encoding = 'UTF8'; "
+					 "SET statement_timeout = %d",
 					 ep_config.statement_timeout_ms);
 	res = PQexec(slot->conn, setup);
 	free(setup);
