@@ -1,6 +1,6 @@
 # 090_backup_restore.pl: pg_dump and pg_restore of a database with streams.
 #
-# A cluster with two roles' tables, each with a stream and a mapping (with
+# A cluster with two roles' tables (one partitioned), each with a stream and a mapping (with
 # delivered records, so checkpoints), a failure, TTL settings (on a table
 # that had a column dropped, so the attribute's number changes in the
 # restore) and an access key is dumped (globals with pg_dumpall -g, the
@@ -47,7 +47,9 @@ SELECT orders_stream.update_time_to_live('a_orders', 'exp', true);
 GRANT SELECT ON a_orders TO bob;
 });
 my ($rc, $out, $err) = OrdersStream::psql_as($old, 'bob', q{
-CREATE TABLE b_orders (id int PRIMARY KEY, secret text);
+CREATE TABLE b_orders (id int PRIMARY KEY, secret text) PARTITION BY RANGE (id);
+CREATE TABLE b_orders_low PARTITION OF b_orders FOR VALUES FROM (0) TO (50);
+CREATE TABLE b_orders_high PARTITION OF b_orders FOR VALUES FROM (50) TO (1000);
 CREATE TABLE b_totals (n bigint NOT NULL);
 INSERT INTO b_totals VALUES (0);
 CREATE FUNCTION b_agg(event jsonb) RETURNS void LANGUAGE sql
@@ -192,6 +194,9 @@ SELECT string_agg(r.record->'dynamodb'->'NewImage'->'secret'->>'S', ',' ORDER BY
 		FROM pg_class WHERE relname = 'a_orders'}), 'alice true false', "$how: ownership and privileges intact");
 	($rc, $out, $err) = OrdersStream::psql_as($node, 'alice', 'TRUNCATE a_orders');
 	like($err, qr/cannot truncate table "a_orders" because it has a stream/, "$how: TRUNCATE guard in place");
+	($rc, $out, $err) = OrdersStream::psql_as($node, 'bob', 'TRUNCATE b_orders_high');
+	like($err, qr/cannot truncate table "b_orders_high" because it has a stream/,
+		"$how: TRUNCATE guard in place on a partition");
 
 	# a new stream: a new id
 	OrdersStream::psql_as($node, 'alice', q{CREATE TABLE a_more (id int PRIMARY KEY);
@@ -199,6 +204,11 @@ SELECT string_agg(r.record->'dynamodb'->'NewImage'->'secret'->>'S', ',' ORDER BY
 	is($node->safe_psql('postgres',
 		"SELECT min(stream_id) > $old_max_stream FROM orders_stream.streams"), 't',
 		"$how: no stream_id of the dump is used again");
+
+	# what the restore brought back depends on the extension as before
+	$node->safe_psql('postgres', 'DROP EXTENSION orders_stream');
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_trigger WHERE tgname = 'orders_stream_truncate_guard'}),
+		'0', "$how: DROP EXTENSION takes the TRUNCATE guards along");
 }
 
 # custom format, pg_restore into a running fresh cluster

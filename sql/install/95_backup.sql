@@ -101,6 +101,7 @@ DECLARE
 	s orders_stream.streams;
 	m orders_stream.event_source_mappings;
 	tbl regclass;
+	guarded regclass;
 	new_id bigint;
 	owner oid;
 	old_anchor regclass;
@@ -121,6 +122,14 @@ BEGIN
 			SELECT x.stream_id, x.stream_arn INTO new_id, stream_arn FROM orders_stream.streams x
 			 WHERE x.relid = tbl AND x.disabled_at IS NULL;
 			IF NOT FOUND THEN
+				/*
+				 * The dump restored the TRUNCATE guards with a normal
+				 * dependency on their function, which would make DROP
+				 * EXTENSION refuse: enable_stream puts them back as its own.
+				 */
+				FOR guarded IN SELECT tbl UNION SELECT t.relid FROM pg_partition_tree(tbl) t LOOP
+					EXECUTE format('DROP TRIGGER IF EXISTS orders_stream_truncate_guard ON %s', guarded);
+				END LOOP;
 				stream_arn := orders_stream.enable_stream(tbl, s.view_type, s.set_columns);
 				SELECT x.stream_id INTO new_id FROM orders_stream.streams x WHERE x.stream_arn = resume_restored_streams.stream_arn;
 			END IF;
@@ -184,7 +193,9 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION orders_stream.resume_restored_streams() FROM PUBLIC;
+REVOKE ALL ON FUNCTION orders_stream.resume_restored_streams(),
+	orders_stream_internal.hold_restored_row(),
+	orders_stream_internal.table_of_stream_name(text) FROM PUBLIC;
 
 COMMENT ON FUNCTION orders_stream.resume_restored_streams() IS
 'After a restore: a new stream for each restored enabled stream, and its event source mappings pointed at it';
