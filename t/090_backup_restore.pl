@@ -15,7 +15,7 @@
 #    as a new stream of its table (new stream_id and ARN), with its
 #    mappings (same UUIDs, same owners) delivering every change made since,
 #    and nothing from before;
-#  - TTL settings (by attribute name), failures (visible to their owner
+#  - TTL settings (by attribute name, renamed after TTL was enabled), failures (visible to their owner
 #    only), access keys (of the same role), ownership, privileges and the
 #    TRUNCATE guard are back.
 use strict;
@@ -27,7 +27,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $old = OrdersStream::new_node('old');
+my $old = OrdersStream::new_node('old', extra_conf => "orders_stream.ttl_naptime = 200ms\n");
 $old->safe_psql('postgres', q{
 CREATE ROLE alice LOGIN;
 CREATE ROLE bob LOGIN;
@@ -59,6 +59,12 @@ SELECT access_key_id FROM orders_stream.create_access_key('bob');
 });
 is($rc, 0, 'bob set up') or diag $err;
 my $bob_key = (split /\n/, $out)[-1];
+
+# renamed after TTL was enabled: the dump must name the attribute as it is now
+OrdersStream::psql_as($old, 'alice', 'ALTER TABLE a_orders RENAME COLUMN exp TO expires_at');
+$old->poll_query_until('postgres',
+	q{SELECT attribute_name = 'expires_at' FROM orders_stream.time_to_live WHERE relid = 'a_orders'::regclass})
+  or die 'the TTL setting does not follow the rename';
 
 my %mapping;
 $mapping{a} = $old->safe_psql('postgres', q{SET ROLE alice;
@@ -166,9 +172,9 @@ SELECT string_agg(r.record->'dynamodb'->'NewImage'->'secret'->>'S', ',' ORDER BY
 
 	# TTL: by name, at the attribute's new number
 	is($node->safe_psql('postgres', q{SELECT orders_stream.describe_time_to_live('a_orders')
-		->'TimeToLiveDescription'->>'AttributeName'}), 'exp', "$how: TTL setting back");
+		->'TimeToLiveDescription'->>'AttributeName'}), 'expires_at', "$how: TTL setting back");
 	is($node->safe_psql('postgres', q{SELECT t.attnum = a.attnum FROM orders_stream.time_to_live t
-		JOIN pg_attribute a ON a.attrelid = t.relid AND a.attname = 'exp'}), 't',
+		JOIN pg_attribute a ON a.attrelid = t.relid AND a.attname = 'expires_at'}), 't',
 		"$how: TTL attribute found by name, not by its dumped number");
 
 	# failures: back, their owner's only, ids not reused
