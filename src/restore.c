@@ -5,8 +5,8 @@
  * pg_dump keeps the configuration and leaves the records out; a restore
  * holds the rows of streams and event_source_mappings aside, since their
  * OIDs are the dumped database's (95_backup.sql).  The first start of the
- * restored cluster makes them live again: a new stream per stream that was
- * enabled, its mappings pointed at it.  The SQL function does the work, so
+ * server after the restore makes them live again: a new stream per stream
+ * that was enabled, its mappings pointed at it.  The SQL function does the work, so
  * that an administrator who restored into a running server calls the same.
  *-------------------------------------------------------------------------
  */
@@ -43,7 +43,15 @@ restore_resume_streams(void)
 	PG_TRY();
 	{
 		SPI_connect();
-		if (SPI_execute("SELECT FROM orders_stream_internal.restored LIMIT 1", true, 0) != SPI_OK_SELECT)
+		/*
+		 * Only rows restored before the server started: the worker also
+		 * starts at CREATE EXTENSION, which is where a restore begins, and
+		 * must not resume a restore still loading its tables (their rows
+		 * would be captured as new changes).
+		 */
+		if (SPI_execute("SELECT FROM orders_stream_internal.restored"
+						" WHERE restored_at OPERATOR(pg_catalog.<) pg_catalog.pg_postmaster_start_time() LIMIT 1",
+						true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read orders_stream_internal.restored");
 		if (SPI_processed > 0 &&
 			SPI_execute("SELECT FROM orders_stream.resume_restored_streams()", false, 0) != SPI_OK_SELECT)

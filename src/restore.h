@@ -11,8 +11,9 @@
 /*
  * At the capture worker's start, once its slot exists and before it decodes
  * (the process must not be flagged as decoding: this writes): resumes the
- * streams and mappings a restore brought back (resume_restored_streams()).
- * A failure is a WARNING: capture goes on, the administrator can resume.
+ * streams and mappings a restore brought back before the server started
+ * (resume_restored_streams()).  A failure is a WARNING: capture goes on,
+ * the administrator can resume.
  */
 extern void restore_resume_streams(void);
 

@@ -4,7 +4,8 @@
 # delivered records, so checkpoints), a failure, TTL settings (on a table
 # that had a column dropped, so the attribute's number changes in the
 # restore) and an access key is dumped (globals with pg_dumpall -g, the
-# database in custom and in plain format) and restored into fresh clusters.
+# database in custom and in plain format) and restored into fresh clusters
+# (whole, or schema then data only).
 # What README "Backup and restore" promises is checked:
 #  - the records are not in the dump; after the restore no stream shows the
 #    old stream's records, and a stream enabled after the restore gets a new
@@ -245,5 +246,17 @@ is($new2->safe_psql('postgres', q{SELECT count(*) FROM orders_stream.resume_rest
 ($rc, $out, $err) = OrdersStream::psql_as($new2, 'alice', 'SELECT orders_stream.resume_restored_streams()');
 like($err, qr/permission denied for function resume_restored_streams/, 'an ordinary role cannot resume');
 check_restored($new2, 'plain format, resumed by hand');
+
+# schema first, then data only (CREATE EXTENSION runs before the configuration is loaded)
+my $new3 = fresh('new_data_only');
+$new3->command_ok([ "$bindir/pg_restore", '-d', $new3->connstr('postgres'), '--exit-on-error', '--schema-only',
+	"$dir/db.dump" ], 'pg_restore --schema-only');
+$new3->command_ok([ "$bindir/pg_restore", '-d', $new3->connstr('postgres'), '--exit-on-error', '--data-only',
+	"$dir/db.dump" ], 'pg_restore --data-only');
+is($new3->safe_psql('postgres',
+	q{SELECT (SELECT count(*) FROM orders_stream.streams) || ' ' || (SELECT count(*) FROM orders_stream_internal.restored)}),
+	'0 5', 'data only: streams and mappings held, none live');
+$new3->safe_psql('postgres', 'SELECT count(*) FROM orders_stream.resume_restored_streams()');
+check_restored($new3, 'data only, resumed by hand');
 
 done_testing();

@@ -18,9 +18,11 @@
  * resume_restored_streams() makes it live again by name, once the restore
  * is over: a new stream of the same table and view type, and the mappings
  * of the old one, with their UUIDs, pointed at the new stream from its
- * start.  The capture worker calls it at its start (a restored cluster's
- * first start); the administrator calls it after a pg_restore into a
- * running server.  The sequences are dumped, so no identifier comes back.
+ * start.  The capture worker calls it at its first start after the restore
+ * (for rows restored before the server started: a restore begins with
+ * CREATE EXTENSION, which starts the worker too); the administrator calls
+ * it after a pg_restore into a running server.  The sequences are dumped,
+ * so no identifier comes back.
  */
 CREATE TABLE orders_stream_internal.restored (
 	kind		text NOT NULL CHECK (kind IN ('streams', 'event_source_mappings')),
@@ -107,6 +109,11 @@ DECLARE
 	old_anchor regclass;
 BEGIN
 	LOCK TABLE orders_stream_internal.restored IN EXCLUSIVE MODE;
+	/* new streams get new ids even if the restore has not set the sequence yet */
+	PERFORM pg_catalog.setval('orders_stream.streams_stream_id_seq', x.last_id)
+	   FROM (SELECT max((r.row->>'stream_id')::bigint) AS last_id FROM orders_stream_internal.restored r
+			  WHERE r.kind = 'streams') x
+	  WHERE x.last_id >= (SELECT q.last_value FROM orders_stream.streams_stream_id_seq q);
 	FOR h IN SELECT * FROM orders_stream_internal.restored r
 			  WHERE r.kind = 'streams' ORDER BY (r.row->>'stream_id')::bigint LOOP
 		s := jsonb_populate_record(NULL::orders_stream.streams, h.row);
