@@ -62,6 +62,7 @@
 #include "failover.h"
 #include "orders_stream.h"
 #include "output_plugin.h"
+#include "restore.h"
 #include "retention.h"
 
 /* Records buffered before a pass stores them, even if WAL remains. */
@@ -581,6 +582,9 @@ orders_stream_capture_main(Datum arg)
 			}
 			/* failover: closes that gap, or one a crash left open */
 			failover_close_gaps(slot_name);
+			MemoryContextSwitchTo(CaptureLoopContext);
+			/* a restored database's first start: its streams come back new */
+			restore_resume_streams();
 			MemoryContextSwitchTo(CaptureLoopContext);
 			ctx = start_decoding(slot_name);
 			ctx_extension = extension;

@@ -377,7 +377,8 @@ drop_origin(void)
 
 /*
  * The tables with TTL enabled, allocated in cxt; settings of tables that
- * no longer exist are removed on the way.
+ * no longer exist are removed on the way, and attribute names follow
+ * renames (a restore finds the attribute by name: see 75_ttl.sql).
  */
 static List *
 enabled_tables(MemoryContext cxt)
@@ -392,6 +393,11 @@ enabled_tables(MemoryContext cxt)
 	if (SPI_execute("DELETE FROM orders_stream.time_to_live t WHERE NOT EXISTS"
 					" (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) t.relid)",
 					false, 0) != SPI_OK_DELETE ||
+		SPI_execute("UPDATE orders_stream.time_to_live t SET attribute_name = a.attname"
+					" FROM pg_catalog.pg_attribute a"
+					" WHERE a.attrelid OPERATOR(pg_catalog.=) t.relid AND a.attnum OPERATOR(pg_catalog.=) t.attnum"
+					" AND a.attname OPERATOR(pg_catalog.<>) t.attribute_name",
+					false, 0) != SPI_OK_UPDATE ||
 		SPI_execute("SELECT relid, attnum, search_path, CAST(CAST(relid AS pg_catalog.regclass) AS pg_catalog.text)"
 					" FROM orders_stream.time_to_live ORDER BY 1",
 					true, 0) != SPI_OK_SELECT)

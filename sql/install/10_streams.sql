@@ -1,4 +1,26 @@
 /*
+ * This installation of the extension: a new id at each CREATE EXTENSION,
+ * never dumped.  Rows of streams and event_source_mappings carry the id of
+ * the installation that made them, so that rows a restore brings back from
+ * another one are told apart (95_backup.sql) and never act on this
+ * database's objects under the OIDs of the dumped one.
+ */
+CREATE TABLE orders_stream_internal.installation (
+	singleton	boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	id			uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid()
+);
+INSERT INTO orders_stream_internal.installation DEFAULT VALUES;
+REVOKE ALL ON orders_stream_internal.installation FROM PUBLIC;
+
+CREATE FUNCTION orders_stream_internal.installation_id()
+RETURNS uuid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT i.id FROM orders_stream_internal.installation i;
+END;
+
+/*
  * The streams catalog.  The output plugin reads it through the historic
  * snapshot of each change, so that a change is captured iff its table's stream
  * was enabled as of that change: hence user_catalog_table.  Written only by
@@ -27,7 +49,8 @@ CREATE TABLE orders_stream.streams (
 	 * if it has none).  Disabled but not yet closed is DISABLING.
 	 */
 	closing_sequence_number text COLLATE "C",
-	ending_sequence_number text COLLATE "C"
+	ending_sequence_number text COLLATE "C",
+	installation uuid NOT NULL DEFAULT orders_stream_internal.installation_id()
 ) WITH (user_catalog_table = true);
 
 CREATE UNIQUE INDEX streams_one_enabled_per_table

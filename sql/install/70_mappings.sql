@@ -36,7 +36,8 @@ CREATE TABLE orders_stream.event_source_mappings (
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	last_modified timestamptz NOT NULL DEFAULT now(),
 	/* where StartingPosition put the first lanes: delivery starts after it */
-	checkpoint	text COLLATE "C" NOT NULL
+	checkpoint	text COLLATE "C" NOT NULL,
+	installation uuid NOT NULL DEFAULT orders_stream_internal.installation_id()
 );
 
 /* one mapping per (stream, function), as AWS: check_no_conflict() says it nicely first */
@@ -110,7 +111,7 @@ CREATE TABLE orders_stream.failures (
 	failure_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	mapping_uuid uuid NOT NULL,
 	lane		integer NOT NULL DEFAULT 0,
-	owner_oid	oid NOT NULL,
+	owner_oid	regrole NOT NULL,	/* regrole: a dump names the role, a restore finds it */
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	condition	text NOT NULL,
 	payload		jsonb NOT NULL,
@@ -545,6 +546,7 @@ BEGIN
 		THEN orders_stream.sequence_number(pg_current_wal_insert_lsn(), 0) ELSE '' END;
 	m.created_at := now();
 	m.last_modified := now();
+	m.installation := orders_stream_internal.installation_id();
 	INSERT INTO orders_stream.event_source_mappings SELECT m.*;
 	INSERT INTO orders_stream.event_source_mapping_lanes (mapping_uuid, epoch, lane, lanes, checkpoint)
 	SELECT m.uuid, 0, i, m.parallelization_factor, m.checkpoint

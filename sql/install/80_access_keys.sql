@@ -29,7 +29,7 @@ CREATE TABLE orders_stream_internal.access_keys (
 	access_key_id	text PRIMARY KEY,
 	secret_access_key text NOT NULL,
 	/* the role, by OID and by name: a dropped role's OID reused by a new role does not inherit its keys */
-	role_oid		oid NOT NULL,
+	role_oid		regrole NOT NULL,	/* regrole: a dump names the role, a restore finds it */
 	role_name		name NOT NULL,
 	created_by		name NOT NULL,
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
