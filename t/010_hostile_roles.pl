@@ -386,7 +386,7 @@ is(sqlstate('alice', "SELECT orders_stream.get_records('" . forged(qq|{"s": "$sh
 is(sqlstate('alice', q{SELECT orders_stream.wait_for_capture('1000000 years')}), '22023',
 	'an absurd timeout: ValidationException');
 is(sqlstate('alice', q{SELECT orders_stream.wait_for_capture('-1s')}), '22023', 'a negative one too');
-is(sqlstate('alice', q{SELECT orders_stream.check_filter_criteria('{"Filters": [{"Pattern": "{\"a\": [{\"numeric\": [\">\", 1e400]}]}"}]}')}),
+is(sqlstate('alice', qq{SELECT orders_stream.update_event_source_mapping('$alice_mapping', filter_criteria => '{"Filters": [{"Pattern": "{\\"a\\": [{\\"numeric\\": [\\">\\", 1e400]}]}"}]}')}),
 	'22023', 'a filter number beyond float8: InvalidParameterValueException');
 
 # a table name with any characters round-trips through an iterator
