@@ -336,8 +336,10 @@ as('alice', q{ALTER TABLE orders DISABLE ROW LEVEL SECURITY; REVOKE SELECT ON or
 
 # ---- the owner of a mapping is a recorded dependency ----
 as('alice', q{GRANT SELECT ON orders TO carol});
+# a mapping invokes a function of its creator's
 sql(q{CREATE FUNCTION carol_agg(event jsonb) RETURNS void LANGUAGE sql AS 'SELECT';
-CREATE FUNCTION carol_agg2(event jsonb) RETURNS void LANGUAGE sql AS 'SELECT';});
+CREATE FUNCTION carol_agg2(event jsonb) RETURNS void LANGUAGE sql AS 'SELECT';
+ALTER FUNCTION carol_agg(jsonb) OWNER TO carol;});
 my $carol_mapping = (as('carol', q{
 	SELECT orders_stream.create_event_source_mapping('public.orders', 'public.carol_agg(jsonb)',
 		starting_position => 'LATEST', enabled => false)}))[1];
@@ -348,6 +350,7 @@ like($err, qr/cannot be dropped because some objects depend on it.*owner of sequ
 sql('REASSIGN OWNED BY carol TO alice');
 is((as('alice', qq{SELECT owner FROM orders_stream.event_source_mapping_status WHERE uuid = '$carol_mapping'}))[1],
 	'alice', 'REASSIGN OWNED hands the mapping over');
+sql('ALTER FUNCTION carol_agg2(jsonb) OWNER TO carol');
 my $carol2 = (as('carol', q{
 	SELECT orders_stream.create_event_source_mapping('public.orders', 'public.carol_agg2(jsonb)',
 		starting_position => 'LATEST', enabled => false)}))[1];
