@@ -10,7 +10,8 @@
  *
  *	  Items must not enter or leave a streamed table without stream records
  *	  (as TRUNCATE is refused): a partition with rows can be neither detached
- *	  nor attached, and a partition cannot be dropped on its own.  DETACH
+ *	  nor attached, and a partition cannot be dropped without its table (by
+ *	  DROP TABLE, DROP SCHEMA ... CASCADE or DROP OWNED).  DETACH
  *	  ... CONCURRENTLY commits before ddl_command_end, and DROP leaves no
  *	  rows to look at, so those two are refused at ddl_command_start.
  *
@@ -27,11 +28,13 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "commands/event_trigger.h"
 #include "fmgr.h"
 #include "executor/tuptable.h"
 #include "nodes/parsenodes.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -39,6 +42,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "orders_stream.h"
 #include "streams.h"
@@ -281,30 +285,83 @@ check_concurrent_detach(Oid parent, AlterTableCmd *cmd)
 					 qualified_name(root))));
 }
 
+/* Whether the statement being checked drops relid, by name, schema or owner. */
+static bool
+dropped(Oid relid, List *tables, List *schemas, List *owners)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Form_pg_class form;
+	bool		result;
+
+	if (!HeapTupleIsValid(tup))
+		return true;
+	form = (Form_pg_class) GETSTRUCT(tup);
+	result = list_member_oid(tables, relid) ||
+		list_member_oid(schemas, form->relnamespace) ||
+		list_member_oid(owners, form->relowner);
+	ReleaseSysCache(tup);
+	return result;
+}
+
 /*
- * ddl_command_start of DROP TABLE: a partition of a streamed table is not
- * dropped on its own (its rows would vanish without REMOVE records); with
- * the streamed table itself, it goes with the stream.
+ * ddl_command_start of DROP TABLE, DROP SCHEMA ... CASCADE and DROP OWNED:
+ * a partition of a streamed table is not dropped without the table (its
+ * rows would vanish without REMOVE records); with the streamed table
+ * itself, it goes with the stream.
  */
 static void
-check_drop(DropStmt *stmt)
+check_drop(Node *tree)
 {
-	List	   *relids = NIL;
+	List	   *tables = NIL;
+	List	   *schemas = NIL;
+	List	   *owners = NIL;
+	List	   *partitions = NIL;
 	ListCell   *lc;
 
-	if (stmt->removeType != OBJECT_TABLE)
-		return;
-	foreach(lc, stmt->objects)
-		relids = lappend_oid(relids, relation_of(makeRangeVarFromNameList(lfirst(lc))));
-	foreach(lc, relids)
+	if (IsA(tree, DropStmt) && ((DropStmt *) tree)->removeType == OBJECT_TABLE)
+	{
+		foreach(lc, ((DropStmt *) tree)->objects)
+			tables = lappend_oid(tables, relation_of(makeRangeVarFromNameList(lfirst(lc))));
+		foreach(lc, tables)
+			if (OidIsValid(lfirst_oid(lc)) && get_rel_relispartition(lfirst_oid(lc)))
+				partitions = lappend_oid(partitions, lfirst_oid(lc));
+	}
+	else
+	{
+		Relation	pg_class;
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		if (IsA(tree, DropStmt) && ((DropStmt *) tree)->removeType == OBJECT_SCHEMA &&
+			((DropStmt *) tree)->behavior == DROP_CASCADE)
+			foreach(lc, ((DropStmt *) tree)->objects)
+				schemas = lappend_oid(schemas, get_namespace_oid(strVal(lfirst(lc)), true));
+		else if (IsA(tree, DropOwnedStmt))
+			foreach(lc, ((DropOwnedStmt *) tree)->roles)
+				owners = lappend_oid(owners, get_rolespec_oid(lfirst(lc), true));
+		if (schemas == NIL && owners == NIL)
+			return;
+		pg_class = table_open(RelationRelationId, AccessShareLock);
+		scan = systable_beginscan(pg_class, InvalidOid, false, NULL, 0, NULL);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
+
+			if (form->relispartition &&
+				(list_member_oid(schemas, form->relnamespace) ||
+				 list_member_oid(owners, form->relowner)))
+				partitions = lappend_oid(partitions, form->oid);
+		}
+		systable_endscan(scan);
+		table_close(pg_class, AccessShareLock);
+	}
+
+	foreach(lc, partitions)
 	{
 		Oid			relid = lfirst_oid(lc);
-		Oid			root;
+		Oid			root = os_streamed_root(relid);
 
-		if (!OidIsValid(relid) || !get_rel_relispartition(relid))
-			continue;
-		root = os_streamed_root(relid);
-		if (!OidIsValid(root) || list_member_oid(relids, root))
+		if (!OidIsValid(root) || dropped(root, tables, schemas, owners))
 			continue;
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -331,8 +388,8 @@ orders_stream_ddl_guard(PG_FUNCTION_ARGS)
 
 	if (strcmp(trigdata->event, "ddl_command_start") == 0)
 	{
-		if (IsA(tree, DropStmt))
-			check_drop((DropStmt *) tree);
+		if (IsA(tree, DropStmt) || IsA(tree, DropOwnedStmt))
+			check_drop(tree);
 		else if (IsA(tree, AlterTableStmt))
 		{
 			AlterTableStmt *stmt = (AlterTableStmt *) tree;

@@ -3,8 +3,8 @@
 #
 # alice streams a partitioned table.  DETACH PARTITION of a partition with
 # rows and then DROP TABLE would remove items with no REMOVE record, as
-# TRUNCATE would; so would dropping a partition directly, or a concurrent
-# detach.  ATTACH PARTITION of a table with rows would add items with no
+# TRUNCATE would; so would dropping a partition directly (or with its
+# schema, or its owner's objects), or a concurrent detach.  ATTACH PARTITION of a table with rows would add items with no
 # INSERT record.  Each is refused with a hint; an empty partition comes and
 # goes freely.  At the end, every item the stream says exists is a row of
 # the table, and every row an item.
@@ -98,10 +98,28 @@ SELECT string_agg(id, ',' ORDER BY id::int) FROM (
 is($items, sql(q{SELECT string_agg(id::text, ',' ORDER BY id) FROM orders}),
 	'the stream\'s items are exactly the rows of the table');
 
+# ---- nor does a partition go with its schema or its owner, without the table ----
+sql(q{
+CREATE ROLE bob;
+CREATE SCHEMA s;
+CREATE TABLE s.orders_4 PARTITION OF orders FOR VALUES FROM (300) TO (400);
+CREATE TABLE orders_5 PARTITION OF orders FOR VALUES FROM (400) TO (500);
+ALTER TABLE orders_5 OWNER TO bob;
+INSERT INTO orders VALUES (300, 's'), (400, 'bob');});
+($rc, $out, $err) = $node->psql('postgres', 'DROP SCHEMA s CASCADE');
+like($err, qr/cannot drop partition "s.orders_4" of table "public.orders", which has a stream/,
+	'DROP SCHEMA ... CASCADE of a partition\'s schema is refused');
+($rc, $out, $err) = $node->psql('postgres', 'DROP OWNED BY bob');
+like($err, qr/cannot drop partition "public.orders_5" of table "public.orders", which has a stream/,
+	'DROP OWNED BY a partition\'s owner is refused');
+is(sql(q{SELECT count(*) FROM orders WHERE id IN (300, 400)}), '2', 'their rows are still there');
+
 # ---- the whole table goes with its stream ----
 ($rc, $out, $err) = as(q{DROP TABLE orders});
 is($rc, 0, 'DROP TABLE of the streamed table itself drops its partitions') or diag($err);
 is(sql(q{SELECT count(*) FROM orders_stream.streams WHERE disabled_at IS NULL}), '0',
 	'and disables its stream');
+($rc, $out, $err) = $node->psql('postgres', 'DROP SCHEMA s CASCADE; DROP OWNED BY bob; DROP ROLE bob;');
+is($rc, 0, 'then the schema and the role go') or diag($err);
 
 done_testing();

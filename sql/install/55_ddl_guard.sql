@@ -16,5 +16,5 @@ CREATE EVENT TRIGGER orders_stream_ddl_guard ON ddl_command_end
 	EXECUTE FUNCTION orders_stream_internal.ddl_guard();
 
 CREATE EVENT TRIGGER orders_stream_ddl_guard_start ON ddl_command_start
-	WHEN TAG IN ('ALTER TABLE', 'DROP TABLE')
+	WHEN TAG IN ('ALTER TABLE', 'DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
 	EXECUTE FUNCTION orders_stream_internal.ddl_guard();
