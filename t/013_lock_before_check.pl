@@ -64,7 +64,9 @@ sub attack
 	my $pid = $m->query_safe('SELECT pg_backend_pid()');
 	$m->query_until(qr/sent/, "\\echo sent\nSELECT $o{attack};\n");
 
-	ok(within(10, qq{SELECT state = 'idle' FROM pg_stat_activity WHERE pid = $pid}),
+	# idle after running the call (not just before it started)
+	ok(within(10, qq{SELECT state = 'idle' AND query LIKE '%orders_stream.%'
+		FROM pg_stat_activity WHERE pid = $pid}),
 		"$name: mallory's call returns at once, while alice's transaction is open");
 	is(sql(qq{SELECT count(*) FROM pg_locks WHERE pid = $pid AND NOT granted}), '0',
 		"$name: mallory waits for no lock");
