@@ -41,20 +41,20 @@ SELECT f('{"eventName": [{"anything-but": ["REMOVE"]}]}') AS t,
 SELECT orders_stream.filter_matches(r, '{"Filters": [{"Pattern": "{\"eventName\": [\"REMOVE\"]}"},
 											{"Pattern": "{\"eventName\": [\"INSERT\"]}"}]}') AS t FROM rec;
 -- invalid criteria
-SELECT orders_stream.check_filter_criteria('{"Filters": [{"Pattern": "{\"a\": [{\"numeric\": [\"~\", 1]}]}"}]}');
+SELECT orders_stream_internal.check_filter_criteria('{"Filters": [{"Pattern": "{\"a\": [{\"numeric\": [\"~\", 1]}]}"}]}');
 \echo :LAST_ERROR_SQLSTATE
 -- a bound beyond any number is invalid, not an overflow
-SELECT orders_stream.check_filter_criteria('{"Filters": [{"Pattern": "{\"a\": [{\"numeric\": [\">\", 1e400]}]}"}]}');
+SELECT orders_stream_internal.check_filter_criteria('{"Filters": [{"Pattern": "{\"a\": [{\"numeric\": [\">\", 1e400]}]}"}]}');
 \echo :LAST_ERROR_SQLSTATE
 -- and a record's number beyond float8 matches no numeric pattern
 SELECT orders_stream.filter_matches('{"a": 1e400}', '{"Filters": [{"Pattern": "{\"a\": [{\"numeric\": [\">\", 0]}]}"}]}') AS f;
-SELECT orders_stream.check_filter_criteria('{"Filters": [{"Pattern": "{\"a\": [{\"regex\": \"x\"}]}"}]}');
+SELECT orders_stream_internal.check_filter_criteria('{"Filters": [{"Pattern": "{\"a\": [{\"regex\": \"x\"}]}"}]}');
 \echo :LAST_ERROR_SQLSTATE
-SELECT orders_stream.check_filter_criteria('{"Filters": [{"Pattern": "[1, 2]"}]}');
+SELECT orders_stream_internal.check_filter_criteria('{"Filters": [{"Pattern": "[1, 2]"}]}');
 \echo :LAST_ERROR_SQLSTATE
-SELECT orders_stream.check_filter_criteria('{"Filter": []}');
+SELECT orders_stream_internal.check_filter_criteria('{"Filter": []}');
 \echo :LAST_ERROR_SQLSTATE
-SELECT orders_stream.check_filter_criteria('{"Filters": [{"Pattern": "{\"a\": {\"b\": [{\"prefix\": 1}]}}"}]}');
+SELECT orders_stream_internal.check_filter_criteria('{"Filters": [{"Pattern": "{\"a\": {\"b\": [{\"prefix\": 1}]}}"}]}');
 \echo :LAST_ERROR_SQLSTATE
 -- a mapping delivers only the matching records, and moves past the others
 CREATE TABLE forders (id text PRIMARY KEY, item text NOT NULL, quantity int NOT NULL);

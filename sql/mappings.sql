@@ -167,11 +167,17 @@ SET ROLE regress_mp_user;
 SELECT mp_try($$SELECT orders_stream.create_event_source_mapping('mp_orders', 'item_totals_aggregator(jsonb)', starting_position => 'LATEST')$$);
 RESET ROLE;
 GRANT SELECT ON mp_orders TO regress_mp_user;
+-- a mapping invokes a function its creator owns
+CREATE FUNCTION mp_user_agg(event jsonb) RETURNS void LANGUAGE sql AS $$ SELECT $$;
+ALTER FUNCTION mp_user_agg(jsonb) OWNER TO regress_mp_user;
 SET ROLE regress_mp_user;
 SELECT orders_stream.create_event_source_mapping('mp_orders', 'mp_secret(jsonb)', starting_position => 'LATEST');
 \echo :LAST_ERROR_SQLSTATE
+-- nor one it may execute: another role's (stream, function) pair is not its to take
+SELECT orders_stream.create_event_source_mapping('mp_orders', 'item_totals_aggregator(jsonb)', starting_position => 'LATEST');
+\echo :LAST_ERROR_SQLSTATE
 -- its own mapping: created disabled, the limits of the ranges are valid
-SELECT orders_stream.create_event_source_mapping('mp_orders', 'item_totals_aggregator(jsonb)',
+SELECT orders_stream.create_event_source_mapping('mp_orders', 'mp_user_agg(jsonb)',
 	starting_position => 'TRIM_HORIZON', batch_size => 10000, maximum_retry_attempts => -1,
 	maximum_record_age_in_seconds => 60, maximum_batching_window_in_seconds => 300,
 	parallelization_factor => 10, enabled => false) AS mu \gset
@@ -427,6 +433,7 @@ SELECT orders_stream.delete_event_source_mapping(:'mp')->>'State' AS state;
 DELETE FROM orders_stream.failures;
 DROP SCHEMA mp_c CASCADE;
 REVOKE SELECT ON mp_orders FROM regress_mp_user;
+DROP FUNCTION mp_user_agg(jsonb);
 DROP ROLE regress_mp_user;
 DROP ROLE regress_mp_other;
 ALTER SYSTEM RESET orders_stream.retry_base_delay;

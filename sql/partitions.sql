@@ -2,7 +2,8 @@
 -- partitions: the changes of every partition, at any depth, belong to the
 -- stream of the partitioned table (whose name the ARN carries); a row moving
 -- to another partition changes its key: REMOVE, then INSERT.  A partition
--- cannot have a stream of its own; a detached one leaves the stream.
+-- cannot have a stream of its own; only an empty one can be detached (and
+-- then leaves the stream).
 -- (Partitions created or attached later: partitions_late.)
 --
 \pset format unaligned
@@ -34,7 +35,12 @@ UPDATE pt SET id = 200 WHERE id = 150;
 -- to another partition of the sub-partitioned partition
 UPDATE pt SET id = 50 WHERE id = 200;
 DELETE FROM pt WHERE id = 3;
--- a detached partition is a table of its own, without a stream
+-- a partition with rows stays: its items would vanish without REMOVE records
+ALTER TABLE pt DETACH PARTITION pt_eu;
+\echo :LAST_ERROR_SQLSTATE
+-- emptied, it is detached: a table of its own, without a stream
+DELETE FROM pt WHERE id = 1 AND region = 'eu';
+DELETE FROM pt WHERE id = 2 AND region = 'eu';
 ALTER TABLE pt DETACH PARTITION pt_eu;
 INSERT INTO pt_eu VALUES (9, 'eu', 'z');
 SELECT os_fetch('partitions');

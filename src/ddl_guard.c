@@ -8,6 +8,13 @@
  *	  ADD PRIMARY KEY, SET UNLOGGED, INHERITS, INHERIT...) is covered; the
  *	  ERROR rolls the statement back.
  *
+ *	  Items must not enter or leave a streamed table without stream records
+ *	  (as TRUNCATE is refused): a partition with rows can be neither detached
+ *	  nor attached, and a partition cannot be dropped without its table (by
+ *	  DROP TABLE, DROP SCHEMA ... CASCADE or DROP OWNED).  DETACH
+ *	  ... CONCURRENTLY commits before ddl_command_end, and DROP leaves no
+ *	  rows to look at, so those two are refused at ddl_command_start.
+ *
  * orders_stream.streams is read with a catalog scan, as the output plugin
  * reads it: no SPI, no search_path.
  *-------------------------------------------------------------------------
@@ -17,19 +24,25 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "commands/event_trigger.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "nodes/parsenodes.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "orders_stream.h"
 #include "streams.h"
@@ -188,6 +201,178 @@ relation_of(RangeVar *rv)
 	return rv ? RangeVarGetRelid(rv, NoLock, true) : InvalidOid;
 }
 
+/*
+ * Whether relid (or any partition under it) has a row any transaction has
+ * committed, or this one has written.  The caller holds a lock that keeps
+ * writers out, so the latest snapshot sees every row there is.
+ */
+static bool
+has_rows(Oid relid)
+{
+	List	   *rels = find_all_inheritors(relid, NoLock, NULL);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	ListCell   *lc;
+	bool		found = false;
+
+	foreach(lc, rels)
+	{
+		Relation	rel;
+		TableScanDesc scan;
+		TupleTableSlot *slot;
+
+		if (get_rel_relkind(lfirst_oid(lc)) != RELKIND_RELATION)
+			continue;
+		rel = table_open(lfirst_oid(lc), AccessShareLock);
+		slot = table_slot_create(rel, NULL);
+		scan = table_beginscan(rel, snapshot, 0, NULL);
+		found = table_scan_getnextslot(scan, ForwardScanDirection, slot);
+		table_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(rel, AccessShareLock);
+		if (found)
+			break;
+	}
+	UnregisterSnapshot(snapshot);
+	return found;
+}
+
+/*
+ * ddl_command_end of ATTACH and DETACH PARTITION under a streamed table:
+ * the rows of the partition would become items without INSERT records, or
+ * vanish without REMOVE records.
+ */
+static void
+check_partition_cmd(Oid parent, AlterTableCmd *cmd)
+{
+	PartitionCmd *pcmd = (PartitionCmd *) cmd->def;
+	Oid			root = os_streamed_root(parent);
+	Oid			partition = relation_of(pcmd->name);
+
+	if (!OidIsValid(root) || !OidIsValid(partition) || !has_rows(partition))
+		return;
+	if (cmd->subtype == AT_AttachPartition)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot attach table \"%s\" with rows to table \"%s\", which has a stream",
+						qualified_name(partition), qualified_name(parent)),
+				 errdetail("Its rows would become items of the stream without INSERT records."),
+				 errhint("Attach it empty and INSERT its rows through \"%s\", or disable the stream first with orders_stream.disable_stream('%s').",
+						 qualified_name(parent), qualified_name(root))));
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot detach partition \"%s\" with rows from table \"%s\", which has a stream",
+					qualified_name(partition), qualified_name(parent)),
+			 errdetail("Its rows would leave the stream's items without REMOVE records, so consumers would never learn they are gone."),
+			 errhint("DELETE its rows first, or disable the stream first with orders_stream.disable_stream('%s').",
+					 qualified_name(root))));
+}
+
+/* ddl_command_start: DETACH PARTITION ... CONCURRENTLY under a streamed table */
+static void
+check_concurrent_detach(Oid parent, AlterTableCmd *cmd)
+{
+	PartitionCmd *pcmd = (PartitionCmd *) cmd->def;
+	Oid			root = os_streamed_root(parent);
+
+	if (!OidIsValid(root) || !pcmd->concurrent)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot detach partition \"%s\" of table \"%s\" concurrently, because the table has a stream",
+					pcmd->name->relname, qualified_name(parent)),
+			 errdetail("A concurrent detach commits before its rows can be checked; rows leaving the table would have no REMOVE records."),
+			 errhint("DELETE its rows and detach it without CONCURRENTLY, or disable the stream first with orders_stream.disable_stream('%s').",
+					 qualified_name(root))));
+}
+
+/* Whether the statement being checked drops relid, by name, schema or owner. */
+static bool
+dropped(Oid relid, List *tables, List *schemas, List *owners)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Form_pg_class form;
+	bool		result;
+
+	if (!HeapTupleIsValid(tup))
+		return true;
+	form = (Form_pg_class) GETSTRUCT(tup);
+	result = list_member_oid(tables, relid) ||
+		list_member_oid(schemas, form->relnamespace) ||
+		list_member_oid(owners, form->relowner);
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/*
+ * ddl_command_start of DROP TABLE, DROP SCHEMA ... CASCADE and DROP OWNED:
+ * a partition of a streamed table is not dropped without the table (its
+ * rows would vanish without REMOVE records); with the streamed table
+ * itself, it goes with the stream.
+ */
+static void
+check_drop(Node *tree)
+{
+	List	   *tables = NIL;
+	List	   *schemas = NIL;
+	List	   *owners = NIL;
+	List	   *partitions = NIL;
+	ListCell   *lc;
+
+	if (IsA(tree, DropStmt) && ((DropStmt *) tree)->removeType == OBJECT_TABLE)
+	{
+		foreach(lc, ((DropStmt *) tree)->objects)
+			tables = lappend_oid(tables, relation_of(makeRangeVarFromNameList(lfirst(lc))));
+		foreach(lc, tables)
+			if (OidIsValid(lfirst_oid(lc)) && get_rel_relispartition(lfirst_oid(lc)))
+				partitions = lappend_oid(partitions, lfirst_oid(lc));
+	}
+	else
+	{
+		Relation	pg_class;
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		if (IsA(tree, DropStmt) && ((DropStmt *) tree)->removeType == OBJECT_SCHEMA &&
+			((DropStmt *) tree)->behavior == DROP_CASCADE)
+			foreach(lc, ((DropStmt *) tree)->objects)
+				schemas = lappend_oid(schemas, get_namespace_oid(strVal(lfirst(lc)), true));
+		else if (IsA(tree, DropOwnedStmt))
+			foreach(lc, ((DropOwnedStmt *) tree)->roles)
+				owners = lappend_oid(owners, get_rolespec_oid(lfirst(lc), true));
+		if (schemas == NIL && owners == NIL)
+			return;
+		pg_class = table_open(RelationRelationId, AccessShareLock);
+		scan = systable_beginscan(pg_class, InvalidOid, false, NULL, 0, NULL);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
+
+			if (form->relispartition &&
+				(list_member_oid(schemas, form->relnamespace) ||
+				 list_member_oid(owners, form->relowner)))
+				partitions = lappend_oid(partitions, form->oid);
+		}
+		systable_endscan(scan);
+		table_close(pg_class, AccessShareLock);
+	}
+
+	foreach(lc, partitions)
+	{
+		Oid			relid = lfirst_oid(lc);
+		Oid			root = os_streamed_root(relid);
+
+		if (!OidIsValid(root) || dropped(root, tables, schemas, owners))
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot drop partition \"%s\" of table \"%s\", which has a stream",
+						qualified_name(relid), qualified_name(root)),
+				 errdetail("Its rows would leave the stream's items without REMOVE records, so consumers would never learn they are gone."),
+				 errhint("DELETE its rows and detach it first (ALTER TABLE ... DETACH PARTITION), or disable the stream first with orders_stream.disable_stream('%s').",
+						 qualified_name(root))));
+	}
+}
+
 Datum
 orders_stream_ddl_guard(PG_FUNCTION_ARGS)
 {
@@ -201,14 +386,41 @@ orders_stream_ddl_guard(PG_FUNCTION_ARGS)
 	trigdata = (EventTriggerData *) fcinfo->context;
 	tree = trigdata->parsetree;
 
+	if (strcmp(trigdata->event, "ddl_command_start") == 0)
+	{
+		if (IsA(tree, DropStmt) || IsA(tree, DropOwnedStmt))
+			check_drop(tree);
+		else if (IsA(tree, AlterTableStmt))
+		{
+			AlterTableStmt *stmt = (AlterTableStmt *) tree;
+			ListCell   *lc;
+
+			foreach(lc, stmt->cmds)
+				if (((AlterTableCmd *) lfirst(lc))->subtype == AT_DetachPartition)
+					check_concurrent_detach(relation_of(stmt->relation), lfirst(lc));
+		}
+		PG_RETURN_NULL();
+	}
+
 	switch (nodeTag(tree))
 	{
 		case T_AlterTableStmt:
 			{
 				AlterTableStmt *stmt = (AlterTableStmt *) tree;
+				ListCell   *lc;
 
-				if (stmt->objtype == OBJECT_TABLE)
-					check_table(relation_of(stmt->relation));
+				if (stmt->objtype != OBJECT_TABLE)
+					break;
+				check_table(relation_of(stmt->relation));
+				foreach(lc, stmt->cmds)
+				{
+					AlterTableCmd *cmd = lfirst(lc);
+
+					if (cmd->subtype == AT_AttachPartition ||
+						cmd->subtype == AT_DetachPartition ||
+						cmd->subtype == AT_DetachPartitionFinalize)
+						check_partition_cmd(relation_of(stmt->relation), cmd);
+				}
 				break;
 			}
 		case T_RenameStmt:

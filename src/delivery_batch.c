@@ -93,7 +93,7 @@ fetch_batch(Mapping *m, const char *until)
 	portal = SPI_cursor_open(NULL,
 							 delivery_plan(&fetch_plan,
 										   "SELECT orders_stream.sequence_text(r.sequence_key), r.captured_at, "
-										   "orders_stream.record_json(s.stream_arn, s.view_type, r.sequence_key, "
+										   "orders_stream_internal.stored_record_json(s.stream_arn, s.view_type, r.sequence_key, "
 										   "r.event_name, r.body, r.size_bytes, r.ttl_delete)::pg_catalog.text "
 										   "FROM orders_stream.record_store r, "
 										   "(SELECT st.stream_arn, st.view_type FROM orders_stream.streams st "

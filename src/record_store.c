@@ -21,7 +21,9 @@
  */
 #include "postgres.h"
 
+#include "common/jsonapi.h"
 #include "common/md5.h"
+#include "mb/pg_wchar.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -34,6 +36,7 @@
 PG_FUNCTION_INFO_V1(orders_stream_sequence_key);
 PG_FUNCTION_INFO_V1(orders_stream_sequence_text);
 PG_FUNCTION_INFO_V1(orders_stream_record_json);
+PG_FUNCTION_INFO_V1(orders_stream_stored_record_json);
 
 void
 os_envelope_init(OsStreamEnvelope *env, const char *arn, const char *view_type)
@@ -48,6 +51,10 @@ os_envelope_init(OsStreamEnvelope *env, const char *arn, const char *view_type)
 	initStringInfo(&buf);
 	escape_json(&buf, arn);
 	env->arn_json = buf.data;
+
+	initStringInfo(&buf);
+	escape_json(&buf, view_type);
+	env->view_type_json = buf.data;
 
 	/* awsRegion is the ARN's: arn:aws:dynamodb:<region>:<account>:... */
 	if (strncmp(arn, ARN_PREFIX, strlen(ARN_PREFIX)) == 0)
@@ -170,9 +177,9 @@ os_append_record(StringInfo out, const OsStreamEnvelope *env,
 	appendStringInfoString(out, "\",\"SizeBytes\":");
 	pg_lltoa(size_bytes, size);
 	appendStringInfoString(out, size);
-	appendStringInfoString(out, ",\"StreamViewType\":\"");
-	appendStringInfoString(out, env->view_type);
-	appendStringInfoString(out, "\"},");
+	appendStringInfoString(out, ",\"StreamViewType\":");
+	appendStringInfoString(out, env->view_type_json);
+	appendStringInfoString(out, "},");
 	/* AWS's mark of an expiry, on the REMOVE records of TTL deletes only */
 	if (ttl_delete)
 		appendStringInfoString(out, "\"userIdentity\":{\"type\":\"Service\","
@@ -282,12 +289,28 @@ typedef struct EnvelopeCache
 	OsStreamEnvelope env;
 } EnvelopeCache;
 
+static const char *const event_names[] = {"INSERT", "MODIFY", "REMOVE", NULL};
+static const char *const view_types[] = {
+	"KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", NULL
+};
+
+/* Whether name is one of the NULL-terminated names. */
+static bool
+one_of(const char *name, const char *const *names)
+{
+	for (; *names; names++)
+		if (strcmp(name, *names) == 0)
+			return true;
+	return false;
+}
+
 /*
- * orders_stream.record_json(arn, view_type, sequence_key, event_name, body,
- * size_bytes, ttl_delete) -> json: the DynamoDB record of a row of record_store.
+ * The DynamoDB record of a row of record_store, given its stream's ARN and
+ * view type; checked is whether what the caller passed must be shown to be
+ * a record's (see orders_stream_record_json).
  */
-Datum
-orders_stream_record_json(PG_FUNCTION_ARGS)
+static Datum
+record_json(FunctionCallInfo fcinfo, bool checked)
 {
 	char	   *arn = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *view_type = text_to_cstring(PG_GETARG_TEXT_PP(1));
@@ -302,6 +325,17 @@ orders_stream_record_json(PG_FUNCTION_ARGS)
 	XLogRecPtr	lsn;
 	uint32		position;
 
+	/* eventName is written as is: the output plugin sizes records for its six letters */
+	if (!one_of(event_name, event_names))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ValidationException: unknown eventName \"%s\"", event_name),
+				 errhint("eventName is one of INSERT, MODIFY, REMOVE.")));
+	if (!one_of(view_type, view_types))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ValidationException: unknown stream view type \"%s\"", view_type),
+				 errhint("StreamViewType is one of KEYS_ONLY, NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES.")));
 	if (cache == NULL || strcmp(cache->arn, arn) != 0 ||
 		strcmp(cache->view_type, view_type) != 0)
 	{
@@ -314,6 +348,7 @@ orders_stream_record_json(PG_FUNCTION_ARGS)
 			pfree(cache->arn);
 			pfree(cache->view_type);
 			pfree(cache->env.arn_json);
+			pfree(cache->env.view_type_json);
 			pfree(cache->env.region_json);
 		}
 		cache->arn = pstrdup(arn);
@@ -329,5 +364,34 @@ orders_stream_record_json(PG_FUNCTION_ARGS)
 	os_append_record(&out, &cache->env, seq, event_name,
 					 VARDATA_ANY(body), VARSIZE_ANY_EXHDR(body), size_bytes,
 					 ttl_delete);
+	if (checked &&
+		pg_parse_json(makeJsonLexContextCstringLen(out.data, out.len, GetDatabaseEncoding(), false),
+					  &nullSemAction) != JSON_SUCCESS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ValidationException: body is not the body of a stored record"),
+				 errhint("Pass the columns of a row of orders_stream.record_store.")));
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));
+}
+
+/*
+ * orders_stream.record_json(arn, view_type, sequence_key, event_name, body,
+ * size_bytes, ttl_delete) -> json.  Anyone may call it (the records view and
+ * the read API do, as their caller), with any arguments: so its result is
+ * checked to be valid JSON, and what is not a stored record's is refused.
+ */
+Datum
+orders_stream_record_json(PG_FUNCTION_ARGS)
+{
+	return record_json(fcinfo, true);
+}
+
+/*
+ * orders_stream_internal.stored_record_json(...): the same for delivery,
+ * which passes record_store's own rows and parses every record anyway.
+ */
+Datum
+orders_stream_stored_record_json(PG_FUNCTION_ARGS)
+{
+	return record_json(fcinfo, false);
 }

@@ -29,6 +29,7 @@ typedef struct OsStreamEnvelope
 	const char *arn;
 	const char *view_type;
 	char	   *arn_json;		/* the ARN as a JSON string */
+	char	   *view_type_json; /* StreamViewType as a JSON string */
 	char	   *region_json;	/* awsRegion (the ARN's) as a JSON string */
 } OsStreamEnvelope;
 

@@ -17,8 +17,10 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
 #include "commands/prepare.h"
 #include "commands/sequence.h"
@@ -26,6 +28,8 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -168,4 +172,39 @@ orders_stream_call_internal(PG_FUNCTION_ARGS)
 	result = FunctionCallInvoke(inner);
 	fcinfo->isnull = inner->isnull;
 	return result;
+}
+
+/*
+ * Opens a table its caller must own, for an API function given its OID:
+ * ownership is checked before the lock, as RangeVarGetRelidExtended's
+ * callbacks do, so that a role without the right never queues for a lock
+ * on another role's table (and makes every later writer queue behind it).
+ * The checks are repeated once the lock is held: the table may have been
+ * dropped or given away while the lock was awaited.  hint says how to call
+ * the function.
+ */
+Relation
+os_open_owned_table(Oid relid, LOCKMODE lockmode, const char *hint)
+{
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+		Form_pg_class form;
+
+		if (!HeapTupleIsValid(tup))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("ResourceNotFoundException: table with OID %u does not exist", relid),
+					 errhint("%s", hint)));
+		form = (Form_pg_class) GETSTRUCT(tup);
+		if (!pg_class_ownercheck(relid, GetUserId()))
+			aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(form->relkind),
+						   NameStr(form->relname));
+		ReleaseSysCache(tup);
+		if (i == 0)
+			LockRelationOid(relid, lockmode);
+	}
+	return relation_open(relid, NoLock);
 }

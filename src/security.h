@@ -9,6 +9,9 @@
 
 #include "postgres.h"
 
+#include "storage/lockdefs.h"
+#include "utils/relcache.h"
+
 #define ORDERS_STREAM_INTERNAL_SCHEMA	"orders_stream_internal"
 
 /*
@@ -40,5 +43,11 @@ extern void os_spi_exec_as_owner(const char *sql, int nargs, Oid *argtypes,
  * worker).  Runs as the worker's user, inside a transaction.
  */
 extern void os_reset_session_state(void);
+
+/*
+ * Opens a table the caller must own, checking ownership before locking it
+ * (and again after): for API functions that take a table's OID.
+ */
+extern Relation os_open_owned_table(Oid relid, LOCKMODE lockmode, const char *hint);
 
 #endif							/* ORDERS_STREAM_SECURITY_H */

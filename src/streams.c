@@ -155,7 +155,7 @@ qualified_name(Relation rel)
 /*
  * Opens the table a stream is enabled or disabled on and checks what every
  * stream needs of it: an existing, ordinary or partitioned table, owned by
- * the caller.
+ * the caller (checked before the table is locked).
  */
 static Relation
 open_stream_table(Oid relid)
@@ -163,12 +163,8 @@ open_stream_table(Oid relid)
 	Relation	rel;
 	char		relkind;
 
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("ResourceNotFoundException: table with OID %u does not exist", relid),
-				 errhint("Pass the table by name, e.g. orders_stream.enable_stream('orders').")));
-	rel = relation_open(relid, ShareRowExclusiveLock);
+	rel = os_open_owned_table(relid, ShareRowExclusiveLock,
+							  "Pass the table by name, e.g. orders_stream.enable_stream('orders').");
 	relkind = rel->rd_rel->relkind;
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
@@ -177,9 +173,6 @@ open_stream_table(Oid relid)
 						RelationGetRelationName(rel)),
 				 errdetail_relkind_not_supported(relkind),
 				 errhint("Streams capture the changes of tables: use an ordinary or partitioned table.")));
-	if (!pg_class_ownercheck(relid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(relkind),
-					   RelationGetRelationName(rel));
 	return rel;
 }
 

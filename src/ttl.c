@@ -204,13 +204,9 @@ orders_stream_update_time_to_live(PG_FUNCTION_ARGS)
 	attname = NameStr(*PG_GETARG_NAME(1));
 	enable = PG_GETARG_BOOL(2);
 
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("ResourceNotFoundException: table with OID %u does not exist", relid),
-				 errhint("Pass the table by name, e.g. orders_stream.update_time_to_live('orders', 'expires_at', true).")));
 	/* serializes concurrent calls for the table without blocking its writers */
-	rel = relation_open(relid, ShareUpdateExclusiveLock);
+	rel = os_open_owned_table(relid, ShareUpdateExclusiveLock,
+							  "Pass the table by name, e.g. orders_stream.update_time_to_live('orders', 'expires_at', true).");
 	relkind = rel->rd_rel->relkind;
 	relname = RelationGetRelationName(rel);
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
@@ -229,9 +225,6 @@ orders_stream_update_time_to_live(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("ValidationException: cannot have a time to live on temporary table \"%s\"", relname),
 				 errhint("The TTL worker cannot see another session's temporary tables.")));
-	if (!pg_class_ownercheck(relid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(relkind), relname);
-
 	attnum = get_attnum(relid, attname);
 	if (attnum <= 0)
 		ereport(ERROR,

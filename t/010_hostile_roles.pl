@@ -336,8 +336,10 @@ as('alice', q{ALTER TABLE orders DISABLE ROW LEVEL SECURITY; REVOKE SELECT ON or
 
 # ---- the owner of a mapping is a recorded dependency ----
 as('alice', q{GRANT SELECT ON orders TO carol});
+# a mapping invokes a function of its creator's
 sql(q{CREATE FUNCTION carol_agg(event jsonb) RETURNS void LANGUAGE sql AS 'SELECT';
-CREATE FUNCTION carol_agg2(event jsonb) RETURNS void LANGUAGE sql AS 'SELECT';});
+CREATE FUNCTION carol_agg2(event jsonb) RETURNS void LANGUAGE sql AS 'SELECT';
+ALTER FUNCTION carol_agg(jsonb) OWNER TO carol;});
 my $carol_mapping = (as('carol', q{
 	SELECT orders_stream.create_event_source_mapping('public.orders', 'public.carol_agg(jsonb)',
 		starting_position => 'LATEST', enabled => false)}))[1];
@@ -348,6 +350,7 @@ like($err, qr/cannot be dropped because some objects depend on it.*owner of sequ
 sql('REASSIGN OWNED BY carol TO alice');
 is((as('alice', qq{SELECT owner FROM orders_stream.event_source_mapping_status WHERE uuid = '$carol_mapping'}))[1],
 	'alice', 'REASSIGN OWNED hands the mapping over');
+sql('ALTER FUNCTION carol_agg2(jsonb) OWNER TO carol');
 my $carol2 = (as('carol', q{
 	SELECT orders_stream.create_event_source_mapping('public.orders', 'public.carol_agg2(jsonb)',
 		starting_position => 'LATEST', enabled => false)}))[1];
@@ -386,7 +389,7 @@ is(sqlstate('alice', "SELECT orders_stream.get_records('" . forged(qq|{"s": "$sh
 is(sqlstate('alice', q{SELECT orders_stream.wait_for_capture('1000000 years')}), '22023',
 	'an absurd timeout: ValidationException');
 is(sqlstate('alice', q{SELECT orders_stream.wait_for_capture('-1s')}), '22023', 'a negative one too');
-is(sqlstate('alice', q{SELECT orders_stream.check_filter_criteria('{"Filters": [{"Pattern": "{\"a\": [{\"numeric\": [\">\", 1e400]}]}"}]}')}),
+is(sqlstate('alice', qq{SELECT orders_stream.update_event_source_mapping('$alice_mapping', filter_criteria => '{"Filters": [{"Pattern": "{\\"a\\": [{\\"numeric\\": [\\">\\", 1e400]}]}"}]}')}),
 	'22023', 'a filter number beyond float8: InvalidParameterValueException');
 
 # a table name with any characters round-trips through an iterator

@@ -342,7 +342,12 @@ BEGIN
 END
 $$;
 
-/* The function must take the event and be executable by the caller. */
+/*
+ * The function must take the event and belong to the caller (or to a role
+ * the caller is a member of), as an AWS mapping names a function of its own
+ * account: a (stream, function) pair is unique, so a mapping of someone
+ * else's function would squat its owner's pair.
+ */
 CREATE FUNCTION orders_stream_internal.check_function(caller oid, function_name regprocedure)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -357,6 +362,11 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = 'It must take exactly one jsonb argument (the event {"Records": [...]}) and return a single value.',
 				  HINT = 'Declare it as FUNCTION f(event jsonb) RETURNS jsonb (or void).';
+	END IF;
+	IF NOT pg_has_role(caller, p.proowner, 'USAGE') THEN
+		RAISE EXCEPTION 'AccessDeniedException: function % is not yours', function_name
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'A mapping invokes a function owned by its creator (or by a role the creator is a member of).';
 	END IF;
 	IF NOT has_function_privilege(caller, function_name, 'EXECUTE') THEN
 		RAISE EXCEPTION 'permission denied for function %', function_name
@@ -379,28 +389,41 @@ BEGIN
 	IF criteria IS NULL OR criteria = '{}'::jsonb OR criteria->'Filters' = '[]'::jsonb THEN
 		RETURN NULL;
 	END IF;
-	PERFORM orders_stream.check_filter_criteria(criteria);
+	PERFORM orders_stream_internal.check_filter_criteria(criteria);
 	RETURN criteria;
 END
 $$;
 
-/* AWS allows one mapping per (event source, function). */
-CREATE FUNCTION orders_stream_internal.check_no_conflict(m orders_stream.event_source_mappings)
+/*
+ * AWS allows one mapping per (event source, function).  The other mapping is
+ * named only to a caller who may see it (a member of its owner): another
+ * member of the function's owner learns only that the pair is taken.
+ */
+CREATE FUNCTION orders_stream_internal.check_no_conflict(caller oid, m orders_stream.event_source_mappings)
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	other uuid;
+	visible boolean;
 BEGIN
-	SELECT e.uuid INTO other FROM orders_stream.event_source_mappings e
+	SELECT e.uuid, pg_has_role(caller, c.relowner, 'USAGE') INTO other, visible
+	  FROM orders_stream.event_source_mappings e
+	  LEFT JOIN pg_class c ON c.oid = e.anchor
 	 WHERE e.stream_id = m.stream_id AND e.function_oid = m.function_oid AND e.uuid <> m.uuid;
-	IF FOUND THEN
+	IF FOUND AND visible THEN
 		RAISE EXCEPTION 'ResourceConflictException: an event source mapping of stream "%" to function % exists already',
 			m.event_source_arn, m.function_oid::regprocedure
 			USING ERRCODE = 'duplicate_object',
 				  DETAIL = format('Mapping %s.', other),
 				  HINT = 'Change that mapping with orders_stream.update_event_source_mapping(), or delete it first.';
+	ELSIF FOUND THEN
+		RAISE EXCEPTION 'ResourceConflictException: an event source mapping of stream "%" to function % exists already',
+			m.event_source_arn, m.function_oid::regprocedure
+			USING ERRCODE = 'duplicate_object',
+				  DETAIL = 'Another role owns it.',
+				  HINT = 'A stream has one mapping per function; the roles sharing the function''s owner decide whose it is.';
 	END IF;
 END
 $$;
@@ -540,7 +563,7 @@ BEGIN
 	m.enabled := enabled;
 	m.filter_criteria := orders_stream_internal.normalize_filter_criteria(filter_criteria);
 	PERFORM orders_stream_internal.check_mapping(m);
-	PERFORM orders_stream_internal.check_no_conflict(m);
+	PERFORM orders_stream_internal.check_no_conflict(caller, m);
 	m.anchor := orders_stream_internal.create_anchor(m.uuid, caller);
 	m.checkpoint := CASE starting_position WHEN 'LATEST'
 		THEN orders_stream.sequence_number(pg_current_wal_insert_lsn(), 0) ELSE '' END;
@@ -616,7 +639,7 @@ BEGIN
 		m.filter_criteria := orders_stream_internal.normalize_filter_criteria(filter_criteria);
 	END IF;
 	PERFORM orders_stream_internal.check_mapping(m);
-	PERFORM orders_stream_internal.check_no_conflict(m);
+	PERFORM orders_stream_internal.check_no_conflict(caller, m);
 
 	UPDATE orders_stream.event_source_mappings e SET
 		function_oid = m.function_oid, function_name = m.function_name,

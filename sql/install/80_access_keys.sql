@@ -127,14 +127,15 @@ AS $$
 DECLARE
 	k orders_stream_internal.access_keys;
 BEGIN
+	/* the right is a condition of the scan: a key the caller may not revoke is never locked */
 	SELECT * INTO k FROM orders_stream_internal.access_keys a
 	 WHERE a.access_key_id OPERATOR(pg_catalog.=) revoke_access_key.access_key_id
+	   AND (caller OPERATOR(pg_catalog.=) a.role_oid
+			OR pg_catalog.pg_get_userbyid(caller) OPERATOR(pg_catalog.=) a.created_by
+			OR (EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) a.role_oid)
+				AND pg_catalog.pg_has_role(caller, a.role_oid, 'MEMBER WITH ADMIN OPTION')))
 	   FOR UPDATE;
-	IF NOT FOUND
-	   OR NOT (caller OPERATOR(pg_catalog.=) k.role_oid
-			   OR pg_catalog.pg_get_userbyid(caller) OPERATOR(pg_catalog.=) k.created_by
-			   OR (EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) k.role_oid)
-				   AND pg_catalog.pg_has_role(caller, k.role_oid, 'MEMBER WITH ADMIN OPTION'))) THEN
+	IF NOT FOUND THEN
 		/* the same answer for a key that does not exist and one the caller may not see */
 		RAISE EXCEPTION 'ResourceNotFoundException: access key "%" does not exist', access_key_id
 			USING ERRCODE = 'undefined_object',
