@@ -341,6 +341,17 @@ sub server_pids
 # until reaped: a zombie postmaster still makes the next one refuse to start
 sub alive { my ($pid) = @_; return -e "/proc/$pid"; }
 
+# Whether a process runs: a zombie has exited and released everything (its
+# shared memory among it); its new parent just has not reaped it yet.
+sub running
+{
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/stat") or return 0;
+	my $stat = <$fh> // '';
+	close $fh;
+	return $stat !~ /^\d+ \(.*\) Z /;
+}
+
 # Waits for a pgbench started with IPC::Run::start, or kills it if it failed.
 sub stop_pgbench
 {
