@@ -100,22 +100,11 @@ sub start_pgbench
 sub crash
 {
 	my ($what) = @_;
-	my @pids = OrdersStream::server_pids($node);
 	my $all = rand() < 0.5;
-	$node->kill9;
-	if ($all)
-	{
-		kill 'KILL', @pids[1 .. $#pids];
-	}
-	my $deadline = time + 5;
-	usleep(20_000) while time < $deadline && grep { OrdersStream::running($_) } @pids;
-	my @orphans = grep { OrdersStream::running($_) } @pids;
-	ok(!@orphans, "$what: no process outlives the postmaster by 5 s")
-	  or diag('orphans: ' . join(', ', @orphans));
-	# only so that the next rounds can run; this one has failed
-	kill 'KILL', @orphans;
-	usleep(20_000) while grep { OrdersStream::alive($_) } @pids;
-	note sprintf('crashed %s (%s)', $what, $all ? 'with all children' : 'postmaster only');
+	my ($orphans, $last) = OrdersStream::kill_postmaster($node, $all);
+	is(join(', ', @$orphans), '', "$what: no process outlives the postmaster by 5 s");
+	note sprintf('crashed %s (%s); the last child exited after %.2f s',
+		$what, $all ? 'with all children' : 'postmaster only', $last);
 }
 
 my $big_state = 0;
