@@ -75,6 +75,8 @@
  * well under the 10 ms median target.
  */
 #define CAPTURE_GATHER_MS		5
+/* How long the worker waits for the rest of a record cut by the flush. */
+#define CAPTURE_PARTIAL_RECORD_MS	10
 /* How long a freshly launched worker waits for CREATE EXTENSION to commit. */
 #define EXTENSION_WAIT_MS		10000
 /* Longest time between two checks that the extension is still there. */
@@ -164,6 +166,51 @@ set_logical_decoding_flag(bool on)
 		MyProc->statusFlags &= ~PROC_IN_LOGICAL_DECODING;
 	ProcGlobal->statusFlags[MyProc->pgxactoff] = MyProc->statusFlags;
 	LWLockRelease(ProcArrayLock);
+}
+
+/*
+ * WAL is read only up to where it is flushed, by a page reader that never
+ * sleeps: read_local_xlog_page() sleeps in pg_usleep() until the WAL it
+ * needs is flushed, and with the postmaster dead that WAL never is, so the
+ * worker never noticed the death and kept the dead server's shared memory
+ * attached: the server could not start again.  At the end of flushed WAL,
+ * XLogReadRecord() returns NULL with no error and wal_end.end_of_wal set;
+ * the reader keeps its position (a failed read leaves NextRecPtr alone) and
+ * the worker waits on its latch, which exits on the postmaster's death.
+ *
+ * read_local_xlog_page_no_wait() reports through the reader's private_data,
+ * which logical decoding sets to the decoding context but never reads.
+ */
+static ReadLocalXLogPageNoWaitPrivate wal_end;
+
+static void
+use_flushed_wal_reader(LogicalDecodingContext *ctx)
+{
+	ctx->reader->private_data = &wal_end;
+}
+
+/*
+ * Creating the slot must read up to a consistent point, which may not be
+ * flushed yet: the waiting page reader of slot creation, on the latch.
+ */
+static int
+read_flushed_page_waiting(XLogReaderState *state, XLogRecPtr targetPagePtr,
+						  int reqLen, XLogRecPtr targetRecPtr, char *cur_page)
+{
+	for (;;)
+	{
+		int			count;
+
+		wal_end.end_of_wal = false;
+		count = read_local_xlog_page_no_wait(state, targetPagePtr, reqLen,
+											 targetRecPtr, cur_page);
+		if (!wal_end.end_of_wal)
+			return count;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 CAPTURE_PARTIAL_RECORD_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /*
@@ -284,11 +331,15 @@ flush_before_sleep(LogicalDecodingContext *ctx)
 	confirm_decoded(ctx->reader->EndRecPtr);
 }
 
-/* Decodes everything flushed so far, storing as it goes. */
-static void
+/*
+ * Decodes everything flushed so far, storing as it goes.  Returns false if
+ * it stopped short, in the middle of a record whose end is not flushed yet.
+ */
+static bool
 decode_pass(LogicalDecodingContext *ctx)
 {
 	XLogRecPtr	end = GetFlushRecPtr(NULL);
+	bool		complete = true;
 
 	while (ctx->reader->EndRecPtr < end)
 	{
@@ -302,17 +353,32 @@ decode_pass(LogicalDecodingContext *ctx)
 		 * context for the whole decoding session the same way).
 		 */
 		MemoryContextSwitchTo(ctx->context);
+		wal_end.end_of_wal = false;
 		record = XLogReadRecord(ctx->reader, &errm);
-		if (errm)
-			elog(ERROR, "could not read WAL for capture: %s", errm);
 		if (record != NULL)
 			LogicalDecodingProcessRecord(ctx, ctx->reader);
 		MemoryContextSwitchTo(CaptureLoopContext);
+		if (errm)
+			elog(ERROR, "could not read WAL for capture: %s", errm);
+		if (record == NULL)
+		{
+			/*
+			 * A record that begins before the flushed end and ends after
+			 * it: the reader keeps its position and reads it again, whole,
+			 * in a later pass.
+			 */
+			if (!wal_end.end_of_wal)
+				elog(ERROR, "could not read WAL for capture at %X/%X",
+					 LSN_FORMAT_ARGS(ctx->reader->EndRecPtr));
+			complete = false;
+			break;
+		}
 		if (capture_buffer_bytes() >= CAPTURE_FLUSH_BYTES)
 			flush_and_confirm(ctx);
 		CHECK_FOR_INTERRUPTS();
 	}
 	flush_and_confirm(ctx);
+	return complete;
 }
 
 /* ---- slot and prerequisites ---- */
@@ -403,10 +469,11 @@ create_slot(const char *name)
 	ReplicationSlotCreate(name, true, RS_EPHEMERAL, false);
 	ctx = CreateInitDecodingContext(ORDERS_STREAM_PLUGIN, NIL, false,
 									InvalidXLogRecPtr,
-									XL_ROUTINE(.page_read = read_local_xlog_page,
+									XL_ROUTINE(.page_read = read_flushed_page_waiting,
 											   .segment_open = wal_segment_open,
 											   .segment_close = wal_segment_close),
 									NULL, NULL, NULL);
+	use_flushed_wal_reader(ctx);
 	/* waits for the transactions running now to finish */
 	DecodingContextFindStartpoint(ctx);
 	FreeDecodingContext(ctx);
@@ -425,10 +492,11 @@ start_decoding(const char *name)
 	MemoryContextSwitchTo(CaptureContext);
 	ReplicationSlotAcquire(name, true);
 	ctx = CreateDecodingContext(InvalidXLogRecPtr, NIL, false,
-								XL_ROUTINE(.page_read = read_local_xlog_page,
+								XL_ROUTINE(.page_read = read_local_xlog_page_no_wait,
 										   .segment_open = wal_segment_open,
 										   .segment_close = wal_segment_close),
 								capture_prepare_write, capture_write, NULL);
+	use_flushed_wal_reader(ctx);
 	os_emit_stream_closes(ctx);
 	os_emit_stored_bodies(ctx);
 	XLogBeginRead(ctx->reader, MyReplicationSlot->data.restart_lsn);
@@ -502,6 +570,7 @@ orders_stream_capture_main(Datum arg)
 	{
 		const char *unavailable;
 		char	   *hint = NULL;
+		bool		complete;
 
 		/*
 		 * Each pass starts afresh, as pg_cron's loop does: whatever it
@@ -600,11 +669,12 @@ orders_stream_capture_main(Datum arg)
 		}
 
 		pgstat_report_activity(STATE_RUNNING, "decoding");
-		decode_pass(ctx);
+		complete = decode_pass(ctx);
 		pgstat_report_activity(STATE_IDLE, NULL);
 		last_pass = GetCurrentTimestamp();
 		flush_before_sleep(ctx);
-		worker_wait(orders_stream_capture_naptime);
+		/* no commit need wake the worker for the rest of a cut record */
+		worker_wait(complete ? orders_stream_capture_naptime : CAPTURE_PARTIAL_RECORD_MS);
 
 		/* woken at once by a commit: let the next few gather first */
 		{

@@ -23,6 +23,7 @@
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "storage/buffile.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -340,6 +341,8 @@ inserter_flush(RecordInserter *ins)
 	ins->nslots = 0;
 	ResetPerTupleExprContext(ins->estate);
 	MemoryContextReset(ins->batch_cxt);
+	/* a store of millions of records stops here if the postmaster died */
+	CHECK_FOR_INTERRUPTS();
 }
 
 /*

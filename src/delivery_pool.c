@@ -710,9 +710,7 @@ orders_stream_delivery_worker_main(Datum arg)
 	KilledInvocation *killed;
 
 	memcpy(&database, MyBgworkerEntry->bgw_extra, sizeof(Oid));
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
+	worker_signals();
 	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
 	/* settings, not just pg_stat_activity's: invocations restore them */
 	SetConfigOption("application_name", DELIVERY_WORKER_TYPE, PGC_USERSET, PGC_S_SESSION);

@@ -21,6 +21,7 @@
 #include "catalog/pg_index.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "replication/logical.h"
 #include "replication/output_plugin.h"
 #include "replication/origin.h"
@@ -706,6 +707,13 @@ os_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	bool	   *oldn = NULL;
 	bool	   *new_include = NULL;
 	bool		old_complete;
+
+	/*
+	 * The replay of a large transaction calls here for each change, and
+	 * nowhere else checks for interrupts meanwhile: a cancel, or the
+	 * postmaster's death in the capture worker (see worker_signals()).
+	 */
+	CHECK_FOR_INTERRUPTS();
 
 	if (state->emit_closes)
 	{

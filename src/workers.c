@@ -260,9 +260,7 @@ orders_stream_launcher_main(Datum arg)
 {
 	TimestampTz logged = 0;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
+	worker_signals();
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 
 	for (;;)
@@ -347,15 +345,44 @@ claim_slot(OsWorkerKind kind)
 	return claimed;
 }
 
+/*
+ * The postmaster died.  PostgreSQL's handler of this signal only sets the
+ * flag PostmasterIsAlive() reads, and a worker notices when it next waits on
+ * its latch (WL_EXIT_ON_PM_DEATH).  A worker decoding a large transaction,
+ * storing a batch or running a user's function may not wait for minutes,
+ * and all that time it keeps the dead server's shared memory attached, so
+ * that the server cannot start again.  Terminate instead at the next
+ * CHECK_FOR_INTERRUPTS(), which every such loop reaches, as SIGTERM does:
+ * the log says "due to administrator command", but nobody is left to read
+ * the worker's exit status.
+ */
+#ifdef OS_POSTMASTER_DEATH_SIGNAL
+static void
+postmaster_death_handler(SIGNAL_ARGS)
+{
+	postmaster_possibly_dead = true;
+	die(postgres_signal_arg);
+}
+#endif
+
+void
+worker_signals(void)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+#ifdef OS_POSTMASTER_DEATH_SIGNAL
+	pqsignal(OS_POSTMASTER_DEATH_SIGNAL, postmaster_death_handler);
+#endif
+	BackgroundWorkerUnblockSignals();
+}
+
 char *
 worker_start(OsWorkerKind kind, Datum main_arg)
 {
 	Oid			database = DatumGetObjectId(main_arg);
 	char	   *name;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
+	worker_signals();
 
 	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
 	/* a setting, not just pg_stat_activity's: invocations restore it */

@@ -45,6 +45,13 @@ extern void worker_note_mappings_changed(void);
 extern bool worker_running(OsWorkerKind kind);
 
 /*
+ * In a worker's main function, first: the handlers of SIGHUP (reload),
+ * SIGTERM and of the postmaster's death (both end the worker at its next
+ * CHECK_FOR_INTERRUPTS()), then signals unblocked.
+ */
+extern void worker_signals(void);
+
+/*
  * In a worker's main function: signals, connection to the database of
  * main_arg (an OID), claiming the kind's single slot (exits if another
  * worker has it).  Returns the name of the database.

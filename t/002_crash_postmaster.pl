@@ -4,7 +4,9 @@
 # back savepoints and rolled back transactions, plus bulk transactions that
 # make the reorder buffer spill) on "orders", while the postmaster is killed
 # with SIGKILL at random moments, at least ten times, some of them while the
-# capture worker is storing a large batch.
+# capture worker is storing a large batch.  After each kill, a process of the
+# server that outlives the postmaster by 5 s (an orphan, which keeps the dead
+# server's shared memory attached) fails the test.
 #
 # Oracle (OrdersStream::history_setup and history_check): every row of orders
 # has a version, incremented by every update, and an AFTER ROW trigger appends
@@ -98,25 +100,11 @@ sub start_pgbench
 sub crash
 {
 	my ($what) = @_;
-	my @pids = OrdersStream::server_pids($node);
 	my $all = rand() < 0.5;
-	$node->kill9;
-	if ($all)
-	{
-		kill 'KILL', @pids[1 .. $#pids];
-	}
-	my $deadline = time + 60;
-	while (grep { OrdersStream::alive($_) } @pids)
-	{
-		if (time > $deadline)
-		{
-			diag 'orphaned backends outlived the postmaster for 60 s: SIGKILL';
-			kill 'KILL', @pids;
-			$deadline = time + 60;
-		}
-		usleep(20_000);
-	}
-	note sprintf('crashed %s (%s)', $what, $all ? 'with all children' : 'postmaster only');
+	my ($orphans, $last) = OrdersStream::kill_postmaster($node, $all);
+	is(join(', ', @$orphans), '', "$what: no process outlives the postmaster by 5 s");
+	note sprintf('crashed %s (%s); the last child exited after %.2f s',
+		$what, $all ? 'with all children' : 'postmaster only', $last);
 }
 
 my $big_state = 0;

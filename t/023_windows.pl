@@ -67,21 +67,9 @@ sub start_pgbench
 # SIGKILL the postmaster and, half of the time, all its children at once
 sub crash_postmaster
 {
-	my @pids = OrdersStream::server_pids($node);
 	my $all = rand() < 0.5;
-	$node->kill9;
-	kill 'KILL', @pids[1 .. $#pids] if $all;
-	my $deadline = time + 60;
-	while (grep { OrdersStream::alive($_) } @pids)
-	{
-		if (time > $deadline)
-		{
-			diag 'orphans outlived the postmaster for 60 s: SIGKILL';
-			kill 'KILL', @pids;
-			$deadline = time + 60;
-		}
-		usleep(20_000);
-	}
+	my ($orphans) = OrdersStream::kill_postmaster($node, $all);
+	is(join(', ', @$orphans), '', 'no process outlives the postmaster by 5 s');
 	return $all ? 'postmaster and children' : 'postmaster';
 }
 

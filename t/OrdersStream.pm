@@ -341,6 +341,61 @@ sub server_pids
 # until reaped: a zombie postmaster still makes the next one refuse to start
 sub alive { my ($pid) = @_; return -e "/proc/$pid"; }
 
+# Whether a process runs: a zombie has exited and released everything (its
+# shared memory among it); its new parent just has not reaped it yet.
+sub running
+{
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/stat") or return 0;
+	my $stat = <$fh> // '';
+	close $fh;
+	return $stat !~ /^\d+ \(.*\) Z /;
+}
+
+# The command line of a process, as ps shows it ('?' once it is gone).
+sub process_title
+{
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/cmdline") or return '?';
+	local $/;
+	my $t = <$fh> // '?';
+	close $fh;
+	$t =~ s/\0+$//;
+	$t =~ s/\0/ /g;
+	$t =~ s/\s+$//;
+	return $t;
+}
+
+# SIGKILLs the postmaster, and all its children at once too if $all (a
+# machine crash); otherwise the children must notice its death on their own.
+# Returns the titles of the children still running 5 s after the kill
+# (orphans: they keep the dead server's shared memory attached, and the
+# server cannot start again; SIGKILLed then, so that the test can go on),
+# and how long the last child took to exit.  Waits until every process is
+# reaped, so that $node->start can follow.
+sub kill_postmaster
+{
+	my ($node, $all) = @_;
+	my @pids = server_pids($node);
+	my @children = @pids[1 .. $#pids];
+	my %title = map { $_ => process_title($_) } @children;
+	my $t0 = time;
+	my $last = 0;
+	$node->kill9;
+	kill 'KILL', @children if $all;
+	my @left = @children;
+	while (@left && time < $t0 + 5)
+	{
+		usleep(10_000);
+		@left = grep { running($_) } @left;
+		$last = time - $t0;
+	}
+	my @orphans = map { $title{$_} } @left;
+	kill 'KILL', @left;
+	usleep(20_000) while grep { alive($_) } @pids;
+	return (\@orphans, $last);
+}
+
 # Waits for a pgbench started with IPC::Run::start, or kills it if it failed.
 sub stop_pgbench
 {

@@ -96,11 +96,26 @@ pool_release(PoolSlot *slot)
 	pthread_mutex_unlock(&pool_lock);
 }
 
+/*
+ * A server that crashed closes its sockets, and the endpoint answers 503
+ * and reconnects; a host that vanished (a machine crash, a network cut)
+ * closes nothing.  Without a bound, connecting to it would wait for the
+ * kernel's TCP timeouts and a request, or the access keys' LISTEN
+ * connection, for ever: give up connecting after 10 s, and probe an idle
+ * connection after 10 s so that a dead peer is noticed within 25 s.  Set
+ * before the --conninfo string, which may override them.
+ */
 PGconn *
 ep_connect(void)
 {
-	const char *const keywords[] = {"dbname", "fallback_application_name", NULL};
-	const char *const values[] = {ep_config.conninfo, "orders_stream_endpoint", NULL};
+	const char *const keywords[] = {
+		"connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
+		"dbname", "fallback_application_name", NULL
+	};
+	const char *const values[] = {
+		"10", "10", "5", "3",
+		ep_config.conninfo, "orders_stream_endpoint", NULL
+	};
 
 	return PQconnectdbParams(keywords, values, 1);
 }
