@@ -237,6 +237,7 @@ DECLARE
 	p regclass;
 BEGIN
 	FOR p IN SELECT partition FROM orders_stream.partitions WHERE upper_bound > now() LOOP
+		EXECUTE format('ALTER EXTENSION orders_stream DROP TABLE %s', p);
 		EXECUTE format('DROP TABLE %s', p);
 		DELETE FROM orders_stream.partitions WHERE partition = p;
 	END LOOP;
