@@ -13,8 +13,17 @@
  * lane.  So a slow, failing or hung function holds one worker, never the
  * others, and a lane waiting for a retry holds none.  When more lanes have
  * work than there are workers, a worker gives its lane back after
- * DELIVERY_LANE_QUANTUM_MS, and lanes take turns in the order they became
- * runnable.
+ * DELIVERY_LANE_QUANTUM_MS (or its one step, if longer), and lanes take
+ * turns.
+ *
+ * The turns are fair between the mappings' owners, not between lanes: a
+ * free worker goes to the runnable lane whose owner holds the fewest
+ * workers, the longest waiting of those first.  Otherwise a role with many
+ * lanes (ParallelizationFactor 10, several mappings) whose function runs
+ * to its timeout would queue ahead of another role's lane that many times,
+ * and delay it by as many invocations (issue #15: 174 s).  With owners
+ * first, another owner's runnable lane waits for no more than the first
+ * step of a busy worker to end, however many lanes the others have.
  *
  * Shared memory has one slot per possible worker: the lane assigned to it,
  * what the worker reports when it gives the lane back, and the invocation
@@ -172,6 +181,8 @@ delivery_my_inflight(void)
 typedef struct LaneEntry
 {
 	LaneKey		key;
+	Oid			owner;			/* the mapping's owner: turns are per owner */
+	int			load;			/* its index in loads[], in dispatch() */
 	int			slot;			/* the slot serving it, or -1 */
 	bool		listed;			/* in the last refresh */
 	TimestampTz due;			/* runnable from then, 0 = no time */
@@ -193,7 +204,19 @@ static BackgroundWorkerHandle **handles = NULL;
 /* per slot: the launcher assigned a lane and has not seen it given back */
 static bool *busy = NULL;
 static LaneKey *busy_lane = NULL;
+static Oid *busy_owner = NULL;
 static uint64 turn = 0;
+
+/* In dispatch(): each owner of a lane or a busy worker, and its workers. */
+typedef struct OwnerLoad
+{
+	Oid			owner;
+	int			held;			/* busy workers serving its lanes */
+} OwnerLoad;
+
+static OwnerLoad *loads = NULL;
+static int	nloads = 0;
+static int	maxloads = 0;
 
 static bool
 same_lane(const LaneKey *a, const LaneKey *b)
@@ -233,7 +256,8 @@ refresh_lanes(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_connect();
 	pgstat_report_activity(STATE_RUNNING, "reading the lanes of event source mappings");
-	if (SPI_execute("SELECT l.mapping_uuid::pg_catalog.text, l.epoch, l.lane, l.next_attempt_at "
+	if (SPI_execute("SELECT l.mapping_uuid::pg_catalog.text, l.epoch, l.lane, l.next_attempt_at, "
+					"(SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) m.anchor) "
 					"FROM orders_stream.event_source_mapping_lanes l "
 					"JOIN orders_stream.event_source_mappings m ON m.uuid OPERATOR(pg_catalog.=) l.mapping_uuid "
 					"WHERE m.enabled AND l.state OPERATOR(pg_catalog.<>) 'DRAINED' "
@@ -249,11 +273,15 @@ refresh_lanes(void)
 		LaneEntry  *old;
 		bool		isnull;
 		Datum		next;
+		Datum		owner;
 
 		memset(e, 0, sizeof(LaneEntry));
 		strlcpy(e->key.mapping, spi_text(tup, 1), sizeof(e->key.mapping));
 		e->key.epoch = DatumGetInt32(spi_datum(tup, 2, &isnull));
 		e->key.lane = DatumGetInt32(spi_datum(tup, 3, &isnull));
+		owner = spi_datum(tup, 5, &isnull);
+		/* REASSIGN OWNED moves a mapping: read it every time */
+		e->owner = isnull ? InvalidOid : DatumGetObjectId(owner);
 		e->listed = true;
 		old = find_entry(&e->key);
 		if (old != NULL)
@@ -445,16 +473,62 @@ assign(int index, LaneEntry *e)
 		return false;
 	busy[index] = true;
 	busy_lane[index] = e->key;
+	busy_owner[index] = e->owner;
 	e->slot = index;
 	if (latch != NULL)
 		SetLatch(latch);
 	return true;
 }
 
+/* The index of an owner in loads[], added with no workers if new. */
+static int
+owner_load(Oid owner)
+{
+	int			i;
+
+	for (i = 0; i < nloads; i++)
+		if (loads[i].owner == owner)
+			return i;
+	Assert(nloads < maxloads);
+	loads[nloads].owner = owner;
+	loads[nloads].held = 0;
+	return nloads++;
+}
+
+/* Counts the workers each owner holds now. */
+static void
+count_loads(void)
+{
+	int			i;
+
+	if (maxloads < nentries + pool->nslots)
+	{
+		maxloads = nentries + pool->nslots;
+		loads = loads ? repalloc(loads, sizeof(OwnerLoad) * maxloads) :
+			MemoryContextAlloc(TopMemoryContext, sizeof(OwnerLoad) * maxloads);
+	}
+	nloads = 0;
+	for (i = 0; i < nentries; i++)
+		entries[i].load = owner_load(entries[i].owner);
+	for (i = 0; i < pool->nslots; i++)
+		if (busy[i])
+			loads[owner_load(busy_owner[i])].held++;
+}
+
+/* Whether runnable lane a gets a worker before b: fewest held, then oldest. */
+static bool
+goes_first(const LaneEntry *a, const LaneEntry *b)
+{
+	if (loads[a->load].held != loads[b->load].held)
+		return loads[a->load].held < loads[b->load].held;
+	return a->queued < b->queued;
+}
+
 /*
- * Hands the runnable lanes, longest waiting first, to idle workers,
- * starting workers while there are free slots.  Returns when the next lane
- * becomes runnable by time.
+ * Hands the runnable lanes to idle workers, starting workers while there
+ * are free slots: each free worker to the lane whose owner holds the fewest
+ * workers, the longest waiting first among those (see the top of the
+ * file).  Returns when the next lane becomes runnable by time.
  */
 static TimestampTz
 dispatch(TimestampTz now)
@@ -464,6 +538,7 @@ dispatch(TimestampTz now)
 	TimestampTz next = TimestampTzPlusMilliseconds(now, LANE_RECHECK_MS);
 	int			j;
 
+	count_loads();
 	for (;;)
 	{
 		LaneEntry  *e = NULL;
@@ -472,7 +547,7 @@ dispatch(TimestampTz now)
 
 		for (i = 0; i < nentries; i++)
 			if (runnable(&entries[i], now, records) &&
-				(e == NULL || entries[i].queued < e->queued))
+				(e == NULL || goes_first(&entries[i], e)))
 				e = &entries[i];
 		if (e == NULL)
 			break;
@@ -504,6 +579,7 @@ dispatch(TimestampTz now)
 			waiting = true;
 			break;
 		}
+		loads[e->load].held++;
 	}
 	pool->lanes_waiting = waiting;
 
@@ -538,6 +614,7 @@ orders_stream_delivery_launcher_main(Datum arg)
 									 sizeof(BackgroundWorkerHandle *) * pool->nslots);
 	busy = MemoryContextAllocZero(TopMemoryContext, sizeof(bool) * pool->nslots);
 	busy_lane = MemoryContextAllocZero(TopMemoryContext, sizeof(LaneKey) * pool->nslots);
+	busy_owner = MemoryContextAllocZero(TopMemoryContext, sizeof(Oid) * pool->nslots);
 	before_shmem_exit(stop_workers, (Datum) 0);
 
 	for (;;)
