@@ -18,12 +18,13 @@
  *
  * The turns are fair between the mappings' owners, not between lanes: a
  * free worker goes to the runnable lane whose owner holds the fewest
- * workers, the longest waiting of those first.  Otherwise a role with many
- * lanes (ParallelizationFactor 10, several mappings) whose function runs
- * to its timeout would queue ahead of another role's lane that many times,
- * and delay it by as many invocations (issue #15: 174 s).  With owners
- * first, another owner's runnable lane waits for no more than the first
- * step of a busy worker to end, however many lanes the others have.
+ * workers, the one given back longest ago of those first.  Otherwise a role
+ * with many lanes (ParallelizationFactor 10, several mappings) whose
+ * function runs to its timeout would queue ahead of another role's lane
+ * that many times, and delay it by as many invocations (issue #15: 174 s).
+ * With owners first, another owner's runnable lane waits only until the
+ * first busy worker gives its lane back (after one invocation, or a
+ * quantum of quick ones), however many lanes the others have.
  *
  * Shared memory has one slot per possible worker: the lane assigned to it,
  * what the worker reports when it gives the lane back, and the invocation
