@@ -22,9 +22,12 @@
  * with many lanes (ParallelizationFactor 10, several mappings) whose
  * function runs to its timeout would queue ahead of another role's lane
  * that many times, and delay it by as many invocations (issue #15: 174 s).
- * With owners first, another owner's runnable lane waits only until the
- * first busy worker gives its lane back (after one invocation, or a
- * quantum of quick ones), however many lanes the others have.
+ * And an owner holding its share of the workers, ceil(workers / owners of
+ * enabled mappings), gets more only while one stays free: an invocation is
+ * never interrupted, so a role that took every worker while the others had
+ * nothing to do would make the next of them wait for its slowest
+ * invocation to end.  So no lane waits for a worker while an owner holds
+ * more than its share; a role alone still uses every worker.
  *
  * Shared memory has one slot per possible worker: the lane assigned to it,
  * what the worker reports when it gives the lane back, and the invocation
@@ -218,6 +221,10 @@ typedef struct OwnerLoad
 static OwnerLoad *loads = NULL;
 static int	nloads = 0;
 static int	maxloads = 0;
+/* In dispatch(): the workers an owner may hold while none is kept free. */
+static int	share = 0;
+/* In dispatch(): the slots not serving a lane. */
+static int	nfree = 0;
 
 static bool
 same_lane(const LaneKey *a, const LaneKey *b)
@@ -496,10 +503,14 @@ owner_load(Oid owner)
 	return nloads++;
 }
 
-/* Counts the workers each owner holds now. */
+/*
+ * Counts the workers each owner holds now, the free ones, and the share of
+ * each owner of an enabled mapping: ceil(workers / owners).
+ */
 static void
 count_loads(void)
 {
+	int			owners;
 	int			i;
 
 	if (maxloads < nentries + pool->nslots)
@@ -510,10 +521,31 @@ count_loads(void)
 	}
 	nloads = 0;
 	for (i = 0; i < nentries; i++)
-		entries[i].load = owner_load(entries[i].owner);
+		if (entries[i].listed)
+			entries[i].load = owner_load(entries[i].owner);
+	owners = nloads;
+	for (i = 0; i < nentries; i++)
+		if (!entries[i].listed)
+			entries[i].load = owner_load(entries[i].owner);
+	nfree = pool->nslots;
 	for (i = 0; i < pool->nslots; i++)
 		if (busy[i])
+		{
 			loads[owner_load(busy_owner[i])].held++;
+			nfree--;
+		}
+	share = owners > 0 ? (pool->nslots + owners - 1) / owners : pool->nslots;
+}
+
+/*
+ * Whether lane e's owner may take a free worker: up to its share, and
+ * beyond it only while another stays free, so that another owner's lane
+ * finds one at once instead of waiting for an invocation to end.
+ */
+static bool
+may_take(const LaneEntry *e)
+{
+	return loads[e->load].held < share || nfree > 1;
 }
 
 /* Whether runnable lane a gets a worker before b: fewest held, then oldest. */
@@ -528,8 +560,9 @@ goes_first(const LaneEntry *a, const LaneEntry *b)
 /*
  * Hands the runnable lanes to idle workers, starting workers while there
  * are free slots: each free worker to the lane whose owner holds the fewest
- * workers, the longest waiting first among those (see the top of the
- * file).  Returns when the next lane becomes runnable by time.
+ * workers, the longest waiting first among those, and to no owner beyond
+ * its share that would take the last free one (see the top of the file).
+ * Returns when the next lane becomes runnable by time.
  */
 static TimestampTz
 dispatch(TimestampTz now)
@@ -545,13 +578,20 @@ dispatch(TimestampTz now)
 		LaneEntry  *e = NULL;
 		int			i;
 		bool		placed = false;
+		bool		any = false;
 
 		for (i = 0; i < nentries; i++)
-			if (runnable(&entries[i], now, records) &&
-				(e == NULL || goes_first(&entries[i], e)))
-				e = &entries[i];
+			if (runnable(&entries[i], now, records))
+			{
+				any = true;
+				if (may_take(&entries[i]) && (e == NULL || goes_first(&entries[i], e)))
+					e = &entries[i];
+			}
 		if (e == NULL)
+		{
+			waiting = any;
 			break;
+		}
 		/* an idle worker first, then a new one */
 		for (i = 0; i < pool->nslots && !placed; i++)
 			if (handles[i] != NULL && !busy[i])
@@ -581,6 +621,7 @@ dispatch(TimestampTz now)
 			break;
 		}
 		loads[e->load].held++;
+		nfree--;
 	}
 	pool->lanes_waiting = waiting;
 
