@@ -26,8 +26,9 @@
  * enabled mappings), gets more only while one stays free: an invocation is
  * never interrupted, so a role that took every worker while the others had
  * nothing to do would make the next of them wait for its slowest
- * invocation to end.  So no lane waits for a worker while an owner holds
- * more than its share; a role alone still uses every worker.
+ * invocation to end.  So while an owner holds more than its share a worker
+ * is free, and another owner's lane starts at once; a role alone still
+ * uses every worker.
  *
  * Shared memory has one slot per possible worker: the lane assigned to it,
  * what the worker reports when it gives the lane back, and the invocation
@@ -221,9 +222,12 @@ typedef struct OwnerLoad
 static OwnerLoad *loads = NULL;
 static int	nloads = 0;
 static int	maxloads = 0;
-/* In dispatch(): the workers an owner may hold while none is kept free. */
+/*
+ * In dispatch(): ceil(workers / owners of enabled mappings); an owner
+ * holding as many takes another worker only if one stays free.
+ */
 static int	share = 0;
-/* In dispatch(): the slots not serving a lane. */
+/* In dispatch(): the slots that can take a lane. */
 static int	nfree = 0;
 
 static bool
@@ -527,13 +531,12 @@ count_loads(void)
 	for (i = 0; i < nentries; i++)
 		if (!entries[i].listed)
 			entries[i].load = owner_load(entries[i].owner);
-	nfree = pool->nslots;
+	nfree = 0;
 	for (i = 0; i < pool->nslots; i++)
 		if (busy[i])
-		{
 			loads[owner_load(busy_owner[i])].held++;
-			nfree--;
-		}
+		else if (handles[i] != NULL || pool->slots[i].pid == 0)
+			nfree++;			/* not a worker still exiting */
 	share = owners > 0 ? (pool->nslots + owners - 1) / owners : pool->nslots;
 }
 
