@@ -13,8 +13,22 @@
  * lane.  So a slow, failing or hung function holds one worker, never the
  * others, and a lane waiting for a retry holds none.  When more lanes have
  * work than there are workers, a worker gives its lane back after
- * DELIVERY_LANE_QUANTUM_MS, and lanes take turns in the order they became
- * runnable.
+ * DELIVERY_LANE_QUANTUM_MS (or its one step, if longer), and lanes take
+ * turns.
+ *
+ * The turns are fair between the mappings' owners, not between lanes: a
+ * free worker goes to the runnable lane whose owner holds the fewest
+ * workers, the one given back longest ago of those first.  Otherwise a role
+ * with many lanes (ParallelizationFactor 10, several mappings) whose
+ * function runs to its timeout would queue ahead of another role's lane
+ * that many times, and delay it by as many invocations (issue #15: 174 s).
+ * And an owner holding its share of the workers, ceil(workers / owners of
+ * enabled mappings), gets more only while one stays free: an invocation is
+ * never interrupted, so a role that took every worker while the others had
+ * nothing to do would make the next of them wait for its slowest
+ * invocation to end.  So while an owner holds more than its share a worker
+ * is free, and another owner's lane starts at once; a role alone still
+ * uses every worker.
  *
  * Shared memory has one slot per possible worker: the lane assigned to it,
  * what the worker reports when it gives the lane back, and the invocation
@@ -172,6 +186,8 @@ delivery_my_inflight(void)
 typedef struct LaneEntry
 {
 	LaneKey		key;
+	Oid			owner;			/* the mapping's owner: turns are per owner */
+	int			load;			/* its index in loads[], in dispatch() */
 	int			slot;			/* the slot serving it, or -1 */
 	bool		listed;			/* in the last refresh */
 	TimestampTz due;			/* runnable from then, 0 = no time */
@@ -193,7 +209,26 @@ static BackgroundWorkerHandle **handles = NULL;
 /* per slot: the launcher assigned a lane and has not seen it given back */
 static bool *busy = NULL;
 static LaneKey *busy_lane = NULL;
+static Oid *busy_owner = NULL;
 static uint64 turn = 0;
+
+/* In dispatch(): each owner of a lane or a busy worker, and its workers. */
+typedef struct OwnerLoad
+{
+	Oid			owner;
+	int			held;			/* busy workers serving its lanes */
+} OwnerLoad;
+
+static OwnerLoad *loads = NULL;
+static int	nloads = 0;
+static int	maxloads = 0;
+/*
+ * In dispatch(): ceil(workers / owners of enabled mappings); an owner
+ * holding as many takes another worker only if one stays free.
+ */
+static int	share = 0;
+/* In dispatch(): the slots that can take a lane. */
+static int	nfree = 0;
 
 static bool
 same_lane(const LaneKey *a, const LaneKey *b)
@@ -233,7 +268,8 @@ refresh_lanes(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_connect();
 	pgstat_report_activity(STATE_RUNNING, "reading the lanes of event source mappings");
-	if (SPI_execute("SELECT l.mapping_uuid::pg_catalog.text, l.epoch, l.lane, l.next_attempt_at "
+	if (SPI_execute("SELECT l.mapping_uuid::pg_catalog.text, l.epoch, l.lane, l.next_attempt_at, "
+					"(SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) m.anchor) "
 					"FROM orders_stream.event_source_mapping_lanes l "
 					"JOIN orders_stream.event_source_mappings m ON m.uuid OPERATOR(pg_catalog.=) l.mapping_uuid "
 					"WHERE m.enabled AND l.state OPERATOR(pg_catalog.<>) 'DRAINED' "
@@ -249,11 +285,15 @@ refresh_lanes(void)
 		LaneEntry  *old;
 		bool		isnull;
 		Datum		next;
+		Datum		owner;
 
 		memset(e, 0, sizeof(LaneEntry));
 		strlcpy(e->key.mapping, spi_text(tup, 1), sizeof(e->key.mapping));
 		e->key.epoch = DatumGetInt32(spi_datum(tup, 2, &isnull));
 		e->key.lane = DatumGetInt32(spi_datum(tup, 3, &isnull));
+		owner = spi_datum(tup, 5, &isnull);
+		/* REASSIGN OWNED moves a mapping: read it every time */
+		e->owner = isnull ? InvalidOid : DatumGetObjectId(owner);
 		e->listed = true;
 		old = find_entry(&e->key);
 		if (old != NULL)
@@ -445,16 +485,87 @@ assign(int index, LaneEntry *e)
 		return false;
 	busy[index] = true;
 	busy_lane[index] = e->key;
+	busy_owner[index] = e->owner;
 	e->slot = index;
 	if (latch != NULL)
 		SetLatch(latch);
 	return true;
 }
 
+/* The index of an owner in loads[], added with no workers if new. */
+static int
+owner_load(Oid owner)
+{
+	int			i;
+
+	for (i = 0; i < nloads; i++)
+		if (loads[i].owner == owner)
+			return i;
+	Assert(nloads < maxloads);
+	loads[nloads].owner = owner;
+	loads[nloads].held = 0;
+	return nloads++;
+}
+
 /*
- * Hands the runnable lanes, longest waiting first, to idle workers,
- * starting workers while there are free slots.  Returns when the next lane
- * becomes runnable by time.
+ * Counts the workers each owner holds now, the free ones, and the share of
+ * each owner of an enabled mapping: ceil(workers / owners).
+ */
+static void
+count_loads(void)
+{
+	int			owners;
+	int			i;
+
+	if (maxloads < nentries + pool->nslots)
+	{
+		maxloads = nentries + pool->nslots;
+		loads = loads ? repalloc(loads, sizeof(OwnerLoad) * maxloads) :
+			MemoryContextAlloc(TopMemoryContext, sizeof(OwnerLoad) * maxloads);
+	}
+	nloads = 0;
+	for (i = 0; i < nentries; i++)
+		if (entries[i].listed)
+			entries[i].load = owner_load(entries[i].owner);
+	owners = nloads;
+	for (i = 0; i < nentries; i++)
+		if (!entries[i].listed)
+			entries[i].load = owner_load(entries[i].owner);
+	nfree = 0;
+	for (i = 0; i < pool->nslots; i++)
+		if (busy[i])
+			loads[owner_load(busy_owner[i])].held++;
+		else if (handles[i] != NULL || pool->slots[i].pid == 0)
+			nfree++;			/* not a worker still exiting */
+	share = owners > 0 ? (pool->nslots + owners - 1) / owners : pool->nslots;
+}
+
+/*
+ * Whether lane e's owner may take a free worker: up to its share, and
+ * beyond it only while another stays free, so that another owner's lane
+ * finds one at once instead of waiting for an invocation to end.
+ */
+static bool
+may_take(const LaneEntry *e)
+{
+	return loads[e->load].held < share || nfree > 1;
+}
+
+/* Whether runnable lane a gets a worker before b: fewest held, then oldest. */
+static bool
+goes_first(const LaneEntry *a, const LaneEntry *b)
+{
+	if (loads[a->load].held != loads[b->load].held)
+		return loads[a->load].held < loads[b->load].held;
+	return a->queued < b->queued;
+}
+
+/*
+ * Hands the runnable lanes to idle workers, starting workers while there
+ * are free slots: each free worker to the lane whose owner holds the fewest
+ * workers, the longest waiting first among those, and to no owner beyond
+ * its share that would take the last free one (see the top of the file).
+ * Returns when the next lane becomes runnable by time.
  */
 static TimestampTz
 dispatch(TimestampTz now)
@@ -464,18 +575,26 @@ dispatch(TimestampTz now)
 	TimestampTz next = TimestampTzPlusMilliseconds(now, LANE_RECHECK_MS);
 	int			j;
 
+	count_loads();
 	for (;;)
 	{
 		LaneEntry  *e = NULL;
 		int			i;
 		bool		placed = false;
+		bool		any = false;
 
 		for (i = 0; i < nentries; i++)
-			if (runnable(&entries[i], now, records) &&
-				(e == NULL || entries[i].queued < e->queued))
-				e = &entries[i];
+			if (runnable(&entries[i], now, records))
+			{
+				any = true;
+				if (may_take(&entries[i]) && (e == NULL || goes_first(&entries[i], e)))
+					e = &entries[i];
+			}
 		if (e == NULL)
+		{
+			waiting = any;
 			break;
+		}
 		/* an idle worker first, then a new one */
 		for (i = 0; i < pool->nslots && !placed; i++)
 			if (handles[i] != NULL && !busy[i])
@@ -504,6 +623,8 @@ dispatch(TimestampTz now)
 			waiting = true;
 			break;
 		}
+		loads[e->load].held++;
+		nfree--;
 	}
 	pool->lanes_waiting = waiting;
 
@@ -538,6 +659,7 @@ orders_stream_delivery_launcher_main(Datum arg)
 									 sizeof(BackgroundWorkerHandle *) * pool->nslots);
 	busy = MemoryContextAllocZero(TopMemoryContext, sizeof(bool) * pool->nslots);
 	busy_lane = MemoryContextAllocZero(TopMemoryContext, sizeof(LaneKey) * pool->nslots);
+	busy_owner = MemoryContextAllocZero(TopMemoryContext, sizeof(Oid) * pool->nslots);
 	before_shmem_exit(stop_workers, (Datum) 0);
 
 	for (;;)
