@@ -97,4 +97,23 @@ is($out, qq|"},\\ \x01 quote|, 'a reader of the records view gets the records, e
 	    FROM orders_stream.readable_streams s WHERE s.readable});
 is($out, 'INSERT', 'and get_records too') or diag($err);
 
+# ---- the install script replaces nothing (the class of CVE-2022-2625) ----
+my $script = $node->config_data('--sharedir') . '/extension/orders_stream--1.0.sql';
+open my $sfh, '<', $script or die "$script: $!";
+my $install = do { local $/; <$sfh> };
+close $sfh;
+unlike($install, qr/\bCREATE\s+OR\s+REPLACE\b/i, 'the install script has no CREATE OR REPLACE');
+unlike($install, qr/\bCREATE\s+(?:\w+\s+)*?(?:TABLE|SCHEMA|INDEX|SEQUENCE|VIEW|ROLE|TYPE)\s+IF\s+NOT\s+EXISTS\b/i,
+	'nor CREATE ... IF NOT EXISTS');
+# a schema orders_stream that mallory made beforehand would be the
+# extension's, and mallory could drop or add objects in it
+sql(q{CREATE DATABASE squat; GRANT CREATE ON DATABASE squat TO mallory});
+$node->safe_psql('squat', q{SET ROLE mallory; CREATE SCHEMA orders_stream});
+($rc, $out, $err) = $node->psql('squat', q{\set VERBOSITY verbose
+CREATE EXTENSION orders_stream});
+like($err, qr/ERROR:\s+42501: schema "orders_stream" is owned by role "mallory", who is not a superuser/,
+	'CREATE EXTENSION refuses a schema orders_stream that an ordinary role made');
+is($node->safe_psql('squat', q{SELECT count(*) FROM pg_extension WHERE extname = 'orders_stream'}), '0',
+	'and installs nothing');
+
 done_testing();

@@ -9,6 +9,27 @@
 
 \echo Use "CREATE EXTENSION orders_stream" to load this file. \quit
 
+/*
+ * CREATE EXTENSION uses schema orders_stream if it exists already.  The owner
+ * of a schema may drop or add objects in it, so one that a role other than a
+ * superuser created beforehand would hand that role the extension's API (the
+ * class of CVE-2022-2625).
+ */
+DO $$
+DECLARE
+	owner name;
+BEGIN
+	SELECT r.rolname INTO owner
+	  FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+	 WHERE n.nspname OPERATOR(pg_catalog.=) 'orders_stream' AND NOT r.rolsuper;
+	IF FOUND THEN
+		RAISE EXCEPTION 'schema "orders_stream" is owned by role "%", who is not a superuser', owner
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Drop the schema, or give it to a superuser with ALTER SCHEMA orders_stream OWNER TO, after checking what is in it.';
+	END IF;
+END
+$$;
+
 CREATE SCHEMA orders_stream_internal;
 REVOKE ALL ON SCHEMA orders_stream_internal FROM PUBLIC;
 GRANT USAGE ON SCHEMA orders_stream TO PUBLIC;
