@@ -136,6 +136,7 @@ redrive_one(RedriveRequest *req, RedriveItem *item)
 							  "LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.anchor "
 							  "WHERE f.failure_id OPERATOR(pg_catalog.=) $1 "
 							  "AND pg_catalog.pg_has_role($2, f.owner_oid, 'USAGE') "
+							  "AND (c.relowner IS NULL OR pg_catalog.pg_has_role($2, c.relowner, 'USAGE')) "
 							  "AND f.redrive_result IS DISTINCT FROM 'OK' "
 							  "FOR UPDATE OF f SKIP LOCKED",
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
@@ -458,12 +459,18 @@ orders_stream_redrive_failures(PG_FUNCTION_ARGS)
 
 	/*
 	 * As the extension's owner, the caller's own failures only: who may
-	 * redrive what is decided here, before any worker starts.  The worker
-	 * locks each row while it replays it.
+	 * redrive what is decided here, before any worker starts, and again by
+	 * the worker, which locks each row while it replays it.  The failure's
+	 * role and the mapping's owner now must both be the caller's: a mapping
+	 * given to another role (REASSIGN OWNED) runs that role's function as
+	 * that role, which the role whose failures these were must not set off.
 	 */
 	args[2] = ObjectIdGetDatum(GetUserId());
 	os_spi_exec_as_owner("SELECT f.failure_id FROM orders_stream.failures f "
+						 "LEFT JOIN orders_stream.event_source_mappings m ON m.uuid OPERATOR(pg_catalog.=) f.mapping_uuid "
+						 "LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.anchor "
 						 "WHERE pg_catalog.pg_has_role($3, f.owner_oid, 'USAGE') "
+						 "AND (c.relowner IS NULL OR pg_catalog.pg_has_role($3, c.relowner, 'USAGE')) "
 						 "AND ($1 IS NULL OR f.mapping_uuid OPERATOR(pg_catalog.=) $1) "
 						 "AND ($2 IS NULL OR f.failure_id OPERATOR(pg_catalog.=) ANY ($2)) "
 						 "AND f.redrive_result IS DISTINCT FROM 'OK' "
