@@ -37,6 +37,7 @@
 #include "storage/dsm.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
 #include "storage/pmsignal.h"
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
@@ -62,6 +63,8 @@ PG_FUNCTION_INFO_V1(orders_stream_redrive_failures);
 #define REDRIVE_SLACK_MS		10000
 /* How often the caller looks at the running invocation's age. */
 #define REDRIVE_POLL_MS			1000
+/* field4 of the advisory lock tag of a role's redrive (SQL's are 1 and 2) */
+#define REDRIVE_LOCKTAG_FIELD4	0x6f73
 
 typedef enum RedriveState
 {
@@ -441,6 +444,7 @@ orders_stream_redrive_failures(PG_FUNCTION_ARGS)
 	RedriveRequest *req;
 	char	  **results;
 	Size		size;
+	LOCKTAG		tag;
 	uint64		n;
 	int			i;
 
@@ -487,6 +491,17 @@ orders_stream_redrive_failures(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many failures to redrive at once: " UINT64_FORMAT, n),
 				 errhint("Pass failure_ids or a mapping to redrive fewer.")));
+
+	/*
+	 * One redrive worker per role at a time: each holds a background worker
+	 * slot and runs user code outside the delivery pool's share, so a role
+	 * calling from many sessions would otherwise take every free slot (and
+	 * with them the delivery workers', capture's and TTL's next start).  A
+	 * lock SQL cannot take (advisory locks from SQL use other field4
+	 * values), held until the call's worker has exited.
+	 */
+	SET_LOCKTAG_ADVISORY(tag, InvalidOid, GetUserId(), 0, REDRIVE_LOCKTAG_FIELD4);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 
 	size = offsetof(RedriveRequest, items) + sizeof(RedriveItem) * n;
 	seg = dsm_create(size, 0);
@@ -535,6 +550,7 @@ orders_stream_redrive_failures(PG_FUNCTION_ARGS)
 					 errhint("The server log has the worker's error.")));
 	}
 
+	LockRelease(&tag, ExclusiveLock, false);
 	read_outcomes(req, results);
 	for (i = 0; i < req->nitems; i++)
 	{

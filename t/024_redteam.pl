@@ -8,6 +8,11 @@
 #  (b) expired records pinned by a dependency: mallory, with no privilege
 #      on the partitions of record_store, creates a view on one and a column
 #      of its row type; retention must still remove the expired records.
+#  (c) redrive workers outside any share: mallory calls redrive_failures()
+#      from several sessions at once; each call would hold a background
+#      worker slot running her code, beyond the delivery pool's fair share,
+#      until no slot is left for the workers of the extension.  A role has
+#      one redrive worker at a time; its other calls wait for it.
 use strict;
 use warnings;
 
@@ -106,6 +111,62 @@ CREATE TABLE mallory.pin2 (r $part);
 		JOIN orders_stream.streams s USING (stream_id) WHERE s.table_name = 'items'}), '0',
 		'and none is readable');
 	ok($node->log_contains(qr/other objects depend on it/), 'the administrator is told why');
+};
+
+subtest '(c) a role has one redrive worker at a time' => sub {
+	my ($rc, $out, $err) = OrdersStream::psql_login($node, 'mallory', q{
+CREATE TABLE mallory.d (id int PRIMARY KEY);
+SELECT orders_stream.enable_stream('mallory.d', 'KEYS_ONLY');
+CREATE TABLE mallory.dknob (mode text);
+INSERT INTO mallory.dknob VALUES ('fail');
+CREATE FUNCTION mallory.df(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	IF (SELECT mode FROM mallory.dknob) = 'fail' THEN
+		RAISE EXCEPTION 'not yet';
+	END IF;
+	WHILE (SELECT mode FROM mallory.dknob) = 'spin' LOOP
+		NULL;
+	END LOOP;
+END $$;
+SELECT orders_stream.create_event_source_mapping(
+	(SELECT stream_arn FROM orders_stream.readable_streams WHERE table_name = 'mallory.d'),
+	'mallory.df(jsonb)'::regprocedure, batch_size => 1, starting_position => 'TRIM_HORIZON',
+	maximum_retry_attempts => 0, bisect_batch_on_function_error => false);
+INSERT INTO mallory.d SELECT generate_series(1, 4);
+});
+	is($rc, 0, 'mallory maps her own function') or diag($err);
+	ok($node->poll_query_until('postgres', q{
+		SELECT count(*) = 4 FROM orders_stream.failures f
+		  JOIN orders_stream.event_source_mappings m ON m.uuid = f.mapping_uuid
+		 WHERE m.function_oid = 'mallory.df(jsonb)'::regprocedure}),
+		'her four batches fail');
+	sql(q{UPDATE mallory.dknob SET mode = 'spin'});
+
+	my @ids = split /\n/, sql(q{
+		SELECT f.failure_id FROM orders_stream.failures f
+		  JOIN orders_stream.event_source_mappings m ON m.uuid = f.mapping_uuid
+		 WHERE m.function_oid = 'mallory.df(jsonb)'::regprocedure ORDER BY 1});
+	my @h;
+	my %out;
+	for my $id (@ids)
+	{
+		$out{$id} = '';
+		push @h, IPC::Run::start(
+			[ $node->installed_command('psql'), '-XAtq', '-d',
+			  $node->connstr('postgres') . ' user=mallory application_name=redrive' . $id, '-c',
+			  "SELECT result FROM orders_stream.redrive_failures(NULL, ARRAY[$id]::bigint[])" ],
+			'>', \$out{$id}, '2>', \$out{$id}, IPC::Run::timeout(300));
+	}
+	ok($node->poll_query_until('postgres', q{
+		SELECT count(*) = 3 FROM pg_stat_activity
+		 WHERE application_name LIKE 'redrive%' AND wait_event_type = 'Lock'}),
+		'three of her four calls wait for the first');
+	is(sql(q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'orders_stream redrive'}), '1',
+		'one redrive worker runs her code');
+	sql(q{UPDATE mallory.dknob SET mode = 'done'});
+	$_->finish for @h;
+	is(join(' ', map { (my $o = $out{$_}) =~ s/\s+$//; $o } @ids), 'OK OK OK OK',
+		'each call then redrives its failure');
 };
 
 $node->stop;
