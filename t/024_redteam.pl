@@ -13,6 +13,12 @@
 #      worker slot running her code, beyond the delivery pool's fair share,
 #      until no slot is left for the workers of the extension.  A role has
 #      one redrive worker at a time; its other calls wait for it.
+#  (d) the extension's schema squatted (the CVE-2022-2625 class): the
+#      owner of a database creates schema orders_stream before a superuser
+#      runs CREATE EXTENSION there; the extension must not install into it
+#      (its owner could rename it away and plant objects of its own under
+#      the names that superusers, workers and SECURITY DEFINER functions
+#      look up).
 use strict;
 use warnings;
 
@@ -167,6 +173,21 @@ INSERT INTO mallory.d SELECT generate_series(1, 4);
 	$_->finish for @h;
 	is(join(' ', map { (my $o = $out{$_}) =~ s/\s+$//; $o } @ids), 'OK OK OK OK',
 		'each call then redrives its failure');
+};
+
+subtest '(d) CREATE EXTENSION refuses a schema orders_stream another role made' => sub {
+	sql(q{CREATE ROLE app LOGIN});
+	sql(q{CREATE DATABASE appdb OWNER app});
+	my ($rc, $out, $err);
+	$rc = $node->psql('appdb', 'CREATE SCHEMA orders_stream', stderr => \$err,
+		extra_params => [ '-U', 'app' ]);
+	is($rc, 0, 'the database owner creates schema orders_stream') or diag($err);
+	$rc = $node->psql('appdb', 'CREATE EXTENSION orders_stream', stderr => \$err);
+	isnt($rc, 0, 'CREATE EXTENSION refuses it');
+	like($err, qr/schema "orders_stream" exists already, and a role that is no superuser owns it/,
+		'and says why');
+	is($node->safe_psql('appdb', q{SELECT count(*) FROM pg_extension WHERE extname = 'orders_stream'}),
+		'0', 'nothing was installed');
 };
 
 $node->stop;
