@@ -53,6 +53,7 @@
 #include "delivery_internal.h"
 #include "orders_stream.h"
 #include "security.h"
+#include "workers.h"
 
 PG_FUNCTION_INFO_V1(orders_stream_redrive_failures);
 
@@ -223,8 +224,12 @@ orders_stream_redrive_worker_main(Datum arg)
 	int			i;
 
 	memcpy(&database, MyBgworkerEntry->bgw_extra, sizeof(Oid));
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
+	/*
+	 * As every worker's: the postmaster's death ends a function computing
+	 * here at its next CHECK_FOR_INTERRUPTS(), not at its timeout (never,
+	 * with none), while the dead server's shared memory stays attached.
+	 */
+	worker_signals();
 	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
 	/* the caller gave up (its transaction ended): nothing to do */
 	seg = dsm_attach(DatumGetUInt32(arg));

@@ -19,6 +19,10 @@
 #      (its owner could rename it away and plant objects of its own under
 #      the names that superusers, workers and SECURITY DEFINER functions
 #      look up).
+#  (e) a redriven function outlives the postmaster: mallory redrives her own
+#      failure with a function that computes; the postmaster is SIGKILLed;
+#      the redrive worker must exit as the delivery workers do, not stay an
+#      orphan that keeps the server from starting again.
 use strict;
 use warnings;
 
@@ -188,6 +192,53 @@ subtest '(d) CREATE EXTENSION refuses a schema orders_stream another role made' 
 		'and says why');
 	is($node->safe_psql('appdb', q{SELECT count(*) FROM pg_extension WHERE extname = 'orders_stream'}),
 		'0', 'nothing was installed');
+};
+
+subtest '(e) a redrive worker does not outlive the postmaster' => sub {
+	my ($rc, $out, $err) = OrdersStream::psql_login($node, 'mallory', q{
+CREATE TABLE mallory.t (id int PRIMARY KEY);
+SELECT orders_stream.enable_stream('mallory.t', 'KEYS_ONLY');
+CREATE TABLE mallory.knob (mode text);
+INSERT INTO mallory.knob VALUES ('fail');
+CREATE SEQUENCE mallory.spins;
+CREATE FUNCTION mallory.f(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE started timestamptz := clock_timestamp();
+BEGIN
+	IF (SELECT mode FROM mallory.knob) = 'fail' THEN
+		RAISE EXCEPTION 'not yet';
+	END IF;
+	PERFORM nextval('mallory.spins');
+	-- computes, checking for interrupts, never waiting on a latch
+	WHILE clock_timestamp() < started + interval '120 s' LOOP
+		NULL;
+	END LOOP;
+END $$;
+SELECT orders_stream.create_event_source_mapping(
+	(SELECT stream_arn FROM orders_stream.readable_streams WHERE table_name = 'mallory.t'),
+	'mallory.f(jsonb)'::regprocedure, batch_size => 1, starting_position => 'TRIM_HORIZON',
+	maximum_retry_attempts => 0, bisect_batch_on_function_error => false);
+INSERT INTO mallory.t VALUES (1);
+});
+	is($rc, 0, 'mallory maps her own function') or diag($err);
+	ok($node->poll_query_until('postgres',
+			q{SELECT count(*) = 1 FROM orders_stream.failures f
+				JOIN orders_stream.event_source_mappings m ON m.uuid = f.mapping_uuid
+			   WHERE m.function_oid = 'mallory.f(jsonb)'::regprocedure}),
+		'her batch fails');
+	sql(q{UPDATE mallory.knob SET mode = 'spin'});
+
+	my ($rout, $rerr) = ('', '');
+	my $h = IPC::Run::start(
+		[ $node->installed_command('psql'), '-XAtq', '-d',
+		  $node->connstr('postgres') . ' user=mallory', '-c',
+		  'SELECT * FROM orders_stream.redrive_failures()' ],
+		'>', \$rout, '2>', \$rerr, IPC::Run::timeout(300));
+	ok($node->poll_query_until('postgres', q{SELECT is_called FROM mallory.spins}),
+		'the redrive worker runs her function');
+	my ($orphans, $last) = OrdersStream::kill_postmaster($node, 0);
+	is(join(', ', @$orphans), '', 'no process outlives the postmaster by 5 s');
+	$h->kill_kill;
+	ok($node->start(fail_ok => 1), 'the server starts again');
 };
 
 $node->stop;
