@@ -37,6 +37,7 @@
 #include "storage/dsm.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
 #include "storage/pmsignal.h"
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
@@ -52,6 +53,7 @@
 #include "delivery_internal.h"
 #include "orders_stream.h"
 #include "security.h"
+#include "workers.h"
 
 PG_FUNCTION_INFO_V1(orders_stream_redrive_failures);
 
@@ -62,6 +64,8 @@ PG_FUNCTION_INFO_V1(orders_stream_redrive_failures);
 #define REDRIVE_SLACK_MS		10000
 /* How often the caller looks at the running invocation's age. */
 #define REDRIVE_POLL_MS			1000
+/* field4 of the advisory lock tag of a role's redrive (SQL's are 1 and 2) */
+#define REDRIVE_LOCKTAG_FIELD4	0x6f73
 
 typedef enum RedriveState
 {
@@ -136,6 +140,7 @@ redrive_one(RedriveRequest *req, RedriveItem *item)
 							  "LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.anchor "
 							  "WHERE f.failure_id OPERATOR(pg_catalog.=) $1 "
 							  "AND pg_catalog.pg_has_role($2, f.owner_oid, 'USAGE') "
+							  "AND (c.relowner IS NULL OR pg_catalog.pg_has_role($2, c.relowner, 'USAGE')) "
 							  "AND f.redrive_result IS DISTINCT FROM 'OK' "
 							  "FOR UPDATE OF f SKIP LOCKED",
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
@@ -219,8 +224,12 @@ orders_stream_redrive_worker_main(Datum arg)
 	int			i;
 
 	memcpy(&database, MyBgworkerEntry->bgw_extra, sizeof(Oid));
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
+	/*
+	 * As every worker's: the postmaster's death ends a function computing
+	 * here at its next CHECK_FOR_INTERRUPTS(), not at its timeout (never,
+	 * with none), while the dead server's shared memory stays attached.
+	 */
+	worker_signals();
 	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
 	/* the caller gave up (its transaction ended): nothing to do */
 	seg = dsm_attach(DatumGetUInt32(arg));
@@ -440,6 +449,7 @@ orders_stream_redrive_failures(PG_FUNCTION_ARGS)
 	RedriveRequest *req;
 	char	  **results;
 	Size		size;
+	LOCKTAG		tag;
 	uint64		n;
 	int			i;
 
@@ -458,12 +468,18 @@ orders_stream_redrive_failures(PG_FUNCTION_ARGS)
 
 	/*
 	 * As the extension's owner, the caller's own failures only: who may
-	 * redrive what is decided here, before any worker starts.  The worker
-	 * locks each row while it replays it.
+	 * redrive what is decided here, before any worker starts, and again by
+	 * the worker, which locks each row while it replays it.  The failure's
+	 * role and the mapping's owner now must both be the caller's: a mapping
+	 * given to another role (REASSIGN OWNED) runs that role's function as
+	 * that role, which the role whose failures these were must not set off.
 	 */
 	args[2] = ObjectIdGetDatum(GetUserId());
 	os_spi_exec_as_owner("SELECT f.failure_id FROM orders_stream.failures f "
+						 "LEFT JOIN orders_stream.event_source_mappings m ON m.uuid OPERATOR(pg_catalog.=) f.mapping_uuid "
+						 "LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.anchor "
 						 "WHERE pg_catalog.pg_has_role($3, f.owner_oid, 'USAGE') "
+						 "AND (c.relowner IS NULL OR pg_catalog.pg_has_role($3, c.relowner, 'USAGE')) "
 						 "AND ($1 IS NULL OR f.mapping_uuid OPERATOR(pg_catalog.=) $1) "
 						 "AND ($2 IS NULL OR f.failure_id OPERATOR(pg_catalog.=) ANY ($2)) "
 						 "AND f.redrive_result IS DISTINCT FROM 'OK' "
@@ -480,6 +496,17 @@ orders_stream_redrive_failures(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many failures to redrive at once: " UINT64_FORMAT, n),
 				 errhint("Pass failure_ids or a mapping to redrive fewer.")));
+
+	/*
+	 * One redrive worker per role at a time: each holds a background worker
+	 * slot and runs user code outside the delivery pool's share, so a role
+	 * calling from many sessions would otherwise take every free slot (and
+	 * with them the delivery workers', capture's and TTL's next start).  A
+	 * lock SQL cannot take (advisory locks from SQL use other field4
+	 * values), held until the call's worker has exited.
+	 */
+	SET_LOCKTAG_ADVISORY(tag, InvalidOid, GetUserId(), 0, REDRIVE_LOCKTAG_FIELD4);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 
 	size = offsetof(RedriveRequest, items) + sizeof(RedriveItem) * n;
 	seg = dsm_create(size, 0);
@@ -528,6 +555,7 @@ orders_stream_redrive_failures(PG_FUNCTION_ARGS)
 					 errhint("The server log has the worker's error.")));
 	}
 
+	LockRelease(&tag, ExclusiveLock, false);
 	read_outcomes(req, results);
 	for (i = 0; i < req->nitems; i++)
 	{

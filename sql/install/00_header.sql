@@ -10,22 +10,30 @@
 \echo Use "CREATE EXTENSION orders_stream" to load this file. \quit
 
 /*
- * CREATE EXTENSION uses schema orders_stream if it exists already.  The owner
- * of a schema may drop or add objects in it, so one that a role other than a
- * superuser created beforehand would hand that role the extension's API (the
- * class of CVE-2022-2625).
+ * CREATE EXTENSION creates schema orders_stream (the control file's) only
+ * if it does not exist; an existing one is used as it is.  Its owner could
+ * rename it away and put a schema of its own in its place, whose objects
+ * every superuser, worker and SECURITY DEFINER function here would then
+ * find by name (the CVE-2022-2625 class): refuse one that a role other
+ * than a superuser owns, may create in, or has put anything into.
  */
 DO $$
 DECLARE
-	owner name;
+	nsp oid := (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) 'orders_stream');
 BEGIN
-	SELECT r.rolname INTO owner
-	  FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
-	 WHERE n.nspname OPERATOR(pg_catalog.=) 'orders_stream' AND NOT r.rolsuper;
-	IF FOUND THEN
-		RAISE EXCEPTION 'schema "orders_stream" is owned by role "%", who is not a superuser', owner
+	IF EXISTS (SELECT FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+				WHERE n.oid OPERATOR(pg_catalog.=) nsp AND NOT r.rolsuper)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+				   LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
+				   WHERE n.oid OPERATOR(pg_catalog.=) nsp AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+					 AND NOT coalesce(r.rolsuper, false))
+	   OR EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.relnamespace OPERATOR(pg_catalog.=) nsp)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_proc p WHERE p.pronamespace OPERATOR(pg_catalog.=) nsp)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) nsp)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_operator o WHERE o.oprnamespace OPERATOR(pg_catalog.=) nsp) THEN
+		RAISE EXCEPTION 'schema "orders_stream" exists already, and a role that is no superuser owns it, may create in it, or has put objects into it'
 			USING ERRCODE = 'insufficient_privilege',
-				  HINT = 'Drop the schema, or give it to a superuser with ALTER SCHEMA orders_stream OWNER TO, after checking what is in it.';
+				  HINT = 'Drop or rename that schema, then CREATE EXTENSION orders_stream creates its own.';
 	END IF;
 END
 $$;
