@@ -91,3 +91,9 @@ SELECT data FROM pg_logical_slot_get_changes('errors', NULL, NULL, 'foo', 'bar')
 SELECT data FROM pg_logical_slot_peek_changes('errors', NULL, NULL, 'include-xids', '0');
 \echo :LAST_ERROR_SQLSTATE
 SELECT pg_drop_replication_slot('errors');
+-- SequenceNumbers: a position is a change's place in its transaction
+SELECT orders_stream.sequence_number('0/16B3748', 7);
+SELECT orders_stream.sequence_number('0/16B3748', -1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT orders_stream.sequence_number('0/16B3748', 4294967296);
+\echo :LAST_ERROR_SQLSTATE

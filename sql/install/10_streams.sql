@@ -92,13 +92,24 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'orders_stream_truncate_guard'
 LANGUAGE C;
 
-/* SequenceNumber of an LSN and a position: 20 + 10 digits, see output_plugin.c */
+/*
+ * SequenceNumber of an LSN and a position: 20 + 10 digits, see
+ * output_plugin.c.  A position is a change's place in its transaction (a
+ * uint32): anything else would render a string of another length, which
+ * sorts wrongly among the real ones.
+ */
 CREATE FUNCTION orders_stream.sequence_number(lsn pg_lsn, change_position bigint DEFAULT 0)
 RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT pg_catalog.lpad((lsn OPERATOR(pg_catalog.-) '0/0'::pg_catalog.pg_lsn)::text, 20, '0')
-		OPERATOR(pg_catalog.||) pg_catalog.lpad(change_position::text, 10, '0');
-END;
+AS $$
+BEGIN
+	IF change_position < 0 OR change_position > 4294967295 THEN
+		RAISE EXCEPTION 'change position % is out of range for a SequenceNumber', change_position
+			USING ERRCODE = 'numeric_value_out_of_range',
+				  HINT = 'A position is a change''s place in its transaction, from 0 to 4294967295.';
+	END IF;
+	RETURN lpad((lsn - '0/0'::pg_lsn)::text, 20, '0') || lpad(change_position::text, 10, '0');
+END
+$$;
 
