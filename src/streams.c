@@ -437,6 +437,7 @@ orders_stream_enable_stream(PG_FUNCTION_ARGS)
 	const char *errstr = NULL;
 	TimestampTz created;
 	List	   *tree;
+	Datum		result;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -534,8 +535,10 @@ orders_stream_enable_stream(PG_FUNCTION_ARGS)
 	}
 
 	invalidate_tree(tree);
+	/* the ARN lives in SPI's memory, which SPI_finish() frees */
+	result = SPI_datumTransfer(CStringGetTextDatum(arn), false, -1);
 	SPI_finish();
-	PG_RETURN_TEXT_P(cstring_to_text(arn));
+	PG_RETURN_DATUM(result);
 }
 
 Datum
