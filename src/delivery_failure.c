@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * delivery_failure.c
- *	  Batches given up on: the orders_stream.failures row with the Lambda
+ *	  Batches given up on: the orders_stream_internal.failures row with the Lambda
  *	  OnFailure document, and the errors that describe them.
  *-------------------------------------------------------------------------
  */
@@ -43,7 +43,7 @@ function_display_name(Mapping *m)
 }
 
 /*
- * Writes the batch's records [from, to) to orders_stream.failures with the
+ * Writes the batch's records [from, to) to orders_stream_internal.failures with the
  * Lambda OnFailure document, as the on-failure destination does: a batch
  * is the lane's records only, so is its DDBStreamBatchInfo.
  */
@@ -100,7 +100,7 @@ write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 	values[14] = Int32GetDatum(m->lane);
 
 	if (SPI_execute_with_args(
-							  "INSERT INTO orders_stream.failures "
+							  "INSERT INTO orders_stream_internal.failures "
 							  "(mapping_uuid, lane, owner_oid, condition, payload, records, sqlstate, message, detail, hint, context) "
 							  "SELECT $1, $15, $2, $3, jsonb_build_object("
 							  " 'requestContext', jsonb_build_object('requestId', gen_random_uuid(),"
@@ -120,7 +120,7 @@ write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 							  " nullif(substr($14, length(split_part($14, E'\\n', 1)) + length(split_part($14, E'\\n', 2)) + 3), '') "
 							  "FROM (SELECT $7::jsonb AS j) r",
 							  15, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not write to orders_stream.failures");
+		elog(ERROR, "could not write to orders_stream_internal.failures");
 }
 
 /* The error of an invocation whose worker did not survive it. */

@@ -13,7 +13,7 @@
  * halved until the failing record is alone (halvings are not retries); the
  * halves still to run are kept as a stack of end SequenceNumbers in the lane
  * row, so a restart resumes the same bisection.  When retries or the record
- * age run out, the batch goes to orders_stream.failures with the Lambda
+ * age run out, the batch goes to orders_stream_internal.failures with the Lambda
  * OnFailure document, and the checkpoint moves past it.  The lane's state
  * (delivery_internal.h) says which of these it is doing.
  *
@@ -89,7 +89,7 @@ bound_retry(Outcome *o, Batch *b)
 /*
  * The record-age limit of a mapping, in seconds: its own, or with -1 the
  * retention less a margin, so that records are given up on (and kept in
- * orders_stream.failures) before they are trimmed.
+ * orders_stream_internal.failures) before they are trimmed.
  */
 static int64
 max_age_secs(Mapping *m)
@@ -350,7 +350,7 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 	 * The owner must still exist and still be allowed to read the stream.  If
 	 * not, the lane stalls, as an AWS mapping whose role lost access to the
 	 * stream does: its records go neither to the function nor to
-	 * orders_stream.failures, which the owner can read.  Delivery resumes
+	 * orders_stream_internal.failures, which the owner can read.  Delivery resumes
 	 * once the privilege is back; until then retention trims the records.
 	 * Checked before the batching window or the filters look at a record, so
 	 * that not even the checkpoint moves on data the owner may not read.

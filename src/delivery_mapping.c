@@ -104,7 +104,7 @@ load_lane(const LaneKey *key)
 									   "    AND o.state OPERATOR(pg_catalog.<>) 'DRAINED'), "
 									   "m.tumbling_window_in_seconds, l.window_start, l.window_state, "
 									   "l.window_terminated_early "
-									   "FROM orders_stream.event_source_mappings m "
+									   "FROM orders_stream_internal.event_source_mappings m "
 									   "JOIN orders_stream.streams s ON s.stream_id OPERATOR(pg_catalog.=) m.stream_id "
 									   "JOIN orders_stream.event_source_mapping_lanes l ON l.mapping_uuid OPERATOR(pg_catalog.=) m.uuid "
 									   "WHERE m.uuid OPERATOR(pg_catalog.=) $1::pg_catalog.uuid "
@@ -210,7 +210,7 @@ save_outcome(Mapping *m, Outcome *o)
 		lockvalues[0] = CStringGetTextDatum(m->uuid);
 		lockvalues[1] = Int64GetDatum((int64) m->xmin);
 		if (SPI_execute_plan(delivery_plan(&lock_plan,
-										   "SELECT FROM orders_stream.event_source_mappings "
+										   "SELECT FROM orders_stream_internal.event_source_mappings "
 										   "WHERE uuid OPERATOR(pg_catalog.=) $1::pg_catalog.uuid "
 										   "AND xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.=) $2 "
 										   "FOR SHARE SKIP LOCKED",
@@ -305,7 +305,7 @@ note_internal_error(const LaneKey *key, const char *message)
 									   "state = 'BACKOFF', updated_at = pg_catalog.now(), "
 									   "next_attempt_at = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) "
 									   "  ($5 OPERATOR(pg_catalog.*) '1 ms'::pg_catalog.interval) "
-									   "WHERE mapping_uuid OPERATOR(pg_catalog.=) (SELECT uuid FROM orders_stream.event_source_mappings "
+									   "WHERE mapping_uuid OPERATOR(pg_catalog.=) (SELECT uuid FROM orders_stream_internal.event_source_mappings "
 									   "  WHERE uuid OPERATOR(pg_catalog.=) $1::pg_catalog.uuid FOR SHARE SKIP LOCKED) "
 									   "AND epoch OPERATOR(pg_catalog.=) $2 AND lane OPERATOR(pg_catalog.=) $3",
 									   5, argtypes, 0),

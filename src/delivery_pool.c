@@ -271,7 +271,7 @@ refresh_lanes(void)
 	if (SPI_execute("SELECT l.mapping_uuid::pg_catalog.text, l.epoch, l.lane, l.next_attempt_at, "
 					"(SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) m.anchor) "
 					"FROM orders_stream.event_source_mapping_lanes l "
-					"JOIN orders_stream.event_source_mappings m ON m.uuid OPERATOR(pg_catalog.=) l.mapping_uuid "
+					"JOIN orders_stream_internal.event_source_mappings m ON m.uuid OPERATOR(pg_catalog.=) l.mapping_uuid "
 					"WHERE m.enabled AND l.state OPERATOR(pg_catalog.<>) 'DRAINED' "
 					"ORDER BY m.created_at, m.uuid, l.epoch, l.lane", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list the lanes of event source mappings");

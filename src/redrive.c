@@ -135,8 +135,8 @@ redrive_one(RedriveRequest *req, RedriveItem *item)
 							  "COALESCE('ReportBatchItemFailures' OPERATOR(pg_catalog.=) ANY (m.function_response_types), false), "
 							  "ARRAY(SELECT r OPERATOR(pg_catalog.->) 'dynamodb' OPERATOR(pg_catalog.->>) 'SequenceNumber' "
 							  "      FROM pg_catalog.jsonb_array_elements(f.records) r) "
-							  "FROM orders_stream.failures f "
-							  "LEFT JOIN orders_stream.event_source_mappings m ON m.uuid OPERATOR(pg_catalog.=) f.mapping_uuid "
+							  "FROM orders_stream_internal.failures f "
+							  "LEFT JOIN orders_stream_internal.event_source_mappings m ON m.uuid OPERATOR(pg_catalog.=) f.mapping_uuid "
 							  "LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.anchor "
 							  "WHERE f.failure_id OPERATOR(pg_catalog.=) $1 "
 							  "AND pg_catalog.pg_has_role($2, f.owner_oid, 'USAGE') "
@@ -203,7 +203,7 @@ redrive_one(RedriveRequest *req, RedriveItem *item)
 
 	upvalues[0] = Int64GetDatum(item->failure_id);
 	upvalues[1] = CStringGetTextDatum(result);
-	if (SPI_execute_with_args("UPDATE orders_stream.failures "
+	if (SPI_execute_with_args("UPDATE orders_stream_internal.failures "
 							  "SET redriven_at = pg_catalog.now(), redrive_result = $2 "
 							  "WHERE failure_id OPERATOR(pg_catalog.=) $1",
 							  2, uptypes, upvalues, NULL, false, 0) != SPI_OK_UPDATE)
@@ -371,7 +371,7 @@ record_killed(RedriveItem *item)
 						  unpack_sql_state(ERRCODE_ADMIN_SHUTDOWN), function);
 	values[0] = Int64GetDatum(item->failure_id);
 	values[1] = CStringGetTextDatum(result);
-	os_spi_exec_as_owner("UPDATE orders_stream.failures "
+	os_spi_exec_as_owner("UPDATE orders_stream_internal.failures "
 						 "SET redriven_at = pg_catalog.now(), redrive_result = $2 "
 						 "WHERE failure_id OPERATOR(pg_catalog.=) $1",
 						 2, types, values, NULL, SPI_OK_UPDATE);
@@ -411,7 +411,7 @@ read_outcomes(RedriveRequest *req, char **results)
 						   SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	nestlevel = os_pin_search_path();
-	plan = SPI_prepare("SELECT failure_id, redrive_result FROM orders_stream.failures "
+	plan = SPI_prepare("SELECT failure_id, redrive_result FROM orders_stream_internal.failures "
 					   "WHERE failure_id OPERATOR(pg_catalog.=) ANY ($1)",
 					   1, &argtype);
 	if (plan == NULL ||
@@ -475,8 +475,8 @@ orders_stream_redrive_failures(PG_FUNCTION_ARGS)
 	 * that role, which the role whose failures these were must not set off.
 	 */
 	args[2] = ObjectIdGetDatum(GetUserId());
-	os_spi_exec_as_owner("SELECT f.failure_id FROM orders_stream.failures f "
-						 "LEFT JOIN orders_stream.event_source_mappings m ON m.uuid OPERATOR(pg_catalog.=) f.mapping_uuid "
+	os_spi_exec_as_owner("SELECT f.failure_id FROM orders_stream_internal.failures f "
+						 "LEFT JOIN orders_stream_internal.event_source_mappings m ON m.uuid OPERATOR(pg_catalog.=) f.mapping_uuid "
 						 "LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.anchor "
 						 "WHERE pg_catalog.pg_has_role($3, f.owner_oid, 'USAGE') "
 						 "AND (c.relowner IS NULL OR pg_catalog.pg_has_role($3, c.relowner, 'USAGE')) "

@@ -702,7 +702,7 @@ orders_stream_on_sql_drop(PG_FUNCTION_ARGS)
 
 		if (SearchSysCacheExists1(RELOID, values[0]))
 			continue;
-		os_spi_exec_as_owner("DELETE FROM orders_stream.event_source_mappings "
+		os_spi_exec_as_owner("DELETE FROM orders_stream_internal.event_source_mappings "
 							 "WHERE anchor OPERATOR(pg_catalog.=) $1",
 							 1, argtypes, values, NULL, SPI_OK_DELETE);
 	}

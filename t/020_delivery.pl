@@ -571,7 +571,7 @@ my ($sneak_rc, $sneak_out, $sneak_err) = $node->psql('postgres', qq{
 	SET ROLE e_user;
 	UPDATE orders_stream.event_source_mappings SET function_oid = 'public.e_private(jsonb)'::regprocedure
 	 WHERE uuid = '$me_sneak'});
-like($sneak_err, qr/permission denied for table event_source_mappings/, '(e) a direct UPDATE of a mapping is refused');
+like($sneak_err, qr/permission denied for view event_source_mappings/, '(e) a direct UPDATE of a mapping is refused');
 # and the worker checks again at every batch, whatever changed the row
 sql(qq{
 	UPDATE orders_stream.event_source_mappings SET function_oid = 'public.e_private(jsonb)'::regprocedure

@@ -3,14 +3,15 @@
 /*
  * One row per mapping: its configuration (AWS's parameters).  Its delivery
  * state is in its lanes (event_source_mapping_lanes).  Rows are written only
- * by the extension's functions; a role reads its own (row-level security).
+ * by the extension's functions; a role reads its own through the view
+ * orders_stream.event_source_mappings.
  *
  * The mapping's owner is the owner of its anchor, a sequence in
  * orders_stream_internal made for the mapping: PostgreSQL's shared
  * dependencies then make DROP ROLE refuse while the role owns mappings, DROP
  * OWNED BY remove them (see on_sql_drop) and REASSIGN OWNED hand them over.
  */
-CREATE TABLE orders_stream.event_source_mappings (
+CREATE TABLE orders_stream_internal.event_source_mappings (
 	uuid		uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	stream_id	bigint NOT NULL,
 	event_source_arn text NOT NULL,
@@ -42,12 +43,20 @@ CREATE TABLE orders_stream.event_source_mappings (
 
 /* one mapping per (stream, function), as AWS: check_no_conflict() says it nicely first */
 CREATE UNIQUE INDEX event_source_mappings_stream_function
-	ON orders_stream.event_source_mappings (stream_id, function_oid);
+	ON orders_stream_internal.event_source_mappings (stream_id, function_oid);
 
-ALTER TABLE orders_stream.event_source_mappings ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own_mappings ON orders_stream.event_source_mappings FOR SELECT
-	USING (pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
-									WHERE c.oid OPERATOR(pg_catalog.=) anchor), 'USAGE'));
+REVOKE ALL ON orders_stream_internal.event_source_mappings FROM PUBLIC;
+
+/*
+ * What a role reads: its own mappings (and those of roles it is a member
+ * of).  A view that reads the table as its owner, so that PUBLIC has no
+ * privilege on the table itself (no lock on it an ordinary role could hold);
+ * the filter runs before any caller's function sees a row (security_barrier).
+ */
+CREATE VIEW orders_stream.event_source_mappings WITH (security_barrier) AS
+SELECT m.* FROM orders_stream_internal.event_source_mappings m
+ WHERE pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+							   WHERE c.oid OPERATOR(pg_catalog.=) m.anchor), 'USAGE');
 REVOKE ALL ON orders_stream.event_source_mappings FROM PUBLIC;
 GRANT SELECT ON orders_stream.event_source_mappings TO PUBLIC;
 
@@ -66,7 +75,7 @@ GRANT SELECT ON orders_stream.event_source_mappings TO PUBLIC;
  * reordered or delivered twice, whichever lane they move to.
  */
 CREATE TABLE orders_stream.event_source_mapping_lanes (
-	mapping_uuid uuid NOT NULL REFERENCES orders_stream.event_source_mappings (uuid) ON DELETE CASCADE,
+	mapping_uuid uuid NOT NULL REFERENCES orders_stream_internal.event_source_mappings (uuid) ON DELETE CASCADE,
 	epoch		integer NOT NULL,
 	lane		integer NOT NULL,
 	lanes		integer NOT NULL CHECK (lanes BETWEEN 1 AND 10),
@@ -107,7 +116,7 @@ AS 'MODULE_PATHNAME', 'orders_stream_delivery_workers'
 LANGUAGE C VOLATILE;
 
 /* The on-failure destination: one row per batch given up on. */
-CREATE TABLE orders_stream.failures (
+CREATE TABLE orders_stream_internal.failures (
 	failure_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	mapping_uuid uuid NOT NULL,
 	lane		integer NOT NULL DEFAULT 0,
@@ -124,11 +133,14 @@ CREATE TABLE orders_stream.failures (
 	redriven_at timestamptz,
 	redrive_result text
 );
-CREATE INDEX failures_mapping ON orders_stream.failures (mapping_uuid);
+CREATE INDEX failures_mapping ON orders_stream_internal.failures (mapping_uuid);
 
-ALTER TABLE orders_stream.failures ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own_failures ON orders_stream.failures FOR SELECT
-	USING (pg_catalog.pg_has_role(owner_oid, 'USAGE'));
+REVOKE ALL ON orders_stream_internal.failures FROM PUBLIC;
+
+/* What a role reads of the failures: its own, as event_source_mappings. */
+CREATE VIEW orders_stream.failures WITH (security_barrier) AS
+SELECT f.* FROM orders_stream_internal.failures f
+ WHERE pg_catalog.pg_has_role(f.owner_oid, 'USAGE');
 REVOKE ALL ON orders_stream.failures FROM PUBLIC;
 GRANT SELECT ON orders_stream.failures TO PUBLIC;
 
@@ -205,7 +217,7 @@ SELECT m.uuid,
 				ELSE pg_catalog.jsonb_build_object('FilterCriteria', m.filter_criteria) END
 		   AS configuration,
 	   l.lanes
-  FROM orders_stream.event_source_mappings m
+  FROM orders_stream_internal.event_source_mappings m
   JOIN orders_stream.streams s ON s.stream_id OPERATOR(pg_catalog.=) m.stream_id,
 	   /*
 	    * The mapping's checkpoint is its slowest undrained lane's: every
@@ -317,7 +329,7 @@ END
 $$;
 
 /* AWS's ranges and choices for every parameter of a mapping row. */
-CREATE FUNCTION orders_stream_internal.check_mapping(m orders_stream.event_source_mappings)
+CREATE FUNCTION orders_stream_internal.check_mapping(m orders_stream_internal.event_source_mappings)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -399,7 +411,7 @@ $$;
  * named only to a caller who may see it (a member of its owner): another
  * member of the function's owner learns only that the pair is taken.
  */
-CREATE FUNCTION orders_stream_internal.check_no_conflict(caller oid, m orders_stream.event_source_mappings)
+CREATE FUNCTION orders_stream_internal.check_no_conflict(caller oid, m orders_stream_internal.event_source_mappings)
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -409,7 +421,7 @@ DECLARE
 	visible boolean;
 BEGIN
 	SELECT e.uuid, pg_has_role(caller, c.relowner, 'USAGE') INTO other, visible
-	  FROM orders_stream.event_source_mappings e
+	  FROM orders_stream_internal.event_source_mappings e
 	  LEFT JOIN pg_class c ON c.oid = e.anchor
 	 WHERE e.stream_id = m.stream_id AND e.function_oid = m.function_oid AND e.uuid <> m.uuid;
 	IF FOUND AND visible THEN
@@ -430,14 +442,14 @@ $$;
 
 /* A mapping the caller owns (or is a member of its owner), locked for a change. */
 CREATE FUNCTION orders_stream_internal.mapping_for_change(caller oid, mapping uuid)
-RETURNS orders_stream.event_source_mappings
+RETURNS orders_stream_internal.event_source_mappings
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	m orders_stream.event_source_mappings;
+	m orders_stream_internal.event_source_mappings;
 BEGIN
-	SELECT e.* INTO m FROM orders_stream.event_source_mappings e
+	SELECT e.* INTO m FROM orders_stream_internal.event_source_mappings e
 	  JOIN pg_class c ON c.oid = e.anchor
 	 WHERE e.uuid = mapping AND pg_has_role(caller, c.relowner, 'USAGE');
 	IF NOT FOUND THEN
@@ -478,7 +490,7 @@ LANGUAGE C VOLATILE;
  * higher SequenceNumber: capture stores in commit order) or a lane's
  * checkpoint past it.
  */
-CREATE FUNCTION orders_stream_internal.repartition(m orders_stream.event_source_mappings, factor integer)
+CREATE FUNCTION orders_stream_internal.repartition(m orders_stream_internal.event_source_mappings, factor integer)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -519,7 +531,7 @@ AS $$
 DECLARE
 	src record;
 	tbl regclass;
-	m orders_stream.event_source_mappings;
+	m orders_stream_internal.event_source_mappings;
 BEGIN
 	IF event_source IS NULL OR function_name IS NULL THEN
 		RAISE EXCEPTION 'InvalidParameterValueException: event_source and function_name are required'
@@ -570,7 +582,7 @@ BEGIN
 	m.created_at := now();
 	m.last_modified := now();
 	m.installation := orders_stream_internal.installation_id();
-	INSERT INTO orders_stream.event_source_mappings SELECT m.*;
+	INSERT INTO orders_stream_internal.event_source_mappings SELECT m.*;
 	INSERT INTO orders_stream.event_source_mapping_lanes (mapping_uuid, epoch, lane, lanes, checkpoint)
 	SELECT m.uuid, 0, i, m.parallelization_factor, m.checkpoint
 	  FROM generate_series(0, m.parallelization_factor - 1) AS i;
@@ -618,7 +630,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	m orders_stream.event_source_mappings := orders_stream_internal.mapping_for_change(caller, mapping);
+	m orders_stream_internal.event_source_mappings := orders_stream_internal.mapping_for_change(caller, mapping);
 	old_factor integer := m.parallelization_factor;
 BEGIN
 	IF function_name IS NOT NULL THEN
@@ -641,7 +653,7 @@ BEGIN
 	PERFORM orders_stream_internal.check_mapping(m);
 	PERFORM orders_stream_internal.check_no_conflict(caller, m);
 
-	UPDATE orders_stream.event_source_mappings e SET
+	UPDATE orders_stream_internal.event_source_mappings e SET
 		function_oid = m.function_oid, function_name = m.function_name,
 		batch_size = m.batch_size,
 		bisect_batch_on_function_error = m.bisect_batch_on_function_error,
@@ -695,10 +707,10 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	m orders_stream.event_source_mappings := orders_stream_internal.mapping_for_change(caller, mapping);
+	m orders_stream_internal.event_source_mappings := orders_stream_internal.mapping_for_change(caller, mapping);
 	config jsonb := orders_stream_internal.configuration(mapping);
 BEGIN
-	DELETE FROM orders_stream.event_source_mappings e WHERE e.uuid = mapping;
+	DELETE FROM orders_stream_internal.event_source_mappings e WHERE e.uuid = mapping;
 	EXECUTE format('DROP SEQUENCE IF EXISTS %s', m.anchor::regclass);
 	RETURN config || '{"State": "Deleting"}';
 END

@@ -47,7 +47,7 @@ $$;
 
 CREATE TRIGGER hold_restored_row BEFORE INSERT ON orders_stream.streams
 	FOR EACH ROW EXECUTE FUNCTION orders_stream_internal.hold_restored_row();
-CREATE TRIGGER hold_restored_row BEFORE INSERT ON orders_stream.event_source_mappings
+CREATE TRIGGER hold_restored_row BEFORE INSERT ON orders_stream_internal.event_source_mappings
 	FOR EACH ROW EXECUTE FUNCTION orders_stream_internal.hold_restored_row();
 
 /*
@@ -57,10 +57,10 @@ CREATE TRIGGER hold_restored_row BEFORE INSERT ON orders_stream.event_source_map
  */
 SELECT pg_catalog.pg_extension_config_dump('orders_stream.streams', '');
 SELECT pg_catalog.pg_extension_config_dump('orders_stream.streams_stream_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('orders_stream.event_source_mappings', '');
-SELECT pg_catalog.pg_extension_config_dump('orders_stream.failures',
+SELECT pg_catalog.pg_extension_config_dump('orders_stream_internal.event_source_mappings', '');
+SELECT pg_catalog.pg_extension_config_dump('orders_stream_internal.failures',
 	'WHERE owner_oid::pg_catalog.oid IN (SELECT r.oid FROM pg_catalog.pg_roles r)');
-SELECT pg_catalog.pg_extension_config_dump('orders_stream.failures_failure_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('orders_stream_internal.failures_failure_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('orders_stream.capture_exceptions_exception_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('orders_stream.time_to_live',
 	'WHERE relid::pg_catalog.oid IN (SELECT c.oid FROM pg_catalog.pg_class c)');
@@ -101,7 +101,7 @@ AS $$
 DECLARE
 	h record;
 	s orders_stream.streams;
-	m orders_stream.event_source_mappings;
+	m orders_stream_internal.event_source_mappings;
 	tbl regclass;
 	guarded regclass;
 	new_id bigint;
@@ -142,7 +142,7 @@ BEGIN
 			END IF;
 		END IF;
 
-		FOR m IN SELECT (jsonb_populate_record(NULL::orders_stream.event_source_mappings, r.row)).*
+		FOR m IN SELECT (jsonb_populate_record(NULL::orders_stream_internal.event_source_mappings, r.row)).*
 				   FROM orders_stream_internal.restored r
 				  WHERE r.kind = 'event_source_mappings' AND (r.row->>'stream_id')::bigint = s.stream_id LOOP
 			old_anchor := to_regclass(format('orders_stream_internal.%I', 'mapping_' || m.uuid));
@@ -165,7 +165,7 @@ BEGIN
 				  OR NOT has_function_privilege(owner, m.function_oid, 'EXECUTE') THEN
 				RAISE WARNING 'event source mapping % not restored: role "%" may no longer read table "%" or execute function %',
 					m.uuid, pg_get_userbyid(owner), s.table_name, m.function_name;
-			ELSIF EXISTS (SELECT FROM orders_stream.event_source_mappings e
+			ELSIF EXISTS (SELECT FROM orders_stream_internal.event_source_mappings e
 						   WHERE e.uuid = m.uuid OR (e.stream_id = new_id AND e.function_oid = m.function_oid)) THEN
 				RAISE WARNING 'event source mapping % not restored: it, or a mapping of its stream to function %, exists already',
 					m.uuid, m.function_name;
@@ -176,7 +176,7 @@ BEGIN
 				m.checkpoint := '';
 				m.last_modified := now();
 				m.installation := orders_stream_internal.installation_id();
-				INSERT INTO orders_stream.event_source_mappings SELECT m.*;
+				INSERT INTO orders_stream_internal.event_source_mappings SELECT m.*;
 				INSERT INTO orders_stream.event_source_mapping_lanes (mapping_uuid, epoch, lane, lanes, checkpoint)
 				SELECT m.uuid, 0, i, m.parallelization_factor, ''
 				  FROM generate_series(0, m.parallelization_factor - 1) AS i;
@@ -191,7 +191,7 @@ BEGIN
 			RETURN NEXT;
 		END IF;
 	END LOOP;
-	FOR m IN SELECT (jsonb_populate_record(NULL::orders_stream.event_source_mappings, r.row)).*
+	FOR m IN SELECT (jsonb_populate_record(NULL::orders_stream_internal.event_source_mappings, r.row)).*
 			   FROM orders_stream_internal.restored r WHERE r.kind = 'event_source_mappings' LOOP
 		RAISE WARNING 'event source mapping % not restored: its stream "%" is not in the dump', m.uuid, m.event_source_arn;
 	END LOOP;
