@@ -13,7 +13,7 @@
  * CREATE EXTENSION creates schema orders_stream (the control file's) only
  * if it does not exist; an existing one is used as it is.  Its owner could
  * rename it away and put a schema of its own in its place, whose objects
- * every superuser, worker and SECURITY DEFINER function here would then
+ * every superuser, worker and definer-rights function here would then
  * find by name (the CVE-2022-2625 class): refuse one that a role other
  * than a superuser owns, may create in, or has put anything into.
  */
