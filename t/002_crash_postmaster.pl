@@ -40,33 +40,8 @@ $node->safe_psql('postgres', 'CREATE EXTENSION orders_stream');
 $node->safe_psql('postgres', 'SELECT orders_stream.wait_for_slot()');
 OrdersStream::history_setup($node);
 
-# Small transactions on ids 1..400.  Rows are locked in ascending id order
-# (id < id2 < id2 + 1), so there are no deadlocks to speak of.
-my $small = $node->basedir . '/small.sql';
-PostgreSQL::Test::Utils::append_to_file($small, q{
-\set id random(1, 300)
-\set id2 :id + random(1, 50)
-\set r random(1, 100)
-BEGIN;
-\if :r <= 35
-INSERT INTO orders VALUES (:id, 1, md5(random()::text)) ON CONFLICT (id) DO UPDATE SET version = orders.version + 1, note = excluded.note;
-\elif :r <= 70
-UPDATE orders SET version = version + 1, note = md5(random()::text) WHERE id = :id;
-\else
-DELETE FROM orders WHERE id = :id;
-\endif
-UPDATE orders SET version = version + 1 WHERE id = :id2;
-SAVEPOINT s;
-DELETE FROM orders WHERE id = :id2 + 1;
-\if :r % 3 = 0
-ROLLBACK TO SAVEPOINT s;
-\endif
-\if :r % 10 = 0
-ROLLBACK;
-\else
-COMMIT;
-\endif
-});
+# Small transactions (OrdersStream::history_small_script).
+my $small = OrdersStream::history_small_script($node, 35);
 # Bulk transactions: 100 rows each, in one of five disjoint ranges.
 my $bulk = $node->basedir . '/bulk.sql';
 PostgreSQL::Test::Utils::append_to_file($bulk, q{

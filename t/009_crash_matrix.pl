@@ -100,32 +100,8 @@ my $window = sql(q{
 		batch_size => 100, starting_position => 'TRIM_HORIZON',
 		tumbling_window_in_seconds => 1)});
 
-# Small transactions on ids 1..350, rows locked in ascending id order.
-my $small = $node->basedir . '/small.sql';
-PostgreSQL::Test::Utils::append_to_file($small, q{
-\set id random(1, 300)
-\set id2 :id + random(1, 50)
-\set r random(1, 100)
-BEGIN;
-\if :r <= 40
-INSERT INTO orders VALUES (:id, 1, md5(random()::text)) ON CONFLICT (id) DO UPDATE SET version = orders.version + 1, note = excluded.note;
-\elif :r <= 70
-UPDATE orders SET version = version + 1, note = md5(random()::text) WHERE id = :id;
-\else
-DELETE FROM orders WHERE id = :id;
-\endif
-UPDATE orders SET version = version + 1 WHERE id = :id2;
-SAVEPOINT s;
-DELETE FROM orders WHERE id = :id2 + 1;
-\if :r % 3 = 0
-ROLLBACK TO SAVEPOINT s;
-\endif
-\if :r % 10 = 0
-ROLLBACK;
-\else
-COMMIT;
-\endif
-});
+# Small transactions (OrdersStream::history_small_script), more upserts.
+my $small = OrdersStream::history_small_script($node, 40);
 
 sub start_pgbench
 {

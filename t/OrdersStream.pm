@@ -112,6 +112,42 @@ sub rss_anon_kb
 	return undef;
 }
 
+# The small transactions of the crash tests (002, 003, 009) on the history
+# oracle's "orders": ids 1..350, rows locked in ascending id order (id < id2
+# < id2 + 1, so no deadlocks to speak of), $insert_pct % upserts, then
+# updates and deletes, savepoints rolled back and whole transactions
+# rolled back.  Writes the pgbench script and returns its path.
+sub history_small_script
+{
+	my ($node, $insert_pct) = @_;
+	my $small = $node->basedir . '/small.sql';
+	PostgreSQL::Test::Utils::append_to_file($small, qq{
+\\set id random(1, 300)
+\\set id2 :id + random(1, 50)
+\\set r random(1, 100)
+BEGIN;
+\\if :r <= $insert_pct
+INSERT INTO orders VALUES (:id, 1, md5(random()::text)) ON CONFLICT (id) DO UPDATE SET version = orders.version + 1, note = excluded.note;
+\\elif :r <= 70
+UPDATE orders SET version = version + 1, note = md5(random()::text) WHERE id = :id;
+\\else
+DELETE FROM orders WHERE id = :id;
+\\endif
+UPDATE orders SET version = version + 1 WHERE id = :id2;
+SAVEPOINT s;
+DELETE FROM orders WHERE id = :id2 + 1;
+\\if :r % 3 = 0
+ROLLBACK TO SAVEPOINT s;
+\\endif
+\\if :r % 10 = 0
+ROLLBACK;
+\\else
+COMMIT;
+\\endif
+});
+	return $small;
+}
+
 # The history oracle of the crash tests (002, 003): "orders" has a version
 # per row, incremented by every update, and an AFTER ROW trigger appends
 # (id, event, version) to "history" in the same transaction, so a history
