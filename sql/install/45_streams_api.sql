@@ -137,19 +137,23 @@ BEGIN
 			PERFORM orders_stream."DescribeStream"("ExclusiveStartStreamArn");
 		END IF;
 	END IF;
-	/* oldest first; a page of n, and whether there is more */
+	/*
+	 * oldest first, by stream_id: created_at can be a millisecond ahead
+	 * (a label must be new), so it does not order streams enabled in one
+	 * millisecond; a page of n, and whether there is more
+	 */
 	SELECT coalesce(jsonb_agg(jsonb_build_object('StreamArn', p.stream_arn,
 				'TableName', p.table_name, 'StreamLabel', p.stream_label)
-				ORDER BY p.created_at, p.stream_id) FILTER (WHERE p.rn <= n), '[]'),
+				ORDER BY p.stream_id) FILTER (WHERE p.rn <= n), '[]'),
 		   count(*) > n
 	  INTO page, more
-	  FROM (SELECT r.*, row_number() OVER (ORDER BY r.created_at, r.stream_id) AS rn
+	  FROM (SELECT r.*, row_number() OVER (ORDER BY r.stream_id) AS rn
 			  FROM orders_stream.readable_streams r
 			 WHERE r.readable
 			   AND ("TableName" IS NULL OR r.table_name = "TableName")
 			   AND (after.stream_id IS NULL
-					OR (r.created_at, r.stream_id) > (after.created_at, after.stream_id))
-			 ORDER BY r.created_at, r.stream_id
+					OR r.stream_id > after.stream_id)
+			 ORDER BY r.stream_id
 			 LIMIT n + 1) p;
 	IF more THEN
 		RETURN jsonb_build_object('Streams', page,
@@ -463,7 +467,7 @@ BEGIN ATOMIC
 	SELECT s.stream_arn, s.table_name, s.stream_label
 	  FROM orders_stream.readable_streams s
 	 WHERE s.readable
-	 ORDER BY s.created_at, s.stream_id;
+	 ORDER BY s.stream_id;
 END;
 
 COMMENT ON FUNCTION orders_stream.list_streams() IS
