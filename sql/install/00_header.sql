@@ -69,3 +69,14 @@ BEGIN ATOMIC
 	  FROM pg_catalog.pg_class c, pg_catalog.pg_roles r
 	 WHERE c.oid OPERATOR(pg_catalog.=) may_read.relid AND r.oid OPERATOR(pg_catalog.=) may_read.role;
 END;
+
+/*
+ * AWS's exceptions, raised the one way (src/aws_error.c): the name at the
+ * head of the message, one SQLSTATE per exception, AWS's JSON error body in
+ * the DETAIL.  Public: the API functions that run as their caller raise
+ * through it, and so may an aggregator that wants AWS-shaped errors.
+ */
+CREATE FUNCTION orders_stream.aws_error(exception text, message text, hint text DEFAULT NULL)
+RETURNS void
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'orders_stream_aws_error';
