@@ -54,7 +54,7 @@ SELECT count(*) AS streams FROM orders_stream.list_streams() WHERE "TableName" L
 SELECT relname, relreplident FROM pg_class
 WHERE relname IN ('er_t', 'er_nopk', 'er_temp', 'er_unlogged') ORDER BY relname;
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgname = 'orders_stream_truncate_guard' AND tgrelid::regclass::text LIKE 'er\_%';
--- a second stream on a table (the DETAIL names the first one's ARN)
+-- a second stream on a table (the HINT names the first one's ARN)
 SELECT os_mask_arn(orders_stream.enable_stream('er_t')) AS arn;
 \set VERBOSITY terse
 SELECT orders_stream.enable_stream('er_t', 'KEYS_ONLY');

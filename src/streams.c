@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  * streams.c
- *	  Enabling and disabling streams, the TRUNCATE guard, the DDL event
- *	  triggers that keep partitions streamed and disable the streams of
- *	  dropped tables, and the owner anchors of event source mappings.
+ *	  Enabling and disabling streams, what a streamed table needs (REPLICA
+ *	  IDENTITY FULL and the TRUNCATE guard, on every partition), and the
+ *	  owner anchors of event source mappings.  The DDL event triggers that
+ *	  keep streamed tables so are in ddl_guard.c.
  *
  * enable_stream and disable_stream run as their caller for everything the
  * caller must be allowed to do (ALTER TABLE, CREATE TRIGGER need ownership),
@@ -29,7 +30,6 @@
 #include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
 #include "commands/dbcommands.h"
-#include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
 #include "common/md5.h"
@@ -52,6 +52,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "aws_error.h"
 #include "capture.h"
 #include "compat.h"
 #include "orders_stream.h"
@@ -64,8 +65,6 @@
 PG_FUNCTION_INFO_V1(orders_stream_enable_stream);
 PG_FUNCTION_INFO_V1(orders_stream_disable_stream);
 PG_FUNCTION_INFO_V1(orders_stream_truncate_guard);
-PG_FUNCTION_INFO_V1(orders_stream_on_table_ddl);
-PG_FUNCTION_INFO_V1(orders_stream_on_sql_drop);
 PG_FUNCTION_INFO_V1(orders_stream_create_anchor);
 
 static const char *const view_types[] = {
@@ -167,12 +166,9 @@ open_stream_table(Oid relid)
 							  "Pass the table by name, e.g. orders_stream.enable_stream('orders').");
 	relkind = rel->rd_rel->relkind;
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("ValidationException: cannot have a stream on \"%s\"",
-						RelationGetRelationName(rel)),
-				 errdetail_relkind_not_supported(relkind),
-				 errhint("Streams capture the changes of tables: use an ordinary or partitioned table.")));
+		aws_error(AWS_VALIDATION,
+				  "Streams capture the changes of tables: use an ordinary or partitioned table.",
+				  "cannot have a stream on \"%s\"", RelationGetRelationName(rel));
 	return rel;
 }
 
@@ -230,10 +226,10 @@ install_truncate_guard(Oid relid)
 	CommandCounterIncrement();
 }
 
-/* REPLICA IDENTITY FULL and the TRUNCATE guard on every table of the tree. */
-static void
-prepare_tree(List *tree)
+List *
+streams_prepare_tree(Oid root, LOCKMODE lockmode)
 {
+	List	   *tree = table_and_partitions(root, lockmode);
 	ListCell   *lc;
 
 	foreach(lc, tree)
@@ -253,7 +249,20 @@ prepare_tree(List *tree)
 		if (!OidIsValid(get_trigger_oid(relid, TRUNCATE_GUARD, true)))
 			install_truncate_guard(relid);
 	}
+	return tree;
 }
+
+void
+streams_mark_disabled(Oid relid)
+{
+	Oid			type = OIDOID;
+	Datum		value = ObjectIdGetDatum(relid);
+
+	os_spi_exec_as_owner("UPDATE orders_stream.streams SET disabled_at = pg_catalog.now() "
+						 "WHERE relid OPERATOR(pg_catalog.=) $1 AND disabled_at IS NULL",
+						 1, &type, &value, NULL, SPI_OK_UPDATE);
+}
+
 static void
 check_view_type(const char *view_type, Relation rel)
 {
@@ -262,11 +271,10 @@ check_view_type(const char *view_type, Relation rel)
 	for (i = 0; i < lengthof(view_types); i++)
 		if (strcmp(view_type, view_types[i]) == 0)
 			return;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("ValidationException: unknown stream view type \"%s\" for table \"%s\"",
-					view_type, RelationGetRelationName(rel)),
-			 errhint("StreamViewType is one of KEYS_ONLY, NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES.")));
+	aws_error(AWS_VALIDATION,
+			  "StreamViewType is one of KEYS_ONLY, NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES.",
+			  "unknown stream view type \"%s\" for table \"%s\"",
+			  view_type, RelationGetRelationName(rel));
 }
 
 /*
@@ -275,60 +283,95 @@ check_view_type(const char *view_type, Relation rel)
  * composites, and domains over them) cannot be one.
  */
 static void
-check_key_column_type(Relation rel, Form_pg_attribute att)
+check_key_column_type(Relation rel, const char *column)
 {
-	if (ddb_key_type_ok(att->atttypid))
+	Oid			typid = get_atttype(RelationGetRelid(rel),
+									get_attnum(RelationGetRelid(rel), column));
+
+	if (ddb_key_type_ok(typid))
 		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_DATATYPE_MISMATCH),
-			 errmsg("ValidationException: primary key column \"%s\" of table \"%s\" has type %s, which cannot be a DynamoDB key attribute",
-					NameStr(att->attname), RelationGetRelationName(rel),
-					format_type_be(att->atttypid)),
-			 errdetail("A DynamoDB key attribute is a string, number or binary (S, N or B); values of this type are streamed as BOOL, M or L."),
-			 errhint("Use a primary key of text, numeric, integer, bytea, uuid, date or time columns, e.g. a surrogate key.")));
+	aws_error(AWS_VALIDATION,
+			  "A DynamoDB key attribute is a string, number or binary (S, N or B); values of this type are streamed as BOOL, M or L. "
+			  "Use a primary key of text, numeric, integer, bytea, uuid, date or time columns, e.g. a surrogate key.",
+			  "primary key column \"%s\" of table \"%s\" has type %s, which cannot be a DynamoDB key attribute",
+			  column, RelationGetRelationName(rel), format_type_be(typid));
 }
 
-/*
- * Primary key column names, in key order: the first is the HASH key, the
- * second the RANGE key.  A primary key of more columns is accepted: every
- * column is in Keys, since only all of them name the item (per-item order,
- * key changes, replay), and describe_stream's KeySchema names the first two.
- */
-static ArrayType *
-key_columns(Relation rel)
+ArrayType *
+streams_primary_key(Relation rel)
 {
 	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
 	Relation	idx;
 	Datum	   *names;
 	int			n;
 	int			i;
-	ArrayType  *result;
 
 	if (!OidIsValid(pkoid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("ValidationException: table \"%s\" has no primary key",
-						RelationGetRelationName(rel)),
-				 errdetail("Every stream record names its item by Keys, the primary key of the table."),
-				 errhint("Add one with ALTER TABLE %s ADD PRIMARY KEY (...).",
-						 qualified_name(rel))));
+		return NULL;
 	idx = index_open(pkoid, AccessShareLock);
 	n = idx->rd_index->indnkeyatts;
 	names = palloc(sizeof(Datum) * n);
 	for (i = 0; i < n; i++)
-	{
-		AttrNumber	attno = idx->rd_index->indkey.values[i];
-		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attno - 1);
-
-		check_key_column_type(rel, att);
-		names[i] = NameGetDatum(&att->attname);
-	}
+		names[i] = NameGetDatum(&TupleDescAttr(RelationGetDescr(rel),
+											   idx->rd_index->indkey.values[i] - 1)->attname);
 	index_close(idx, AccessShareLock);
-	result = construct_array(names, n, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR);
-	return result;
+	return construct_array(names, n, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR);
 }
 
-/* Set columns must be array columns of the table. */
+/*
+ * The stream's key_columns: the primary key, each column S, N or B.  A
+ * primary key of more than two columns is accepted: every column is in
+ * Keys, since only all of them name the item (per-item order, key changes,
+ * replay), and describe_stream's KeySchema names the first two.
+ */
+static ArrayType *
+key_columns(Relation rel)
+{
+	ArrayType  *keys = streams_primary_key(rel);
+	Datum	   *names;
+	int			n;
+	int			i;
+
+	if (keys == NULL)
+		aws_error(AWS_VALIDATION,
+				  psprintf("Every stream record names its item by Keys, the primary key of the table. "
+						   "Add one with ALTER TABLE %s ADD PRIMARY KEY (...).",
+						   qualified_name(rel)),
+				  "table \"%s\" has no primary key", RelationGetRelationName(rel));
+	deconstruct_array(keys, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &names, NULL, &n);
+	for (i = 0; i < n; i++)
+		check_key_column_type(rel, NameStr(*DatumGetName(names[i])));
+	return keys;
+}
+
+/* A set column (NULL for a NULL element) must be an array column of the table. */
+static void
+check_set_column(Relation rel, const char *name)
+{
+	Oid			relid = RelationGetRelid(rel);
+	const char *relname = RelationGetRelationName(rel);
+	AttrNumber	attno;
+	Oid			typid;
+
+	if (name == NULL)
+		aws_error(AWS_VALIDATION, "List array columns by name.",
+				  "set_columns of table \"%s\" contains NULL", relname);
+	attno = get_attnum(relid, name);
+	if (attno == InvalidAttrNumber)
+		aws_error(AWS_VALIDATION, "set_columns lists array columns that become SS, NS or BS sets.",
+				  "column \"%s\" of table \"%s\" does not exist", name, relname);
+	typid = get_atttype(relid, attno);
+	if (!OidIsValid(get_element_type(getBaseType(typid))))
+		aws_error(AWS_VALIDATION, "Only array columns can be streamed as SS, NS or BS sets.",
+				  "column \"%s\" of table \"%s\" is not an array", name, relname);
+	if (!ddb_set_element_type_ok(typid))
+		aws_error(AWS_VALIDATION,
+				  "DynamoDB sets hold strings, numbers or binaries: SS, NS or BS. "
+				  "Leave the column out of set_columns: it is streamed as a list (L).",
+				  "column \"%s\" of table \"%s\" (%s) cannot be a set",
+				  name, relname, format_type_be(typid));
+}
+
 static void
 check_set_columns(Relation rel, ArrayType *set_columns)
 {
@@ -340,39 +383,7 @@ check_set_columns(Relation rel, ArrayType *set_columns)
 	deconstruct_array(set_columns, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
 					  &elems, &nulls, &n);
 	for (i = 0; i < n; i++)
-	{
-		const char *name;
-		AttrNumber	attno;
-
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("ValidationException: set_columns of table \"%s\" contains NULL",
-							RelationGetRelationName(rel)),
-					 errhint("List array columns by name.")));
-		name = NameStr(*DatumGetName(elems[i]));
-		attno = get_attnum(RelationGetRelid(rel), name);
-		if (attno == InvalidAttrNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("ValidationException: column \"%s\" of table \"%s\" does not exist",
-							name, RelationGetRelationName(rel)),
-					 errhint("set_columns lists array columns that become SS, NS or BS sets.")));
-		if (!OidIsValid(get_element_type(getBaseType(get_atttype(RelationGetRelid(rel), attno)))))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("ValidationException: column \"%s\" of table \"%s\" is not an array",
-							name, RelationGetRelationName(rel)),
-					 errhint("Only array columns can be streamed as SS, NS or BS sets.")));
-		if (!ddb_set_element_type_ok(get_atttype(RelationGetRelid(rel), attno)))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("ValidationException: column \"%s\" of table \"%s\" (%s) cannot be a set",
-							name, RelationGetRelationName(rel),
-							format_type_be(get_atttype(RelationGetRelid(rel), attno))),
-					 errdetail("DynamoDB sets hold strings, numbers or binaries: SS, NS or BS."),
-					 errhint("Leave the column out of set_columns: it is streamed as a list (L).")));
-	}
+		check_set_column(rel, nulls[i] ? NULL : NameStr(*DatumGetName(elems[i])));
 }
 
 /* "2015-05-11T21:21:33.291": DynamoDB's StreamLabel, in UTC. */
@@ -419,124 +430,143 @@ check_capture_slot(void)
 	}
 }
 
+/*
+ * What a stream needs of a table beyond its kind: changes written to WAL,
+ * no partitioned table above it, no stream already.
+ */
+static void
+check_streamable(Relation rel)
+{
+	const char *relname = RelationGetRelationName(rel);
+	char	   *existing = NULL;
+
+	if (rel->rd_rel->relpersistence != RELPERSISTENCE_PERMANENT)
+		aws_error(AWS_VALIDATION,
+				  "Changes to temporary and unlogged tables are not written to WAL, so they cannot be captured. "
+				  "Use a permanent table (ALTER TABLE ... SET LOGGED for an unlogged one).",
+				  "cannot have a stream on %s table \"%s\"",
+				  rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP ? "temporary" : "unlogged",
+				  relname);
+	if (rel->rd_rel->relispartition)
+		aws_error(AWS_VALIDATION,
+				  psprintf("The changes of a partition belong to the stream of its partitioned table. "
+						   "Enable the stream on the partitioned table \"%s\".",
+						   get_rel_name(llast_oid(get_partition_ancestors(RelationGetRelid(rel))))),
+				  "cannot have a stream on partition \"%s\"", relname);
+	if (os_enabled_stream(RelationGetRelid(rel), &existing, NULL) != 0)
+		aws_error(AWS_RESOURCE_IN_USE,
+				  psprintf("Disable its stream %s with orders_stream.disable_stream('%s') to enable a new one.",
+						   existing, qualified_name(rel)),
+				  "table \"%s\" already has an enabled stream", relname);
+}
+
+/* A row of orders_stream.streams, for enable_stream to insert. */
+typedef struct NewStream
+{
+	Oid			relid;
+	char	   *table_name;
+	const char *view_type;
+	char	   *label;
+	char	   *arn;
+	char	   *shard_id;
+	ArrayType  *keys;
+	ArrayType  *set_columns;
+	TimestampTz created;
+} NewStream;
+
+/*
+ * A new stream's label (when it was created, made unique), its ARN and its
+ * one shard's id.
+ */
+static void
+name_stream(NewStream *s)
+{
+	char		hash[33];
+	const char *errstr = NULL;
+
+	s->created = GetCurrentStatementStartTimestamp();
+	for (;;)
+	{
+		s->label = stream_label(s->created);
+		s->arn = psprintf("arn:aws:dynamodb:%s:%s:table/%s/stream/%s",
+						  orders_stream_region, orders_stream_account_id,
+						  s->table_name, s->label);
+		if (!arn_exists(s->arn))
+			break;
+		/* the label must be new: disable and enable in one millisecond */
+		s->created += 1000;
+	}
+	if (!pg_md5_hash(s->arn, strlen(s->arn), hash, &errstr))
+		elog(ERROR, "could not hash stream ARN: %s", errstr);
+	hash[8] = '\0';
+	s->shard_id = psprintf("shardId-%020lld-%s",
+						   (long long) (s->created / 1000 +
+										(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000),
+						   hash);
+}
+
+static void
+insert_stream(const NewStream *s)
+{
+	Oid			argtypes[9] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, NAMEARRAYOID, NAMEARRAYOID, TIMESTAMPTZOID};
+	Datum		values[9];
+
+	values[0] = ObjectIdGetDatum(s->relid);
+	values[1] = CStringGetTextDatum(s->table_name);
+	values[2] = CStringGetTextDatum(s->view_type);
+	values[3] = CStringGetTextDatum(s->label);
+	values[4] = CStringGetTextDatum(s->arn);
+	values[5] = CStringGetTextDatum(s->shard_id);
+	values[6] = PointerGetDatum(s->keys);
+	values[7] = PointerGetDatum(s->set_columns);
+	values[8] = TimestampTzGetDatum(s->created);
+	os_spi_exec_as_owner("INSERT INTO orders_stream.streams "
+						 "(relid, table_name, view_type, stream_label, stream_arn, "
+						 "shard_id, key_columns, set_columns, start_lsn, created_at) "
+						 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+						 "pg_catalog.pg_current_wal_insert_lsn(), $9)",
+						 9, argtypes, values, NULL, SPI_OK_INSERT);
+}
 
 Datum
 orders_stream_enable_stream(PG_FUNCTION_ARGS)
 {
-	Oid			relid;
-	char	   *view_type;
-	ArrayType  *set_columns;
-	ArrayType  *keys;
+	NewStream	s;
 	Relation	rel;
-	char	   *existing = NULL;
-	char	   *table_name;
-	char	   *label;
-	char	   *arn;
-	char	   *shard_id;
-	char		hash[33];
-	const char *errstr = NULL;
-	TimestampTz created;
 	List	   *tree;
 	Datum		result;
 
 	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("ValidationException: source table must not be NULL"),
-				 errhint("Pass the table, e.g. orders_stream.enable_stream('orders', 'NEW_IMAGE').")));
-	relid = PG_GETARG_OID(0);
-	view_type = PG_ARGISNULL(1) ? "NEW_AND_OLD_IMAGES" : text_to_cstring(PG_GETARG_TEXT_PP(1));
-	set_columns = PG_ARGISNULL(2) ? construct_empty_array(NAMEOID) : PG_GETARG_ARRAYTYPE_P(2);
+		aws_error(AWS_VALIDATION,
+				  "Pass the table, e.g. orders_stream.enable_stream('orders', 'NEW_IMAGE').",
+				  "source table must not be NULL");
+	s.relid = PG_GETARG_OID(0);
+	s.view_type = PG_ARGISNULL(1) ? "NEW_AND_OLD_IMAGES" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	s.set_columns = PG_ARGISNULL(2) ? construct_empty_array(NAMEOID) : PG_GETARG_ARRAYTYPE_P(2);
 
-	rel = open_stream_table(relid);
-	check_view_type(view_type, rel);
+	rel = open_stream_table(s.relid);
+	check_view_type(s.view_type, rel);
 	check_capture_slot();
-	if (rel->rd_rel->relpersistence != RELPERSISTENCE_PERMANENT)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("ValidationException: cannot have a stream on %s table \"%s\"",
-						rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP ? "temporary" : "unlogged",
-						RelationGetRelationName(rel)),
-				 errdetail("Changes to temporary and unlogged tables are not written to WAL, so they cannot be captured."),
-				 errhint("Use a permanent table (ALTER TABLE ... SET LOGGED for an unlogged one).")));
-	if (rel->rd_rel->relispartition)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("ValidationException: cannot have a stream on partition \"%s\"",
-						RelationGetRelationName(rel)),
-				 errdetail("The changes of a partition belong to the stream of its partitioned table."),
-				 errhint("Enable the stream on the partitioned table \"%s\".",
-						 get_rel_name(llast_oid(get_partition_ancestors(relid))))));
-
-	if (os_enabled_stream(relid, &existing, NULL) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("ResourceInUseException: table \"%s\" already has an enabled stream",
-						RelationGetRelationName(rel)),
-				 errdetail("Stream: %s.", existing),
-				 errhint("Disable it with orders_stream.disable_stream('%s') to enable a new one.",
-						 qualified_name(rel))));
-
-	keys = key_columns(rel);
-	check_set_columns(rel, set_columns);
+	check_streamable(rel);
+	s.keys = key_columns(rel);
+	check_set_columns(rel, s.set_columns);
 	if (rel->rd_rel->relreplident != REPLICA_IDENTITY_FULL)
 		ereport(NOTICE,
 				(errmsg("setting REPLICA IDENTITY FULL on table \"%s\"",
 						RelationGetRelationName(rel)),
 				 errdetail("Stream records need the whole old row: OldImage, and unchanged values in NewImage.")));
-	table_name = stream_table_name(rel);
+	s.table_name = stream_table_name(rel);
 	/* ALTER TABLE refuses to run on a relation this function holds open */
 	relation_close(rel, NoLock);
 
 	SPI_connect();
-	tree = table_and_partitions(relid, ShareRowExclusiveLock);
-	prepare_tree(tree);
-
-	created = GetCurrentStatementStartTimestamp();
-	for (;;)
-	{
-		label = stream_label(created);
-		arn = psprintf("arn:aws:dynamodb:%s:%s:table/%s/stream/%s",
-					   orders_stream_region, orders_stream_account_id,
-					   table_name, label);
-		if (!arn_exists(arn))
-			break;
-		/* the label must be new: disable and enable in one millisecond */
-		created += 1000;
-	}
-	if (!pg_md5_hash(arn, strlen(arn), hash, &errstr))
-		elog(ERROR, "could not hash stream ARN: %s", errstr);
-	hash[8] = '\0';
-	shard_id = psprintf("shardId-%020lld-%s",
-						(long long) (created / 1000 +
-									 (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000),
-						hash);
-
-	{
-		Oid			argtypes[9] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, NAMEARRAYOID, NAMEARRAYOID, TIMESTAMPTZOID};
-		Datum		values[9];
-
-		values[0] = ObjectIdGetDatum(relid);
-		values[1] = CStringGetTextDatum(table_name);
-		values[2] = CStringGetTextDatum(view_type);
-		values[3] = CStringGetTextDatum(label);
-		values[4] = CStringGetTextDatum(arn);
-		values[5] = CStringGetTextDatum(shard_id);
-		values[6] = PointerGetDatum(keys);
-		values[7] = PointerGetDatum(set_columns);
-		values[8] = TimestampTzGetDatum(created);
-		os_spi_exec_as_owner("INSERT INTO orders_stream.streams "
-							 "(relid, table_name, view_type, stream_label, stream_arn, "
-							 "shard_id, key_columns, set_columns, start_lsn, created_at) "
-							 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-							 "pg_catalog.pg_current_wal_insert_lsn(), $9)",
-							 9, argtypes, values, NULL, SPI_OK_INSERT);
-	}
-
+	tree = streams_prepare_tree(s.relid, ShareRowExclusiveLock);
+	name_stream(&s);
+	insert_stream(&s);
 	invalidate_tree(tree);
 	/* the ARN lives in SPI's memory, which SPI_finish() frees */
-	result = SPI_datumTransfer(CStringGetTextDatum(arn), false, -1);
+	result = SPI_datumTransfer(CStringGetTextDatum(s.arn), false, -1);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }
@@ -551,23 +581,13 @@ orders_stream_disable_stream(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 
 	if (os_enabled_stream(relid, &arn, NULL) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("ValidationException: table \"%s\" has no enabled stream",
-						RelationGetRelationName(rel)),
-				 errhint("orders_stream.list_streams() shows the streams of this database.")));
+		aws_error(AWS_VALIDATION, "orders_stream.list_streams() shows the streams of this database.",
+				  "table \"%s\" has no enabled stream", RelationGetRelationName(rel));
 	/* DROP TRIGGER refuses to run on a relation this function holds open */
 	relation_close(rel, NoLock);
 
 	SPI_connect();
-	{
-		Oid			argtypes[1] = {OIDOID};
-		Datum		values[1] = {ObjectIdGetDatum(relid)};
-
-		os_spi_exec_as_owner("UPDATE orders_stream.streams SET disabled_at = pg_catalog.now() "
-							 "WHERE relid OPERATOR(pg_catalog.=) $1 AND disabled_at IS NULL",
-							 1, argtypes, values, NULL, SPI_OK_UPDATE);
-	}
+	streams_mark_disabled(relid);
 	tree = table_and_partitions(relid, ShareRowExclusiveLock);
 	foreach(lc, tree)
 		os_spi_exec(psprintf("DROP TRIGGER IF EXISTS " TRUNCATE_GUARD " ON %s",
@@ -602,112 +622,6 @@ orders_stream_truncate_guard(PG_FUNCTION_ARGS)
 				 errdetail("TRUNCATE removes items without REMOVE stream records, so consumers would never learn they are gone."),
 				 errhint("Use DELETE, disable the stream first, or SET orders_stream.allow_truncate = on to truncate without stream records.")));
 	PG_RETURN_POINTER(NULL);
-}
-
-/* The OIDs in the first column of an SPI result (copied before more SPI). */
-static List *
-spi_oids(const char *sql)
-{
-	List	   *oids = NIL;
-	uint64		i;
-	int			nestlevel = os_pin_search_path();
-
-	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not run \"%s\"", sql);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		oids = lappend_oid(oids, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-																SPI_tuptable->tupdesc, 1, &isnull)));
-	}
-	os_unpin_search_path(nestlevel);
-	return oids;
-}
-
-/*
- * ddl_command_end of CREATE TABLE and ALTER TABLE: partitions created or
- * attached under a streamed table get REPLICA IDENTITY FULL and the
- * TRUNCATE guard.  The statements below fire this trigger again; they are
- * only run while something is missing, so that ends.
- */
-Datum
-orders_stream_on_table_ddl(PG_FUNCTION_ARGS)
-{
-	List	   *relids;
-	ListCell   *lc;
-
-	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("orders_stream_internal.on_table_ddl() must be an event trigger")));
-	SPI_connect();
-	relids = spi_oids("SELECT objid FROM pg_catalog.pg_event_trigger_ddl_commands() "
-					  "WHERE object_type OPERATOR(pg_catalog.=) 'table'");
-	foreach(lc, relids)
-	{
-		Oid			relid = lfirst_oid(lc);
-		Oid			root = relid;
-
-		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-			continue;
-		if (get_rel_relispartition(relid))
-			root = llast_oid(get_partition_ancestors(relid));
-		if (os_enabled_stream(root, NULL, NULL) == 0)
-			continue;
-		prepare_tree(table_and_partitions(root, AccessShareLock));
-	}
-	SPI_finish();
-	PG_RETURN_VOID();
-}
-
-/*
- * sql_drop: the stream of a dropped table is disabled (as DynamoDB disables
- * the stream of a deleted table; its records stay for its mappings until
- * they age out), and the mapping of a dropped owner anchor (DROP OWNED BY
- * its owner) is deleted.  Only objects that are really gone count.
- */
-Datum
-orders_stream_on_sql_drop(PG_FUNCTION_ARGS)
-{
-	List	   *tables;
-	List	   *sequences;
-	ListCell   *lc;
-
-	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("orders_stream_internal.on_sql_drop() must be an event trigger")));
-	SPI_connect();
-	tables = spi_oids("SELECT objid FROM pg_catalog.pg_event_trigger_dropped_objects() "
-					  "WHERE object_type OPERATOR(pg_catalog.=) 'table' AND NOT is_temporary");
-	sequences = spi_oids("SELECT objid FROM pg_catalog.pg_event_trigger_dropped_objects() "
-						 "WHERE object_type OPERATOR(pg_catalog.=) 'sequence' "
-						 "AND schema_name OPERATOR(pg_catalog.=) '" ORDERS_STREAM_INTERNAL_SCHEMA "'");
-	foreach(lc, tables)
-	{
-		Oid			argtypes[1] = {OIDOID};
-		Datum		values[1] = {ObjectIdGetDatum(lfirst_oid(lc))};
-
-		if (SearchSysCacheExists1(RELOID, values[0]))
-			continue;
-		os_spi_exec_as_owner("UPDATE orders_stream.streams SET disabled_at = pg_catalog.now() "
-							 "WHERE relid OPERATOR(pg_catalog.=) $1 AND disabled_at IS NULL",
-							 1, argtypes, values, NULL, SPI_OK_UPDATE);
-	}
-	foreach(lc, sequences)
-	{
-		Oid			argtypes[1] = {OIDOID};
-		Datum		values[1] = {ObjectIdGetDatum(lfirst_oid(lc))};
-
-		if (SearchSysCacheExists1(RELOID, values[0]))
-			continue;
-		os_spi_exec_as_owner("DELETE FROM orders_stream_internal.event_source_mappings "
-							 "WHERE anchor OPERATOR(pg_catalog.=) $1",
-							 1, argtypes, values, NULL, SPI_OK_DELETE);
-	}
-	SPI_finish();
-	PG_RETURN_VOID();
 }
 
 /*
