@@ -23,9 +23,10 @@
  *	  ... CONCURRENTLY commits before ddl_command_end, and DROP leaves no
  *	  rows to look at, so those two are refused at ddl_command_start.
  *
- * orders_stream.streams is read with a catalog scan, as the output plugin
- * reads it: no SPI, no search_path.  What the triggers write, they write
- * through SPI as the extension's owner, with a pinned search_path.
+ * They run as the role that ran the DDL.  orders_stream.streams is read
+ * with a catalog scan, as the output plugin reads it: no SPI, no
+ * search_path; what they write in the extension's tables is written as the
+ * extension's owner, with a pinned search_path.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
