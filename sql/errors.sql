@@ -106,3 +106,7 @@ SELECT orders_stream.aws_error('NoSuchException', 'x');
 \echo :LAST_ERROR_SQLSTATE
 SELECT orders_stream.aws_error(NULL, 'x');
 \echo :LAST_ERROR_SQLSTATE
+-- orders_stream.may_read(): no role, no table
+SELECT orders_stream.may_read(0, 'er_t'::regclass), orders_stream.may_read(current_user::regrole, 0),
+       orders_stream.may_read(current_user::regrole, 0, if_dropped => true),
+       orders_stream.may_read(current_user::regrole, 'er_t'::regclass);

@@ -35,6 +35,7 @@
 #include "utils/lsyscache.h"
 #include "utils/portal.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/syscache.h"
 
 #include "compat.h"
@@ -42,6 +43,8 @@
 #include "security.h"
 
 PG_FUNCTION_INFO_V1(orders_stream_call_internal);
+PG_FUNCTION_INFO_V1(orders_stream_may_read);
+PG_FUNCTION_INFO_V1(orders_stream_may_read_name);
 
 int
 os_pin_search_path(void)
@@ -207,4 +210,45 @@ os_open_owned_table(Oid relid, LOCKMODE lockmode, const char *hint)
 			LockRelationOid(relid, lockmode);
 	}
 	return relation_open(relid, NoLock);
+}
+
+/*
+ * Stream records are whole rows, so a role may read a stream only if
+ * row-level security does not apply to it: per-record policy evaluation is
+ * out of scope.  check_enable_rls() decides that as the executor would
+ * (table owners unless FORCE ROW LEVEL SECURITY, superusers and BYPASSRLS
+ * roles bypass policies), whatever row_security is set to.  A mapping keeps
+ * delivering the records of its dropped table until they age out (nobody
+ * can be granted access to them any more, and its owner had it): if_dropped
+ * says what a table that no longer exists answers.  (An OID that a new
+ * table reuses is checked as that table.)
+ */
+bool
+security_may_read(Oid role, Oid relid, bool if_dropped)
+{
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
+		return false;
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		return if_dropped;
+	return pg_class_aclcheck(relid, role, ACL_SELECT) == ACLCHECK_OK &&
+		check_enable_rls(relid, role, true) != RLS_ENABLED;
+}
+
+/* orders_stream.may_read(role oid, relid oid, if_dropped boolean) */
+Datum
+orders_stream_may_read(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(security_may_read(PG_GETARG_OID(0), PG_GETARG_OID(1),
+									 PG_GETARG_BOOL(2)));
+}
+
+/*
+ * orders_stream.may_read(role name, ...): for views, which know their
+ * caller as CURRENT_USER only.
+ */
+Datum
+orders_stream_may_read_name(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(security_may_read(get_role_oid(NameStr(*PG_GETARG_NAME(0)), true),
+									 PG_GETARG_OID(1), PG_GETARG_BOOL(2)));
 }

@@ -251,15 +251,7 @@ SELECT m.uuid,
 				   AND w.epoch OPERATOR(pg_catalog.=) x.epoch AND w.lane OPERATOR(pg_catalog.=) x.lane
 				 WHERE x.mapping_uuid OPERATOR(pg_catalog.=) m.uuid) l,
 	   LATERAL (SELECT a.relowner AS owner,
-					   /* as orders_stream_internal.may_read(); a dropped table's records stay the mapping's */
-					   (SELECT COALESCE(pg_catalog.bool_and(
-								   pg_catalog.has_table_privilege(a.relowner, c.oid, 'SELECT')
-								   AND (NOT c.relrowsecurity OR r.rolsuper OR r.rolbypassrls
-										OR (NOT c.relforcerowsecurity
-											AND pg_catalog.pg_has_role(a.relowner, c.relowner, 'USAGE')))), true)
-						  FROM pg_catalog.pg_class c, pg_catalog.pg_roles r
-						 WHERE c.oid OPERATOR(pg_catalog.=) s.relid
-						   AND r.oid OPERATOR(pg_catalog.=) a.relowner) AS reads
+					   orders_stream.may_read(a.relowner, s.relid, if_dropped => true) AS reads
 				  FROM pg_catalog.pg_class a
 				 WHERE a.oid OPERATOR(pg_catalog.=) m.anchor) o
  WHERE pg_catalog.pg_has_role(o.owner, 'USAGE');
@@ -302,7 +294,7 @@ BEGIN
 		END IF;
 	END IF;
 	/* checked before anything else is computed from the stream */
-	IF NOT orders_stream_internal.may_read(caller, relid) THEN
+	IF NOT orders_stream.may_read(caller, relid) THEN
 		RAISE EXCEPTION 'AccessDeniedException: permission denied to read stream "%"', stream_arn
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'A mapping reads the stream as its creator, who needs SELECT on the table and, if it has row-level security, to bypass it.';
