@@ -22,6 +22,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
 #include "commands/prepare.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
@@ -34,10 +35,12 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/portal.h"
+#include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/syscache.h"
 
+#include "aws_error.h"
 #include "compat.h"
 #include "orders_stream.h"
 #include "security.h"
@@ -45,6 +48,7 @@
 PG_FUNCTION_INFO_V1(orders_stream_call_internal);
 PG_FUNCTION_INFO_V1(orders_stream_may_read);
 PG_FUNCTION_INFO_V1(orders_stream_may_read_name);
+PG_FUNCTION_INFO_V1(orders_stream_check_target);
 
 int
 os_pin_search_path(void)
@@ -251,4 +255,39 @@ orders_stream_may_read_name(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(security_may_read(get_role_oid(NameStr(*PG_GETARG_NAME(0)), true),
 									 PG_GETARG_OID(1), PG_GETARG_BOOL(2)));
+}
+
+/*
+ * A mapping calls its function with the event and keeps what it returns:
+ * one jsonb argument, one value, a plain function (no procedure, no
+ * aggregate).
+ */
+void
+security_check_target(Oid function)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(function));
+	Form_pg_proc p;
+	bool		callable;
+
+	if (!HeapTupleIsValid(tup))
+		aws_error(AWS_RESOURCE_NOT_FOUND, NULL,
+				  "the function (OID %u) of the event source mapping does not exist",
+				  function);
+	p = (Form_pg_proc) GETSTRUCT(tup);
+	callable = p->pronargs == 1 && p->proargtypes.values[0] == JSONBOID &&
+		!p->proretset && p->prokind == PROKIND_FUNCTION;
+	ReleaseSysCache(tup);
+	if (!callable)
+		aws_error(AWS_INVALID_PARAMETER_VALUE,
+				  "It must take exactly one jsonb argument (the event {\"Records\": [...]}) and return a single value: declare it as FUNCTION f(event jsonb) RETURNS jsonb (or void).",
+				  "function %s cannot be an event source mapping target",
+				  format_procedure(function));
+}
+
+/* orders_stream_internal.check_target(function regprocedure) */
+Datum
+orders_stream_check_target(PG_FUNCTION_ARGS)
+{
+	security_check_target(PG_GETARG_OID(0));
+	PG_RETURN_VOID();
 }

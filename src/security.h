@@ -58,4 +58,11 @@ extern Relation os_open_owned_table(Oid relid, LOCKMODE lockmode, const char *hi
  */
 extern bool security_may_read(Oid role, Oid relid, bool if_dropped);
 
+/*
+ * Errors unless function may be an event source mapping's target: a
+ * function of one jsonb argument returning one value.  Also SQL's
+ * orders_stream_internal.check_target().
+ */
+extern void security_check_target(Oid function);
+
 #endif							/* ORDERS_STREAM_SECURITY_H */

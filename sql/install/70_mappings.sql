@@ -347,8 +347,17 @@ END
 $$;
 
 /*
- * The function must take the event and belong to the caller (or to a role
- * the caller is a member of), as an AWS mapping names a function of its own
+ * Errors unless the function may be a mapping's target (one jsonb argument,
+ * one value): src/security.c, which delivery checks before every call.
+ */
+CREATE FUNCTION orders_stream_internal.check_target(function_name regprocedure)
+RETURNS void
+LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'orders_stream_check_target';
+
+/*
+ * The function must be a target and belong to the caller (or to a role the
+ * caller is a member of), as an AWS mapping names a function of its own
  * account: a (stream, function) pair is unique, so a mapping of someone
  * else's function would squat its owner's pair.
  */
@@ -357,17 +366,9 @@ RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	p pg_proc;
 BEGIN
-	SELECT * INTO p FROM pg_proc WHERE oid = function_name;
-	IF p.pronargs <> 1 OR p.proargtypes[0] <> 'jsonb'::regtype OR p.proretset OR p.prokind <> 'f' THEN
-		RAISE EXCEPTION 'InvalidParameterValueException: function % cannot be an event source mapping target', function_name
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = 'It must take exactly one jsonb argument (the event {"Records": [...]}) and return a single value.',
-				  HINT = 'Declare it as FUNCTION f(event jsonb) RETURNS jsonb (or void).';
-	END IF;
-	IF NOT pg_has_role(caller, p.proowner, 'USAGE') THEN
+	PERFORM orders_stream_internal.check_target(function_name);
+	IF NOT pg_has_role(caller, (SELECT p.proowner FROM pg_proc p WHERE p.oid = function_name), 'USAGE') THEN
 		RAISE EXCEPTION 'AccessDeniedException: function % is not yours', function_name
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'A mapping invokes a function owned by its creator (or by a role the creator is a member of).';
