@@ -201,10 +201,8 @@ os_open_owned_table(Oid relid, LOCKMODE lockmode, const char *hint)
 		Form_pg_class form;
 
 		if (!HeapTupleIsValid(tup))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_TABLE),
-					 errmsg("ResourceNotFoundException: table with OID %u does not exist", relid),
-					 errhint("%s", hint)));
+			aws_error(AWS_RESOURCE_NOT_FOUND, hint,
+					  "table with OID %u does not exist", relid);
 		form = (Form_pg_class) GETSTRUCT(tup);
 		if (!pg_class_ownercheck(relid, GetUserId()))
 			aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(form->relkind),
