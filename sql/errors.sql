@@ -97,3 +97,16 @@ SELECT orders_stream.sequence_number('0/16B3748', -1);
 \echo :LAST_ERROR_SQLSTATE
 SELECT orders_stream.sequence_number('0/16B3748', 4294967296);
 \echo :LAST_ERROR_SQLSTATE
+-- orders_stream.aws_error(): an AWS exception from SQL, as the extension raises them
+SELECT orders_stream.aws_error('ResourceNotFoundException', 'stream "x" does not exist', 'a hint');
+\echo :LAST_ERROR_SQLSTATE
+SELECT orders_stream.aws_error('InvalidParameterValueException', 'no "hint"');
+\echo :LAST_ERROR_SQLSTATE
+SELECT orders_stream.aws_error('NoSuchException', 'x');
+\echo :LAST_ERROR_SQLSTATE
+SELECT orders_stream.aws_error(NULL, 'x');
+\echo :LAST_ERROR_SQLSTATE
+-- orders_stream.may_read(): no role, no table
+SELECT orders_stream.may_read(0, 'er_t'::regclass), orders_stream.may_read(current_user::regrole, 0),
+       orders_stream.may_read(current_user::regrole, 0, if_dropped => true),
+       orders_stream.may_read(current_user::regrole, 'er_t'::regclass);

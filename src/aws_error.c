@@ -1,7 +1,7 @@
 /*
  * aws_error.c: the one table of AWS exceptions (name, JSON __type, SQLSTATE)
  * and the one function that raises them, from C and, through
- * orders_stream_internal.aws_error(), from SQL.
+ * orders_stream.aws_error(), from SQL.
  */
 #include "postgres.h"
 
@@ -91,8 +91,8 @@ aws_error(AwsException exception, const char *hint, const char *fmt,...)
 PG_FUNCTION_INFO_V1(orders_stream_aws_error);
 
 /*
- * orders_stream_internal.aws_error(exception text, message text, hint text):
- * SQL's way to the same table.
+ * orders_stream.aws_error(exception text, message text, hint text): SQL's
+ * way to the same table.  PUBLIC, so its own errors are ordinary ones.
  */
 Datum
 orders_stream_aws_error(PG_FUNCTION_ARGS)
@@ -103,7 +103,9 @@ orders_stream_aws_error(PG_FUNCTION_ARGS)
 	int			i;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		elog(ERROR, "aws_error: exception and message must not be NULL");
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the exception and the message of an AWS error must not be NULL")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	message = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	if (!PG_ARGISNULL(2))
@@ -111,6 +113,9 @@ orders_stream_aws_error(PG_FUNCTION_ARGS)
 	for (i = 0; i < lengthof(aws_exceptions); i++)
 		if (strcmp(aws_exceptions[i].name, name) == 0)
 			raise_aws(&aws_exceptions[i], hint, message);
-	elog(ERROR, "aws_error: unknown AWS exception \"%s\"", name);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown AWS exception \"%s\"", name),
+			 errhint("README's \"Errors\" lists the exceptions, e.g. ValidationException.")));
 	PG_RETURN_VOID();
 }

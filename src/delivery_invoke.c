@@ -12,7 +12,6 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -25,7 +24,6 @@
 #include "utils/memutils.h"
 #include "utils/regproc.h"
 #include "utils/resowner.h"
-#include "utils/syscache.h"
 #include "utils/timeout.h"
 
 #include "compat.h"
@@ -131,24 +129,7 @@ lowest_item_failure(Oid function, Datum result, bool isnull, char **batch, int n
 static void
 check_target(const DeliveryTarget *target)
 {
-	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(target->function));
-	Form_pg_proc p;
-	bool		callable;
-
-	if (!HeapTupleIsValid(tup))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("ResourceNotFoundException: the function (OID %u) of the event source mapping does not exist",
-						target->function)));
-	p = (Form_pg_proc) GETSTRUCT(tup);
-	callable = p->pronargs == 1 && p->proargtypes.values[0] == JSONBOID &&
-		!p->proretset && p->prokind == PROKIND_FUNCTION;
-	ReleaseSysCache(tup);
-	if (!callable)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("InvalidParameterValueException: function %s cannot be an event source mapping target",
-						format_procedure(target->function))));
+	security_check_target(target->function);
 	if (pg_proc_aclcheck(target->function, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, get_func_name(target->function));
 }

@@ -37,18 +37,16 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-#include "utils/rls.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
 #include "delivery_internal.h"
 #include "filter.h"
 #include "orders_stream.h"
+#include "security.h"
 #include "workers.h"
 
 /* Exponential backoff: base * 2^(attempt-1), capped. */
@@ -97,25 +95,6 @@ max_age_secs(Mapping *m)
 	if (m->max_age_secs >= 0)
 		return m->max_age_secs;
 	return Max(orders_stream_retention - AGE_MARGIN_SECS, 1);
-}
-
-/*
- * Whether the mapping's owner may read its stream: SELECT on the table, and
- * past its row-level security if enabled (the records hold every row).  The
- * records of a dropped table stay deliverable to the mappings that exist
- * until they age out: nobody can be granted access to them any more, and
- * the mapping's owner had it.  (An OID that a new table reuses is checked
- * as that table.)
- */
-static bool
-owner_may_read(Mapping *m)
-{
-	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(m->target.owner)))
-		return false;
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(m->relid)))
-		return true;
-	return pg_class_aclcheck(m->relid, m->target.owner, ACL_SELECT) == ACLCHECK_OK &&
-		check_enable_rls(m->relid, m->target.owner, true) != RLS_ENABLED;
 }
 
 /*
@@ -355,7 +334,7 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 	 * Checked before the batching window or the filters look at a record, so
 	 * that not even the checkpoint moves on data the owner may not read.
 	 */
-	if (!owner_may_read(m))
+	if (!security_may_read(m->target.owner, m->relid, true))
 	{
 		o.errors = 1;
 		o.last_error = psprintf("42501: AccessDeniedException: the owner of event source mapping %s may not read stream \"%s\"",

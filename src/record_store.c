@@ -29,6 +29,7 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 
+#include "aws_error.h"
 #include "record_store.h"
 
 #define ARN_PREFIX "arn:aws:dynamodb:"
@@ -327,15 +328,12 @@ record_json(FunctionCallInfo fcinfo, bool checked)
 
 	/* eventName is written as is: the output plugin sizes records for its six letters */
 	if (!one_of(event_name, event_names))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("ValidationException: unknown eventName \"%s\"", event_name),
-				 errhint("eventName is one of INSERT, MODIFY, REMOVE.")));
+		aws_error(AWS_VALIDATION, "eventName is one of INSERT, MODIFY, REMOVE.",
+				  "unknown eventName \"%s\"", event_name);
 	if (!one_of(view_type, view_types))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("ValidationException: unknown stream view type \"%s\"", view_type),
-				 errhint("StreamViewType is one of KEYS_ONLY, NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES.")));
+		aws_error(AWS_VALIDATION,
+				  "StreamViewType is one of KEYS_ONLY, NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES.",
+				  "unknown stream view type \"%s\"", view_type);
 	if (cache == NULL || strcmp(cache->arn, arn) != 0 ||
 		strcmp(cache->view_type, view_type) != 0)
 	{
@@ -367,10 +365,9 @@ record_json(FunctionCallInfo fcinfo, bool checked)
 	if (checked &&
 		pg_parse_json(makeJsonLexContextCstringLen(out.data, out.len, GetDatabaseEncoding(), false),
 					  &nullSemAction) != JSON_SUCCESS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("ValidationException: body is not the body of a stored record"),
-				 errhint("Pass the columns of a row of orders_stream.record_store.")));
+		aws_error(AWS_VALIDATION,
+				  "Pass the columns of a row of orders_stream.record_store.",
+				  "body is not the body of a stored record");
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));
 }
 

@@ -21,12 +21,10 @@
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
-#include "utils/resowner.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
+#include "housekeeping.h"
 #include "retention.h"
 
 /* The partition of the last pass, and the capture times it covers. */
@@ -74,64 +72,33 @@ retention_partition_for_now(void)
 	return current_partition;
 }
 
+static void
+maintain_partitions(void *arg)
+{
+	int64	   *dropped = arg;
+	bool		isnull;
+
+	if (SPI_execute("SELECT orders_stream_internal.maintain_partitions()", false, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not maintain stream partitions");
+	*dropped = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * Maintenance is housekeeping: when it fails (a partition something else
+ * depends on, an event trigger refusing CREATE TABLE, a timeout...), it
+ * says so and capture goes on (housekeeping.c).
+ */
 void
 retention_maintain(void)
 {
-	volatile int64 dropped = 0;
-	bool		isnull;
-	MemoryContext cxt;
-	ResourceOwner owner;
+	int64		dropped = 0;
 
 	pgstat_report_activity(STATE_RUNNING, "maintaining stream partitions");
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	housekeeping_run(maintain_partitions, &dropped, "maintain stream partitions",
+					 "Capture goes on; maintenance is tried again in 10 seconds.");
 
-	/*
-	 * Maintenance is housekeeping: when it fails (a partition something else
-	 * depends on, an event trigger refusing CREATE TABLE, a timeout...), say
-	 * so and let capture go on.  An ERROR would end the worker, and a new
-	 * one maintains first thing: capture would stop for good.  Hence a
-	 * subtransaction, as in a PL/pgSQL exception block.
-	 */
-	cxt = CurrentMemoryContext;
-	owner = CurrentResourceOwner;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		SPI_connect();
-		if (SPI_execute("SELECT orders_stream_internal.maintain_partitions()", false, 0) != SPI_OK_SELECT ||
-			SPI_processed != 1)
-			elog(ERROR, "could not maintain stream partitions");
-		dropped = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 1, &isnull));
-		SPI_finish();
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		ereport(WARNING,
-				(errcode(edata->sqlerrcode),
-				 errmsg("orders_stream could not maintain stream partitions: %s",
-						edata->message),
-				 edata->detail ? errdetail("%s", edata->detail) : 0,
-				 errhint("Capture goes on; maintenance is tried again in 10 seconds.")));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
 	/*
 	 * Maintenance read and changed catalogs as of now (the partitions it
 	 * created or dropped): flush those entries before decoding reads the

@@ -22,6 +22,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
 #include "commands/prepare.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
@@ -34,14 +35,20 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/portal.h"
+#include "utils/regproc.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/syscache.h"
 
+#include "aws_error.h"
 #include "compat.h"
 #include "orders_stream.h"
 #include "security.h"
 
 PG_FUNCTION_INFO_V1(orders_stream_call_internal);
+PG_FUNCTION_INFO_V1(orders_stream_may_read);
+PG_FUNCTION_INFO_V1(orders_stream_may_read_name);
+PG_FUNCTION_INFO_V1(orders_stream_check_target);
 
 int
 os_pin_search_path(void)
@@ -194,10 +201,8 @@ os_open_owned_table(Oid relid, LOCKMODE lockmode, const char *hint)
 		Form_pg_class form;
 
 		if (!HeapTupleIsValid(tup))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_TABLE),
-					 errmsg("ResourceNotFoundException: table with OID %u does not exist", relid),
-					 errhint("%s", hint)));
+			aws_error(AWS_RESOURCE_NOT_FOUND, hint,
+					  "table with OID %u does not exist", relid);
 		form = (Form_pg_class) GETSTRUCT(tup);
 		if (!pg_class_ownercheck(relid, GetUserId()))
 			aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(form->relkind),
@@ -207,4 +212,80 @@ os_open_owned_table(Oid relid, LOCKMODE lockmode, const char *hint)
 			LockRelationOid(relid, lockmode);
 	}
 	return relation_open(relid, NoLock);
+}
+
+/*
+ * Stream records are whole rows, so a role may read a stream only if
+ * row-level security does not apply to it: per-record policy evaluation is
+ * out of scope.  check_enable_rls() decides that as the executor would
+ * (table owners unless FORCE ROW LEVEL SECURITY, superusers and BYPASSRLS
+ * roles bypass policies), whatever row_security is set to.  A mapping keeps
+ * delivering the records of its dropped table until they age out (nobody
+ * can be granted access to them any more, and its owner had it): if_dropped
+ * says what a table that no longer exists answers.  (An OID that a new
+ * table reuses is checked as that table.)
+ */
+bool
+security_may_read(Oid role, Oid relid, bool if_dropped)
+{
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
+		return false;
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		return if_dropped;
+	return pg_class_aclcheck(relid, role, ACL_SELECT) == ACLCHECK_OK &&
+		check_enable_rls(relid, role, true) != RLS_ENABLED;
+}
+
+/* orders_stream.may_read(role oid, relid oid, if_dropped boolean) */
+Datum
+orders_stream_may_read(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(security_may_read(PG_GETARG_OID(0), PG_GETARG_OID(1),
+									 PG_GETARG_BOOL(2)));
+}
+
+/*
+ * orders_stream.may_read(role name, ...): for views, which know their
+ * caller as CURRENT_USER only.
+ */
+Datum
+orders_stream_may_read_name(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(security_may_read(get_role_oid(NameStr(*PG_GETARG_NAME(0)), true),
+									 PG_GETARG_OID(1), PG_GETARG_BOOL(2)));
+}
+
+/*
+ * A mapping calls its function with the event and keeps what it returns:
+ * one jsonb argument, one value, a plain function (no procedure, no
+ * aggregate).
+ */
+void
+security_check_target(Oid function)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(function));
+	Form_pg_proc p;
+	bool		callable;
+
+	if (!HeapTupleIsValid(tup))
+		aws_error(AWS_RESOURCE_NOT_FOUND, NULL,
+				  "the function (OID %u) of the event source mapping does not exist",
+				  function);
+	p = (Form_pg_proc) GETSTRUCT(tup);
+	callable = p->pronargs == 1 && p->proargtypes.values[0] == JSONBOID &&
+		!p->proretset && p->prokind == PROKIND_FUNCTION;
+	ReleaseSysCache(tup);
+	if (!callable)
+		aws_error(AWS_INVALID_PARAMETER_VALUE,
+				  "It must take exactly one jsonb argument (the event {\"Records\": [...]}) and return a single value: declare it as FUNCTION f(event jsonb) RETURNS jsonb (or void).",
+				  "function %s cannot be an event source mapping target",
+				  format_procedure(function));
+}
+
+/* orders_stream_internal.check_target(function regprocedure) */
+Datum
+orders_stream_check_target(PG_FUNCTION_ARGS)
+{
+	security_check_target(PG_GETARG_OID(0));
+	PG_RETURN_VOID();
 }

@@ -50,4 +50,19 @@ extern void os_reset_session_state(void);
  */
 extern Relation os_open_owned_table(Oid relid, LOCKMODE lockmode, const char *hint);
 
+/*
+ * Whether role may read the stream of table relid: SELECT on the table, and
+ * no row-level security in its way.  false for a role that does not exist;
+ * if_dropped for a table that does not exist.  The one copy of the rule,
+ * also SQL's orders_stream.may_read().
+ */
+extern bool security_may_read(Oid role, Oid relid, bool if_dropped);
+
+/*
+ * Errors unless function may be an event source mapping's target: a
+ * function of one jsonb argument returning one value.  Also SQL's
+ * orders_stream_internal.check_target().
+ */
+extern void security_check_target(Oid function);
+
 #endif							/* ORDERS_STREAM_SECURITY_H */

@@ -362,7 +362,7 @@ sql('REVOKE ALL ON orders FROM carol');
 is($rc, 0, 'then DROP ROLE works') or diag($err);
 
 # ---- malformed input: AWS's exceptions, with SQLSTATEs ----
-is(sqlstate('alice', q{SELECT orders_stream.enable_stream(0)}), '42P01', 'enable_stream(0): ResourceNotFoundException');
+is(sqlstate('alice', q{SELECT orders_stream.enable_stream(0)}), '42704', 'enable_stream(0): ResourceNotFoundException');
 is(sqlstate('alice', q{SELECT orders_stream.get_records('garbage')}), '22023', 'a garbled iterator: ValidationException');
 my $now_ms = int(sql(q{SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)}));
 sub forged

@@ -87,7 +87,7 @@ like($err, qr/42710: ResourceConflictException/, 'bob, also a member: the pair i
 unlike($err, qr/$team_alice/, "but the error does not name alice's mapping");
 ($rc, $out, $err) = as('alice', q{
 SELECT orders_stream.create_event_source_mapping('orders', 'team_agg(jsonb)', starting_position => 'LATEST')});
-like($err, qr/DETAIL:  Mapping $team_alice\./, 'alice, its owner, is told which mapping it is');
+like($err, qr/HINT:  It is mapping $team_alice:/, 'alice, its owner, is told which mapping it is');
 
 is(sql(q{SELECT string_agg(function_name || '=' || (SELECT r.rolname FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE c.oid = anchor), ',' ORDER BY function_name)
 	FROM orders_stream.event_source_mappings}),

@@ -25,7 +25,8 @@ sql(q{CREATE ROLE mallory LOGIN});
 # ---- PUBLIC executes only the documented API ----
 # the SQL API as README documents it; truncate_guard() is the trigger
 # function enable_stream puts on tables (CREATE TRIGGER, run as the table's
-# owner, needs EXECUTE on it; called any other way it only raises an error)
+# owner, needs EXECUTE on it; called any other way it only raises an error);
+# may_read() twice, for a role by OID and by name
 my @api = qw(enable_stream disable_stream list_streams describe_stream get_shard_iterator
   get_records DescribeStream ListStreams GetShardIterator GetRecords dynamodb_streams
   create_event_source_mapping update_event_source_mapping delete_event_source_mapping
@@ -33,7 +34,7 @@ my @api = qw(enable_stream disable_stream list_streams describe_stream get_shard
   CreateEventSourceMapping wait_for_mapping redrive_failures wait_for_slot wait_for_capture
   update_time_to_live describe_time_to_live create_access_key revoke_access_key
   sequence_number sequence_key sequence_text record_json filter_matches delivery_workers
-  aws_error truncate_guard);
+  aws_error may_read may_read truncate_guard);
 open my $fh, '<', 'README.md' or die "README.md: $!";
 my $readme = do { local $/; <$fh> };
 close $fh;

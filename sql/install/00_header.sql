@@ -52,23 +52,23 @@ LANGUAGE sql STABLE
 AS $$ SELECT pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval $$;
 
 /*
- * Whether a role may read a table's stream: SELECT on the table, and no
- * row-level security in its way (stream records are whole rows; per-record
- * policy evaluation is out of scope).  Table owners (unless FORCE ROW LEVEL
- * SECURITY), superusers and BYPASSRLS roles bypass policies.
+ * Whether role may read the stream of table relid (src/security.c, the one
+ * copy of the rule, which delivery checks too): SELECT on the table, and no
+ * row-level security in its way.  if_dropped answers for a table that no
+ * longer exists (a mapping keeps delivering its dropped table's records).
+ * Public: the views that run it as their caller need it, and it tells no
+ * more than has_table_privilege() and pg_class do.
  */
-CREATE FUNCTION orders_stream_internal.may_read(role oid, relid oid)
+CREATE FUNCTION orders_stream.may_read(role oid, relid oid, if_dropped boolean DEFAULT false)
 RETURNS boolean
-LANGUAGE sql STABLE STRICT
-SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT coalesce(pg_catalog.bool_and(
-		pg_catalog.has_table_privilege(role, c.oid, 'SELECT')
-		AND (NOT c.relrowsecurity OR r.rolsuper OR r.rolbypassrls
-			 OR (NOT c.relforcerowsecurity AND pg_catalog.pg_has_role(role, c.relowner, 'USAGE')))), false)
-	  FROM pg_catalog.pg_class c, pg_catalog.pg_roles r
-	 WHERE c.oid OPERATOR(pg_catalog.=) may_read.relid AND r.oid OPERATOR(pg_catalog.=) may_read.role;
-END;
+LANGUAGE c STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'orders_stream_may_read';
+
+/* The same, for a role by name: a view knows its caller as CURRENT_USER. */
+CREATE FUNCTION orders_stream.may_read(role name, relid oid, if_dropped boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE c STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'orders_stream_may_read_name';
 
 /*
  * AWS's exceptions, raised the one way (src/aws_error.c): the name at the

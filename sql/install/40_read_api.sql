@@ -2,7 +2,7 @@
 
 /*
  * Every stream, with what a caller may know of it: all of it for the streams
- * of tables it may read (SELECT, and no row-level security in its way), only
+ * of tables it may read (orders_stream.may_read(), as the caller), only
  * the ARN otherwise (enough to answer AccessDeniedException rather than
  * ResourceNotFoundException).  The view reads the catalog as its owner;
  * the functions in it run as the caller.  security_barrier: a caller's leaky
@@ -35,9 +35,7 @@ SELECT s.stream_arn,
 				 ORDER BY r.sequence_key DESC LIMIT 1),
 			   '') END AS trim_point
   FROM orders_stream.streams s,
-	   LATERAL (SELECT CASE WHEN pg_catalog.has_table_privilege(s.relid, 'SELECT') IS TRUE
-							THEN NOT pg_catalog.row_security_active(s.relid::pg_catalog.regclass)
-							ELSE false END AS readable) v;
+	   LATERAL (SELECT orders_stream.may_read(CURRENT_USER, s.relid) AS readable) v;
 GRANT SELECT ON orders_stream.readable_streams TO PUBLIC;
 
 /*

@@ -7,10 +7,10 @@
  * AWS leaves out are left out, never null).  orders_stream.dynamodb_streams
  * routes a request body by operation name, for an HTTP front end.
  *
- * Every error names its AWS exception three times: at the head of the
- * message, in a fixed SQLSTATE (README, "Errors"), and in the DETAIL as the
- * JSON body AWS answers with: {"__type": "<namespace>#<Exception>",
- * "message": "..."}.
+ * Every error is raised by orders_stream.aws_error(), which names its AWS
+ * exception three times: at the head of the message, in a fixed SQLSTATE
+ * (README, "Errors"), and in the DETAIL as the JSON body AWS answers with:
+ * {"__type": "<namespace>#<Exception>", "message": "..."}.
  *
  * Everything here runs as its caller: what a caller may read is decided by
  * orders_stream.readable_streams alone.
@@ -46,26 +46,20 @@ BEGIN
 		m := 'ShardFilter needs Type CHILD_SHARDS and a ShardId';
 	END IF;
 	IF m IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = 'ValidationException: ' || m,
-			DETAIL = jsonb_build_object('__type', 'com.amazon.coral.validate#ValidationException', 'message', m)::text,
-			HINT = 'A stream ARN is arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>; orders_stream.list_streams() shows them.';
+		PERFORM orders_stream.aws_error('ValidationException', m,
+			'A stream ARN is arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>; orders_stream.list_streams() shows them.');
 	END IF;
 
 	SELECT * INTO s FROM orders_stream.readable_streams r WHERE r.stream_arn = "StreamArn";
 	IF NOT FOUND THEN
 		m := format('Requested resource not found: Stream: %s not found', "StreamArn");
-		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
-			MESSAGE = 'ResourceNotFoundException: ' || m,
-			DETAIL = jsonb_build_object('__type', 'com.amazonaws.dynamodb.v20120810#ResourceNotFoundException', 'message', m)::text,
-			HINT = 'orders_stream.list_streams() shows the stream ARNs of this database.';
+		PERFORM orders_stream.aws_error('ResourceNotFoundException', m,
+			'orders_stream.list_streams() shows the stream ARNs of this database.');
 	END IF;
 	IF NOT s.readable THEN
 		m := format('permission denied to read stream %s: reading a stream requires SELECT on its table, and bypassing its row-level security if it has any', "StreamArn");
-		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
-			MESSAGE = 'AccessDeniedException: ' || m,
-			DETAIL = jsonb_build_object('__type', 'com.amazon.coral.service#AccessDeniedException', 'message', m)::text,
-			HINT = 'Ask the table''s owner for GRANT SELECT; read a table with row-level security as its owner or a BYPASSRLS role.';
+		PERFORM orders_stream.aws_error('AccessDeniedException', m,
+			'Ask the table''s owner for GRANT SELECT; read a table with row-level security as its owner or a BYPASSRLS role.');
 	END IF;
 
 	/*
@@ -124,10 +118,8 @@ BEGIN
 		m := format('1 validation error detected: Value ''%s'' at ''tableName'' failed to satisfy constraint: Member must have length between 1 and 1024', "TableName");
 	END IF;
 	IF m IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = 'ValidationException: ' || m,
-			DETAIL = jsonb_build_object('__type', 'com.amazon.coral.validate#ValidationException', 'message', m)::text,
-			HINT = 'ListStreams returns at most 100 streams per call: page with ExclusiveStartStreamArn.';
+		PERFORM orders_stream.aws_error('ValidationException', m,
+			'ListStreams returns at most 100 streams per call: page with ExclusiveStartStreamArn.');
 	END IF;
 	IF "ExclusiveStartStreamArn" IS NOT NULL THEN
 		SELECT * INTO after FROM orders_stream.readable_streams r
@@ -200,10 +192,7 @@ BEGIN
 		hint := 'Pass the SequenceNumber of a record: digits, with or without leading zeros.';
 	END IF;
 	IF m IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = 'ValidationException: ' || m,
-			DETAIL = jsonb_build_object('__type', 'com.amazon.coral.validate#ValidationException', 'message', m)::text,
-			HINT = hint;
+		PERFORM orders_stream.aws_error('ValidationException', m, hint);
 	END IF;
 	SELECT * INTO s FROM orders_stream.readable_streams r
 	 WHERE r.stream_arn = "StreamArn" AND r.readable;
@@ -213,10 +202,8 @@ BEGIN
 	END IF;
 	IF s.shard_id <> "ShardId" THEN
 		m := format('Requested resource not found: Shard: %s in Stream: %s not found', "ShardId", "StreamArn");
-		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
-			MESSAGE = 'ResourceNotFoundException: ' || m,
-			DETAIL = jsonb_build_object('__type', 'com.amazonaws.dynamodb.v20120810#ResourceNotFoundException', 'message', m)::text,
-			HINT = 'orders_stream."DescribeStream"(arn) lists the shards of a stream.';
+		PERFORM orders_stream.aws_error('ResourceNotFoundException', m,
+			'orders_stream."DescribeStream"(arn) lists the shards of a stream.');
 	END IF;
 	CASE "ShardIteratorType"
 		WHEN 'TRIM_HORIZON' THEN
@@ -230,19 +217,15 @@ BEGIN
 			pos := ltrim("SequenceNumber", '0');
 			IF length(pos) > 30 THEN
 				m := format('Invalid SequenceNumber %s for shard %s of stream %s', "SequenceNumber", "ShardId", "StreamArn");
-				RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-					MESSAGE = 'ValidationException: ' || m,
-					DETAIL = jsonb_build_object('__type', 'com.amazon.coral.validate#ValidationException', 'message', m)::text,
-					HINT = 'A SequenceNumber of orders_stream has at most 30 significant digits.';
+				PERFORM orders_stream.aws_error('ValidationException', m,
+					'A SequenceNumber of orders_stream has at most 30 significant digits.');
 			END IF;
 			pos := lpad(pos, 30, '0');
 			inclusive := "ShardIteratorType" = 'AT_SEQUENCE_NUMBER';
 			IF pos < s.trim_point OR (inclusive AND pos = s.trim_point) THEN
 				m := format('SequenceNumber %s of stream %s is beyond the trim horizon', "SequenceNumber", "StreamArn");
-				RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
-					MESSAGE = 'TrimmedDataAccessException: ' || m,
-					DETAIL = jsonb_build_object('__type', 'com.amazonaws.dynamodb.v20120810#TrimmedDataAccessException', 'message', m)::text,
-					HINT = 'Records are kept for orders_stream.retention, then trimmed; start from TRIM_HORIZON to read the oldest retained record.';
+				PERFORM orders_stream.aws_error('TrimmedDataAccessException', m,
+					'Records are kept for orders_stream.retention, then trimmed; start from TRIM_HORIZON to read the oldest retained record.');
 			END IF;
 	END CASE;
 	RETURN jsonb_build_object('ShardIterator',
@@ -307,17 +290,13 @@ BEGIN
 		END IF;
 	END IF;
 	IF m IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = 'ValidationException: ' || m,
-			DETAIL = jsonb_build_object('__type', 'com.amazon.coral.validate#ValidationException', 'message', m)::text,
-			HINT = 'Get a shard iterator from GetShardIterator; GetRecords returns at most 1000 records per call.';
+		PERFORM orders_stream.aws_error('ValidationException', m,
+			'Get a shard iterator from GetShardIterator; GetRecords returns at most 1000 records per call.');
 	END IF;
 	IF issued < now_ms - 15 * 60 * 1000 THEN
 		m := 'Iterator expired: shard iterators are valid for 15 minutes';
-		RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
-			MESSAGE = 'ExpiredIteratorException: ' || m,
-			DETAIL = jsonb_build_object('__type', 'com.amazonaws.dynamodb.v20120810#ExpiredIteratorException', 'message', m)::text,
-			HINT = 'Get a new one with GetShardIterator, AFTER_SEQUENCE_NUMBER the last SequenceNumber read.';
+		PERFORM orders_stream.aws_error('ExpiredIteratorException', m,
+			'Get a new one with GetShardIterator, AFTER_SEQUENCE_NUMBER the last SequenceNumber read.');
 	END IF;
 	SELECT * INTO s FROM orders_stream.readable_streams r WHERE r.stream_arn = arn AND r.readable;
 	IF NOT FOUND THEN
@@ -325,19 +304,15 @@ BEGIN
 	END IF;
 	IF s.shard_id <> it->>'s' THEN
 		m := format('Requested resource not found: Shard: %s in Stream: %s not found', it->>'s', arn);
-		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
-			MESSAGE = 'ResourceNotFoundException: ' || m,
-			DETAIL = jsonb_build_object('__type', 'com.amazonaws.dynamodb.v20120810#ResourceNotFoundException', 'message', m)::text,
-			HINT = 'orders_stream."DescribeStream"(arn) lists the shards of a stream.';
+		PERFORM orders_stream.aws_error('ResourceNotFoundException', m,
+			'orders_stream."DescribeStream"(arn) lists the shards of a stream.');
 	END IF;
 
 	pos := it->>'p';
 	IF pos <> '' AND (pos < s.trim_point OR (inclusive AND pos = s.trim_point)) THEN
 		m := format('the shard iterator points before the trim horizon of stream %s', arn);
-		RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
-			MESSAGE = 'TrimmedDataAccessException: ' || m,
-			DETAIL = jsonb_build_object('__type', 'com.amazonaws.dynamodb.v20120810#TrimmedDataAccessException', 'message', m)::text,
-			HINT = 'Records are kept for orders_stream.retention, then trimmed; start again from TRIM_HORIZON.';
+		PERFORM orders_stream.aws_error('TrimmedDataAccessException', m,
+			'Records are kept for orders_stream.retention, then trimmed; start again from TRIM_HORIZON.');
 	END IF;
 	IF pos < s.trim_point THEN
 		pos := s.trim_point;
@@ -404,10 +379,8 @@ DECLARE
 BEGIN
 	IF op IS NULL OR op NOT IN ('ListStreams', 'DescribeStream', 'GetShardIterator', 'GetRecords') THEN
 		m := format('Unknown operation %s', coalesce(quote_literal(operation), 'null'));
-		RAISE EXCEPTION USING ERRCODE = 'undefined_function',
-			MESSAGE = 'UnknownOperationException: ' || m,
-			DETAIL = jsonb_build_object('__type', 'com.amazon.coral.service#UnknownOperationException', 'message', m)::text,
-			HINT = 'The operations of DynamoDB Streams are ListStreams, DescribeStream, GetShardIterator and GetRecords.';
+		PERFORM orders_stream.aws_error('UnknownOperationException', m,
+			'The operations of DynamoDB Streams are ListStreams, DescribeStream, GetShardIterator and GetRecords.');
 	END IF;
 	IF jsonb_typeof(r) <> 'object' THEN
 		m := 'the request body must be a JSON object';
@@ -433,10 +406,8 @@ BEGIN
 		END LOOP;
 	END IF;
 	IF m IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'invalid_text_representation',
-			MESSAGE = 'SerializationException: ' || m,
-			DETAIL = jsonb_build_object('__type', 'com.amazon.coral.service#SerializationException', 'message', m)::text,
-			HINT = 'Send the request members as the DynamoDB Streams API reference types them.';
+		PERFORM orders_stream.aws_error('SerializationException', m,
+			'Send the request members as the DynamoDB Streams API reference types them.');
 	END IF;
 	CASE op
 		WHEN 'ListStreams' THEN

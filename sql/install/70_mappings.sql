@@ -251,15 +251,7 @@ SELECT m.uuid,
 				   AND w.epoch OPERATOR(pg_catalog.=) x.epoch AND w.lane OPERATOR(pg_catalog.=) x.lane
 				 WHERE x.mapping_uuid OPERATOR(pg_catalog.=) m.uuid) l,
 	   LATERAL (SELECT a.relowner AS owner,
-					   /* as orders_stream_internal.may_read(); a dropped table's records stay the mapping's */
-					   (SELECT COALESCE(pg_catalog.bool_and(
-								   pg_catalog.has_table_privilege(a.relowner, c.oid, 'SELECT')
-								   AND (NOT c.relrowsecurity OR r.rolsuper OR r.rolbypassrls
-										OR (NOT c.relforcerowsecurity
-											AND pg_catalog.pg_has_role(a.relowner, c.relowner, 'USAGE')))), true)
-						  FROM pg_catalog.pg_class c, pg_catalog.pg_roles r
-						 WHERE c.oid OPERATOR(pg_catalog.=) s.relid
-						   AND r.oid OPERATOR(pg_catalog.=) a.relowner) AS reads
+					   orders_stream.may_read(a.relowner, s.relid, if_dropped => true) AS reads
 				  FROM pg_catalog.pg_class a
 				 WHERE a.oid OPERATOR(pg_catalog.=) m.anchor) o
  WHERE pg_catalog.pg_has_role(o.owner, 'USAGE');
@@ -283,29 +275,29 @@ BEGIN
 		SELECT s.stream_id, s.stream_arn, s.relid INTO stream_id, stream_arn, relid
 		  FROM orders_stream.streams s WHERE s.stream_arn = event_source;
 		IF NOT FOUND THEN
-			RAISE EXCEPTION 'ResourceNotFoundException: stream "%" does not exist', event_source
-				USING ERRCODE = 'undefined_object',
-					  HINT = 'orders_stream.list_streams() shows the stream ARNs of this database.';
+			PERFORM orders_stream.aws_error('ResourceNotFoundException',
+				pg_catalog.format('stream "%s" does not exist', event_source),
+				'orders_stream.list_streams() shows the stream ARNs of this database.');
 		END IF;
 	ELSE
 		IF tbl IS NULL THEN
-			RAISE EXCEPTION 'InvalidParameterValueException: event_source "%" is neither a table nor a stream ARN', event_source
-				USING ERRCODE = 'invalid_parameter_value',
-					  HINT = 'Pass a table with an enabled stream, or a stream ARN from orders_stream.list_streams().';
+			PERFORM orders_stream.aws_error('InvalidParameterValueException',
+				pg_catalog.format('event_source "%s" is neither a table nor a stream ARN', event_source),
+				'Pass a table with an enabled stream, or a stream ARN from orders_stream.list_streams().');
 		END IF;
 		SELECT s.stream_id, s.stream_arn, s.relid INTO stream_id, stream_arn, relid
 		  FROM orders_stream.streams s WHERE s.relid = tbl AND s.disabled_at IS NULL;
 		IF NOT FOUND THEN
-			RAISE EXCEPTION 'InvalidParameterValueException: table "%" has no enabled stream', tbl
-				USING ERRCODE = 'object_not_in_prerequisite_state',
-					  HINT = format('Enable one first: SELECT orders_stream.enable_stream(%L, ''NEW_IMAGE'');', tbl::text);
+			PERFORM orders_stream.aws_error('InvalidParameterValueException',
+				pg_catalog.format('table "%s" has no enabled stream', tbl),
+				format('Enable one first: SELECT orders_stream.enable_stream(%L, ''NEW_IMAGE'');', tbl::text));
 		END IF;
 	END IF;
 	/* checked before anything else is computed from the stream */
-	IF NOT orders_stream_internal.may_read(caller, relid) THEN
-		RAISE EXCEPTION 'AccessDeniedException: permission denied to read stream "%"', stream_arn
-			USING ERRCODE = 'insufficient_privilege',
-				  HINT = 'A mapping reads the stream as its creator, who needs SELECT on the table and, if it has row-level security, to bypass it.';
+	IF NOT orders_stream.may_read(caller, relid) THEN
+		PERFORM orders_stream.aws_error('AccessDeniedException',
+			pg_catalog.format('permission denied to read stream "%s"', stream_arn),
+			'A mapping reads the stream as its creator, who needs SELECT on the table and, if it has row-level security, to bypass it.');
 	END IF;
 END
 $$;
@@ -319,11 +311,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF value IS NULL OR ((value < low OR value > high) AND value IS DISTINCT FROM also_allowed) THEN
-		RAISE EXCEPTION 'InvalidParameterValueException: % must be %between % and %, got %',
-			name, CASE WHEN also_allowed IS NULL THEN '' ELSE also_allowed || ' or ' END,
-			low, high, coalesce(value::text, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'The ranges are AWS Lambda''s for DynamoDB event sources.';
+		PERFORM orders_stream.aws_error('InvalidParameterValueException',
+			pg_catalog.format('%s must be %sbetween %s and %s, got %s', name, CASE WHEN also_allowed IS NULL THEN '' ELSE also_allowed || ' or ' END, low, high, coalesce(value::text, 'NULL')),
+			'The ranges are AWS Lambda''s for DynamoDB event sources.');
 	END IF;
 END
 $$;
@@ -342,21 +332,30 @@ BEGIN
 	PERFORM orders_stream_internal.check_range('parallelization_factor', m.parallelization_factor, 1, 10);
 	PERFORM orders_stream_internal.check_range('tumbling_window_in_seconds', m.tumbling_window_in_seconds, 0, 900);
 	IF m.function_response_types IS NULL OR NOT m.function_response_types <@ ARRAY['ReportBatchItemFailures'] THEN
-		RAISE EXCEPTION 'InvalidParameterValueException: function_response_types must be empty or {ReportBatchItemFailures}, got %',
-			m.function_response_types
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'ReportBatchItemFailures is the only response type of stream event sources.';
+		PERFORM orders_stream.aws_error('InvalidParameterValueException',
+			pg_catalog.format('function_response_types must be empty or {ReportBatchItemFailures}, got %s', m.function_response_types),
+			'ReportBatchItemFailures is the only response type of stream event sources.');
 	END IF;
 	IF m.enabled IS NULL OR m.bisect_batch_on_function_error IS NULL THEN
-		RAISE EXCEPTION 'InvalidParameterValueException: enabled and bisect_batch_on_function_error must not be NULL'
-			USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass true or false.';
+		PERFORM orders_stream.aws_error('InvalidParameterValueException',
+			'enabled and bisect_batch_on_function_error must not be NULL',
+			'Pass true or false.');
 	END IF;
 END
 $$;
 
 /*
- * The function must take the event and belong to the caller (or to a role
- * the caller is a member of), as an AWS mapping names a function of its own
+ * Errors unless the function may be a mapping's target (one jsonb argument,
+ * one value): src/security.c, which delivery checks before every call.
+ */
+CREATE FUNCTION orders_stream_internal.check_target(function_name regprocedure)
+RETURNS void
+LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'orders_stream_check_target';
+
+/*
+ * The function must be a target and belong to the caller (or to a role the
+ * caller is a member of), as an AWS mapping names a function of its own
  * account: a (stream, function) pair is unique, so a mapping of someone
  * else's function would squat its owner's pair.
  */
@@ -365,20 +364,12 @@ RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	p pg_proc;
 BEGIN
-	SELECT * INTO p FROM pg_proc WHERE oid = function_name;
-	IF p.pronargs <> 1 OR p.proargtypes[0] <> 'jsonb'::regtype OR p.proretset OR p.prokind <> 'f' THEN
-		RAISE EXCEPTION 'InvalidParameterValueException: function % cannot be an event source mapping target', function_name
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = 'It must take exactly one jsonb argument (the event {"Records": [...]}) and return a single value.',
-				  HINT = 'Declare it as FUNCTION f(event jsonb) RETURNS jsonb (or void).';
-	END IF;
-	IF NOT pg_has_role(caller, p.proowner, 'USAGE') THEN
-		RAISE EXCEPTION 'AccessDeniedException: function % is not yours', function_name
-			USING ERRCODE = 'insufficient_privilege',
-				  HINT = 'A mapping invokes a function owned by its creator (or by a role the creator is a member of).';
+	PERFORM orders_stream_internal.check_target(function_name);
+	IF NOT pg_has_role(caller, (SELECT p.proowner FROM pg_proc p WHERE p.oid = function_name), 'USAGE') THEN
+		PERFORM orders_stream.aws_error('AccessDeniedException',
+			pg_catalog.format('function %s is not yours', function_name),
+			'A mapping invokes a function owned by its creator (or by a role the creator is a member of).');
 	END IF;
 	IF NOT has_function_privilege(caller, function_name, 'EXECUTE') THEN
 		RAISE EXCEPTION 'permission denied for function %', function_name
@@ -425,17 +416,13 @@ BEGIN
 	  LEFT JOIN pg_class c ON c.oid = e.anchor
 	 WHERE e.stream_id = m.stream_id AND e.function_oid = m.function_oid AND e.uuid <> m.uuid;
 	IF FOUND AND visible THEN
-		RAISE EXCEPTION 'ResourceConflictException: an event source mapping of stream "%" to function % exists already',
-			m.event_source_arn, m.function_oid::regprocedure
-			USING ERRCODE = 'duplicate_object',
-				  DETAIL = format('Mapping %s.', other),
-				  HINT = 'Change that mapping with orders_stream.update_event_source_mapping(), or delete it first.';
+		PERFORM orders_stream.aws_error('ResourceConflictException',
+			pg_catalog.format('an event source mapping of stream "%s" to function %s exists already', m.event_source_arn, m.function_oid::regprocedure),
+			pg_catalog.format('It is mapping %s: change it with orders_stream.update_event_source_mapping(), or delete it first.', other));
 	ELSIF FOUND THEN
-		RAISE EXCEPTION 'ResourceConflictException: an event source mapping of stream "%" to function % exists already',
-			m.event_source_arn, m.function_oid::regprocedure
-			USING ERRCODE = 'duplicate_object',
-				  DETAIL = 'Another role owns it.',
-				  HINT = 'A stream has one mapping per function; the roles sharing the function''s owner decide whose it is.';
+		PERFORM orders_stream.aws_error('ResourceConflictException',
+			pg_catalog.format('an event source mapping of stream "%s" to function %s exists already', m.event_source_arn, m.function_oid::regprocedure),
+			'Another role owns it: a stream has one mapping per function, and the roles sharing the function''s owner decide whose it is.');
 	END IF;
 END
 $$;
@@ -453,9 +440,9 @@ BEGIN
 	  JOIN pg_class c ON c.oid = e.anchor
 	 WHERE e.uuid = mapping AND pg_has_role(caller, c.relowner, 'USAGE');
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'ResourceNotFoundException: event source mapping % does not exist', coalesce(mapping::text, 'NULL')
-			USING ERRCODE = 'undefined_object',
-				  HINT = 'orders_stream.list_event_source_mappings() lists the mappings you own.';
+		PERFORM orders_stream.aws_error('ResourceNotFoundException',
+			pg_catalog.format('event source mapping %s does not exist', coalesce(mapping::text, 'NULL')),
+			'orders_stream.list_event_source_mappings() lists the mappings you own.');
 	END IF;
 	RETURN m;
 END
@@ -534,9 +521,9 @@ DECLARE
 	m orders_stream_internal.event_source_mappings;
 BEGIN
 	IF event_source IS NULL OR function_name IS NULL THEN
-		RAISE EXCEPTION 'InvalidParameterValueException: event_source and function_name are required'
-			USING ERRCODE = 'null_value_not_allowed',
-				  HINT = 'Pass the streamed table (or its stream ARN) and the aggregator function.';
+		PERFORM orders_stream.aws_error('InvalidParameterValueException',
+			'event_source and function_name are required',
+			'Pass the streamed table (or its stream ARN) and the aggregator function.');
 	END IF;
 	IF event_source NOT LIKE 'arn:%' THEN
 		/* a table name means what it means to the caller: its search_path, for this lookup only */
@@ -552,10 +539,9 @@ BEGIN
 	src := orders_stream_internal.resolve_event_source(caller, event_source, tbl);
 	PERFORM orders_stream_internal.check_function(caller, function_name);
 	IF starting_position IS NULL OR starting_position NOT IN ('TRIM_HORIZON', 'LATEST') THEN
-		RAISE EXCEPTION 'InvalidParameterValueException: starting_position must be TRIM_HORIZON or LATEST, got %',
-			coalesce(starting_position, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'DynamoDB event sources need a starting position, as in CDK''s startingPosition.';
+		PERFORM orders_stream.aws_error('InvalidParameterValueException',
+			pg_catalog.format('starting_position must be TRIM_HORIZON or LATEST, got %s', coalesce(starting_position, 'NULL')),
+			'DynamoDB event sources need a starting position, as in CDK''s startingPosition.');
 	END IF;
 	m.uuid := gen_random_uuid();
 	m.stream_id := src.stream_id;
@@ -734,16 +720,16 @@ BEGIN
 		/* the caller's search_path names the table: no SET clause, qualified names */
 		tbl := pg_catalog.to_regclass(event_source);
 		IF tbl IS NULL THEN
-			RAISE EXCEPTION 'InvalidParameterValueException: event_source "%" is neither a table nor a stream ARN', event_source
-				USING ERRCODE = 'invalid_parameter_value',
-					  HINT = 'Pass a table with an enabled stream, or a stream ARN from orders_stream.list_streams().';
+			PERFORM orders_stream.aws_error('InvalidParameterValueException',
+				pg_catalog.format('event_source "%s" is neither a table nor a stream ARN', event_source),
+				'Pass a table with an enabled stream, or a stream ARN from orders_stream.list_streams().');
 		END IF;
 		SELECT s.stream_arn INTO arn FROM orders_stream.readable_streams s
 		 WHERE s.relid OPERATOR(pg_catalog.=) tbl AND s.enabled;
 		IF NOT FOUND THEN
-			RAISE EXCEPTION 'InvalidParameterValueException: table "%" has no enabled stream', tbl
-				USING ERRCODE = 'object_not_in_prerequisite_state',
-					  HINT = pg_catalog.format('Enable one first: SELECT orders_stream.enable_stream(%L, ''NEW_IMAGE'');', tbl::text);
+			PERFORM orders_stream.aws_error('InvalidParameterValueException',
+				pg_catalog.format('table "%s" has no enabled stream', tbl),
+				pg_catalog.format('Enable one first: SELECT orders_stream.enable_stream(%L, ''NEW_IMAGE'');', tbl::text));
 		END IF;
 	END IF;
 	RETURN QUERY
@@ -767,9 +753,9 @@ BEGIN
 	SELECT s.configuration INTO config FROM orders_stream.event_source_mapping_status s
 	 WHERE s.uuid OPERATOR(pg_catalog.=) mapping;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'ResourceNotFoundException: event source mapping % does not exist', coalesce(mapping::text, 'NULL')
-			USING ERRCODE = 'undefined_object',
-				  HINT = 'orders_stream.list_event_source_mappings() lists the mappings you own.';
+		PERFORM orders_stream.aws_error('ResourceNotFoundException',
+			pg_catalog.format('event source mapping %s does not exist', coalesce(mapping::text, 'NULL')),
+			'orders_stream.list_event_source_mappings() lists the mappings you own.');
 	END IF;
 	RETURN config;
 END
@@ -799,8 +785,8 @@ DECLARE
 	last_uuid uuid;
 BEGIN
 	IF lim OPERATOR(pg_catalog.<) 1 OR lim OPERATOR(pg_catalog.>) 10000 THEN
-		RAISE EXCEPTION 'InvalidParameterValueException: MaxItems must be between 1 and 10000, got %', lim
-			USING ERRCODE = 'invalid_parameter_value', DETAIL = '{"__type": "InvalidParameterValueException"}';
+		PERFORM orders_stream.aws_error('InvalidParameterValueException',
+			pg_catalog.format('MaxItems must be between 1 and 10000, got %s', lim));
 	END IF;
 	IF "Marker" IS NOT NULL THEN
 		BEGIN
@@ -810,8 +796,8 @@ BEGIN
 			after_time := NULL;
 		END;
 		IF after_time IS NULL OR after_uuid IS NULL THEN
-			RAISE EXCEPTION 'InvalidParameterValueException: Marker "%" is not one that ListEventSourceMappings returned', "Marker"
-				USING ERRCODE = 'invalid_parameter_value', DETAIL = '{"__type": "InvalidParameterValueException"}';
+			PERFORM orders_stream.aws_error('InvalidParameterValueException',
+				pg_catalog.format('Marker "%s" is not one that ListEventSourceMappings returned', "Marker"));
 		END IF;
 	END IF;
 	SELECT pg_catalog.array_agg(x.configuration ORDER BY x.t, x.uuid),
@@ -880,18 +866,18 @@ BEGIN
 		factor := coalesce((request OPERATOR(pg_catalog.->>) 'ParallelizationFactor')::pg_catalog.int4, 1);
 		tumbling := coalesce((request OPERATOR(pg_catalog.->>) 'TumblingWindowInSeconds')::pg_catalog.int4, 0);
 	EXCEPTION WHEN data_exception THEN
-		RAISE EXCEPTION 'InvalidParameterValueException: a member of the CreateEventSourceMapping request has the wrong type'
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = pg_catalog.jsonb_build_object('__type', 'InvalidParameterValueException', 'message', SQLERRM)::text,
-				  HINT = 'BatchSize and the other counts are integers, BisectBatchOnFunctionError and Enabled booleans, FunctionResponseTypes a list of strings.';
+		PERFORM orders_stream.aws_error('InvalidParameterValueException',
+			'a member of the CreateEventSourceMapping request has the wrong type',
+			'BatchSize and the other counts are integers, BisectBatchOnFunctionError and Enabled booleans, FunctionResponseTypes a list of strings ('
+			OPERATOR(pg_catalog.||) SQLERRM OPERATOR(pg_catalog.||) ').');
 	END;
 	IF fn IS NOT NULL THEN
 		proc := pg_catalog.to_regprocedure(fn OPERATOR(pg_catalog.||) '(jsonb)');
 	END IF;
 	IF proc IS NULL THEN
-		RAISE EXCEPTION 'ResourceNotFoundException: function "%" (taking jsonb) does not exist', fn
-			USING ERRCODE = 'undefined_function', DETAIL = '{"__type": "ResourceNotFoundException"}',
-				  HINT = 'FunctionName is a function f(event jsonb), by name or as FunctionArn.';
+		PERFORM orders_stream.aws_error('ResourceNotFoundException',
+			pg_catalog.format('function "%s" (taking jsonb) does not exist', fn),
+			'FunctionName is a function f(event jsonb), by name or as FunctionArn.');
 	END IF;
 	/*
 	 * two statements: get_event_source_mapping() is STABLE, so within the
@@ -938,17 +924,17 @@ BEGIN
 	 */
 	PERFORM FROM orders_stream.event_source_mappings e WHERE e.uuid = mapping;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'ResourceNotFoundException: event source mapping % does not exist', coalesce(mapping::text, 'NULL')
-			USING ERRCODE = 'undefined_object',
-				  HINT = 'orders_stream.list_event_source_mappings() lists the mappings you own.';
+		PERFORM orders_stream.aws_error('ResourceNotFoundException',
+			pg_catalog.format('event source mapping %s does not exist', coalesce(mapping::text, 'NULL')),
+			'orders_stream.list_event_source_mappings() lists the mappings you own.');
 	END IF;
 	PERFORM orders_stream.wait_for_capture(timeout);
 	SELECT s.latest_sequence_number INTO target
 	  FROM orders_stream.event_source_mapping_status s WHERE s.uuid = mapping;
 	IF target IS NULL THEN
-		RAISE EXCEPTION 'AccessDeniedException: the owner of event source mapping % may not read its stream', mapping
-			USING ERRCODE = 'insufficient_privilege',
-				  HINT = 'The mapping stalls until its owner may SELECT the table again (and bypasses its row-level security).';
+		PERFORM orders_stream.aws_error('AccessDeniedException',
+			pg_catalog.format('the owner of event source mapping %s may not read its stream', mapping),
+			'The mapping stalls until its owner may SELECT the table again (and bypasses its row-level security).');
 	END IF;
 	/*
 	 * Polled, so cheaply: only the columns it needs (the view computes the

@@ -68,9 +68,8 @@ DECLARE
 	r pg_catalog.pg_roles;
 BEGIN
 	IF role IS NULL THEN
-		RAISE EXCEPTION 'ValidationException: role must not be null'
-			USING ERRCODE = 'null_value_not_allowed',
-				  HINT = 'Pass the role the key acts as: orders_stream.create_access_key(''reader'').';
+		PERFORM orders_stream.aws_error('ValidationException', 'role must not be null',
+			'Pass the role the key acts as: orders_stream.create_access_key(''reader'').');
 	END IF;
 	SELECT * INTO r FROM pg_catalog.pg_roles WHERE oid OPERATOR(pg_catalog.=) role;
 	IF caller OPERATOR(pg_catalog.<>) r.oid
@@ -137,9 +136,9 @@ BEGIN
 	   FOR UPDATE;
 	IF NOT FOUND THEN
 		/* the same answer for a key that does not exist and one the caller may not see */
-		RAISE EXCEPTION 'ResourceNotFoundException: access key "%" does not exist', access_key_id
-			USING ERRCODE = 'undefined_object',
-				  HINT = 'orders_stream.access_keys lists the keys of the roles you are a member of.';
+		PERFORM orders_stream.aws_error('ResourceNotFoundException',
+			pg_catalog.format('access key "%s" does not exist', access_key_id),
+			'orders_stream.access_keys lists the keys of the roles you are a member of.');
 	END IF;
 	DELETE FROM orders_stream_internal.access_keys a
 	 WHERE a.access_key_id OPERATOR(pg_catalog.=) k.access_key_id;

@@ -161,7 +161,7 @@ BEGIN
 				RAISE WARNING 'event source mapping % not restored: %', m.uuid,
 					CASE WHEN owner IS NULL THEN 'its anchor sequence (and so its owner) was not restored'
 						 ELSE format('function %s does not exist', m.function_name) END;
-			ELSIF NOT orders_stream_internal.may_read(owner, tbl)
+			ELSIF NOT orders_stream.may_read(owner, tbl)
 				  OR NOT has_function_privilege(owner, m.function_oid, 'EXECUTE') THEN
 				RAISE WARNING 'event source mapping % not restored: role "%" may no longer read table "%" or execute function %',
 					m.uuid, pg_get_userbyid(owner), s.table_name, m.function_name;
