@@ -382,10 +382,10 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 	step->worked = true;
 
 	/* records that match no filter are discarded, as AWS event filtering does */
-	if (m->filters != NIL)
+	if (m->filter_criteria != NULL)
 	{
-		b = filter_batch(m, b);
-		if (b->n == 0)
+		b = filter_batch(m, b, &error);
+		if (error == NULL && b->n == 0)
 		{
 			o.checkpoint = batch_end;
 			o.result = "OK";
@@ -415,7 +415,9 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 		return;
 	}
 
-	if (killed != NULL)
+	if (error != NULL)
+		ok = false;				/* the filters failed on it, before any call */
+	else if (killed != NULL)
 	{
 		error = killed_error(m, killed);
 		ok = false;

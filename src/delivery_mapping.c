@@ -134,7 +134,7 @@ load_lane(const LaneKey *key)
 		return NULL;
 	datum = spi_datum(tup, 20, &isnull);
 	if (!isnull)
-		m->filters = filter_patterns(DatumGetJsonbP(datum));
+		m->filter_criteria = DatumGetJsonbPCopy(datum);
 	m->stream_id = DatumGetInt64(spi_datum(tup, 1, &isnull));
 	m->stream_arn = spi_text(tup, 2);
 	m->shard_id = spi_text(tup, 3);
