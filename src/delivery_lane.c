@@ -416,15 +416,18 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 	}
 
 	if (error != NULL)
-		ok = false;				/* the filters failed on it, before any call */
-	else if (killed != NULL)
-	{
-		error = killed_error(m, killed);
-		ok = false;
-	}
+		ok = false;				/* the filters failed on it: no call */
 	else
-		ok = invoke_batch(m, b, batch_end, &lowest, &error);
-	o.invocations = 1;
+	{
+		if (killed != NULL)
+		{
+			error = killed_error(m, killed);
+			ok = false;
+		}
+		else
+			ok = invoke_batch(m, b, batch_end, &lowest, &error);
+		o.invocations = 1;
+	}
 
 	if (ok && lowest == NULL)
 	{
