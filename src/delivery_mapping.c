@@ -20,7 +20,6 @@
 
 #include "compat.h"
 #include "delivery_internal.h"
-#include "filter.h"
 #include "orders_stream.h"
 
 const char *const lane_state_names[] = {

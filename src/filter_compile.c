@@ -26,6 +26,7 @@
 #define FILTER_HINT "Patterns follow AWS event filtering, e.g. {\"eventName\": [\"INSERT\"], \"dynamodb\": {\"NewImage\": {\"quantity\": {\"N\": [{\"numeric\": [\">\", 5]}]}}}}."
 
 static FilterNode *compile_node(JsonbContainer *obj, bool in_or);
+static void invalid_pattern(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
 
 static void
 invalid_criteria(const char *message)
@@ -34,7 +35,7 @@ invalid_criteria(const char *message)
 }
 
 /* A pattern that event-ruler's compiler refuses, with its message. */
-static void pg_attribute_printf(1, 2) pg_attribute_noreturn()
+static void
 invalid_pattern(const char *fmt,...)
 {
 	char		message[1024];

@@ -59,6 +59,7 @@ filter_fold_case(const char *s, int len)
 	while (i < len)
 	{
 		int			clen = pg_utf_mblen((const unsigned char *) s + i);
+		pg_wchar	c;
 
 		if (ctype == (locale_t) 0 || (unsigned char) s[i] < 0x80 || i + clen > len)
 		{
@@ -66,14 +67,11 @@ filter_fold_case(const char *s, int len)
 			i++;
 			continue;
 		}
-		{
-			pg_wchar	c = utf8_to_unicode((const unsigned char *) s + i);
-
-			c = (pg_wchar) towlower_l(towupper_l((wint_t) c, ctype), ctype);
-			unicode_to_utf8(c, (unsigned char *) out + o);
-			o += pg_utf_mblen((unsigned char *) out + o);
-			i += clen;
-		}
+		c = utf8_to_unicode((const unsigned char *) s + i);
+		c = (pg_wchar) towlower_l(towupper_l((wint_t) c, ctype), ctype);
+		unicode_to_utf8(c, (unsigned char *) out + o);
+		o += pg_utf_mblen((unsigned char *) out + o);
+		i += clen;
 	}
 	out[o] = '\0';
 	folded.data = out;
