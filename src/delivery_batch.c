@@ -14,6 +14,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/portal.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
@@ -172,34 +173,64 @@ stream_high_water(Mapping *m)
 	return isnull ? NULL : TextDatumGetCString(newest);
 }
 
-/* The records of a batch that match the mapping's filters, parsed. */
+/*
+ * The records of a batch that match the mapping's filters, parsed.  No
+ * filter may stall a mapping: whatever compiling or matching raises (a
+ * pattern stored before validation refused it, say) is returned in *error,
+ * and the batch is then handled as one the function failed on, retried and
+ * sent to the failures by the mapping's rules.  Matching touches nothing
+ * but memory, so a subtransaction per batch is enough to recover.
+ */
 Batch *
-filter_batch(Mapping *m, Batch *b)
+filter_batch(Mapping *m, Batch *b, ErrorData **error)
 {
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Batch	   *volatile all = b;
 	Batch	   *kept = palloc0(sizeof(Batch));
-	RecordJsonbParser *parser;
-	int			i;
 
 	kept->seqs = palloc(sizeof(char *) * b->n);
 	kept->arrivals = palloc(sizeof(TimestampTz) * b->n);
 	kept->records = palloc(sizeof(char *) * b->n);
 	kept->lengths = palloc(sizeof(int) * b->n);
 	kept->parsed = palloc(sizeof(Jsonb *) * b->n);
-	parser = record_jsonb_parser();
-	for (i = 0; i < b->n; i++)
+	*error = NULL;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
 	{
-		Jsonb	   *record = record_jsonb(parser, b->records[i]);
+		FilterCriteria *criteria = filter_compile_cached(m->filter_criteria);
+		RecordJsonbParser *parser = record_jsonb_parser();
+		int			i;
 
-		if (!filter_matches(m->filters, record))
-			continue;
-		kept->seqs[kept->n] = b->seqs[i];
-		kept->arrivals[kept->n] = b->arrivals[i];
-		kept->records[kept->n] = b->records[i];
-		kept->lengths[kept->n] = b->lengths[i];
-		kept->parsed[kept->n] = record;
-		kept->n++;
+		for (i = 0; i < b->n; i++)
+		{
+			Jsonb	   *record = record_jsonb(parser, b->records[i]);
+
+			if (!filter_matches(criteria, record))
+				continue;
+			kept->seqs[kept->n] = b->seqs[i];
+			kept->arrivals[kept->n] = b->arrivals[i];
+			kept->records[kept->n] = b->records[i];
+			kept->lengths[kept->n] = b->lengths[i];
+			kept->parsed[kept->n] = record;
+			kept->n++;
+		}
+		ReleaseCurrentSubTransaction();
 	}
-	kept->window = b->window;
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		*error = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	if (*error != NULL)
+		return all;
+	kept->window = all->window;
 	return kept;
 }
 

@@ -19,6 +19,7 @@
 
 #include "executor/spi.h"
 #include "nodes/pg_list.h"
+#include "utils/jsonb.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -96,7 +97,7 @@ typedef struct Mapping
 	int			max_retries;
 	int			max_age_secs;
 	bool		report_item_failures;
-	List	   *filters;		/* parsed FilterCriteria patterns, or NIL */
+	Jsonb	   *filter_criteria;	/* FilterCriteria, or NULL */
 	/* the lane */
 	int			epoch;
 	int			lane;
@@ -213,7 +214,7 @@ extern void note_internal_error(const LaneKey *key, const char *message);
 /* delivery_batch.c */
 extern Batch *fetch_batch(Mapping *m, const char *until);
 extern char *stream_high_water(Mapping *m);
-extern Batch *filter_batch(Mapping *m, Batch *b);
+extern Batch *filter_batch(Mapping *m, Batch *b, ErrorData **error);
 extern Jsonb *build_event(void *arg);
 
 /* delivery_invoke.c */

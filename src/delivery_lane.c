@@ -361,10 +361,10 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 	step->worked = true;
 
 	/* records that match no filter are discarded, as AWS event filtering does */
-	if (m->filters != NIL)
+	if (m->filter_criteria != NULL)
 	{
-		b = filter_batch(m, b);
-		if (b->n == 0)
+		b = filter_batch(m, b, &error);
+		if (error == NULL && b->n == 0)
 		{
 			o.checkpoint = batch_end;
 			o.result = "OK";
@@ -394,14 +394,19 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 		return;
 	}
 
-	if (killed != NULL)
-	{
-		error = killed_error(m, killed);
-		ok = false;
-	}
+	if (error != NULL)
+		ok = false;				/* the filters failed on it: no call */
 	else
-		ok = invoke_batch(m, b, batch_end, &lowest, &error);
-	o.invocations = 1;
+	{
+		if (killed != NULL)
+		{
+			error = killed_error(m, killed);
+			ok = false;
+		}
+		else
+			ok = invoke_batch(m, b, batch_end, &lowest, &error);
+		o.invocations = 1;
+	}
 
 	if (ok && lowest == NULL)
 	{

@@ -20,7 +20,6 @@
 
 #include "compat.h"
 #include "delivery_internal.h"
-#include "filter.h"
 #include "orders_stream.h"
 
 const char *const lane_state_names[] = {
@@ -134,7 +133,7 @@ load_lane(const LaneKey *key)
 		return NULL;
 	datum = spi_datum(tup, 20, &isnull);
 	if (!isnull)
-		m->filters = filter_patterns(DatumGetJsonbP(datum));
+		m->filter_criteria = DatumGetJsonbPCopy(datum);
 	m->stream_id = DatumGetInt64(spi_datum(tup, 1, &isnull));
 	m->stream_arn = spi_text(tup, 2);
 	m->shard_id = spi_text(tup, 3);

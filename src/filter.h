@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * filter.h
- *	  AWS event filtering patterns for event source mappings.
+ *	  AWS event filtering (FilterCriteria) for event source mappings:
+ *	  patterns compiled once, then matched against many records.
  *-------------------------------------------------------------------------
  */
 #ifndef ORDERS_STREAM_FILTER_H
@@ -8,13 +9,20 @@
 
 #include "postgres.h"
 
-#include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
-/* The parsed patterns of {"Filters": [{"Pattern": "..."}]}; errors if invalid. */
-extern List *filter_patterns(Jsonb *criteria);
+typedef struct FilterCriteria FilterCriteria;
 
-/* Whether a record matches any pattern (true for no patterns). */
-extern bool filter_matches(List *patterns, Jsonb *record);
+/*
+ * {"Filters": [{"Pattern": "..."}]}, validated as AWS validates it and
+ * compiled in CurrentMemoryContext; InvalidParameterValueException if invalid.
+ */
+extern FilterCriteria *filter_compile(Jsonb *criteria);
+
+/* filter_compile(), remembered by the criteria's bytes for this backend. */
+extern FilterCriteria *filter_compile_cached(Jsonb *criteria);
+
+/* Whether a record matches any pattern of the criteria. */
+extern bool filter_matches(const FilterCriteria *criteria, Jsonb *record);
 
 #endif							/* ORDERS_STREAM_FILTER_H */
