@@ -20,7 +20,7 @@
 #include "delivery_internal.h"
 #include "filter.h"
 #include "orders_stream.h"
-#include "record_jsonb.h"
+#include "delivery_record.h"
 #include "record_store.h"
 #include "workers.h"
 
@@ -39,10 +39,10 @@ static SPIPlanPtr high_water_plan = NULL;
  * in what is left of that limit were their records as large as the largest
  * so far: a fetch call per record cost more than the record, and a chunk
  * of large records must not hold many times the limit in memory.  Read in
- * the transaction's snapshot, as stream_high_water() is.
+ * the transaction's snapshot, as delivery_batch_high_water() is.
  */
 Batch *
-fetch_batch(Mapping *m, const char *until)
+delivery_batch_fetch(Mapping *m, const char *until)
 {
 	Oid			argtypes[7] = {INT8OID, TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID,
 	TIMESTAMPTZOID};
@@ -148,11 +148,11 @@ fetch_batch(Mapping *m, const char *until)
 
 /*
  * The newest SequenceNumber of the mapping's stream, in the transaction's
- * snapshot (that of fetch_batch()), or NULL.  A lane that fetched nothing
+ * snapshot (that of delivery_batch_fetch()), or NULL.  A lane that fetched nothing
  * has delivered every one of its records up to it.
  */
 char *
-stream_high_water(Mapping *m)
+delivery_batch_high_water(Mapping *m)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1];
@@ -174,10 +174,10 @@ stream_high_water(Mapping *m)
 
 /* The records of a batch that match the mapping's filters, parsed. */
 Batch *
-filter_batch(Mapping *m, Batch *b)
+delivery_batch_filter(Mapping *m, Batch *b)
 {
 	Batch	   *kept = palloc0(sizeof(Batch));
-	RecordJsonbParser *parser;
+	DeliveryRecordParser *parser;
 	int			i;
 
 	kept->seqs = palloc(sizeof(char *) * b->n);
@@ -185,10 +185,10 @@ filter_batch(Mapping *m, Batch *b)
 	kept->records = palloc(sizeof(char *) * b->n);
 	kept->lengths = palloc(sizeof(int) * b->n);
 	kept->parsed = palloc(sizeof(Jsonb *) * b->n);
-	parser = record_jsonb_parser();
+	parser = delivery_record_parser();
 	for (i = 0; i < b->n; i++)
 	{
-		Jsonb	   *record = record_jsonb(parser, b->records[i]);
+		Jsonb	   *record = delivery_record_jsonb(parser, b->records[i]);
 
 		if (!filter_matches(m->filters, record))
 			continue;
@@ -232,12 +232,12 @@ build_window_event(Batch *b)
 	appendStringInfoChar(&buf, ']');
 	window_append_event(&buf, b->window);
 	appendStringInfoChar(&buf, '}');
-	return record_jsonb(record_jsonb_parser(), buf.data);
+	return delivery_record_jsonb(delivery_record_parser(), buf.data);
 }
 
 /*
  * The Lambda event of a batch (a DeliveryEventBuilder): {"Records": [...]}
- * as jsonb.  Each record is parsed on its own (or was, by filter_batch())
+ * as jsonb.  Each record is parsed on its own (or was, by delivery_batch_filter())
  * and its jsonb copied into the event's array as it is, as
  * convertJsonbArray() would lay it out: parsing the event's text whole
  * would build the whole batch as a tree of JsonbValues first, many
@@ -246,7 +246,7 @@ build_window_event(Batch *b)
  * depend on where it starts as long as that is int-aligned.
  */
 Jsonb *
-build_event(void *arg)
+delivery_batch_event(void *arg)
 {
 	Batch	   *b = (Batch *) arg;
 	StringInfoData buf;
@@ -256,7 +256,7 @@ build_event(void *arg)
 	JEntry		entry;
 	uint32		total = 0;
 	int			i;
-	RecordJsonbParser *parser;
+	DeliveryRecordParser *parser;
 	MemoryContext record_cxt;
 
 	if (b->window != NULL)
@@ -281,7 +281,7 @@ build_event(void *arg)
 	array_jentries = buf.len;
 	enlargeStringInfo(&buf, sizeof(JEntry) * b->n);
 	buf.len += sizeof(JEntry) * b->n;
-	parser = record_jsonb_parser();
+	parser = delivery_record_parser();
 	/* what parsing one record leaves behind, reset for the next */
 	record_cxt = AllocSetContextCreate(CurrentMemoryContext, "orders_stream event record",
 									   ALLOCSET_DEFAULT_SIZES);
@@ -294,10 +294,10 @@ build_event(void *arg)
 		pad_to_int(&buf);
 		old = MemoryContextSwitchTo(record_cxt);
 		if (b->parsed != NULL ||
-			!record_jsonb_append(parser, b->records[i], b->lengths[i], &buf))
+			!delivery_record_append(parser, b->records[i], b->lengths[i], &buf))
 		{
 			Jsonb	   *record = b->parsed != NULL ? b->parsed[i] :
-				record_jsonb(parser, b->records[i]);
+				delivery_record_jsonb(parser, b->records[i]);
 
 			if (!JB_ROOT_IS_OBJECT(record))
 				elog(ERROR, "stream record %s is not a JSON object", b->seqs[i]);

@@ -19,7 +19,7 @@
 #include "workers.h"
 
 char *
-describe_error(ErrorData *e)
+delivery_failure_describe(ErrorData *e)
 {
 	return psprintf("%s: %s", unpack_sql_state(e->sqlerrcode), e->message ? e->message : "");
 }
@@ -31,7 +31,7 @@ describe_error(ErrorData *e)
  * this worker's search_path may not resolve.
  */
 char *
-function_display_name(Mapping *m)
+delivery_failure_function_name(Mapping *m)
 {
 	char	   *name = get_func_name(m->target.function);
 	char	   *nsp;
@@ -48,7 +48,7 @@ function_display_name(Mapping *m)
  * is the lane's records only, so is its DDBStreamBatchInfo.
  */
 void
-write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
+delivery_failure_write(Mapping *m, Batch *b, int from, int to, const char *condition,
 			  int invoke_count, ErrorData *e)
 {
 	Oid			argtypes[15] = {UUIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
@@ -73,7 +73,7 @@ write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 	values[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(m->uuid));
 	values[1] = ObjectIdGetDatum(m->target.owner);
 	values[2] = CStringGetTextDatum(condition);
-	values[3] = CStringGetTextDatum(function_display_name(m));
+	values[3] = CStringGetTextDatum(delivery_failure_function_name(m));
 	values[4] = CStringGetTextDatum(b->seqs[from]);
 	values[5] = CStringGetTextDatum(b->seqs[to - 1]);
 	values[6] = CStringGetTextDatum(records.data);
@@ -125,7 +125,7 @@ write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 
 /* The error of an invocation whose worker did not survive it. */
 ErrorData *
-killed_error(Mapping *m, const KilledInvocation *killed)
+delivery_failure_killed_error(Mapping *m, const KilledInvocation *killed)
 {
 	ErrorData  *e = palloc0(sizeof(ErrorData));
 
@@ -134,14 +134,14 @@ killed_error(Mapping *m, const KilledInvocation *killed)
 	{
 		e->sqlerrcode = ERRCODE_QUERY_CANCELED;
 		e->message = psprintf("function %s timed out after %d ms and ignored the cancel: its worker was terminated",
-							  function_display_name(m), killed->timeout_ms);
+							  delivery_failure_function_name(m), killed->timeout_ms);
 		e->hint = pstrdup("Let the function end when cancelled (do not catch query_canceled), or raise orders_stream.function_timeout.");
 	}
 	else
 	{
 		e->sqlerrcode = ERRCODE_ADMIN_SHUTDOWN;
 		e->message = psprintf("the delivery worker exited while function %s ran",
-							  function_display_name(m));
+							  delivery_failure_function_name(m));
 	}
 	return e;
 }

@@ -2,7 +2,8 @@
  * delivery_mapping.c
  *	  The mapping and lane rows: loading a lane with its mapping's
  *	  configuration, and saving the outcome of a step with the optimistic
- *	  xmin checks (neither row is locked while the function runs).
+ *	  xmin checks (neither row is locked while the function runs); and a
+ *	  new mapping's owner anchor.
  *
  * Every query here runs in a delivery worker, whose search_path is
  * pg_catalog, pg_temp; they are schema-qualified all the same, and kept as
@@ -11,30 +12,39 @@
  */
 #include "postgres.h"
 
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
 #include "delivery_internal.h"
 #include "filter.h"
 #include "orders_stream.h"
+#include "security.h"
 
-const char *const lane_state_names[] = {
+/* The stored states' names, as event_source_mapping_lanes.state holds them. */
+static const char *const lane_state_names[] = {
 	[LANE_READY] = "READY",
-	[LANE_BATCHING] = "BATCHING",
 	[LANE_BACKOFF] = "BACKOFF",
 	[LANE_BISECTING] = "BISECTING",
 	[LANE_STALLED] = "STALLED",
 	[LANE_WAITING_EPOCH] = "WAITING_EPOCH",
-	[LANE_WAITING_WINDOW] = "WAITING_WINDOW",
 	[LANE_DRAINED] = "DRAINED"
 };
 
-LaneState
+static LaneState
 lane_state_from_name(const char *name)
 {
 	int			i;
@@ -71,11 +81,11 @@ static SPIPlanPtr error_plan = NULL;
 
 /*
  * Loads a lane and its mapping; NULL if either is gone, the mapping is
- * disabled or the lane drained.  Nothing is locked: save_outcome() checks
+ * disabled or the lane drained.  Nothing is locked: delivery_mapping_save_outcome() checks
  * that neither row has changed since.
  */
 Mapping *
-load_lane(const LaneKey *key)
+delivery_mapping_load_lane(const LaneKey *key)
 {
 	Oid			argtypes[3] = {TEXTOID, INT4OID, INT4OID};
 	Datum		values[3];
@@ -191,7 +201,7 @@ load_lane(const LaneKey *key)
  * new configuration, or no lane.
  */
 void
-save_outcome(Mapping *m, Outcome *o)
+delivery_mapping_save_outcome(Mapping *m, Outcome *o)
 {
 	Oid			argtypes[19] = {TEXTOID, INT4OID, INT4OID, INT8OID, TEXTOID,
 		TEXTOID, INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, INT4OID, INT4OID,
@@ -288,7 +298,7 @@ save_outcome(Mapping *m, Outcome *o)
  * nor keeps the other lanes waiting.  In a transaction of its own.
  */
 void
-note_internal_error(const LaneKey *key, const char *message)
+delivery_mapping_note_error(const LaneKey *key, const char *message)
 {
 	Oid			argtypes[5] = {TEXTOID, INT4OID, INT4OID, TEXTOID, INT4OID};
 	Datum		values[5];
@@ -311,4 +321,37 @@ note_internal_error(const LaneKey *key, const char *message)
 									   5, argtypes, 0),
 						 values, NULL, false, 0) < 0)
 		elog(WARNING, "could not record the error of event source mapping %s", key->mapping);
+}
+
+PG_FUNCTION_INFO_V1(orders_stream_create_anchor);
+
+/*
+ * The owner anchor of a new event source mapping (see 70_mappings.sql): a
+ * sequence owned by the mapping's owner, which the extension's owner alone
+ * can reach.  It depends automatically on the extension, so that DROP
+ * EXTENSION takes it along.  Called by the extension's owner only.
+ */
+Datum
+orders_stream_create_anchor(PG_FUNCTION_ARGS)
+{
+	char	   *mapping = DatumGetCString(DirectFunctionCall1(uuid_out, PG_GETARG_DATUM(0)));
+	Oid			owner = PG_GETARG_OID(1);
+	char	   *name = psprintf("mapping_%s", mapping);
+	char	   *qualified = quote_qualified_identifier(ORDERS_STREAM_INTERNAL_SCHEMA, name);
+	Oid			anchor;
+	ObjectAddress anchor_address;
+	ObjectAddress extension;
+
+	SPI_connect();
+	os_spi_exec(psprintf("CREATE SEQUENCE %s", qualified),
+				0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	os_spi_exec(psprintf("ALTER SEQUENCE %s OWNER TO %s", qualified,
+						 quote_identifier(GetUserNameFromId(owner, false))),
+				0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	SPI_finish();
+	anchor = get_relname_relid(name, get_namespace_oid(ORDERS_STREAM_INTERNAL_SCHEMA, false));
+	ObjectAddressSet(anchor_address, RelationRelationId, anchor);
+	ObjectAddressSet(extension, ExtensionRelationId, get_extension_oid("orders_stream", false));
+	recordDependencyOn(&anchor_address, &extension, DEPENDENCY_AUTO);
+	PG_RETURN_OID(anchor);
 }
