@@ -224,7 +224,8 @@ extern void delivery_pool_dynamic_worker(BackgroundWorker *worker,
 /* delivery_mapping.c */
 extern Mapping *delivery_mapping_load_lane(const LaneKey *key);
 extern void delivery_mapping_save_outcome(Mapping *m, Outcome *o);
-extern void delivery_mapping_note_error(const LaneKey *key, const char *message);
+extern void delivery_mapping_note_error(const LaneKey *key,
+										const char *message);
 
 /* delivery_batch.c */
 extern Batch *delivery_batch_fetch(Mapping *m, const char *until);
@@ -239,12 +240,13 @@ extern void delivery_invoke_in_worker(void);
 extern char *delivery_failure_describe(ErrorData *e);
 extern char *delivery_failure_function_name(Mapping *m);
 extern void delivery_failure_write(Mapping *m, Batch *b, int from, int to,
-						  const char *condition, int invoke_count,
-						  ErrorData *e);
-extern ErrorData *delivery_failure_killed_error(Mapping *m, const KilledInvocation *killed);
+								   const char *condition, int invoke_count,
+								   ErrorData *e);
+extern ErrorData *delivery_failure_killed_error(Mapping *m,
+												const KilledInvocation *killed);
 
 /* delivery_lane.c */
-extern void delivery_lane_step(const LaneKey *key, const KilledInvocation *killed,
-							  LaneStep *step);
+extern void delivery_lane_step(const LaneKey *key,
+							   const KilledInvocation *killed, LaneStep *step);
 
 #endif							/* ORDERS_STREAM_DELIVERY_INTERNAL_H */

@@ -80,19 +80,14 @@ static SPIPlanPtr save_plan = NULL;
 static SPIPlanPtr error_plan = NULL;
 
 /*
- * Loads a lane and its mapping; NULL if either is gone, the mapping is
- * disabled or the lane drained.  Nothing is locked: delivery_mapping_save_outcome() checks
- * that neither row has changed since.
+ * The row of a lane and its mapping (see delivery_mapping_load_lane()), or
+ * NULL.
  */
-Mapping *
-delivery_mapping_load_lane(const LaneKey *key)
+static HeapTuple
+read_lane_row(const LaneKey *key)
 {
 	Oid			argtypes[3] = {TEXTOID, INT4OID, INT4OID};
 	Datum		values[3];
-	HeapTuple	tup;
-	Mapping    *m;
-	bool		isnull;
-	Datum		datum;
 
 	values[0] = CStringGetTextDatum(key->mapping);
 	values[1] = Int32GetDatum(key->epoch);
@@ -123,26 +118,16 @@ delivery_mapping_load_lane(const LaneKey *key)
 						 values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read lane %d.%d of event source mapping %s",
 			 key->epoch, key->lane, key->mapping);
-	if (SPI_processed == 0)
-		return NULL;
-	tup = SPI_tuptable->vals[0];
-	if (!DatumGetBool(spi_datum(tup, 18, &isnull)))
-		return NULL;
+	return SPI_processed > 0 ? SPI_tuptable->vals[0] : NULL;
+}
 
-	m = palloc0(sizeof(Mapping));
-	m->uuid = pstrdup(key->mapping);
-	m->epoch = key->epoch;
-	m->lane = key->lane;
-	m->xmin = (TransactionId) DatumGetInt64(spi_datum(tup, 21, &isnull));
-	m->lane_xmin = (TransactionId) DatumGetInt64(spi_datum(tup, 22, &isnull));
-	m->lanes = DatumGetInt32(spi_datum(tup, 23, &isnull));
-	datum = spi_datum(tup, 24, &isnull);
-	m->epoch_end = isnull ? NULL : TextDatumGetCString(datum);
-	m->state = lane_state_from_name(spi_text(tup, 25));
-	m->older_epochs = DatumGetBool(spi_datum(tup, 26, &isnull));
-	if (m->state == LANE_DRAINED)
-		return NULL;
-	datum = spi_datum(tup, 20, &isnull);
+/* The mapping's configuration, from read_lane_row()'s row. */
+static void
+read_mapping_columns(Mapping *m, HeapTuple tup)
+{
+	bool		isnull;
+	Datum		datum = spi_datum(tup, 20, &isnull);
+
 	if (!isnull)
 		m->filters = filter_patterns(DatumGetJsonbP(datum));
 	m->stream_id = DatumGetInt64(spi_datum(tup, 1, &isnull));
@@ -160,6 +145,19 @@ delivery_mapping_load_lane(const LaneKey *key)
 	m->max_retries = DatumGetInt32(spi_datum(tup, 12, &isnull));
 	m->max_age_secs = DatumGetInt32(spi_datum(tup, 13, &isnull));
 	m->report_item_failures = DatumGetBool(spi_datum(tup, 14, &isnull));
+}
+
+/* The lane's progress and its window, from read_lane_row()'s row. */
+static void
+read_progress_columns(Mapping *m, HeapTuple tup)
+{
+	bool		isnull;
+	bool		start_isnull;
+	bool		state_isnull;
+	Datum		datum;
+	Datum		start = spi_datum(tup, 28, &start_isnull);
+	Datum		state = spi_datum(tup, 29, &state_isnull);
+
 	m->checkpoint = spi_text(tup, 15);
 	m->attempts = DatumGetInt32(spi_datum(tup, 16, &isnull));
 	datum = spi_datum(tup, 17, &isnull);
@@ -177,64 +175,77 @@ delivery_mapping_load_lane(const LaneKey *key)
 	}
 	datum = spi_datum(tup, 19, &isnull);
 	m->next_attempt_at = isnull ? 0 : DatumGetTimestampTz(datum);
-	{
-		bool		start_isnull;
-		bool		state_isnull;
-		Datum		start = spi_datum(tup, 28, &start_isnull);
-		Datum		state = spi_datum(tup, 29, &state_isnull);
+	window_load(&m->window, DatumGetInt32(spi_datum(tup, 27, &isnull)),
+				start_isnull, start_isnull ? 0 : DatumGetTimestampTz(start),
+				state_isnull ? NULL : DatumGetJsonbPCopy(state),
+				DatumGetBool(spi_datum(tup, 30, &isnull)));
+}
 
-		window_load(&m->window, DatumGetInt32(spi_datum(tup, 27, &isnull)),
-					start_isnull, start_isnull ? 0 : DatumGetTimestampTz(start),
-					state_isnull ? NULL : DatumGetJsonbPCopy(state),
-					DatumGetBool(spi_datum(tup, 30, &isnull)));
-	}
+/*
+ * Loads a lane and its mapping; NULL if either is gone, the mapping is
+ * disabled or the lane drained.  Nothing is locked:
+ * delivery_mapping_save_outcome() checks that neither row has changed since.
+ */
+Mapping *
+delivery_mapping_load_lane(const LaneKey *key)
+{
+	HeapTuple	tup = read_lane_row(key);
+	Mapping    *m;
+	bool		isnull;
+	Datum		datum;
+
+	if (tup == NULL || !DatumGetBool(spi_datum(tup, 18, &isnull)))
+		return NULL;
+	m = palloc0(sizeof(Mapping));
+	m->uuid = pstrdup(key->mapping);
+	m->epoch = key->epoch;
+	m->lane = key->lane;
+	m->xmin = (TransactionId) DatumGetInt64(spi_datum(tup, 21, &isnull));
+	m->lane_xmin = (TransactionId) DatumGetInt64(spi_datum(tup, 22, &isnull));
+	m->lanes = DatumGetInt32(spi_datum(tup, 23, &isnull));
+	datum = spi_datum(tup, 24, &isnull);
+	m->epoch_end = isnull ? NULL : TextDatumGetCString(datum);
+	m->state = lane_state_from_name(spi_text(tup, 25));
+	m->older_epochs = DatumGetBool(spi_datum(tup, 26, &isnull));
+	if (m->state == LANE_DRAINED)
+		return NULL;
+	read_mapping_columns(m, tup);
+	read_progress_columns(m, tup);
 	return m;
 }
 
 /*
- * Writes the outcome to the lane row, if the mapping row is still the one
- * loaded (same xmin) and nobody is changing it (SKIP LOCKED: an update or
- * delete in progress never makes the worker wait; FOR SHARE: the mapping's
- * other lanes saving at the same time do not count as changes), and the
- * lane row too is the one loaded.  Otherwise marks the mapping stale: the caller rolls the
- * whole batch back, function effects included, and the next step sees the
- * new configuration, or no lane.
+ * Locks the mapping row FOR SHARE if it is still the one loaded (same
+ * xmin) and nobody is changing it (SKIP LOCKED); false if not.
  */
-void
-delivery_mapping_save_outcome(Mapping *m, Outcome *o)
+static bool
+lock_mapping_as_loaded(Mapping *m)
 {
-	Oid			argtypes[19] = {TEXTOID, INT4OID, INT4OID, INT8OID, TEXTOID,
-		TEXTOID, INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, INT4OID, INT4OID,
-		INT4OID, INT4OID, INT4OID, TEXTOID, TEXTOID,
-	TIMESTAMPTZOID, JSONBOID, BOOLOID};
-	Datum		values[19];
-	char		nulls[19];
+	Oid			argtypes[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(m->uuid);
+	values[1] = Int64GetDatum((int64) m->xmin);
+	if (SPI_execute_plan(delivery_plan(&lock_plan,
+									   "SELECT FROM orders_stream_internal.event_source_mappings "
+									   "WHERE uuid OPERATOR(pg_catalog.=) $1::pg_catalog.uuid "
+									   "AND xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.=) $2 "
+									   "FOR SHARE SKIP LOCKED",
+									   2, argtypes, 0),
+						 values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock event source mapping %s", m->uuid);
+	return SPI_processed > 0;
+}
+
+/* The parameters of the lane's UPDATE in delivery_mapping_save_outcome(). */
+static void
+outcome_values(Mapping *m, Outcome *o, Datum *values, char *nulls)
+{
 	Datum	   *stack;
 	ListCell   *lc;
 	int			i = 0;
 
-	{
-		Oid			locktypes[2] = {TEXTOID, INT8OID};
-		Datum		lockvalues[2];
-
-		lockvalues[0] = CStringGetTextDatum(m->uuid);
-		lockvalues[1] = Int64GetDatum((int64) m->xmin);
-		if (SPI_execute_plan(delivery_plan(&lock_plan,
-										   "SELECT FROM orders_stream_internal.event_source_mappings "
-										   "WHERE uuid OPERATOR(pg_catalog.=) $1::pg_catalog.uuid "
-										   "AND xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.=) $2 "
-										   "FOR SHARE SKIP LOCKED",
-										   2, locktypes, 0),
-							 lockvalues, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not lock event source mapping %s", m->uuid);
-		if (SPI_processed == 0)
-		{
-			m->stale = true;
-			return;
-		}
-	}
-
-	memset(nulls, ' ', sizeof(nulls));
+	memset(nulls, ' ', 19);
 	stack = palloc(sizeof(Datum) * Max(list_length(o->bisect_stack), 1));
 	foreach(lc, o->bisect_stack)
 		stack[i++] = CStringGetTextDatum((char *) lfirst(lc));
@@ -265,7 +276,33 @@ delivery_mapping_save_outcome(Mapping *m, Outcome *o)
 	else
 		nulls[15] = 'n';
 	window_columns(&o->window, values + 16, nulls + 16);
+}
 
+/*
+ * Writes the outcome to the lane row, if the mapping row is still the one
+ * loaded (same xmin) and nobody is changing it (SKIP LOCKED: an update or
+ * delete in progress never makes the worker wait; FOR SHARE: the mapping's
+ * other lanes saving at the same time do not count as changes), and the
+ * lane row too is the one loaded.  Otherwise marks the mapping stale: the
+ * caller rolls the whole batch back, function effects included, and the
+ * next step sees the new configuration, or no lane.
+ */
+void
+delivery_mapping_save_outcome(Mapping *m, Outcome *o)
+{
+	Oid			argtypes[19] = {TEXTOID, INT4OID, INT4OID, INT8OID, TEXTOID,
+		TEXTOID, INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, INT4OID, INT4OID,
+		INT4OID, INT4OID, INT4OID, TEXTOID, TEXTOID,
+	TIMESTAMPTZOID, JSONBOID, BOOLOID};
+	Datum		values[19];
+	char		nulls[19];
+
+	if (!lock_mapping_as_loaded(m))
+	{
+		m->stale = true;
+		return;
+	}
+	outcome_values(m, o, values, nulls);
 	if (SPI_execute_plan(delivery_plan(&save_plan,
 									   "UPDATE orders_stream.event_source_mapping_lanes SET "
 									   "state = $5, checkpoint = $6, attempts = $7, next_attempt_at = $8, bisect_stack = $9, "
