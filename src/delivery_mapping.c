@@ -80,6 +80,24 @@ static SPIPlanPtr save_plan = NULL;
 static SPIPlanPtr error_plan = NULL;
 
 /*
+ * Runs a lane query, prepared and kept on first use, whose $1, $2 and $3
+ * are the lane's mapping, epoch and lane; any result but expected is an
+ * error that names the lane.
+ */
+static void
+run_lane_query(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+			   Datum *values, const char *nulls, int expected)
+{
+	int			rc = SPI_execute_plan(delivery_plan(plan, sql, nargs, argtypes, 0),
+									  values, nulls, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "query of lane %d.%d of event source mapping %s failed: %s",
+			 DatumGetInt32(values[1]), DatumGetInt32(values[2]),
+			 TextDatumGetCString(values[0]), SPI_result_code_string(rc));
+}
+
+/*
  * The row of a lane and its mapping (see delivery_mapping_load_lane()), or
  * NULL.
  */
@@ -92,32 +110,29 @@ read_lane_row(const LaneKey *key)
 	values[0] = CStringGetTextDatum(key->mapping);
 	values[1] = Int32GetDatum(key->epoch);
 	values[2] = Int32GetDatum(key->lane);
-	if (SPI_execute_plan(delivery_plan(&load_plan,
-									   "SELECT m.stream_id, m.event_source_arn, s.shard_id, s.relid, "
-									   "m.function_oid, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) m.anchor), "
-									   "m.search_path, m.function_name, "
-									   "m.batch_size, m.maximum_batching_window_in_seconds, "
-									   "m.bisect_batch_on_function_error, m.maximum_retry_attempts, "
-									   "m.maximum_record_age_in_seconds, "
-									   "'ReportBatchItemFailures' OPERATOR(pg_catalog.=) ANY (m.function_response_types), "
-									   "l.checkpoint, l.attempts, l.bisect_stack, m.enabled, l.next_attempt_at, "
-									   "m.filter_criteria, m.xmin::pg_catalog.text::pg_catalog.int8, "
-									   "l.xmin::pg_catalog.text::pg_catalog.int8, l.lanes, l.epoch_end, l.state, "
-									   "EXISTS (SELECT FROM orders_stream.event_source_mapping_lanes o "
-									   "  WHERE o.mapping_uuid OPERATOR(pg_catalog.=) l.mapping_uuid "
-									   "    AND o.epoch OPERATOR(pg_catalog.<) l.epoch "
-									   "    AND o.state OPERATOR(pg_catalog.<>) 'DRAINED'), "
-									   "m.tumbling_window_in_seconds, l.window_start, l.window_state, "
-									   "l.window_terminated_early "
-									   "FROM orders_stream_internal.event_source_mappings m "
-									   "JOIN orders_stream.streams s ON s.stream_id OPERATOR(pg_catalog.=) m.stream_id "
-									   "JOIN orders_stream.event_source_mapping_lanes l ON l.mapping_uuid OPERATOR(pg_catalog.=) m.uuid "
-									   "WHERE m.uuid OPERATOR(pg_catalog.=) $1::pg_catalog.uuid "
-									   "AND l.epoch OPERATOR(pg_catalog.=) $2 AND l.lane OPERATOR(pg_catalog.=) $3",
-									   3, argtypes, 0),
-						 values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read lane %d.%d of event source mapping %s",
-			 key->epoch, key->lane, key->mapping);
+	run_lane_query(&load_plan,
+				   "SELECT m.stream_id, m.event_source_arn, s.shard_id, s.relid, "
+				   "m.function_oid, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) m.anchor), "
+				   "m.search_path, m.function_name, "
+				   "m.batch_size, m.maximum_batching_window_in_seconds, "
+				   "m.bisect_batch_on_function_error, m.maximum_retry_attempts, "
+				   "m.maximum_record_age_in_seconds, "
+				   "'ReportBatchItemFailures' OPERATOR(pg_catalog.=) ANY (m.function_response_types), "
+				   "l.checkpoint, l.attempts, l.bisect_stack, m.enabled, l.next_attempt_at, "
+				   "m.filter_criteria, m.xmin::pg_catalog.text::pg_catalog.int8, "
+				   "l.xmin::pg_catalog.text::pg_catalog.int8, l.lanes, l.epoch_end, l.state, "
+				   "EXISTS (SELECT FROM orders_stream.event_source_mapping_lanes o "
+				   "  WHERE o.mapping_uuid OPERATOR(pg_catalog.=) l.mapping_uuid "
+				   "    AND o.epoch OPERATOR(pg_catalog.<) l.epoch "
+				   "    AND o.state OPERATOR(pg_catalog.<>) 'DRAINED'), "
+				   "m.tumbling_window_in_seconds, l.window_start, l.window_state, "
+				   "l.window_terminated_early "
+				   "FROM orders_stream_internal.event_source_mappings m "
+				   "JOIN orders_stream.streams s ON s.stream_id OPERATOR(pg_catalog.=) m.stream_id "
+				   "JOIN orders_stream.event_source_mapping_lanes l ON l.mapping_uuid OPERATOR(pg_catalog.=) m.uuid "
+				   "WHERE m.uuid OPERATOR(pg_catalog.=) $1::pg_catalog.uuid "
+				   "AND l.epoch OPERATOR(pg_catalog.=) $2 AND l.lane OPERATOR(pg_catalog.=) $3",
+				   3, argtypes, values, NULL, SPI_OK_SELECT);
 	return SPI_processed > 0 ? SPI_tuptable->vals[0] : NULL;
 }
 
@@ -303,26 +318,23 @@ delivery_mapping_save_outcome(Mapping *m, Outcome *o)
 		return;
 	}
 	outcome_values(m, o, values, nulls);
-	if (SPI_execute_plan(delivery_plan(&save_plan,
-									   "UPDATE orders_stream.event_source_mapping_lanes SET "
-									   "state = $5, checkpoint = $6, attempts = $7, next_attempt_at = $8, bisect_stack = $9, "
-									   "invocations = invocations OPERATOR(pg_catalog.+) $10, "
-									   "errors = errors OPERATOR(pg_catalog.+) $11, "
-									   "retries = retries OPERATOR(pg_catalog.+) $12, "
-									   "failures = failures OPERATOR(pg_catalog.+) $13, "
-									   "records_processed = records_processed OPERATOR(pg_catalog.+) $14, "
-									   "last_error = COALESCE($15, last_error), "
-									   "last_processing_result = COALESCE($16, last_processing_result), "
-									   "last_invoked_at = CASE WHEN $10 OPERATOR(pg_catalog.>) 0 THEN pg_catalog.now() ELSE last_invoked_at END, "
-									   "updated_at = CASE WHEN $16 IS NULL THEN updated_at ELSE pg_catalog.now() END, "
-									   "window_start = $17, window_state = $18, window_terminated_early = $19 "
-									   "WHERE mapping_uuid OPERATOR(pg_catalog.=) $1::pg_catalog.uuid "
-									   "AND epoch OPERATOR(pg_catalog.=) $2 AND lane OPERATOR(pg_catalog.=) $3 "
-									   "AND xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.=) $4",
-									   19, argtypes, 0),
-						 values, nulls, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not update lane %d.%d of event source mapping %s",
-			 m->epoch, m->lane, m->uuid);
+	run_lane_query(&save_plan,
+				   "UPDATE orders_stream.event_source_mapping_lanes SET "
+				   "state = $5, checkpoint = $6, attempts = $7, next_attempt_at = $8, bisect_stack = $9, "
+				   "invocations = invocations OPERATOR(pg_catalog.+) $10, "
+				   "errors = errors OPERATOR(pg_catalog.+) $11, "
+				   "retries = retries OPERATOR(pg_catalog.+) $12, "
+				   "failures = failures OPERATOR(pg_catalog.+) $13, "
+				   "records_processed = records_processed OPERATOR(pg_catalog.+) $14, "
+				   "last_error = COALESCE($15, last_error), "
+				   "last_processing_result = COALESCE($16, last_processing_result), "
+				   "last_invoked_at = CASE WHEN $10 OPERATOR(pg_catalog.>) 0 THEN pg_catalog.now() ELSE last_invoked_at END, "
+				   "updated_at = CASE WHEN $16 IS NULL THEN updated_at ELSE pg_catalog.now() END, "
+				   "window_start = $17, window_state = $18, window_terminated_early = $19 "
+				   "WHERE mapping_uuid OPERATOR(pg_catalog.=) $1::pg_catalog.uuid "
+				   "AND epoch OPERATOR(pg_catalog.=) $2 AND lane OPERATOR(pg_catalog.=) $3 "
+				   "AND xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.=) $4",
+				   19, argtypes, values, nulls, SPI_OK_UPDATE);
 	/* another process served the lane meanwhile: this batch must not count */
 	if (SPI_processed == 0)
 		m->stale = true;
