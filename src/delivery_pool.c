@@ -254,6 +254,45 @@ find_entry(const LaneKey *key)
 }
 
 /*
+ * The entry of a lane listed by refresh_lanes(): what the launcher knew of
+ * it, if anything, and its owner as of now.
+ */
+static void
+lane_entry_from_row(LaneEntry *e, HeapTuple tup, TimestampTz now)
+{
+	LaneEntry  *old;
+	bool		isnull;
+	Datum		next;
+	Datum		owner;
+
+	memset(e, 0, sizeof(LaneEntry));
+	strlcpy(e->key.mapping, spi_text(tup, 1), sizeof(e->key.mapping));
+	e->key.epoch = DatumGetInt32(spi_datum(tup, 2, &isnull));
+	e->key.lane = DatumGetInt32(spi_datum(tup, 3, &isnull));
+	owner = spi_datum(tup, 5, &isnull);
+	/* REASSIGN OWNED moves a mapping: read it every time */
+	e->owner = isnull ? InvalidOid : DatumGetObjectId(owner);
+	e->listed = true;
+	old = find_entry(&e->key);
+	if (old != NULL)
+	{
+		e->slot = old->slot;
+		e->due = old->due;
+		e->on_records = old->on_records;
+		e->seen_records = old->seen_records;
+		e->queued = old->queued;
+		e->recheck = old->recheck;
+		old->slot = -2;			/* carried over */
+		return;
+	}
+	next = spi_datum(tup, 4, &isnull);
+	e->slot = -1;
+	e->due = isnull ? now : DatumGetTimestampTz(next);
+	e->on_records = isnull;
+	e->queued = turn++;
+}
+
+/*
  * Reads the lanes of the enabled mappings again.  Entries keep what the
  * launcher knows of them; a lane that is gone is forgotten once no worker
  * serves it.
@@ -284,40 +323,7 @@ refresh_lanes(void)
 	fresh = MemoryContextAlloc(TopMemoryContext,
 							   sizeof(LaneEntry) * (SPI_processed + nentries + 1));
 	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		LaneEntry  *e = &fresh[nfresh++];
-		LaneEntry  *old;
-		bool		isnull;
-		Datum		next;
-		Datum		owner;
-
-		memset(e, 0, sizeof(LaneEntry));
-		strlcpy(e->key.mapping, spi_text(tup, 1), sizeof(e->key.mapping));
-		e->key.epoch = DatumGetInt32(spi_datum(tup, 2, &isnull));
-		e->key.lane = DatumGetInt32(spi_datum(tup, 3, &isnull));
-		owner = spi_datum(tup, 5, &isnull);
-		/* REASSIGN OWNED moves a mapping: read it every time */
-		e->owner = isnull ? InvalidOid : DatumGetObjectId(owner);
-		e->listed = true;
-		old = find_entry(&e->key);
-		if (old != NULL)
-		{
-			e->slot = old->slot;
-			e->due = old->due;
-			e->on_records = old->on_records;
-			e->seen_records = old->seen_records;
-			e->queued = old->queued;
-			e->recheck = old->recheck;
-			old->slot = -2;		/* carried over */
-			continue;
-		}
-		next = spi_datum(tup, 4, &isnull);
-		e->slot = -1;
-		e->due = isnull ? now : DatumGetTimestampTz(next);
-		e->on_records = isnull;
-		e->queued = turn++;
-	}
+		lane_entry_from_row(&fresh[nfresh++], SPI_tuptable->vals[i], now);
 	/* lanes no longer listed whose worker has not given them back yet */
 	for (j = 0; j < nentries; j++)
 		if (entries[j].slot >= 0)
@@ -879,14 +885,14 @@ serve_lane(const LaneKey *key, const KilledInvocation *killed,
 	SetConfigOption("application_name", DELIVERY_WORKER_TYPE, PGC_USERSET, PGC_S_SESSION);
 }
 
-void
-orders_stream_delivery_worker_main(Datum arg)
+/*
+ * A worker's session: connected to the launcher's database, with its own
+ * settings, which invocations restore.
+ */
+static void
+worker_session(void)
 {
-	int			index = DatumGetInt32(arg);
 	Oid			database;
-	TimestampTz idle_since;
-	MemoryContext step_cxt;
-	KilledInvocation *killed;
 
 	memcpy(&database, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	worker_signals();
@@ -906,8 +912,41 @@ orders_stream_delivery_worker_main(Datum arg)
 	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_OVERRIDE);
 	worker_keep_heap();
 	delivery_invoke_in_worker();
+}
 
-	my_slot = &pool->slots[index];
+/*
+ * Whether the worker, idle since idle_since, exits now: it has been idle
+ * for DELIVERY_WORKER_IDLE_MS and the launcher has not just given it a lane.
+ * Otherwise it waits for a lane (or its idle time to run out).
+ */
+static bool
+idle_exit(TimestampTz idle_since)
+{
+	long		idle_ms = ms_between(idle_since, GetCurrentTimestamp());
+	bool		exiting;
+
+	if (idle_ms < DELIVERY_WORKER_IDLE_MS)
+	{
+		worker_wait(DELIVERY_WORKER_IDLE_MS - idle_ms);
+		return false;
+	}
+	SpinLockAcquire(&my_slot->mutex);
+	exiting = !my_slot->assigned;
+	if (exiting)
+		my_slot->idle_exit = true;
+	SpinLockRelease(&my_slot->mutex);
+	return exiting;
+}
+
+void
+orders_stream_delivery_worker_main(Datum arg)
+{
+	TimestampTz idle_since;
+	MemoryContext step_cxt;
+	KilledInvocation *killed;
+
+	worker_session();
+	my_slot = &pool->slots[DatumGetInt32(arg)];
 	SpinLockAcquire(&my_slot->mutex);
 	my_slot->pid = MyProcPid;
 	my_slot->latch = MyLatch;
@@ -923,7 +962,6 @@ orders_stream_delivery_worker_main(Datum arg)
 	{
 		bool		assigned;
 		LaneKey		key;
-		long		idle_ms;
 
 		CHECK_FOR_INTERRUPTS();
 		SpinLockAcquire(&my_slot->mutex);
@@ -940,23 +978,8 @@ orders_stream_delivery_worker_main(Datum arg)
 			idle_since = GetCurrentTimestamp();
 			continue;
 		}
-		if (!worker_running(OS_WORKER_DELIVERY))
+		if (!worker_running(OS_WORKER_DELIVERY) || idle_exit(idle_since))
 			proc_exit(0);
-		idle_ms = ms_between(idle_since, GetCurrentTimestamp());
-		if (idle_ms >= DELIVERY_WORKER_IDLE_MS)
-		{
-			bool		exiting;
-
-			SpinLockAcquire(&my_slot->mutex);
-			exiting = !my_slot->assigned;
-			if (exiting)
-				my_slot->idle_exit = true;
-			SpinLockRelease(&my_slot->mutex);
-			if (exiting)
-				proc_exit(0);
-			continue;
-		}
-		worker_wait(DELIVERY_WORKER_IDLE_MS - idle_ms);
 	}
 }
 
