@@ -404,6 +404,20 @@ FROM orders_stream.failures f WHERE f.mapping_uuid = :'mc';
 --
 SELECT result FROM orders_stream.redrive_failures(:'mc');
 SELECT redriven_at IS NOT NULL AS redriven, redrive_result FROM orders_stream.failures WHERE mapping_uuid = :'mc';
+-- every invocation checks the target again, whatever changed the mapping
+-- row: a function that cannot be a target, or one that is gone
+SELECT function_oid::oid AS mc_function FROM orders_stream_internal.event_source_mappings
+ WHERE uuid = :'mc' \gset
+UPDATE orders_stream_internal.event_source_mappings SET function_oid = 'mp_two(jsonb, int)'::regprocedure
+ WHERE uuid = :'mc';
+SELECT result FROM orders_stream.redrive_failures(:'mc');
+CREATE FUNCTION mp_gone(event jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT event $$;
+UPDATE orders_stream_internal.event_source_mappings SET function_oid = 'mp_gone(jsonb)'::regprocedure
+ WHERE uuid = :'mc';
+DROP FUNCTION mp_gone(jsonb);
+SELECT regexp_replace(result, 'OID \d+', 'OID n') AS result FROM orders_stream.redrive_failures(:'mc');
+UPDATE orders_stream_internal.event_source_mappings SET function_oid = :mc_function
+ WHERE uuid = :'mc';
 CREATE OR REPLACE FUNCTION item_totals_aggregator(event jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql

@@ -30,29 +30,40 @@ typedef void (*DeliveryResponseCheck) (Oid function, Datum result, bool isnull,
 									   void *arg);
 
 /*
- * Calls target's function with the event build(build_arg) in a
- * subtransaction, as the target's owner, cancelled past
- * orders_stream.function_timeout and its process terminated
- * orders_stream.function_timeout_grace later if it ignores the cancel.
- * It runs as a security-restricted operation (no deferred trigger, temporary
- * object or cursor WITH HOLD outlives it); settings it makes are undone; in
- * a delivery or redrive worker, the rest of the session state it leaves is
- * cleared too.  Returns true on success; on an error (also while
- * building the event), returns false with the error (in the caller's
- * memory context) in *error, and the
- * subtransaction's effects are gone.
+ * One invocation: what delivery_invoke() calls, and what it found.
  *
  * With batch != NULL (ReportBatchItemFailures, batch = the SequenceNumbers
  * of the event's records, ascending), a returned batchItemFailures list sets
- * *lowest_failure to its lowest itemIdentifier; an identifier that is not in
+ * lowest_failure to its lowest itemIdentifier; an identifier that is not in
  * the batch makes the whole invocation an error, as in AWS.  With check,
  * check(function, result, isnull, check_arg) runs last.
  */
-extern bool delivery_invoke(const DeliveryTarget *target,
-							DeliveryEventBuilder build, void *build_arg,
-							char **batch, int nbatch, char **lowest_failure,
-							DeliveryResponseCheck check, void *check_arg,
-							ErrorData **error);
+typedef struct DeliveryInvocation
+{
+	const DeliveryTarget *target;
+	DeliveryEventBuilder build; /* the event: build(build_arg) */
+	void	   *build_arg;
+	char	  **batch;			/* or NULL */
+	int			nbatch;
+	DeliveryResponseCheck check;	/* or NULL */
+	void	   *check_arg;
+	/* set by delivery_invoke(), in the caller's memory context */
+	char	   *lowest_failure; /* or NULL */
+	ErrorData  *error;			/* why it failed */
+} DeliveryInvocation;
+
+/*
+ * Calls the target's function with its event in a subtransaction, as the
+ * target's owner, cancelled past orders_stream.function_timeout and its
+ * process terminated orders_stream.function_timeout_grace later if it
+ * ignores the cancel.  It runs as a security-restricted operation (no
+ * deferred trigger, temporary object or cursor WITH HOLD outlives it);
+ * settings it makes are undone; in a delivery or redrive worker, the rest
+ * of the session state it leaves is cleared too.  Returns true on success;
+ * on an error (also while building the event), returns false with the error
+ * in call->error, and the subtransaction's effects are gone.
+ */
+extern bool delivery_invoke(DeliveryInvocation *call);
 
 /* The delivery launcher and the workers of its pool (delivery_pool.c). */
 extern PGDLLEXPORT void orders_stream_delivery_launcher_main(Datum arg);

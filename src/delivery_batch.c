@@ -19,9 +19,9 @@
 
 #include "compat.h"
 #include "delivery_internal.h"
+#include "delivery_record.h"
 #include "filter.h"
 #include "orders_stream.h"
-#include "record_jsonb.h"
 #include "record_store.h"
 #include "workers.h"
 
@@ -32,28 +32,24 @@ static SPIPlanPtr fetch_plan = NULL;
 static SPIPlanPtr high_water_plan = NULL;
 
 /*
- * The lane's records after its checkpoint, up to the top of the bisect
- * stack, the end of the lane's epoch, or until (if given), whichever comes
- * first, at most batch_size of them and, as Lambda's payload limit, at most
- * orders_stream.max_batch_size_bytes of JSON, unless the first alone is
- * larger.  Read through a cursor in chunks sized so that they would fit
- * in what is left of that limit were their records as large as the largest
- * so far: a fetch call per record cost more than the record, and a chunk
- * of large records must not hold many times the limit in memory.  Read in
- * the transaction's snapshot, as stream_high_water() is.
+ * A cursor over the lane's records after its checkpoint, up to the top of
+ * the bisect stack, the end of the lane's epoch, or until (if given),
+ * whichever comes first.  The lane's records are ((uint32) key_hash) %
+ * lanes = lane.  The plan must read the stream's (stream_id, sequence_key)
+ * index in order and stop at the LIMIT: a sort (or a bitmap scan) reads
+ * every pending record of the stream for every batch, which the planner
+ * picks whenever the partitions' statistics (rarely fresh: they are written
+ * in bulk) put fewer rows after the checkpoint than the batch size.  So it
+ * is planned once, without those, and kept.
  */
-Batch *
-fetch_batch(Mapping *m, const char *until)
+static Portal
+open_batch_cursor(Mapping *m, const char *until)
 {
 	Oid			argtypes[7] = {INT8OID, TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID,
 	TIMESTAMPTZOID};
 	Datum		values[7];
-	Batch	   *b = palloc0(sizeof(Batch));
 	const char *end = m->bisect_stack != NIL ? (char *) llast(m->bisect_stack) : NULL;
 	Portal		portal;
-	int64		bytes = 0;
-	int64		largest = 1;
-	int			chunk = 1;
 	int			nestlevel;
 
 	if (until != NULL && (end == NULL || strcmp(until, end) < 0))
@@ -70,20 +66,7 @@ fetch_batch(Mapping *m, const char *until)
 	/* older records are no longer in the stream: the read API's rule */
 	values[6] = TimestampTzGetDatum(TimestampTzPlusMilliseconds(GetCurrentTransactionStartTimestamp(),
 																-(int64) orders_stream_retention * 1000));
-	b->seqs = palloc(sizeof(char *) * m->batch_size);
-	b->arrivals = palloc(sizeof(TimestampTz) * m->batch_size);
-	b->records = palloc(sizeof(char *) * m->batch_size);
-	b->lengths = palloc(sizeof(int) * m->batch_size);
 
-	/*
-	 * The lane's records are ((uint32) key_hash) % lanes = lane.  The plan
-	 * must read the stream's (stream_id, sequence_key) index in order and
-	 * stop at the LIMIT: a sort (or a bitmap scan) reads every pending record
-	 * of the stream for every batch, which the planner picks whenever the
-	 * partitions' statistics (rarely fresh: they are written in bulk) put
-	 * fewer rows after the checkpoint than the batch size.  So it is planned
-	 * once, without those, and kept.
-	 */
 	nestlevel = NewGUCNestLevel();
 	(void) set_config_option("enable_sort", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
@@ -110,6 +93,32 @@ fetch_batch(Mapping *m, const char *until)
 										   7, argtypes, CURSOR_OPT_GENERIC_PLAN | CURSOR_OPT_NO_SCROLL),
 							 values, NULL, true);
 	AtEOXact_GUC(true, nestlevel);
+	return portal;
+}
+
+/*
+ * The lane's next records (see open_batch_cursor()), at most batch_size of
+ * them and, as Lambda's payload limit, at most
+ * orders_stream.max_batch_size_bytes of JSON, unless the first alone is
+ * larger.  Read through a cursor in chunks sized so that they would fit
+ * in what is left of that limit were their records as large as the largest
+ * so far: a fetch call per record cost more than the record, and a chunk
+ * of large records must not hold many times the limit in memory.  Read in
+ * the transaction's snapshot, as delivery_batch_high_water() is.
+ */
+Batch *
+delivery_batch_fetch(Mapping *m, const char *until)
+{
+	Batch	   *b = palloc0(sizeof(Batch));
+	Portal		portal = open_batch_cursor(m, until);
+	int64		bytes = 0;
+	int64		largest = 1;
+	int			chunk = 1;
+
+	b->seqs = palloc(sizeof(char *) * m->batch_size);
+	b->arrivals = palloc(sizeof(TimestampTz) * m->batch_size);
+	b->records = palloc(sizeof(char *) * m->batch_size);
+	b->lengths = palloc(sizeof(int) * m->batch_size);
 	while (b->n < m->batch_size && !b->full)
 	{
 		uint64		i;
@@ -149,11 +158,11 @@ fetch_batch(Mapping *m, const char *until)
 
 /*
  * The newest SequenceNumber of the mapping's stream, in the transaction's
- * snapshot (that of fetch_batch()), or NULL.  A lane that fetched nothing
- * has delivered every one of its records up to it.
+ * snapshot (that of delivery_batch_fetch()), or NULL.  A lane that fetched
+ * nothing has delivered every one of its records up to it.
  */
 char *
-stream_high_water(Mapping *m)
+delivery_batch_high_water(Mapping *m)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1];
@@ -182,7 +191,7 @@ stream_high_water(Mapping *m)
  * but memory, so a subtransaction per batch is enough to recover.
  */
 Batch *
-filter_batch(Mapping *m, Batch *b, ErrorData **error)
+delivery_batch_filter(Mapping *m, Batch *b, ErrorData **error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -200,12 +209,12 @@ filter_batch(Mapping *m, Batch *b, ErrorData **error)
 	PG_TRY();
 	{
 		FilterCriteria *criteria = filter_compile_cached(m->filter_criteria);
-		RecordJsonbParser *parser = record_jsonb_parser();
+		DeliveryRecordParser *parser = delivery_record_parser();
 		int			i;
 
 		for (i = 0; i < b->n; i++)
 		{
-			Jsonb	   *record = record_jsonb(parser, b->records[i]);
+			Jsonb	   *record = delivery_record_jsonb(parser, b->records[i]);
 
 			if (!filter_matches(criteria, record))
 				continue;
@@ -263,13 +272,59 @@ build_window_event(Batch *b)
 	appendStringInfoChar(&buf, ']');
 	window_append_event(&buf, b->window);
 	appendStringInfoChar(&buf, '}');
-	return record_jsonb(record_jsonb_parser(), buf.data);
+	return delivery_record_jsonb(delivery_record_parser(), buf.data);
+}
+
+/*
+ * The root object of an event: one key, its JEntry (an offset, as the
+ * first), the value's JEntry (set once the value is written), the key.
+ */
+static void
+append_records_key(StringInfo buf)
+{
+	uint32		header = 1 | JB_FOBJECT;
+	JEntry		entry = JENTRY_ISSTRING | JENTRY_HAS_OFF | (uint32) strlen("Records");
+
+	appendBinaryStringInfo(buf, (char *) &header, sizeof(uint32));
+	appendBinaryStringInfo(buf, (char *) &entry, sizeof(JEntry));
+	appendBinaryStringInfo(buf, (char *) &entry, sizeof(JEntry));
+	appendBinaryStringInfoNT(buf, "Records", strlen("Records"));
+}
+
+/*
+ * Appends record i of the batch as a jsonb container, int-aligned; what
+ * parsing it leaves behind is in record_cxt, reset after.  Returns the
+ * bytes appended, padding included.
+ */
+static uint32
+append_record(StringInfo buf, Batch *b, int i, DeliveryRecordParser *parser,
+			  MemoryContext record_cxt)
+{
+	int			start = buf->len;
+	MemoryContext old;
+
+	pad_to_int(buf);
+	old = MemoryContextSwitchTo(record_cxt);
+	if (b->parsed != NULL ||
+		!delivery_record_append(parser, b->records[i], b->lengths[i], buf))
+	{
+		Jsonb	   *record = b->parsed != NULL ? b->parsed[i] :
+			delivery_record_jsonb(parser, b->records[i]);
+
+		if (!JB_ROOT_IS_OBJECT(record))
+			elog(ERROR, "stream record %s is not a JSON object", b->seqs[i]);
+		appendBinaryStringInfoNT(buf, (char *) &record->root, VARSIZE(record) - VARHDRSZ);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(record_cxt);
+	return buf->len - start;
 }
 
 /*
  * The Lambda event of a batch (a DeliveryEventBuilder): {"Records": [...]}
- * as jsonb.  Each record is parsed on its own (or was, by filter_batch())
- * and its jsonb copied into the event's array as it is, as
+ * as jsonb.  Each record is parsed on its own (or was, by
+ * delivery_batch_filter()) and its jsonb copied into the event's array as
+ * it is, as
  * convertJsonbArray() would lay it out: parsing the event's text whole
  * would build the whole batch as a tree of JsonbValues first, many
  * megabytes for a large batch, which is what made batches of 1000 slower
@@ -277,7 +332,7 @@ build_window_event(Batch *b)
  * depend on where it starts as long as that is int-aligned.
  */
 Jsonb *
-build_event(void *arg)
+delivery_batch_event(void *arg)
 {
 	Batch	   *b = (Batch *) arg;
 	StringInfoData buf;
@@ -287,7 +342,7 @@ build_event(void *arg)
 	JEntry		entry;
 	uint32		total = 0;
 	int			i;
-	RecordJsonbParser *parser;
+	DeliveryRecordParser *parser;
 	MemoryContext record_cxt;
 
 	if (b->window != NULL)
@@ -295,14 +350,7 @@ build_event(void *arg)
 	initStringInfo(&buf);
 	/* the varlena header, set at the end */
 	appendBinaryStringInfo(&buf, (char *) &header, VARHDRSZ);
-
-	/* the root object: one key, its JEntry (an offset, as the first), then the value's */
-	header = 1 | JB_FOBJECT;
-	appendBinaryStringInfo(&buf, (char *) &header, sizeof(uint32));
-	entry = JENTRY_ISSTRING | JENTRY_HAS_OFF | (uint32) strlen("Records");
-	appendBinaryStringInfo(&buf, (char *) &entry, sizeof(JEntry));
-	appendBinaryStringInfo(&buf, (char *) &entry, sizeof(JEntry));	/* set below */
-	appendBinaryStringInfoNT(&buf, "Records", strlen("Records"));
+	append_records_key(&buf);
 
 	/* the array, padding included */
 	array_start = buf.len;
@@ -312,31 +360,14 @@ build_event(void *arg)
 	array_jentries = buf.len;
 	enlargeStringInfo(&buf, sizeof(JEntry) * b->n);
 	buf.len += sizeof(JEntry) * b->n;
-	parser = record_jsonb_parser();
+	parser = delivery_record_parser();
 	/* what parsing one record leaves behind, reset for the next */
 	record_cxt = AllocSetContextCreate(CurrentMemoryContext, "orders_stream event record",
 									   ALLOCSET_DEFAULT_SIZES);
 	for (i = 0; i < b->n; i++)
 	{
-		int			start = buf.len;
-		uint32		len;
-		MemoryContext old;
+		uint32		len = append_record(&buf, b, i, parser, record_cxt);
 
-		pad_to_int(&buf);
-		old = MemoryContextSwitchTo(record_cxt);
-		if (b->parsed != NULL ||
-			!record_jsonb_append(parser, b->records[i], b->lengths[i], &buf))
-		{
-			Jsonb	   *record = b->parsed != NULL ? b->parsed[i] :
-				record_jsonb(parser, b->records[i]);
-
-			if (!JB_ROOT_IS_OBJECT(record))
-				elog(ERROR, "stream record %s is not a JSON object", b->seqs[i]);
-			appendBinaryStringInfoNT(&buf, (char *) &record->root, VARSIZE(record) - VARHDRSZ);
-		}
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(record_cxt);
-		len = buf.len - start;
 		total += len;
 		if (total > JENTRY_OFFLENMASK)
 			ereport(ERROR,

@@ -19,7 +19,7 @@
 #include "workers.h"
 
 char *
-describe_error(ErrorData *e)
+delivery_failure_describe(ErrorData *e)
 {
 	return psprintf("%s: %s", unpack_sql_state(e->sqlerrcode), e->message ? e->message : "");
 }
@@ -31,7 +31,7 @@ describe_error(ErrorData *e)
  * this worker's search_path may not resolve.
  */
 char *
-function_display_name(Mapping *m)
+delivery_failure_function_name(Mapping *m)
 {
 	char	   *name = get_func_name(m->target.function);
 	char	   *nsp;
@@ -42,20 +42,10 @@ function_display_name(Mapping *m)
 	return (char *) quote_qualified_identifier(nsp, name);
 }
 
-/*
- * Writes the batch's records [from, to) to orders_stream_internal.failures with the
- * Lambda OnFailure document, as the on-failure destination does: a batch
- * is the lane's records only, so is its DDBStreamBatchInfo.
- */
-void
-write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
-			  int invoke_count, ErrorData *e)
+/* The records [from, to) of a batch, as a JSON array. */
+static char *
+records_json(Batch *b, int from, int to)
 {
-	Oid			argtypes[15] = {UUIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	INT4OID};
-	Datum		values[15];
-	char		nulls[15];
 	StringInfoData records;
 	int			i;
 
@@ -68,35 +58,60 @@ write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 		appendStringInfoString(&records, b->records[i]);
 	}
 	appendStringInfoChar(&records, ']');
+	return records.data;
+}
+
+/*
+ * The error's SQLSTATE, message, and detail, hint and context as lines of
+ * one text (NULL if none), or nulls without an error.
+ */
+static void
+error_columns(ErrorData *e, Datum *values, char *nulls)
+{
+	if (e == NULL)
+	{
+		nulls[0] = nulls[1] = nulls[2] = 'n';
+		return;
+	}
+	values[0] = CStringGetTextDatum(unpack_sql_state(e->sqlerrcode));
+	values[1] = CStringGetTextDatum(e->message ? e->message : "");
+	if (e->detail || e->hint || e->context)
+		values[2] = CStringGetTextDatum(psprintf("%s\n%s\n%s",
+												 e->detail ? e->detail : "",
+												 e->hint ? e->hint : "",
+												 e->context ? e->context : ""));
+	else
+		nulls[2] = 'n';
+}
+
+/*
+ * Writes the batch's records [from, to) to orders_stream_internal.failures with the
+ * Lambda OnFailure document, as the on-failure destination does: a batch
+ * is the lane's records only, so is its DDBStreamBatchInfo.
+ */
+void
+delivery_failure_write(Mapping *m, Batch *b, int from, int to,
+					   const char *condition, int invoke_count, ErrorData *e)
+{
+	Oid			argtypes[15] = {UUIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	INT4OID};
+	Datum		values[15];
+	char		nulls[15];
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(m->uuid));
 	values[1] = ObjectIdGetDatum(m->target.owner);
 	values[2] = CStringGetTextDatum(condition);
-	values[3] = CStringGetTextDatum(function_display_name(m));
+	values[3] = CStringGetTextDatum(delivery_failure_function_name(m));
 	values[4] = CStringGetTextDatum(b->seqs[from]);
 	values[5] = CStringGetTextDatum(b->seqs[to - 1]);
-	values[6] = CStringGetTextDatum(records.data);
+	values[6] = CStringGetTextDatum(records_json(b, from, to));
 	values[7] = Int32GetDatum(invoke_count);
 	values[8] = Int32GetDatum(to - from);
 	values[9] = CStringGetTextDatum(m->shard_id);
 	values[10] = CStringGetTextDatum(m->stream_arn);
-	if (e)
-	{
-		values[11] = CStringGetTextDatum(unpack_sql_state(e->sqlerrcode));
-		values[12] = CStringGetTextDatum(e->message ? e->message : "");
-		if (e->detail || e->hint || e->context)
-			values[13] = CStringGetTextDatum(psprintf("%s\n%s\n%s",
-													  e->detail ? e->detail : "",
-													  e->hint ? e->hint : "",
-													  e->context ? e->context : ""));
-		else
-			nulls[13] = 'n';
-	}
-	else
-	{
-		nulls[11] = nulls[12] = nulls[13] = 'n';
-	}
+	error_columns(e, values + 11, nulls + 11);
 	values[14] = Int32GetDatum(m->lane);
 
 	if (SPI_execute_with_args(
@@ -125,7 +140,7 @@ write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 
 /* The error of an invocation whose worker did not survive it. */
 ErrorData *
-killed_error(Mapping *m, const KilledInvocation *killed)
+delivery_failure_killed_error(Mapping *m, const KilledInvocation *killed)
 {
 	ErrorData  *e = palloc0(sizeof(ErrorData));
 
@@ -134,14 +149,14 @@ killed_error(Mapping *m, const KilledInvocation *killed)
 	{
 		e->sqlerrcode = ERRCODE_QUERY_CANCELED;
 		e->message = psprintf("function %s timed out after %d ms and ignored the cancel: its worker was terminated",
-							  function_display_name(m), killed->timeout_ms);
+							  delivery_failure_function_name(m), killed->timeout_ms);
 		e->hint = pstrdup("Let the function end when cancelled (do not catch query_canceled), or raise orders_stream.function_timeout.");
 	}
 	else
 	{
 		e->sqlerrcode = ERRCODE_ADMIN_SHUTDOWN;
 		e->message = psprintf("the delivery worker exited while function %s ran",
-							  function_display_name(m));
+							  delivery_failure_function_name(m));
 	}
 	return e;
 }

@@ -7,6 +7,7 @@
  *	  delivery_pool.c     the delivery launcher and its pool of workers
  *	  delivery_mapping.c  the mapping and lane rows: load, save an outcome
  *	  delivery_batch.c    fetching and filtering a batch, its event
+ *	  delivery_record.c   a record's JSON as jsonb, for the event
  *	  delivery_invoke.c   invoking a function as its owner
  *	  delivery_failure.c  failures: the OnFailure document, errors
  *	  delivery_lane.c     one step of a lane: the state machine
@@ -19,6 +20,7 @@
 
 #include "executor/spi.h"
 #include "nodes/pg_list.h"
+#include "postmaster/bgworker.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
@@ -44,42 +46,52 @@ typedef struct LaneKey
 } LaneKey;
 
 /*
- * The states of a lane (event_source_mapping_lanes.state), in the manner of
- * pg_cron's CronTaskState.  A step starts from the stored state and ends in
- * the one it saves (or, for the waits that write nothing, reports):
+ * The states of a lane, as its row holds them (event_source_mapping_lanes.
+ * state), in the manner of pg_cron's CronTaskState.  A step is a case of
+ * delivery_lane.c's switch on the stored state; it ends in the state it
+ * saves:
  *
  *	READY ──batch ok──────────────────────────► READY
- *	  │ └─not full, batching window open──────► BATCHING (nothing saved)
  *	  ├──batch failed, bisect──────────────────► BISECTING ─halves done─► READY
  *	  ├──batch failed, retries left────────────► BACKOFF ─next_attempt_at─► READY
  *	  ├──owner may not read the stream─────────► STALLED ─privilege back─► READY
  *	  └──epoch ended, its records delivered────► DRAINED (final)
  *	WAITING_EPOCH ─older epochs all DRAINED──► READY
- *	READY ─window open, no record of it left──► WAITING_WINDOW (saved as READY)
- *	WAITING_WINDOW ─window ended or a record──► READY
  *
- * With tumbling windows (window.c) each lane has its own window and state,
- * saved with its checkpoint.  A lane whose open window has no more records
- * waits for the window's end (WAITING_WINDOW, reported, never saved: the
- * lane row stays READY, its checkpoint moved up as an idle lane's), then
- * runs the window's final invocation.  A lane of an ended
- * epoch runs the final invocation of its open window at once, before it is
- * DRAINED, as Lambda closes a window when its shard ends.
+ * A new epoch's lanes are created WAITING_EPOCH (70_mappings.sql).  A
+ * BACKOFF or STALLED lane whose time has come runs as a READY lane, or as a
+ * BISECTING one if its batch is bounded (a half, or a retry: bound_retry()).
  */
 typedef enum LaneState
 {
 	LANE_READY,
-	LANE_BATCHING,
 	LANE_BACKOFF,
 	LANE_BISECTING,
 	LANE_STALLED,
 	LANE_WAITING_EPOCH,
-	LANE_WAITING_WINDOW,
 	LANE_DRAINED
 } LaneState;
 
-extern const char *const lane_state_names[];
-extern LaneState lane_state_from_name(const char *name);
+/*
+ * The waits of a READY lane that a step reports to the pool and never
+ * saves: the row stays READY.
+ *
+ *	READY ─batch not full, batching window open─► BATCHING
+ *	READY ─window open, no record of it left────► WAITING_WINDOW
+ *
+ * With tumbling windows (window.c) each lane has its own window and state,
+ * saved with its checkpoint.  A lane whose open window has no more records
+ * waits for the window's end (its checkpoint moved up as an idle lane's),
+ * then runs the window's final invocation.  A lane of an ended epoch runs
+ * the final invocation of its open window at once, before it is DRAINED,
+ * as Lambda closes a window when its shard ends.
+ */
+typedef enum LaneWait
+{
+	LANE_NOT_WAITING,
+	LANE_BATCHING,
+	LANE_WAITING_WINDOW
+} LaneWait;
 
 typedef struct Mapping
 {
@@ -149,7 +161,8 @@ typedef struct LaneStep
 {
 	bool		worked;			/* it invoked, or gave records up */
 	bool		gone;			/* the lane or its mapping is gone, or disabled */
-	LaneState	state;
+	LaneState	state;			/* as saved (or found) */
+	LaneWait	wait;			/* of a READY lane: what for */
 	TimestampTz due;			/* run again then, 0 = when records arrive */
 } LaneStep;
 
@@ -204,32 +217,37 @@ extern SPIPlanPtr delivery_plan(SPIPlanPtr *cache, const char *sql,
 								int nargs, Oid *argtypes, int cursor_options);
 
 /* delivery_pool.c */
-extern DeliveryInflight *delivery_my_inflight(void);
+extern DeliveryInflight *delivery_pool_my_inflight(void);
+extern void delivery_pool_dynamic_worker(BackgroundWorker *worker,
+										 const char *function,
+										 const char *type, Datum arg);
 
 /* delivery_mapping.c */
-extern Mapping *load_lane(const LaneKey *key);
-extern void save_outcome(Mapping *m, Outcome *o);
-extern void note_internal_error(const LaneKey *key, const char *message);
+extern Mapping *delivery_mapping_load_lane(const LaneKey *key);
+extern void delivery_mapping_save_outcome(Mapping *m, Outcome *o);
+extern void delivery_mapping_note_error(const LaneKey *key,
+										const char *message);
 
 /* delivery_batch.c */
-extern Batch *fetch_batch(Mapping *m, const char *until);
-extern char *stream_high_water(Mapping *m);
-extern Batch *filter_batch(Mapping *m, Batch *b, ErrorData **error);
-extern Jsonb *build_event(void *arg);
+extern Batch *delivery_batch_fetch(Mapping *m, const char *until);
+extern char *delivery_batch_high_water(Mapping *m);
+extern Batch *delivery_batch_filter(Mapping *m, Batch *b, ErrorData **error);
+extern Jsonb *delivery_batch_event(void *arg);
 
 /* delivery_invoke.c */
 extern void delivery_invoke_in_worker(void);
 
 /* delivery_failure.c */
-extern char *describe_error(ErrorData *e);
-extern char *function_display_name(Mapping *m);
-extern void write_failure(Mapping *m, Batch *b, int from, int to,
-						  const char *condition, int invoke_count,
-						  ErrorData *e);
-extern ErrorData *killed_error(Mapping *m, const KilledInvocation *killed);
+extern char *delivery_failure_describe(ErrorData *e);
+extern char *delivery_failure_function_name(Mapping *m);
+extern void delivery_failure_write(Mapping *m, Batch *b, int from, int to,
+								   const char *condition, int invoke_count,
+								   ErrorData *e);
+extern ErrorData *delivery_failure_killed_error(Mapping *m,
+												const KilledInvocation *killed);
 
 /* delivery_lane.c */
-extern void lane_step_guarded(const LaneKey *key, const KilledInvocation *killed,
-							  LaneStep *step);
+extern void delivery_lane_step(const LaneKey *key,
+							   const KilledInvocation *killed, LaneStep *step);
 
 #endif							/* ORDERS_STREAM_DELIVERY_INTERNAL_H */

@@ -47,6 +47,62 @@ delivery_invoke_in_worker(void)
 }
 
 /*
+ * A function's response as jsonb, NULL for a null (or void) response, a
+ * success, as a null EventResponse.  With ReportBatchItemFailures the
+ * function must return jsonb (or json, or text).
+ */
+static Jsonb *
+response_jsonb(Oid function, Datum result, bool isnull)
+{
+	Oid			rettype = getBaseType(get_func_rettype(function));
+
+	if (isnull || rettype == VOIDOID)
+		return NULL;
+	/* the Datum is only a Jsonb if the function returns jsonb */
+	if (rettype == JSONBOID)
+		return DatumGetJsonbP(result);
+	if (rettype == JSONOID || rettype == TEXTOID)
+		return DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+												  CStringGetDatum(TextDatumGetCString(result))));
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("function returns %s, not a ReportBatchItemFailures response",
+					format_type_be(rettype)),
+			 errhint("With function_response_types {ReportBatchItemFailures} the function must return jsonb (or void).")));
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * The itemIdentifier of an entry of batchItemFailures, which must be a
+ * SequenceNumber of the batch.
+ */
+static char *
+item_identifier(JsonbValue *entry, char **batch, int nbatch)
+{
+	JsonbValue *id = NULL;
+	char	   *seq;
+	int			i;
+
+	if (entry->type == jbvBinary && JsonContainerIsObject(entry->val.binary.data))
+		id = getKeyJsonValueFromContainer(entry->val.binary.data, "itemIdentifier",
+										  strlen("itemIdentifier"), NULL);
+	if (id == NULL || id->type != jbvString || id->val.string.len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batchItemFailures entry without an itemIdentifier"),
+				 errhint("Each entry is {\"itemIdentifier\": \"<SequenceNumber>\"}.")));
+	seq = pnstrdup(id->val.string.val, id->val.string.len);
+	for (i = 0; i < nbatch; i++)
+		if (strcmp(batch[i], seq) == 0)
+			return seq;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("batchItemFailures names \"%s\", which is not a SequenceNumber of the batch", seq),
+			 errhint("Report the dynamodb.SequenceNumber of the failed records.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
  * ReportBatchItemFailures: the lowest itemIdentifier of the function's
  * batchItemFailures, or NULL when it reports none.  Raises an error (which
  * fails the whole batch, as in AWS) for an identifier outside the batch.
@@ -54,30 +110,14 @@ delivery_invoke_in_worker(void)
 static char *
 lowest_item_failure(Oid function, Datum result, bool isnull, char **batch, int nbatch)
 {
-	Oid			rettype = getBaseType(get_func_rettype(function));
-	Jsonb	   *jb;
+	Jsonb	   *jb = response_jsonb(function, result, isnull);
 	JsonbValue *failures;
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	char	   *lowest = NULL;
 
-	/* a null (or void) response is a success, as a null EventResponse */
-	if (isnull || rettype == VOIDOID)
-		return NULL;
-	/* the Datum is only a Jsonb if the function returns jsonb */
-	if (rettype == JSONBOID)
-		jb = DatumGetJsonbP(result);
-	else if (rettype == JSONOID || rettype == TEXTOID)
-		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-												CStringGetDatum(TextDatumGetCString(result))));
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("function returns %s, not a ReportBatchItemFailures response",
-						format_type_be(rettype)),
-				 errhint("With function_response_types {ReportBatchItemFailures} the function must return jsonb (or void).")));
-	if (!JB_ROOT_IS_OBJECT(jb))
+	if (jb == NULL || !JB_ROOT_IS_OBJECT(jb))
 		return NULL;
 	failures = getKeyJsonValueFromContainer(&jb->root, "batchItemFailures",
 											strlen("batchItemFailures"), NULL);
@@ -91,29 +131,11 @@ lowest_item_failure(Oid function, Datum result, bool isnull, char **batch, int n
 	it = JsonbIteratorInit(failures->val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
-		JsonbValue *id;
 		char	   *seq;
-		bool		found = false;
-		int			i;
 
 		if (tok != WJB_ELEM)
 			continue;
-		id = (v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data)) ?
-			getKeyJsonValueFromContainer(v.val.binary.data, "itemIdentifier",
-										 strlen("itemIdentifier"), NULL) : NULL;
-		if (id == NULL || id->type != jbvString || id->val.string.len == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("batchItemFailures entry without an itemIdentifier"),
-					 errhint("Each entry is {\"itemIdentifier\": \"<SequenceNumber>\"}.")));
-		seq = pnstrdup(id->val.string.val, id->val.string.len);
-		for (i = 0; i < nbatch && !found; i++)
-			found = (strcmp(batch[i], seq) == 0);
-		if (!found)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("batchItemFailures names \"%s\", which is not a SequenceNumber of the batch", seq),
-					 errhint("Report the dynamodb.SequenceNumber of the failed records.")));
+		seq = item_identifier(&v, batch, nbatch);
 		if (lowest == NULL || strcmp(seq, lowest) < 0)
 			lowest = seq;
 	}
@@ -143,7 +165,7 @@ check_target(const DeliveryTarget *target)
 static void
 terminate_timeout_handler(void)
 {
-	DeliveryInflight *inflight = delivery_my_inflight();
+	DeliveryInflight *inflight = delivery_pool_my_inflight();
 
 	if (inflight != NULL && inflight->pid == MyProcPid)
 		inflight->timed_out = true;
@@ -161,23 +183,151 @@ cancel_timeout_handler(void)
 	SetLatch(MyLatch);
 }
 
+
+/* Arms the invocation's timeouts: a cancel, then the end of the process. */
+static void
+start_timeouts(int timeout)
+{
+	EnableTimeoutParams timeouts[2];
+
+	if (timeout <= 0)
+		return;
+	timeouts[0].id = cancel_timeout;
+	timeouts[0].type = TMPARAM_AFTER;
+	timeouts[0].delay_ms = timeout;
+	timeouts[1].id = terminate_timeout;
+	timeouts[1].type = TMPARAM_AFTER;
+	timeouts[1].delay_ms = timeout + orders_stream_function_timeout_grace;
+	enable_timeouts(timeouts, 2);
+}
+
+/*
+ * Disarms the invocation's timeouts.  Returns whether the cancel fired
+ * (with reset, its indicator is cleared).
+ */
+static bool
+stop_timeouts(int timeout, bool reset)
+{
+	if (timeout <= 0)
+		return false;
+	disable_timeout(cancel_timeout, false);
+	disable_timeout(terminate_timeout, false);
+	return get_timeout_indicator(cancel_timeout, reset);
+}
+
+/*
+ * Becomes the target's owner, with its search_path.  Temporary tables that
+ * other mappings' functions left in this session must not shadow the
+ * owner's tables: unless that path names pg_temp, it comes last (instead of
+ * first, implicitly).
+ *
+ * And as a security-restricted operation, as VACUUM runs index functions:
+ * nothing the function queues may run after the switch back to this
+ * session's user.  PostgreSQL then refuses deferred triggers (they would
+ * fire at commit, as the worker's superuser), temporary objects (they would
+ * shadow what runs next) and cursors WITH HOLD.  Returns the GUC nest level
+ * that undoes the settings.
+ */
+static int
+become_owner(const DeliveryTarget *target, int sec_context)
+{
+	int			nestlevel;
+
+	SetUserIdAndSecContext(target->owner,
+						   sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path",
+							 strstr(target->search_path, "pg_temp") ? target->search_path :
+							 psprintf("%s, pg_temp", target->search_path),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	/* is_superuser shows the worker's (superuser) session otherwise */
+	(void) set_config_option("is_superuser",
+							 superuser_arg(target->owner) ? "on" : "off",
+							 PGC_INTERNAL, PGC_S_DYNAMIC_DEFAULT, GUC_ACTION_SAVE,
+							 true, 0, false);
+	return nestlevel;
+}
+
+/*
+ * Calls the function on the event under orders_stream.function_timeout, and
+ * reads its response: the lowest batchItemFailures (into the caller's
+ * memory context cxt), then the caller's check.
+ */
+static void
+call_function(DeliveryInvocation *call, Jsonb *event, int timeout,
+			  MemoryContext cxt)
+{
+	Oid			function = call->target->function;
+	FmgrInfo	flinfo;
+	LOCAL_FCINFO(fcinfo, 1);
+	Datum		result;
+
+	start_timeouts(timeout);
+	fmgr_info(function, &flinfo);
+	InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = JsonbPGetDatum(event);
+	fcinfo->args[0].isnull = false;
+	result = FunctionCallInvoke(fcinfo);
+	/* it caught the cancel and returned: still too late, as on AWS */
+	if (stop_timeouts(timeout, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("function %s timed out after %d ms and ignored the cancel",
+						format_procedure(function), timeout),
+				 errhint("Raise orders_stream.function_timeout, or let the function end when cancelled.")));
+	if (call->batch != NULL)
+	{
+		char	   *lowest = lowest_item_failure(function, result, fcinfo->isnull,
+												 call->batch, call->nbatch);
+
+		if (lowest != NULL)
+			call->lowest_failure = MemoryContextStrdup(cxt, lowest);
+	}
+	if (call->check != NULL)
+		call->check(function, result, fcinfo->isnull, call->check_arg);
+}
+
+/*
+ * The invocation, inside its subtransaction.  Building the event is part of
+ * the attempt: an error (out of memory) fails it like the function's own,
+ * so that the batch is retried, bisected and given up on as usual.
+ */
+static void
+invoke_as_owner(DeliveryInvocation *call, int timeout, MemoryContext cxt)
+{
+	Jsonb	   *event = call->build(call->build_arg);
+	Oid			save_userid;
+	int			save_sec_context;
+	int			nestlevel;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	nestlevel = become_owner(call->target, save_sec_context);
+	check_target(call->target);
+	call_function(call, event, timeout, cxt);
+
+	/*
+	 * Undo every setting the function made, SET or SET LOCAL: none may
+	 * outlive the invocation, in this worker's superuser session (its own
+	 * queries, e.g. under a search_path the function chose) or in the next
+	 * mapping's function.
+	 */
+	AtEOXact_GUC(false, nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
 bool
-delivery_invoke(const DeliveryTarget *target, DeliveryEventBuilder build,
-				void *build_arg, char **batch, int nbatch,
-				char **lowest_failure, DeliveryResponseCheck check,
-				void *check_arg, ErrorData **error)
+delivery_invoke(DeliveryInvocation *call)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	MemoryContext invocation_cxt;
-	Oid			save_userid;
-	int			save_sec_context;
 	volatile bool ok = false;
 	int			timeout = orders_stream_function_timeout;
 
-	*error = NULL;
-	if (lowest_failure)
-		*lowest_failure = NULL;
+	call->error = NULL;
+	call->lowest_failure = NULL;
 	if (cancel_timeout == MAX_TIMEOUTS)
 	{
 		cancel_timeout = RegisterTimeout(USER_TIMEOUT, cancel_timeout_handler);
@@ -186,128 +336,32 @@ delivery_invoke(const DeliveryTarget *target, DeliveryEventBuilder build,
 	/* the event and everything the call leaves behind, freed after it */
 	invocation_cxt = AllocSetContextCreate(cxt, "orders_stream invocation",
 										   ALLOCSET_DEFAULT_SIZES);
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(invocation_cxt);
-
 	PG_TRY();
 	{
-		FmgrInfo	flinfo;
-		LOCAL_FCINFO(fcinfo, 1);
-		Datum		result;
-		int			nestlevel;
-		Jsonb	   *event;
-
-		/*
-		 * Building the event is part of the attempt: an error (out of memory)
-		 * fails it like the function's own, so that the batch is retried,
-		 * bisected and given up on as usual.
-		 */
-		event = build(build_arg);
-
-		/*
-		 * The function runs as the mapping's owner, with its search_path.
-		 * Temporary tables that other mappings' functions left in this
-		 * session must not shadow the owner's tables: unless that path names
-		 * pg_temp, it comes last (instead of first, implicitly).
-		 *
-		 * And as a security-restricted operation, as VACUUM runs index
-		 * functions: nothing the function queues may run after the switch
-		 * back to this session's user.  PostgreSQL then refuses deferred
-		 * triggers (they would fire at commit, as the worker's superuser),
-		 * temporary objects (they would shadow what runs next) and cursors
-		 * WITH HOLD.
-		 */
-		SetUserIdAndSecContext(target->owner,
-							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_RESTRICTED_OPERATION);
-		nestlevel = NewGUCNestLevel();
-		(void) set_config_option("search_path",
-								 strstr(target->search_path, "pg_temp") ? target->search_path :
-								 psprintf("%s, pg_temp", target->search_path),
-								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-								 true, 0, false);
-		/* is_superuser shows the worker's (superuser) session otherwise */
-		(void) set_config_option("is_superuser",
-								 superuser_arg(target->owner) ? "on" : "off",
-								 PGC_INTERNAL, PGC_S_DYNAMIC_DEFAULT, GUC_ACTION_SAVE,
-								 true, 0, false);
-		check_target(target);
-		if (timeout > 0)
-		{
-			EnableTimeoutParams timeouts[2];
-
-			timeouts[0].id = cancel_timeout;
-			timeouts[0].type = TMPARAM_AFTER;
-			timeouts[0].delay_ms = timeout;
-			timeouts[1].id = terminate_timeout;
-			timeouts[1].type = TMPARAM_AFTER;
-			timeouts[1].delay_ms = timeout + orders_stream_function_timeout_grace;
-			enable_timeouts(timeouts, 2);
-		}
-
-		fmgr_info(target->function, &flinfo);
-		InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
-		fcinfo->args[0].value = JsonbPGetDatum(event);
-		fcinfo->args[0].isnull = false;
-		result = FunctionCallInvoke(fcinfo);
-		if (timeout > 0)
-		{
-			disable_timeout(cancel_timeout, false);
-			disable_timeout(terminate_timeout, false);
-		}
-		/* it caught the cancel and returned: still too late, as on AWS */
-		if (timeout > 0 && get_timeout_indicator(cancel_timeout, false))
-			ereport(ERROR,
-					(errcode(ERRCODE_QUERY_CANCELED),
-					 errmsg("function %s timed out after %d ms and ignored the cancel",
-							format_procedure(target->function), timeout),
-					 errhint("Raise orders_stream.function_timeout, or let the function end when cancelled.")));
-		if (batch != NULL)
-		{
-			char	   *lowest = lowest_item_failure(target->function, result,
-													 fcinfo->isnull, batch, nbatch);
-
-			if (lowest != NULL)
-				*lowest_failure = MemoryContextStrdup(cxt, lowest);
-		}
-		if (check != NULL)
-			check(target->function, result, fcinfo->isnull, check_arg);
-
-		/*
-		 * Undo every setting the function made, SET or SET LOCAL: none may
-		 * outlive the invocation, in this worker's superuser session (its own
-		 * queries, e.g. under a search_path the function chose) or in the
-		 * next mapping's function.
-		 */
-		AtEOXact_GUC(false, nestlevel);
-		SetUserIdAndSecContext(save_userid, save_sec_context);
+		invoke_as_owner(call, timeout, cxt);
 		ReleaseCurrentSubTransaction();
 		CurrentResourceOwner = owner;
 		ok = true;
 	}
 	PG_CATCH();
 	{
-		bool		timed_out;
+		bool		timed_out = stop_timeouts(timeout, true);
 
-		if (timeout > 0)
-		{
-			disable_timeout(cancel_timeout, false);
-			disable_timeout(terminate_timeout, false);
-		}
-		timed_out = timeout > 0 && get_timeout_indicator(cancel_timeout, true);
 		MemoryContextSwitchTo(cxt);
-		*error = CopyErrorData();
+		call->error = CopyErrorData();
 		FlushErrorState();
 		/* restores the user id and the GUCs of before the subtransaction */
 		RollbackAndReleaseCurrentSubTransaction();
 		CurrentResourceOwner = owner;
 		MemoryContextSwitchTo(cxt);
 		/* rather than "canceling statement due to user request" */
-		if (timed_out && (*error)->sqlerrcode == ERRCODE_QUERY_CANCELED &&
-			strstr((*error)->message, "timed out") == NULL)
-			(*error)->message = psprintf("function %s timed out after %d ms",
-										 format_procedure(target->function), timeout);
+		if (timed_out && call->error->sqlerrcode == ERRCODE_QUERY_CANCELED &&
+			strstr(call->error->message, "timed out") == NULL)
+			call->error->message = psprintf("function %s timed out after %d ms",
+											format_procedure(call->target->function),
+											timeout);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);

@@ -62,6 +62,7 @@ next_attempt(int attempt)
 	return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay);
 }
 
+/* The halves the checkpoint has passed are done. */
 static void
 pop_done_halves(Outcome *o)
 {
@@ -100,15 +101,22 @@ max_age_secs(Mapping *m)
 /*
  * Runs the function on the batch, recording the invocation in the worker's
  * slot while it runs, for the slot's next worker should this one be
- * terminated.
+ * terminated.  With killed, the batch is the one a terminated worker was
+ * invoking: it fails without being invoked again.
  */
 static bool
-invoke_batch(Mapping *m, Batch *b, const char *batch_end, char **lowest,
-			 ErrorData **error)
+invoke_batch(Mapping *m, Batch *b, const char *batch_end,
+			 const KilledInvocation *killed, DeliveryInvocation *call)
 {
-	DeliveryInflight *inflight = delivery_my_inflight();
+	DeliveryInflight *inflight = delivery_pool_my_inflight();
 	bool		ok;
 
+	memset(call, 0, sizeof(DeliveryInvocation));
+	if (killed != NULL)
+	{
+		call->error = delivery_failure_killed_error(m, killed);
+		return false;
+	}
 	if (inflight != NULL &&
 		strlen(m->checkpoint) < OS_INFLIGHT_SEQ_LEN &&
 		strlen(batch_end) < OS_INFLIGHT_SEQ_LEN)
@@ -123,24 +131,71 @@ invoke_batch(Mapping *m, Batch *b, const char *batch_end, char **lowest,
 		pg_write_barrier();
 		inflight->pid = MyProcPid;
 	}
-	ok = delivery_invoke(&m->target, build_event, b,
-						 m->report_item_failures ? b->seqs : NULL, b->n, lowest,
-						 b->window ? window_check_response : NULL, b->window,
-						 error);
+	call->target = &m->target;
+	call->build = delivery_batch_event;
+	call->build_arg = b;
+	if (m->report_item_failures)
+	{
+		call->batch = b->seqs;
+		call->nbatch = b->n;
+	}
+	if (b->window != NULL)
+	{
+		call->check = window_check_response;
+		call->check_arg = b->window;
+	}
+	ok = delivery_invoke(call);
 	if (inflight != NULL)
 		inflight->pid = 0;
 	return ok;
 }
 
-/* The state a lane is in after an outcome. */
-static LaneState
-outcome_state(const Outcome *o)
+/* An outcome that leaves the lane as loaded (with its window as planned). */
+static void
+outcome_init(Outcome *o, const Mapping *m)
 {
+	memset(o, 0, sizeof(Outcome));
+	o->checkpoint = m->checkpoint;
+	o->attempts = m->attempts;
+	o->bisect_stack = m->bisect_stack;
+	o->window = m->window;
+}
+
+/*
+ * Saves an outcome in the state it leaves the lane in, BACKOFF, BISECTING
+ * or READY, and reports that state.
+ */
+static void
+lane_save(Mapping *m, Outcome *o, LaneStep *step)
+{
+	pop_done_halves(o);
 	if (o->next_attempt_at != 0)
-		return LANE_BACKOFF;
-	if (o->bisect_stack != NIL)
-		return LANE_BISECTING;
-	return LANE_READY;
+		o->state = LANE_BACKOFF;
+	else if (o->bisect_stack != NIL)
+		o->state = LANE_BISECTING;
+	else
+		o->state = LANE_READY;
+	delivery_mapping_save_outcome(m, o);
+	step->state = o->state;
+	step->due = o->next_attempt_at;
+}
+
+/* The next attempt of a failed invocation, after a backoff. */
+static void
+schedule_retry(Mapping *m, Outcome *o)
+{
+	o->attempts = m->attempts + 1;
+	o->retries = 1;
+	o->next_attempt_at = next_attempt(o->attempts);
+}
+
+/* An invocation that failed with error. */
+static void
+note_failed_call(Outcome *o, ErrorData *error)
+{
+	o->errors = 1;
+	o->last_error = delivery_failure_describe(error);
+	o->result = "PROBLEM: Function call failed";
 }
 
 /*
@@ -149,40 +204,60 @@ outcome_state(const Outcome *o)
  * DRAINED; any other has delivered everything of its stream up to the
  * newest record, whatever lane that is in, and moves its checkpoint there,
  * so that the mapping's checkpoint (its slowest lane's) shows how far the
- * mapping has got.  Returns whether it saved something.
+ * mapping has got.
  */
-static bool
-lane_empty(Mapping *m, Outcome *o)
+static void
+lane_caught_up(Mapping *m, LaneStep *step)
 {
+	Outcome		o;
+
+	outcome_init(&o, m);
 	if (m->bisect_stack != NIL)
 	{
-		o->checkpoint = (char *) llast(m->bisect_stack);
-		o->result = "OK";
-		pop_done_halves(o);
+		o.checkpoint = (char *) llast(m->bisect_stack);
+		o.result = "OK";
 	}
 	else if (m->epoch_end != NULL)
 	{
-		o->checkpoint = m->epoch_end;
-		o->state = LANE_DRAINED;
-		save_outcome(m, o);
-		return true;
+		o.checkpoint = m->epoch_end;
+		o.state = LANE_DRAINED;
+		delivery_mapping_save_outcome(m, &o);
+		step->state = LANE_DRAINED;
+		return;
 	}
 	else
 	{
-		char	   *newest = stream_high_water(m);
+		char	   *newest = delivery_batch_high_water(m);
 
-		if (newest == NULL || strcmp(newest, m->checkpoint) <= 0)
-		{
-			if (m->state == LANE_READY)
-				return false;
-			/* a new epoch's lane that may run now: say so */
-		}
-		else
-			o->checkpoint = newest;
+		if (newest != NULL && strcmp(newest, m->checkpoint) > 0)
+			o.checkpoint = newest;
+		else if (m->state == LANE_READY)
+			return;				/* nothing to save */
+		/* else a new epoch's lane that may run now: say so */
 	}
-	o->state = outcome_state(o);
-	save_outcome(m, o);
-	return true;
+	lane_save(m, &o, step);
+}
+
+/*
+ * The owner may no longer read the stream: the lane stalls, as an AWS
+ * mapping whose role lost access to the stream does, until the privilege
+ * is back (see lane_next_batch()).
+ */
+static void
+lane_stall(Mapping *m, TimestampTz now, LaneStep *step)
+{
+	Outcome		o;
+
+	outcome_init(&o, m);
+	o.errors = 1;
+	o.last_error = psprintf("42501: AccessDeniedException: the owner of event source mapping %s may not read stream \"%s\"",
+							m->uuid, m->stream_arn);
+	o.result = "PROBLEM: The owner of the mapping may not read the stream";
+	o.next_attempt_at = TimestampTzPlusMilliseconds(now, orders_stream_retry_max_delay);
+	o.state = LANE_STALLED;
+	delivery_mapping_save_outcome(m, &o);
+	step->state = LANE_STALLED;
+	step->due = o.next_attempt_at;
 }
 
 /*
@@ -196,43 +271,25 @@ static void
 lane_window_final(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 {
 	Batch	   *b = palloc0(sizeof(Batch));
+	DeliveryInvocation call;
 	Outcome		o;
-	char	   *lowest = NULL;
-	ErrorData  *error = NULL;
-	bool		ok;
 
-	memset(&o, 0, sizeof(o));
-	o.checkpoint = m->checkpoint;
-	o.bisect_stack = m->bisect_stack;
-	o.window = m->window;
+	outcome_init(&o, m);
 	b->window = window_invocation(&m->window, true, m->shard_id, m->stream_arn);
-	if (killed != NULL)
-	{
-		error = killed_error(m, killed);
-		ok = false;
-	}
-	else
-		ok = invoke_batch(m, b, m->checkpoint, &lowest, &error);
 	o.invocations = 1;
-	if (ok)
+	if (invoke_batch(m, b, m->checkpoint, killed, &call))
 	{
 		window_final_done(&o.window, b->window);
+		o.attempts = 0;
 		o.result = "OK";
 	}
 	else
 	{
-		o.errors = 1;
-		o.last_error = describe_error(error);
-		o.result = "PROBLEM: Function call failed";
-		o.attempts = m->attempts + 1;
-		o.retries = 1;
-		o.next_attempt_at = next_attempt(o.attempts);
+		note_failed_call(&o, call.error);
+		schedule_retry(m, &o);
 	}
-	o.state = outcome_state(&o);
-	save_outcome(m, &o);
+	lane_save(m, &o, step);
 	step->worked = true;
-	step->state = o.state;
-	step->due = o.next_attempt_at;
 }
 
 /*
@@ -256,7 +313,7 @@ lane_window_plan(Mapping *m, Batch **b, bool killed, TimestampTz now,
 	{
 		/* capture has caught up: what it stored since this snapshot */
 		PushActiveSnapshot(GetTransactionSnapshot());
-		*b = fetch_batch(m, NULL);
+		*b = delivery_batch_fetch(m, NULL);
 		PopActiveSnapshot();
 		fetched = (*b)->n;
 		action = window_plan(&m->window, (*b)->records, &(*b)->n, false, true,
@@ -268,223 +325,296 @@ lane_window_plan(Mapping *m, Batch **b, bool killed, TimestampTz now,
 }
 
 /*
- * One step of one lane, in the current transaction: the lane's state
- * machine (see delivery_internal.h).  Sets step->worked if it invoked or
- * gave records up; otherwise step->due says when there may be something to
- * do.  With killed, the batch is the one a terminated worker was invoking,
- * and fails without being invoked again.
+ * The lane's next batch, cut to its tumbling window, or NULL when the step
+ * ends without one: the lane is caught up, its window waits or ends, or its
+ * owner may not read the stream.
  */
-static void
-lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
+static Batch *
+lane_next_batch(Mapping *m, const KilledInvocation *killed, TimestampTz now,
+				LaneStep *step)
 {
-	TimestampTz now = GetCurrentTimestamp();
 	Batch	   *b;
-	Outcome		o;
-	int			expired;
-	char	   *lowest = NULL;
-	ErrorData  *error = NULL;
-	bool		ok;
-	char	   *batch_end;		/* the last record read, matching or not */
+	TimestampTz due = 0;
 
-	memset(&o, 0, sizeof(o));
-	o.checkpoint = m->checkpoint;
-	o.attempts = m->attempts;
-	o.bisect_stack = m->bisect_stack;
-	o.window = m->window;
 	step->state = LANE_READY;
-
-	b = fetch_batch(m, killed ? killed->batch_end : NULL);
+	b = delivery_batch_fetch(m, killed ? killed->batch_end : NULL);
 	if (m->window.seconds > 0 &&
 		(m->bisect_stack == NIL || m->window.terminate_early))
 	{
-		switch (lane_window_plan(m, &b, killed != NULL, now, &step->due))
+		switch (lane_window_plan(m, &b, killed != NULL, now, &due))
 		{
 			case WINDOW_WAIT:
 				/* up to date all the same: the mapping's checkpoint moves on */
-				(void) lane_empty(m, &o);
-				step->state = LANE_WAITING_WINDOW;
-				return;
+				lane_caught_up(m, step);
+				step->wait = LANE_WAITING_WINDOW;
+				step->due = due;
+				return NULL;
 			case WINDOW_FINAL:
 				lane_window_final(m, killed, step);
-				return;
+				return NULL;
 			default:
 				break;
 		}
 	}
-	if (m->window.state != NULL && b->n > 0)
-		b->window = window_invocation(&m->window, false, m->shard_id, m->stream_arn);
-	o.window = m->window;
-
 	if (b->n == 0)
 	{
-		if (lane_empty(m, &o))
-			step->state = o.state;
 		/* nothing invoked: the lane waits for records */
-		return;
+		lane_caught_up(m, step);
+		return NULL;
 	}
-
-	batch_end = b->seqs[b->n - 1];
 
 	/*
 	 * The owner must still exist and still be allowed to read the stream.  If
-	 * not, the lane stalls, as an AWS mapping whose role lost access to the
-	 * stream does: its records go neither to the function nor to
-	 * orders_stream_internal.failures, which the owner can read.  Delivery resumes
-	 * once the privilege is back; until then retention trims the records.
-	 * Checked before the batching window or the filters look at a record, so
-	 * that not even the checkpoint moves on data the owner may not read.
+	 * not, the lane stalls: its records go neither to the function nor to
+	 * orders_stream_internal.failures, which the owner can read.  Delivery
+	 * resumes once the privilege is back; until then retention trims the
+	 * records.  Checked before the batching window or the filters look at a
+	 * record, so that not even the checkpoint moves on data the owner may
+	 * not read.
 	 */
 	if (!security_may_read(m->target.owner, m->relid, true))
 	{
-		o.errors = 1;
-		o.last_error = psprintf("42501: AccessDeniedException: the owner of event source mapping %s may not read stream \"%s\"",
-								m->uuid, m->stream_arn);
-		o.result = "PROBLEM: The owner of the mapping may not read the stream";
-		o.next_attempt_at = TimestampTzPlusMilliseconds(now, orders_stream_retry_max_delay);
-		o.state = LANE_STALLED;
-		save_outcome(m, &o);
-		step->state = LANE_STALLED;
-		step->due = o.next_attempt_at;
-		return;
+		lane_stall(m, now, step);
+		return NULL;
 	}
+	if (m->window.state != NULL)
+		b->window = window_invocation(&m->window, false, m->shard_id, m->stream_arn);
+	return b;
+}
 
-	/* AWS waits up to the batching window for a full batch */
-	if (!b->full && m->window_secs > 0 && m->attempts == 0 &&
-		m->bisect_stack == NIL && killed == NULL && m->epoch_end == NULL &&
-		now < TimestampTzPlusMilliseconds(b->arrivals[0], m->window_secs * 1000L))
+/* The invocation succeeded: the checkpoint moves past the batch. */
+static void
+lane_delivered(Outcome *o, Batch *b, char *batch_end)
+{
+	o->checkpoint = batch_end;
+	o->attempts = 0;
+	o->processed = b->n;
+	o->result = "OK";
+	if (b->window != NULL)
+		window_invoked(&o->window, b->window);
+}
+
+/*
+ * A failed batch (from its record from on) is retried after a backoff or,
+ * once retries run out, goes to orders_stream_internal.failures.
+ */
+static void
+retry_or_give_up(Mapping *m, Outcome *o, Batch *b, int from, char *batch_end,
+				 ErrorData *error)
+{
+	if (m->max_retries >= 0 && m->attempts >= m->max_retries)
 	{
-		step->state = LANE_BATCHING;
-		step->due = TimestampTzPlusMilliseconds(b->arrivals[0], m->window_secs * 1000L);
-		return;
+		delivery_failure_write(m, b, from, b->n, "RetryAttemptsExhausted",
+							   m->attempts + 1, error);
+		o->checkpoint = batch_end;
+		o->attempts = 0;
+		o->failures = 1;
 	}
+	else
+	{
+		schedule_retry(m, o);
+		bound_retry(o, b);
+	}
+}
+
+/*
+ * ReportBatchItemFailures named records: what came before the lowest of
+ * them is done, the rest fails.
+ */
+static void
+lane_items_failed(Mapping *m, Outcome *o, Batch *b, char *batch_end,
+				  const char *lowest)
+{
+	int			first_failed = 0;
+
+	while (strcmp(b->seqs[first_failed], lowest) != 0)
+		first_failed++;
+	o->processed = first_failed;
+	if (first_failed > 0)
+		o->checkpoint = b->seqs[first_failed - 1];
+	/* the state the function returned counts the records it processed */
+	if (b->window != NULL)
+		window_invoked(&o->window, b->window);
+	o->errors = 1;
+	o->last_error = psprintf("batchItemFailures from %s", lowest);
+	o->result = "PROBLEM: Function reported batch item failures";
+	retry_or_give_up(m, o, b, first_failed, batch_end, NULL);
+}
+
+/*
+ * The bisect step: a failed batch is halved, the first half to run next,
+ * then the second.  A halving is not a retry.
+ */
+static void
+bisect_batch(Outcome *o, Batch *b)
+{
+	if (o->bisect_stack == NIL)
+		o->bisect_stack = lappend(o->bisect_stack, b->seqs[b->n - 1]);
+	o->bisect_stack = lappend(list_copy(o->bisect_stack), b->seqs[(b->n + 1) / 2 - 1]);
+}
+
+/* The invocation failed: bisect, retry or give the batch up. */
+static void
+lane_call_failed(Mapping *m, Outcome *o, Batch *b, char *batch_end,
+				 ErrorData *error)
+{
+	note_failed_call(o, error);
+	if (b->window != NULL && window_overflowed(&o->window, b->window))
+		o->result = "PROBLEM: Tumbling window state over its limit: window terminated early";
+	else if (m->bisect && b->n > 1)
+		bisect_batch(o, b);
+	else
+		retry_or_give_up(m, o, b, 0, batch_end, error);
+}
+
+/*
+ * Delivers a batch: records that match no filter are discarded, as AWS
+ * event filtering does; records too old for the function go to the failure
+ * destination; the rest go to the function.
+ */
+static void
+lane_deliver(Mapping *m, Batch *b, const KilledInvocation *killed,
+			 TimestampTz now, LaneStep *step)
+{
+	char	   *batch_end = b->seqs[b->n - 1];	/* the last read, matching or
+												 * not */
+	DeliveryInvocation call;
+	Outcome		o;
+	int			expired;
+	ErrorData  *filter_error = NULL;
 
 	step->worked = true;
-
-	/* records that match no filter are discarded, as AWS event filtering does */
+	outcome_init(&o, m);
 	if (m->filter_criteria != NULL)
-	{
-		b = filter_batch(m, b, &error);
-		if (error == NULL && b->n == 0)
-		{
-			o.checkpoint = batch_end;
-			o.result = "OK";
-			pop_done_halves(&o);
-			o.state = outcome_state(&o);
-			save_outcome(m, &o);
-			step->state = o.state;
-			return;
-		}
-	}
-
-	/* records too old for the function go to the failure destination */
+		b = delivery_batch_filter(m, b, &filter_error);
 	for (expired = 0; expired < b->n; expired++)
 		if (ms_between(b->arrivals[expired], now) <= max_age_secs(m) * 1000)
 			break;
-	if (expired > 0)
+	if (b->n == 0)
 	{
-		write_failure(m, b, 0, expired, "RecordAgeExceeded", m->attempts, NULL);
+		o.checkpoint = batch_end;
+		o.result = "OK";
+	}
+	else if (expired > 0)
+	{
+		delivery_failure_write(m, b, 0, expired, "RecordAgeExceeded", m->attempts, NULL);
 		o.checkpoint = b->seqs[expired - 1];
 		o.attempts = 0;
 		o.failures = 1;
 		o.result = "PROBLEM: Record age exceeded";
-		pop_done_halves(&o);
-		o.state = outcome_state(&o);
-		save_outcome(m, &o);
-		step->state = o.state;
+	}
+	else if (filter_error != NULL)
+	{
+		/* the filters failed on the batch: a failed call, without the call */
+		lane_call_failed(m, &o, b, batch_end, filter_error);
+	}
+	else
+	{
+		o.invocations = 1;
+		if (!invoke_batch(m, b, batch_end, killed, &call))
+			lane_call_failed(m, &o, b, batch_end, call.error);
+		else if (call.lowest_failure != NULL)
+			lane_items_failed(m, &o, b, batch_end, call.lowest_failure);
+		else
+			lane_delivered(&o, b, batch_end);
+	}
+	lane_save(m, &o, step);
+}
+
+/*
+ * READY (and WAITING_EPOCH once the older epochs have drained): the next
+ * batch after the checkpoint, once it is full or AWS's batching window has
+ * passed.
+ */
+static void
+lane_ready(Mapping *m, const KilledInvocation *killed, LaneStep *step)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	Batch	   *b = lane_next_batch(m, killed, now, step);
+	TimestampTz window_end;
+
+	if (b == NULL)
+		return;
+	window_end = TimestampTzPlusMilliseconds(b->arrivals[0], m->window_secs * 1000L);
+	if (!b->full && m->window_secs > 0 && m->attempts == 0 &&
+		m->bisect_stack == NIL && killed == NULL && m->epoch_end == NULL &&
+		now < window_end)
+	{
+		step->wait = LANE_BATCHING;
+		step->due = window_end;
 		return;
 	}
+	lane_deliver(m, b, killed, now, step);
+}
 
-	if (error != NULL)
-		ok = false;				/* the filters failed on it: no call */
+/*
+ * BISECTING: the half of a failed batch on top of the stack (the fetch
+ * stops at its end), at once: no batching window.
+ */
+static void
+lane_bisecting(Mapping *m, const KilledInvocation *killed, LaneStep *step)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	Batch	   *b = lane_next_batch(m, killed, now, step);
+
+	if (b != NULL)
+		lane_deliver(m, b, killed, now, step);
+}
+
+/*
+ * BACKOFF and STALLED: nothing until next_attempt_at; then the batch again,
+ * bounded by the stack as a half is (bound_retry()), or, stalled or after
+ * an internal error with no bound, as a READY lane's.  A batch a terminated
+ * worker was invoking fails at once.
+ */
+static void
+lane_backoff(Mapping *m, const KilledInvocation *killed, LaneStep *step)
+{
+	if (killed == NULL && m->next_attempt_at > GetCurrentTimestamp())
+	{
+		step->state = m->state;
+		step->due = m->next_attempt_at;
+	}
+	else if (m->bisect_stack != NIL)
+		lane_bisecting(m, killed, step);
 	else
-	{
-		if (killed != NULL)
-		{
-			error = killed_error(m, killed);
-			ok = false;
-		}
-		else
-			ok = invoke_batch(m, b, batch_end, &lowest, &error);
-		o.invocations = 1;
-	}
+		lane_ready(m, killed, step);
+}
 
-	if (ok && lowest == NULL)
+/*
+ * One step of one lane, in the current transaction: a case per state of
+ * its row (see delivery_internal.h), as pg_cron's ManageCronTask has one
+ * per CronTaskState.  Sets step->worked if it invoked or gave records up;
+ * otherwise step->due says when there may be something to do.  With
+ * killed, the batch is the one a terminated worker was invoking, and fails
+ * without being invoked again.
+ */
+static void
+lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
+{
+	/* whatever its row says, a lane waits for the older epochs to drain */
+	if (m->older_epochs)
 	{
-		o.checkpoint = batch_end;
-		o.attempts = 0;
-		o.processed = b->n;
-		o.result = "OK";
-		pop_done_halves(&o);
-		if (b->window != NULL)
-			window_invoked(&o.window, b->window);
+		step->state = LANE_WAITING_EPOCH;
+		return;
 	}
-	else if (ok)
+	switch (m->state)
 	{
-		/* partial failure: keep what came before the lowest failed record */
-		int			first_failed = 0;
-
-		while (strcmp(b->seqs[first_failed], lowest) != 0)
-			first_failed++;
-		o.processed = first_failed;
-		if (first_failed > 0)
-			o.checkpoint = b->seqs[first_failed - 1];
-		/* the state the function returned counts the records it processed */
-		if (b->window != NULL)
-			window_invoked(&o.window, b->window);
-		o.errors = 1;
-		o.last_error = psprintf("batchItemFailures from %s", lowest);
-		o.result = "PROBLEM: Function reported batch item failures";
-		if (m->max_retries >= 0 && m->attempts >= m->max_retries)
-		{
-			write_failure(m, b, first_failed, b->n, "RetryAttemptsExhausted",
-						  m->attempts + 1, NULL);
-			o.checkpoint = batch_end;
-			o.attempts = 0;
-			o.failures = 1;
-		}
-		else
-		{
-			o.attempts = m->attempts + 1;
-			o.retries = 1;
-			o.next_attempt_at = next_attempt(o.attempts);
-			bound_retry(&o, b);
-		}
-		pop_done_halves(&o);
+		case LANE_READY:
+		case LANE_WAITING_EPOCH:
+			lane_ready(m, killed, step);
+			break;
+		case LANE_BISECTING:
+			lane_bisecting(m, killed, step);
+			break;
+		case LANE_BACKOFF:
+		case LANE_STALLED:
+			lane_backoff(m, killed, step);
+			break;
+		case LANE_DRAINED:
+			/* delivery_mapping_load_lane() returns no drained lane */
+			break;
 	}
-	else
-	{
-		o.errors = 1;
-		o.last_error = describe_error(error);
-		o.result = "PROBLEM: Function call failed";
-		if (b->window != NULL && window_overflowed(&o.window, b->window))
-			o.result = "PROBLEM: Tumbling window state over its limit: window terminated early";
-		else if (m->bisect && b->n > 1)
-		{
-			/* run the first half next, then the second; not a retry */
-			if (o.bisect_stack == NIL)
-				o.bisect_stack = lappend(o.bisect_stack, b->seqs[b->n - 1]);
-			o.bisect_stack = lappend(list_copy(o.bisect_stack), b->seqs[(b->n + 1) / 2 - 1]);
-		}
-		else if (m->max_retries >= 0 && m->attempts >= m->max_retries)
-		{
-			write_failure(m, b, 0, b->n, "RetryAttemptsExhausted", m->attempts + 1, error);
-			o.checkpoint = batch_end;
-			o.attempts = 0;
-			o.failures = 1;
-			pop_done_halves(&o);
-		}
-		else
-		{
-			o.attempts = m->attempts + 1;
-			o.retries = 1;
-			o.next_attempt_at = next_attempt(o.attempts);
-			bound_retry(&o, b);
-		}
-	}
-	o.state = outcome_state(&o);
-	save_outcome(m, &o);
-	step->state = o.state;
-	step->due = o.next_attempt_at;
 }
 
 /*
@@ -504,21 +634,13 @@ lane_one(const LaneKey *key, const KilledInvocation *killed, LaneStep *step)
 	SPI_connect();
 	pgstat_report_activity(STATE_RUNNING, "delivering stream records");
 
-	m = load_lane(key);
-	if (m != NULL && killed != NULL && strcmp(m->checkpoint, killed->checkpoint) != 0)
-		killed = NULL;			/* that batch is no longer the next */
+	m = delivery_mapping_load_lane(key);
 	if (m == NULL)
 		step->gone = true;
-	else if (m->older_epochs)
-		step->state = LANE_WAITING_EPOCH;
-	else if (killed == NULL && m->next_attempt_at > GetCurrentTimestamp())
-	{
-		/* backing off before a retry, or stalled */
-		step->state = m->state;
-		step->due = m->next_attempt_at;
-	}
 	else
 	{
+		if (killed != NULL && strcmp(m->checkpoint, killed->checkpoint) != 0)
+			killed = NULL;		/* that batch is no longer the next */
 		lane_step(m, killed, step);
 		stale = m->stale;
 	}
@@ -537,10 +659,34 @@ lane_one(const LaneKey *key, const KilledInvocation *killed, LaneStep *step)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
+/*
+ * After an error of lane_one(): shows it on the lane, which backs off, in a
+ * transaction of its own.
+ */
+static void
+lane_note_error(const LaneKey *key, const char *message, LaneStep *step)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	delivery_mapping_note_error(key, message);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+	memset(step, 0, sizeof(LaneStep));
+	step->state = LANE_BACKOFF;
+	step->due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											orders_stream_retry_max_delay);
+}
+
 /* lane_one(), surviving its errors. */
 void
-lane_step_guarded(const LaneKey *key, const KilledInvocation *killed,
-				  LaneStep *step)
+delivery_lane_step(const LaneKey *key, const KilledInvocation *killed,
+				   LaneStep *step)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	char	   *volatile message = NULL;
@@ -553,7 +699,7 @@ lane_step_guarded(const LaneKey *key, const KilledInvocation *killed,
 	PG_CATCH();
 	{
 		ErrorData  *e;
-		DeliveryInflight *inflight = delivery_my_inflight();
+		DeliveryInflight *inflight = delivery_pool_my_inflight();
 
 		HOLD_INTERRUPTS();
 		MemoryContextSwitchTo(cxt);
@@ -573,19 +719,7 @@ lane_step_guarded(const LaneKey *key, const KilledInvocation *killed,
 
 	if (message != NULL)
 	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		SPI_connect();
-		note_internal_error(key, message);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(cxt);
+		lane_note_error(key, message, step);
 		pfree(message);
-		memset(step, 0, sizeof(LaneStep));
-		step->state = LANE_BACKOFF;
-		step->due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-												orders_stream_retry_max_delay);
 	}
 }

@@ -175,7 +175,7 @@ delivery_pool_note_changes(void)
 }
 
 DeliveryInflight *
-delivery_my_inflight(void)
+delivery_pool_my_inflight(void)
 {
 	return my_slot ? &my_slot->inflight : NULL;
 }
@@ -205,11 +205,16 @@ typedef struct LaneEntry
 
 static LaneEntry *entries = NULL;
 static int	nentries = 0;
-static BackgroundWorkerHandle **handles = NULL;
-/* per slot: the launcher assigned a lane and has not seen it given back */
-static bool *busy = NULL;
-static LaneKey *busy_lane = NULL;
-static Oid *busy_owner = NULL;
+/* A slot of the pool, as the launcher knows it. */
+typedef struct LauncherSlot
+{
+	BackgroundWorkerHandle *handle; /* of its worker, NULL = none started */
+	bool		busy;			/* assigned a lane not seen given back yet */
+	LaneKey		lane;			/* that lane */
+	Oid			owner;			/* and its owner */
+} LauncherSlot;
+
+static LauncherSlot *launcher_slots = NULL;
 static uint64 turn = 0;
 
 /* In dispatch(): each owner of a lane or a busy worker, and its workers. */
@@ -249,6 +254,45 @@ find_entry(const LaneKey *key)
 }
 
 /*
+ * The entry of a lane listed by refresh_lanes(): what the launcher knew of
+ * it, if anything, and its owner as of now.
+ */
+static void
+lane_entry_from_row(LaneEntry *e, HeapTuple tup, TimestampTz now)
+{
+	LaneEntry  *old;
+	bool		isnull;
+	Datum		next;
+	Datum		owner;
+
+	memset(e, 0, sizeof(LaneEntry));
+	strlcpy(e->key.mapping, spi_text(tup, 1), sizeof(e->key.mapping));
+	e->key.epoch = DatumGetInt32(spi_datum(tup, 2, &isnull));
+	e->key.lane = DatumGetInt32(spi_datum(tup, 3, &isnull));
+	owner = spi_datum(tup, 5, &isnull);
+	/* REASSIGN OWNED moves a mapping: read it every time */
+	e->owner = isnull ? InvalidOid : DatumGetObjectId(owner);
+	e->listed = true;
+	old = find_entry(&e->key);
+	if (old != NULL)
+	{
+		e->slot = old->slot;
+		e->due = old->due;
+		e->on_records = old->on_records;
+		e->seen_records = old->seen_records;
+		e->queued = old->queued;
+		e->recheck = old->recheck;
+		old->slot = -2;			/* carried over */
+		return;
+	}
+	next = spi_datum(tup, 4, &isnull);
+	e->slot = -1;
+	e->due = isnull ? now : DatumGetTimestampTz(next);
+	e->on_records = isnull;
+	e->queued = turn++;
+}
+
+/*
  * Reads the lanes of the enabled mappings again.  Entries keep what the
  * launcher knows of them; a lane that is gone is forgotten once no worker
  * serves it.
@@ -279,40 +323,7 @@ refresh_lanes(void)
 	fresh = MemoryContextAlloc(TopMemoryContext,
 							   sizeof(LaneEntry) * (SPI_processed + nentries + 1));
 	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		LaneEntry  *e = &fresh[nfresh++];
-		LaneEntry  *old;
-		bool		isnull;
-		Datum		next;
-		Datum		owner;
-
-		memset(e, 0, sizeof(LaneEntry));
-		strlcpy(e->key.mapping, spi_text(tup, 1), sizeof(e->key.mapping));
-		e->key.epoch = DatumGetInt32(spi_datum(tup, 2, &isnull));
-		e->key.lane = DatumGetInt32(spi_datum(tup, 3, &isnull));
-		owner = spi_datum(tup, 5, &isnull);
-		/* REASSIGN OWNED moves a mapping: read it every time */
-		e->owner = isnull ? InvalidOid : DatumGetObjectId(owner);
-		e->listed = true;
-		old = find_entry(&e->key);
-		if (old != NULL)
-		{
-			e->slot = old->slot;
-			e->due = old->due;
-			e->on_records = old->on_records;
-			e->seen_records = old->seen_records;
-			e->queued = old->queued;
-			e->recheck = old->recheck;
-			old->slot = -2;		/* carried over */
-			continue;
-		}
-		next = spi_datum(tup, 4, &isnull);
-		e->slot = -1;
-		e->due = isnull ? now : DatumGetTimestampTz(next);
-		e->on_records = isnull;
-		e->queued = turn++;
-	}
+		lane_entry_from_row(&fresh[nfresh++], SPI_tuptable->vals[i], now);
 	/* lanes no longer listed whose worker has not given them back yet */
 	for (j = 0; j < nentries; j++)
 		if (entries[j].slot >= 0)
@@ -332,14 +343,14 @@ refresh_lanes(void)
 	nentries = nfresh;
 }
 
-/* Makes every lane of a mapping runnable now. */
+/* Makes every lane of a mapping (NULL: of every mapping) runnable now. */
 static void
-kick_mapping(const char *mapping, TimestampTz now)
+kick_lanes(const char *mapping, TimestampTz now)
 {
 	int			i;
 
 	for (i = 0; i < nentries; i++)
-		if (strcmp(entries[i].key.mapping, mapping) == 0)
+		if (mapping == NULL || strcmp(entries[i].key.mapping, mapping) == 0)
 		{
 			entries[i].due = now;
 			entries[i].recheck = entries[i].slot >= 0;
@@ -360,7 +371,7 @@ collect_releases(TimestampTz now)
 		LaneEntry  *e;
 		bool		assigned;
 
-		if (!busy[i])
+		if (!launcher_slots[i].busy)
 			continue;
 		SpinLockAcquire(&slot->mutex);
 		assigned = slot->assigned;
@@ -368,8 +379,8 @@ collect_releases(TimestampTz now)
 		SpinLockRelease(&slot->mutex);
 		if (assigned)
 			continue;
-		busy[i] = false;
-		e = find_entry(&busy_lane[i]);
+		launcher_slots[i].busy = false;
+		e = find_entry(&launcher_slots[i].lane);
 		if (e == NULL)
 			continue;
 		e->slot = -1;
@@ -386,11 +397,32 @@ collect_releases(TimestampTz now)
 		else if (release.state == LANE_DRAINED)
 		{
 			/* the next epoch's lanes may start */
-			kick_mapping(e->key.mapping, now);
+			kick_lanes(e->key.mapping, now);
 			drained = true;
 		}
 	}
 	return drained;
+}
+
+/*
+ * A dynamic worker of this library in this database that runs function
+ * with arg and tells this backend when it starts and exits, as a delivery
+ * and a redrive worker are.  bgw_name is the caller's.
+ */
+void
+delivery_pool_dynamic_worker(BackgroundWorker *worker, const char *function,
+							 const char *type, Datum arg)
+{
+	memset(worker, 0, sizeof(BackgroundWorker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker->bgw_library_name, BGW_MAXLEN, "orders_stream");
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker->bgw_type, BGW_MAXLEN, "%s", type);
+	worker->bgw_main_arg = arg;
+	memcpy(worker->bgw_extra, &MyDatabaseId, sizeof(Oid));
+	worker->bgw_notify_pid = MyProcPid;
 }
 
 static bool
@@ -398,18 +430,20 @@ start_worker(int index)
 {
 	BackgroundWorker worker;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "orders_stream");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "orders_stream_delivery_worker_main");
+	delivery_pool_dynamic_worker(&worker, "orders_stream_delivery_worker_main",
+								 DELIVERY_WORKER_TYPE, Int32GetDatum(index));
 	snprintf(worker.bgw_name, BGW_MAXLEN, "orders_stream delivery worker %d", index);
-	snprintf(worker.bgw_type, BGW_MAXLEN, DELIVERY_WORKER_TYPE);
-	worker.bgw_main_arg = Int32GetDatum(index);
-	memcpy(worker.bgw_extra, &MyDatabaseId, sizeof(Oid));
-	worker.bgw_notify_pid = MyProcPid;
-	return RegisterDynamicBackgroundWorker(&worker, &handles[index]);
+	return RegisterDynamicBackgroundWorker(&worker, &launcher_slots[index].handle);
+}
+
+/* Takes back a lane that slot index's worker will not give back. */
+static void
+unassign(int index)
+{
+	SpinLockAcquire(&pool->slots[index].mutex);
+	pool->slots[index].assigned = false;
+	SpinLockRelease(&pool->slots[index].mutex);
+	launcher_slots[index].busy = false;
 }
 
 /*
@@ -428,24 +462,21 @@ reap_workers(TimestampTz now)
 		pid_t		pid;
 		LaneEntry  *e;
 
-		if (handles[i] == NULL ||
-			GetBackgroundWorkerPid(handles[i], &pid) != BGWH_STOPPED)
+		if (launcher_slots[i].handle == NULL ||
+			GetBackgroundWorkerPid(launcher_slots[i].handle, &pid) != BGWH_STOPPED)
 			continue;
-		pfree(handles[i]);
-		handles[i] = NULL;
+		pfree(launcher_slots[i].handle);
+		launcher_slots[i].handle = NULL;
 		SpinLockAcquire(&slot->mutex);
 		slot->idle_exit = false;
 		SpinLockRelease(&slot->mutex);
-		if (!busy[i])
+		if (!launcher_slots[i].busy)
 			continue;
 		if (slot->inflight.pid != 0 && start_worker(i))
 			continue;
 		/* it exited without giving its lane back: an error, or a signal */
-		SpinLockAcquire(&slot->mutex);
-		slot->assigned = false;
-		SpinLockRelease(&slot->mutex);
-		busy[i] = false;
-		e = find_entry(&busy_lane[i]);
+		unassign(i);
+		e = find_entry(&launcher_slots[i].lane);
 		if (e != NULL)
 		{
 			e->slot = -1;
@@ -483,9 +514,9 @@ assign(int index, LaneEntry *e)
 	SpinLockRelease(&slot->mutex);
 	if (!ok)
 		return false;
-	busy[index] = true;
-	busy_lane[index] = e->key;
-	busy_owner[index] = e->owner;
+	launcher_slots[index].busy = true;
+	launcher_slots[index].lane = e->key;
+	launcher_slots[index].owner = e->owner;
 	e->slot = index;
 	if (latch != NULL)
 		SetLatch(latch);
@@ -533,9 +564,9 @@ count_loads(void)
 			entries[i].load = owner_load(entries[i].owner);
 	nfree = 0;
 	for (i = 0; i < pool->nslots; i++)
-		if (busy[i])
-			loads[owner_load(busy_owner[i])].held++;
-		else if (handles[i] != NULL || pool->slots[i].pid == 0)
+		if (launcher_slots[i].busy)
+			loads[owner_load(launcher_slots[i].owner)].held++;
+		else if (launcher_slots[i].handle != NULL || pool->slots[i].pid == 0)
 			nfree++;			/* not a worker still exiting */
 	share = owners > 0 ? (pool->nslots + owners - 1) / owners : pool->nslots;
 }
@@ -561,6 +592,56 @@ goes_first(const LaneEntry *a, const LaneEntry *b)
 }
 
 /*
+ * The runnable lane that gets the next free worker (see goes_first() and
+ * may_take()), or NULL; *any says whether a lane is runnable at all.
+ */
+static LaneEntry *
+next_lane(TimestampTz now, uint64 records, bool *any)
+{
+	LaneEntry  *e = NULL;
+	int			i;
+
+	*any = false;
+	for (i = 0; i < nentries; i++)
+		if (runnable(&entries[i], now, records))
+		{
+			*any = true;
+			if (may_take(&entries[i]) && (e == NULL || goes_first(&entries[i], e)))
+				e = &entries[i];
+		}
+	return e;
+}
+
+/*
+ * Gives the lane to an idle worker, or else to a new worker in a free
+ * slot.  False if no worker can take it.
+ */
+static bool
+place_lane(LaneEntry *e)
+{
+	int			i;
+
+	for (i = 0; i < pool->nslots; i++)
+		if (launcher_slots[i].handle != NULL && !launcher_slots[i].busy &&
+			assign(i, e))
+			return true;
+	for (i = 0; i < pool->nslots; i++)
+		if (launcher_slots[i].handle == NULL && pool->slots[i].pid == 0)
+		{
+			pool->slots[i].inflight.pid = 0;
+			if (!assign(i, e))
+				continue;
+			if (start_worker(i))
+				return true;
+			/* max_worker_processes reached: it waits */
+			unassign(i);
+			e->slot = -1;
+			return false;
+		}
+	return false;
+}
+
+/*
  * Hands the runnable lanes to idle workers, starting workers while there
  * are free slots: each free worker to the lane whose owner holds the fewest
  * workers, the longest waiting first among those, and to no owner beyond
@@ -571,62 +652,22 @@ static TimestampTz
 dispatch(TimestampTz now)
 {
 	uint64		records = pg_atomic_read_u64(&pool->records);
-	bool		waiting = false;
+	bool		any;
 	TimestampTz next = TimestampTzPlusMilliseconds(now, LANE_RECHECK_MS);
 	int			j;
 
 	count_loads();
 	for (;;)
 	{
-		LaneEntry  *e = NULL;
-		int			i;
-		bool		placed = false;
-		bool		any = false;
+		LaneEntry  *e = next_lane(now, records, &any);
 
-		for (i = 0; i < nentries; i++)
-			if (runnable(&entries[i], now, records))
-			{
-				any = true;
-				if (may_take(&entries[i]) && (e == NULL || goes_first(&entries[i], e)))
-					e = &entries[i];
-			}
-		if (e == NULL)
-		{
-			waiting = any;
+		if (e == NULL || !place_lane(e))
 			break;
-		}
-		/* an idle worker first, then a new one */
-		for (i = 0; i < pool->nslots && !placed; i++)
-			if (handles[i] != NULL && !busy[i])
-				placed = assign(i, e);
-		for (i = 0; i < pool->nslots && !placed; i++)
-			if (handles[i] == NULL && pool->slots[i].pid == 0)
-			{
-				pool->slots[i].inflight.pid = 0;
-				if (!assign(i, e))
-					continue;
-				if (start_worker(i))
-					placed = true;
-				else
-				{
-					/* max_worker_processes reached: it waits */
-					SpinLockAcquire(&pool->slots[i].mutex);
-					pool->slots[i].assigned = false;
-					SpinLockRelease(&pool->slots[i].mutex);
-					busy[i] = false;
-					e->slot = -1;
-					break;
-				}
-			}
-		if (!placed)
-		{
-			waiting = true;
-			break;
-		}
 		loads[e->load].held++;
 		nfree--;
 	}
-	pool->lanes_waiting = waiting;
+	/* a runnable lane left over waits for a worker */
+	pool->lanes_waiting = any;
 
 	for (j = 0; j < nentries; j++)
 		if (entries[j].slot == -1 && entries[j].due > now && entries[j].due < next)
@@ -640,8 +681,54 @@ stop_workers(int code, Datum arg)
 	int			i;
 
 	for (i = 0; i < pool->nslots; i++)
-		if (handles[i] != NULL)
-			TerminateBackgroundWorker(handles[i]);
+		if (launcher_slots[i].handle != NULL)
+			TerminateBackgroundWorker(launcher_slots[i].handle);
+}
+
+/*
+ * Just launched by CREATE EXTENSION, the launcher may run before the
+ * extension has committed: waits for it for a while, and stops if it does
+ * not come.
+ */
+static void
+await_extension(TimestampTz started)
+{
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (OidIsValid(worker_extension_oid()))
+			return;
+		if (TimestampDifferenceExceeds(started, GetCurrentTimestamp(), EXTENSION_WAIT_MS))
+		{
+			ereport(LOG,
+					(errmsg("orders_stream delivery launcher stopping: extension \"orders_stream\" is not installed")));
+			proc_exit(0);
+		}
+		worker_wait(100);
+	}
+}
+
+/* refresh_lanes(); false after an error (DROP EXTENSION, most likely). */
+static bool
+refresh_lanes_guarded(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		refresh_lanes();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
 }
 
 void
@@ -655,11 +742,8 @@ orders_stream_delivery_launcher_main(Datum arg)
 	(void) worker_start(OS_WORKER_DELIVERY, arg);
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
 	SetConfigOption("deadlock_timeout", DELIVERY_DEADLOCK_TIMEOUT, PGC_SUSET, PGC_S_SESSION);
-	handles = MemoryContextAllocZero(TopMemoryContext,
-									 sizeof(BackgroundWorkerHandle *) * pool->nslots);
-	busy = MemoryContextAllocZero(TopMemoryContext, sizeof(bool) * pool->nslots);
-	busy_lane = MemoryContextAllocZero(TopMemoryContext, sizeof(LaneKey) * pool->nslots);
-	busy_owner = MemoryContextAllocZero(TopMemoryContext, sizeof(Oid) * pool->nslots);
+	launcher_slots = MemoryContextAllocZero(TopMemoryContext,
+											sizeof(LauncherSlot) * pool->nslots);
 	before_shmem_exit(stop_workers, (Datum) 0);
 
 	for (;;)
@@ -671,53 +755,19 @@ orders_stream_delivery_launcher_main(Datum arg)
 		CHECK_FOR_INTERRUPTS();
 		if (!extension_ok)
 		{
-			/* just launched by CREATE EXTENSION: it may not have committed yet */
-			if (!OidIsValid(worker_extension_oid()))
-			{
-				if (TimestampDifferenceExceeds(started, GetCurrentTimestamp(), EXTENSION_WAIT_MS))
-				{
-					ereport(LOG,
-							(errmsg("orders_stream delivery launcher stopping: extension \"orders_stream\" is not installed")));
-					proc_exit(0);
-				}
-				worker_wait(100);
-				continue;
-			}
+			await_extension(started);
 			extension_ok = true;
 			next_refresh = 0;
 		}
-
 		now = GetCurrentTimestamp();
 		current = pg_atomic_read_u32(&pool->changes);
 		if (current != changes || now >= next_refresh)
 		{
-			MemoryContext cxt = CurrentMemoryContext;
-
-			PG_TRY();
-			{
-				refresh_lanes();
-			}
-			PG_CATCH();
-			{
-				/* DROP EXTENSION, most likely: checked above next time */
-				MemoryContextSwitchTo(cxt);
-				EmitErrorReport();
-				FlushErrorState();
-				AbortOutOfAnyTransaction();
-				extension_ok = false;
-			}
-			PG_END_TRY();
+			/* after an error, the extension is checked again next time */
+			extension_ok = refresh_lanes_guarded();
+			/* a mapping changed: each of its lanes may have work now */
 			if (current != changes)
-			{
-				int			i;
-
-				/* a mapping changed: each of its lanes may have work now */
-				for (i = 0; i < nentries; i++)
-				{
-					entries[i].due = now;
-					entries[i].recheck = entries[i].slot >= 0;
-				}
-			}
+				kick_lanes(NULL, now);
 			changes = current;
 			next_refresh = TimestampTzPlusMilliseconds(now, LAUNCHER_REFRESH_MS);
 		}
@@ -768,6 +818,19 @@ take_killed_invocation(void)
 }
 
 /*
+ * Whether records arriving may give a lane work: while it waits for its
+ * batching window to fill or its tumbling window to end (a record of a
+ * later window ends it), or for records; not while it backs off or stalls.
+ */
+static bool
+wakes_on_records(const LaneStep *step)
+{
+	if (step->wait != LANE_NOT_WAITING)
+		return true;
+	return step->state != LANE_BACKOFF && step->state != LANE_STALLED;
+}
+
+/*
  * Runs the lane's steps while they do something (for one quantum, when
  * other lanes wait for a worker), then gives the lane back.
  */
@@ -789,7 +852,7 @@ serve_lane(const LaneKey *key, const KilledInvocation *killed,
 		seen = pg_atomic_read_u64(&pool->records);
 		MemoryContextReset(step_cxt);
 		MemoryContextSwitchTo(step_cxt);
-		lane_step_guarded(key, killed, &step);
+		delivery_lane_step(key, killed, &step);
 		killed = NULL;
 		if (!step.worked)
 			break;
@@ -812,7 +875,7 @@ serve_lane(const LaneKey *key, const KilledInvocation *killed,
 
 	SpinLockAcquire(&my_slot->mutex);
 	my_slot->release.due = step.due;
-	my_slot->release.on_records = step.state != LANE_BACKOFF && step.state != LANE_STALLED;
+	my_slot->release.on_records = wakes_on_records(&step);
 	my_slot->release.gone = step.gone;
 	my_slot->release.state = step.state;
 	my_slot->release.seen_records = seen;
@@ -822,14 +885,14 @@ serve_lane(const LaneKey *key, const KilledInvocation *killed,
 	SetConfigOption("application_name", DELIVERY_WORKER_TYPE, PGC_USERSET, PGC_S_SESSION);
 }
 
-void
-orders_stream_delivery_worker_main(Datum arg)
+/*
+ * A worker's session: connected to the launcher's database, with its own
+ * settings, which invocations restore.
+ */
+static void
+worker_session(void)
 {
-	int			index = DatumGetInt32(arg);
 	Oid			database;
-	TimestampTz idle_since;
-	MemoryContext step_cxt;
-	KilledInvocation *killed;
 
 	memcpy(&database, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	worker_signals();
@@ -849,8 +912,41 @@ orders_stream_delivery_worker_main(Datum arg)
 	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_OVERRIDE);
 	worker_keep_heap();
 	delivery_invoke_in_worker();
+}
 
-	my_slot = &pool->slots[index];
+/*
+ * Whether the worker, idle since idle_since, exits now: it has been idle
+ * for DELIVERY_WORKER_IDLE_MS and the launcher has not just given it a lane.
+ * Otherwise it waits for a lane (or its idle time to run out).
+ */
+static bool
+idle_exit(TimestampTz idle_since)
+{
+	long		idle_ms = ms_between(idle_since, GetCurrentTimestamp());
+	bool		exiting;
+
+	if (idle_ms < DELIVERY_WORKER_IDLE_MS)
+	{
+		worker_wait(DELIVERY_WORKER_IDLE_MS - idle_ms);
+		return false;
+	}
+	SpinLockAcquire(&my_slot->mutex);
+	exiting = !my_slot->assigned;
+	if (exiting)
+		my_slot->idle_exit = true;
+	SpinLockRelease(&my_slot->mutex);
+	return exiting;
+}
+
+void
+orders_stream_delivery_worker_main(Datum arg)
+{
+	TimestampTz idle_since;
+	MemoryContext step_cxt;
+	KilledInvocation *killed;
+
+	worker_session();
+	my_slot = &pool->slots[DatumGetInt32(arg)];
 	SpinLockAcquire(&my_slot->mutex);
 	my_slot->pid = MyProcPid;
 	my_slot->latch = MyLatch;
@@ -866,7 +962,6 @@ orders_stream_delivery_worker_main(Datum arg)
 	{
 		bool		assigned;
 		LaneKey		key;
-		long		idle_ms;
 
 		CHECK_FOR_INTERRUPTS();
 		SpinLockAcquire(&my_slot->mutex);
@@ -883,23 +978,8 @@ orders_stream_delivery_worker_main(Datum arg)
 			idle_since = GetCurrentTimestamp();
 			continue;
 		}
-		if (!worker_running(OS_WORKER_DELIVERY))
+		if (!worker_running(OS_WORKER_DELIVERY) || idle_exit(idle_since))
 			proc_exit(0);
-		idle_ms = ms_between(idle_since, GetCurrentTimestamp());
-		if (idle_ms >= DELIVERY_WORKER_IDLE_MS)
-		{
-			bool		exiting;
-
-			SpinLockAcquire(&my_slot->mutex);
-			exiting = !my_slot->assigned;
-			if (exiting)
-				my_slot->idle_exit = true;
-			SpinLockRelease(&my_slot->mutex);
-			if (exiting)
-				proc_exit(0);
-			continue;
-		}
-		worker_wait(DELIVERY_WORKER_IDLE_MS - idle_ms);
 	}
 }
 

@@ -107,27 +107,17 @@ build_stored_event(void *arg)
 /* ---- the worker ---- */
 
 /*
- * Replays one failure, in a transaction of its own, if it still needs it
- * and no concurrent call has it: the row is locked while its function runs
- * and its outcome is written.
+ * Reads and locks the failure, if it still needs a redrive, the caller may
+ * redrive it and no concurrent call has it.  Its row is the one SPI tuple:
+ * records, whether the mapping exists, its function, owner and search_path,
+ * whether it reports batch item failures, the records' SequenceNumbers.
  */
-static void
-redrive_one(RedriveRequest *req, RedriveItem *item)
+static bool
+lock_failure(RedriveRequest *req, RedriveItem *item)
 {
 	Oid			argtypes[2] = {INT8OID, OIDOID};
 	Datum		args[2];
-	HeapTuple	tup;
-	TupleDesc	desc;
-	bool		isnull;
-	char	   *result;
-	Oid			uptypes[2] = {INT8OID, TEXTOID};
-	Datum		upvalues[2];
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	SPI_connect();
-	pgstat_report_activity(STATE_RUNNING, "redriving a failure");
 	args[0] = Int64GetDatum(item->failure_id);
 	args[1] = ObjectIdGetDatum(req->caller);
 	if (SPI_execute_with_args("SELECT f.records::pg_catalog.text, m.uuid IS NOT NULL, "
@@ -145,8 +135,72 @@ redrive_one(RedriveRequest *req, RedriveItem *item)
 							  "FOR UPDATE OF f SKIP LOCKED",
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read failure " INT64_FORMAT, item->failure_id);
+	return SPI_processed > 0;
+}
 
-	if (SPI_processed == 0)
+/* Invokes the mapping's function on the failure's records (lock_failure()'s row). */
+static char *
+redrive_invoke(RedriveItem *item, HeapTuple tup, TupleDesc desc)
+{
+	DeliveryTarget target;
+	DeliveryInvocation call;
+	bool		isnull;
+
+	memset(&call, 0, sizeof(call));
+	target.function = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+	target.owner = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
+	target.search_path = SPI_getvalue(tup, desc, 5);
+	call.target = &target;
+	call.build = build_stored_event;
+	call.build_arg = SPI_getvalue(tup, desc, 1);
+	if (DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull)))
+	{
+		Datum	   *elems;
+		bool	   *elemnulls;
+		int			j;
+
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 7, &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &elemnulls, &call.nbatch);
+		call.batch = palloc(sizeof(char *) * Max(call.nbatch, 1));
+		for (j = 0; j < call.nbatch; j++)
+			call.batch[j] = elemnulls[j] ? "" : TextDatumGetCString(elems[j]);
+	}
+
+	/* what the caller needs should this worker not survive the call */
+	item->function = target.function;
+	item->timeout_ms = orders_stream_function_timeout;
+	item->grace_ms = orders_stream_function_timeout_grace;
+	item->started = GetCurrentTimestamp();
+	pg_write_barrier();
+	pg_atomic_write_u32(&item->state, REDRIVE_RUNNING);
+
+	if (!delivery_invoke(&call))
+		return psprintf("ERROR: %s", delivery_failure_describe(call.error));
+	if (call.lowest_failure != NULL)
+		return psprintf("ERROR: batchItemFailures from %s", call.lowest_failure);
+	return "OK";
+}
+
+/*
+ * Replays one failure, in a transaction of its own, if it still needs it
+ * and no concurrent call has it: the row is locked while its function runs
+ * and its outcome is written.
+ */
+static void
+redrive_one(RedriveRequest *req, RedriveItem *item)
+{
+	bool		isnull;
+	char	   *result;
+	Oid			uptypes[2] = {INT8OID, TEXTOID};
+	Datum		upvalues[2];
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	pgstat_report_activity(STATE_RUNNING, "redriving a failure");
+	if (!lock_failure(req, item))
 	{
 		SPI_finish();
 		PopActiveSnapshot();
@@ -155,51 +209,10 @@ redrive_one(RedriveRequest *req, RedriveItem *item)
 		pgstat_report_activity(STATE_IDLE, NULL);
 		return;
 	}
-
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	if (!DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull)))
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
 		result = "ERROR: the event source mapping no longer exists";
 	else
-	{
-		DeliveryTarget target;
-		char	   *records = SPI_getvalue(tup, desc, 1);
-		char	  **seqs = NULL;
-		int			nseqs = 0;
-		char	   *lowest = NULL;
-		ErrorData  *error;
-
-		target.function = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
-		target.owner = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
-		target.search_path = SPI_getvalue(tup, desc, 5);
-		if (DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull)))
-		{
-			Datum	   *elems;
-			bool	   *elemnulls;
-			int			j;
-
-			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 7, &isnull)),
-							  TEXTOID, -1, false, TYPALIGN_INT,
-							  &elems, &elemnulls, &nseqs);
-			seqs = palloc(sizeof(char *) * Max(nseqs, 1));
-			for (j = 0; j < nseqs; j++)
-				seqs[j] = elemnulls[j] ? "" : TextDatumGetCString(elems[j]);
-		}
-
-		/* what the caller needs should this worker not survive the call */
-		item->function = target.function;
-		item->timeout_ms = orders_stream_function_timeout;
-		item->grace_ms = orders_stream_function_timeout_grace;
-		item->started = GetCurrentTimestamp();
-		pg_write_barrier();
-		pg_atomic_write_u32(&item->state, REDRIVE_RUNNING);
-
-		if (delivery_invoke(&target, build_stored_event, records,
-							seqs, nseqs, &lowest, NULL, NULL, &error))
-			result = lowest ? psprintf("ERROR: batchItemFailures from %s", lowest) : "OK";
-		else
-			result = psprintf("ERROR: %s", describe_error(error));
-	}
+		result = redrive_invoke(item, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
 
 	upvalues[0] = Int64GetDatum(item->failure_id);
 	upvalues[1] = CStringGetTextDatum(result);
@@ -269,18 +282,11 @@ start_redrive_worker(dsm_segment *seg)
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   REDRIVE_START_TIMEOUT_MS);
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "orders_stream");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "orders_stream_redrive_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "orders_stream redrive worker for PID %d", MyProcPid);
-	snprintf(worker.bgw_type, BGW_MAXLEN, REDRIVE_WORKER_TYPE);
-	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
-	memcpy(worker.bgw_extra, &MyDatabaseId, sizeof(Oid));
 	/* its start and its exit set this backend's latch */
-	worker.bgw_notify_pid = MyProcPid;
+	delivery_pool_dynamic_worker(&worker, "orders_stream_redrive_worker_main",
+								 REDRIVE_WORKER_TYPE,
+								 UInt32GetDatum(dsm_segment_handle(seg)));
+	snprintf(worker.bgw_name, BGW_MAXLEN, "orders_stream redrive worker for PID %d", MyProcPid);
 
 	while (!RegisterDynamicBackgroundWorker(&worker, &handle))
 	{

@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  * streams.c
- *	  Enabling and disabling streams, what a streamed table needs (REPLICA
- *	  IDENTITY FULL and the TRUNCATE guard, on every partition), and the
- *	  owner anchors of event source mappings.  The DDL event triggers that
- *	  keep streamed tables so are in ddl_guard.c.
+ *	  Enabling and disabling streams, and what a streamed table needs (REPLICA
+ *	  IDENTITY FULL and the TRUNCATE guard, on every partition).  The DDL
+ *	  event triggers that keep streamed tables so are in ddl_guard.c; the
+ *	  owner anchors of event source mappings are in delivery_mapping.c.
  *
  * enable_stream and disable_stream run as their caller for everything the
  * caller must be allowed to do (ALTER TABLE, CREATE TRIGGER need ownership),
@@ -65,7 +65,6 @@
 PG_FUNCTION_INFO_V1(orders_stream_enable_stream);
 PG_FUNCTION_INFO_V1(orders_stream_disable_stream);
 PG_FUNCTION_INFO_V1(orders_stream_truncate_guard);
-PG_FUNCTION_INFO_V1(orders_stream_create_anchor);
 
 static const char *const view_types[] = {
 	"KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"
@@ -622,35 +621,4 @@ orders_stream_truncate_guard(PG_FUNCTION_ARGS)
 				 errdetail("TRUNCATE removes items without REMOVE stream records, so consumers would never learn they are gone."),
 				 errhint("Use DELETE, disable the stream first, or SET orders_stream.allow_truncate = on to truncate without stream records.")));
 	PG_RETURN_POINTER(NULL);
-}
-
-/*
- * The owner anchor of a new event source mapping (see 70_mappings.sql): a
- * sequence owned by the mapping's owner, which the extension's owner alone
- * can reach.  It depends automatically on the extension, so that DROP
- * EXTENSION takes it along.  Called by the extension's owner only.
- */
-Datum
-orders_stream_create_anchor(PG_FUNCTION_ARGS)
-{
-	char	   *mapping = DatumGetCString(DirectFunctionCall1(uuid_out, PG_GETARG_DATUM(0)));
-	Oid			owner = PG_GETARG_OID(1);
-	char	   *name = psprintf("mapping_%s", mapping);
-	char	   *qualified = quote_qualified_identifier(ORDERS_STREAM_INTERNAL_SCHEMA, name);
-	Oid			anchor;
-	ObjectAddress anchor_address;
-	ObjectAddress extension;
-
-	SPI_connect();
-	os_spi_exec(psprintf("CREATE SEQUENCE %s", qualified),
-				0, NULL, NULL, NULL, SPI_OK_UTILITY);
-	os_spi_exec(psprintf("ALTER SEQUENCE %s OWNER TO %s", qualified,
-						 quote_identifier(GetUserNameFromId(owner, false))),
-				0, NULL, NULL, NULL, SPI_OK_UTILITY);
-	SPI_finish();
-	anchor = get_relname_relid(name, get_namespace_oid(ORDERS_STREAM_INTERNAL_SCHEMA, false));
-	ObjectAddressSet(anchor_address, RelationRelationId, anchor);
-	ObjectAddressSet(extension, ExtensionRelationId, get_extension_oid("orders_stream", false));
-	recordDependencyOn(&anchor_address, &extension, DEPENDENCY_AUTO);
-	PG_RETURN_OID(anchor);
 }

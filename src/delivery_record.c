@@ -1,5 +1,5 @@
 /*-------------------------------------------------------------------------
- * record_jsonb.c
+ * delivery_record.c
  *	  A stream record's JSON text as jsonb, without jsonb_in.
  *
  * Delivery turns every record it delivers into jsonb.  jsonb_in builds a
@@ -23,7 +23,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
-#include "record_jsonb.h"
+#include "delivery_record.h"
 
 #define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
 
@@ -49,7 +49,7 @@ typedef struct FastLevel
 	int			maxchildren;
 } FastLevel;
 
-struct RecordJsonbParser
+struct DeliveryRecordParser
 {
 	const char *p;
 	const char *end;
@@ -58,7 +58,7 @@ struct RecordJsonbParser
 	MemoryContext cxt;			/* the levels' */
 };
 
-typedef struct RecordJsonbParser FastParser;
+typedef struct DeliveryRecordParser FastParser;
 
 static bool convert_value(FastParser *ps, int depth, StringInfo out, uint32 *type);
 
@@ -423,17 +423,17 @@ convert_value(FastParser *ps, int depth, StringInfo out, uint32 *type)
 	}
 }
 
-RecordJsonbParser *
-record_jsonb_parser(void)
+DeliveryRecordParser *
+delivery_record_parser(void)
 {
-	RecordJsonbParser *ps = palloc0(sizeof(RecordJsonbParser));
+	DeliveryRecordParser *ps = palloc0(sizeof(DeliveryRecordParser));
 
 	ps->cxt = CurrentMemoryContext;
 	return ps;
 }
 
 bool
-record_jsonb_append(RecordJsonbParser *ps, const char *text, int len, StringInfo out)
+delivery_record_append(DeliveryRecordParser *ps, const char *text, int len, StringInfo out)
 {
 	int			start = out->len;
 
@@ -450,14 +450,14 @@ record_jsonb_append(RecordJsonbParser *ps, const char *text, int len, StringInfo
 }
 
 Jsonb *
-record_jsonb(RecordJsonbParser *ps, const char *text)
+delivery_record_jsonb(DeliveryRecordParser *ps, const char *text)
 {
 	StringInfoData out;
 	uint32		header = 0;
 
 	initStringInfo(&out);
 	appendBinaryStringInfoNT(&out, (char *) &header, VARHDRSZ);
-	if (!record_jsonb_append(ps, text, strlen(text), &out))
+	if (!delivery_record_append(ps, text, strlen(text), &out))
 	{
 		pfree(out.data);
 		return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
