@@ -57,13 +57,14 @@
 
 #include "capture.h"
 #include "capture_buffer.h"
-#include "workers.h"
+#include "capture_slot.h"
 #include "compat.h"
 #include "failover.h"
 #include "orders_stream.h"
 #include "output_plugin.h"
 #include "restore.h"
 #include "retention.h"
+#include "workers.h"
 
 /* Records buffered before a pass stores them, even if WAL remains. */
 #define CAPTURE_FLUSH_BYTES		(64 * 1024 * 1024)
@@ -77,8 +78,6 @@
 #define CAPTURE_GATHER_MS		5
 /* How long the worker waits for the rest of a record cut by the flush. */
 #define CAPTURE_PARTIAL_RECORD_MS	10
-/* How long a freshly launched worker waits for CREATE EXTENSION to commit. */
-#define EXTENSION_WAIT_MS		10000
 /* Longest time between two checks that the extension is still there. */
 #define EXTENSION_CHECK_MS		1000
 
@@ -98,27 +97,42 @@ static char *database_name = NULL;
 static bool namespaces_changed = true;
 
 /*
- * The slot belongs to one incarnation of the extension: WAL written before a
- * DROP EXTENSION cannot be decoded after it (the streams catalog it refers
- * to is gone), so a re-created extension gets a new slot.
+ * Wakes the capture worker after every transaction that wrote: the commit
+ * record is flushed by then (with synchronous_commit), so the worker reads
+ * it at once instead of at its next nap.
  */
-char *
-capture_slot_name_for(Oid extension)
+static bool commit_wrote = false;
+
+static void
+capture_xact_callback(XactEvent event, void *arg)
 {
-	return psprintf("orders_stream_%u_%u", MyDatabaseId, extension);
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			commit_wrote = TransactionIdIsValid(GetTopTransactionIdIfAny());
+			break;
+		case XACT_EVENT_COMMIT:
+			if (commit_wrote)
+				worker_nudge(OS_WORKER_CAPTURE);
+			commit_wrote = false;
+			break;
+		default:
+			commit_wrote = false;
+			break;
+	}
 }
 
-char *
-capture_slot_name(void)
+void
+capture_register_wakeups(void)
 {
-	return capture_slot_name_for(get_extension_oid("orders_stream", false));
+	RegisterXactCallback(capture_xact_callback, NULL);
 }
 
 /* Drops this database's capture slots of other incarnations of the extension. */
 static void
 drop_stale_slots(Oid extension)
 {
-	char	   *prefix = psprintf("orders_stream_%u_", MyDatabaseId);
+	char	   *prefix = capture_slot_prefix();
 	char	   *current = OidIsValid(extension) ? capture_slot_name_for(extension) : NULL;
 	List	   *stale = NIL;
 	ListCell   *lc;
@@ -295,7 +309,7 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 		if (stored)
 		{
 			capture_buffer_set_stored(newest_lsn, newest_position);
-			worker_wakeup(OS_WORKER_DELIVERY);
+			capture_slot_note_stored();
 
 			/* what an earlier pass stored may be durable by now */
 			if (unflushed_commit_end != InvalidXLogRecPtr &&
@@ -613,7 +627,7 @@ orders_stream_capture_main(Datum arg)
 		if (!OidIsValid(extension))
 		{
 			/* just launched by CREATE EXTENSION: it may not have committed yet */
-			if (!TimestampDifferenceExceeds(started, GetCurrentTimestamp(), EXTENSION_WAIT_MS))
+			if (!TimestampDifferenceExceeds(started, GetCurrentTimestamp(), WORKER_EXTENSION_WAIT_MS))
 			{
 				worker_wait(100);
 				continue;

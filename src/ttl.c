@@ -68,8 +68,6 @@
 PG_FUNCTION_INFO_V1(orders_stream_update_time_to_live);
 PG_FUNCTION_INFO_V1(orders_stream_describe_time_to_live);
 
-/* How long the worker waits for CREATE EXTENSION to commit after launch. */
-#define TTL_EXTENSION_WAIT_MS	10000
 /* After a failed batch (a trigger's error, a lock), retry the table later. */
 #define TTL_RETRY_MS			60000
 /* Waiting for a table lock (a DDL's) would queue writers behind the worker. */
@@ -642,7 +640,7 @@ orders_stream_ttl_main(Datum arg)
 		if (!OidIsValid(worker_extension_oid()))
 		{
 			/* just launched by CREATE EXTENSION: it may not have committed yet */
-			if (TimestampDifferenceExceeds(started, GetCurrentTimestamp(), TTL_EXTENSION_WAIT_MS))
+			if (TimestampDifferenceExceeds(started, GetCurrentTimestamp(), WORKER_EXTENSION_WAIT_MS))
 			{
 				drop_origin();
 				ereport(LOG,

@@ -9,38 +9,21 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
-#include "commands/dbcommands.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "replication/message.h"
 #include "replication/slot.h"
 #include "storage/latch.h"
-#include "storage/spin.h"
 #include "utils/builtins.h"
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
-#include "capture.h"
+#include "aws_error.h"
+#include "capture_slot.h"
 #include "compat.h"
-#include "orders_stream.h"
-#include "waits.h"
+#include "delivery.h"
 #include "workers.h"
-
-/* Streams are captured in orders_stream.database only. */
-void
-os_check_capture_database(void)
-{
-	char	   *db = get_database_name(MyDatabaseId);
-
-	if (strcmp(db, orders_stream_database) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("orders_stream captures database \"%s\", not \"%s\"",
-						orders_stream_database, db),
-				 errhint("Set orders_stream.database = '%s' in postgresql.conf and restart the server.",
-						 db)));
-}
 
 PG_FUNCTION_INFO_V1(orders_stream_launch_workers);
 PG_FUNCTION_INFO_V1(orders_stream_wait_for_slot);
@@ -54,20 +37,10 @@ PG_FUNCTION_INFO_V1(orders_stream_wait_for_capture);
 Datum
 orders_stream_launch_workers(PG_FUNCTION_ARGS)
 {
-	char	   *db = get_database_name(MyDatabaseId);
-
-	if (strcmp(db, orders_stream_database) != 0)
-	{
-		ereport(WARNING,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("orders_stream captures database \"%s\", not \"%s\": streams cannot be enabled here",
-						orders_stream_database, db),
-				 errhint("Set orders_stream.database = '%s' in postgresql.conf and restart the server.",
-						 db)));
+	if (!capture_slot_check_database(WARNING))
 		PG_RETURN_BOOL(false);
-	}
 	/* called by the functions that create and change mappings */
-	worker_note_mappings_changed();
+	delivery_pool_note_mappings_changed();
 	PG_RETURN_BOOL(workers_launch());
 }
 
@@ -82,12 +55,10 @@ timeout_ms(Interval *timeout)
 		((double) timeout->month * DAYS_PER_MONTH + timeout->day) * SECS_PER_DAY * 1000.0;
 
 	if (ms < 0 || ms > MAX_WAIT_MS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("ValidationException: timeout %s is outside 0 .. 7 days",
-						DatumGetCString(DirectFunctionCall1(interval_out,
-															IntervalPGetDatum(timeout)))),
-				 errhint("Pass an interval such as '30s'.")));
+		aws_error(AWS_VALIDATION, "Pass an interval such as '30s'.",
+				  "timeout %s is outside 0 .. 7 days",
+				  DatumGetCString(DirectFunctionCall1(interval_out,
+													  IntervalPGetDatum(timeout))));
 	return (int64) ms;
 }
 
@@ -103,7 +74,7 @@ orders_stream_wait_for_slot(PG_FUNCTION_ARGS)
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   timeout_ms(timeout));
 
-	os_check_capture_database();
+	(void) capture_slot_check_database(ERROR);
 	for (;;)
 	{
 		if (SearchNamedReplicationSlot(slot, true) != NULL)
@@ -125,32 +96,6 @@ orders_stream_wait_for_slot(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(slot));
 }
 
-/* The capture slot's confirmed position, or InvalidXLogRecPtr. */
-static XLogRecPtr
-capture_confirmed(const char *slot_name)
-{
-	ReplicationSlot *slot;
-	XLogRecPtr	confirmed = InvalidXLogRecPtr;
-
-	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-	slot = SearchNamedReplicationSlot(slot_name, false);
-	if (slot)
-	{
-		SpinLockAcquire(&slot->mutex);
-		confirmed = slot->data.confirmed_flush;
-		SpinLockRelease(&slot->mutex);
-	}
-	LWLockRelease(ReplicationSlotControlLock);
-	return confirmed;
-}
-
-/* The capture slot's confirmed position (of this database's slot). */
-XLogRecPtr
-os_capture_confirmed(void)
-{
-	return capture_confirmed(capture_slot_name());
-}
-
 /*
  * Waits until every change committed before the call is in the stream.  A
  * WAL message marks "now"; once the worker has confirmed its slot past it,
@@ -165,13 +110,13 @@ orders_stream_wait_for_capture(PG_FUNCTION_ARGS)
 													   timeout_ms(timeout));
 	XLogRecPtr	target;
 
-	os_check_capture_database();
+	(void) capture_slot_check_database(ERROR);
 	target = LogLogicalMessage("orders_stream", "", 0, false);
 	XLogFlush(target);
-	worker_wakeup(OS_WORKER_CAPTURE);
+	worker_nudge(OS_WORKER_CAPTURE);
 	for (;;)
 	{
-		XLogRecPtr	confirmed = capture_confirmed(slot);
+		XLogRecPtr	confirmed = capture_slot_confirmed(slot);
 
 		if (confirmed >= target)
 			break;
