@@ -35,6 +35,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "pgstat.h"
 #include "replication/decode.h"
 #include "replication/logical.h"
@@ -196,6 +197,12 @@ set_logical_decoding_flag(bool on)
  * which logical decoding sets to the decoding context but never reads.
  */
 static ReadLocalXLogPageNoWaitPrivate wal_end;
+
+/* The WAL routines of a decoding context, whose pages read_page reads. */
+#define CAPTURE_WAL_ROUTINE(read_page) \
+	XL_ROUTINE(.page_read = (read_page), \
+			   .segment_open = wal_segment_open, \
+			   .segment_close = wal_segment_close)
 
 static void
 use_flushed_wal_reader(LogicalDecodingContext *ctx)
@@ -483,9 +490,7 @@ create_slot(const char *name)
 	ReplicationSlotCreate(name, true, RS_EPHEMERAL, false);
 	ctx = CreateInitDecodingContext(ORDERS_STREAM_PLUGIN, NIL, false,
 									InvalidXLogRecPtr,
-									XL_ROUTINE(.page_read = read_flushed_page_waiting,
-											   .segment_open = wal_segment_open,
-											   .segment_close = wal_segment_close),
+									CAPTURE_WAL_ROUTINE(read_flushed_page_waiting),
 									NULL, NULL, NULL);
 	use_flushed_wal_reader(ctx);
 	/* waits for the transactions running now to finish */
@@ -501,18 +506,19 @@ static LogicalDecodingContext *
 start_decoding(const char *name)
 {
 	LogicalDecodingContext *ctx;
+	List	   *options;
 
 	/* the decoding context lives as long as the worker, in CaptureContext */
 	MemoryContextSwitchTo(CaptureContext);
+	options = list_make2(makeDefElem(OUTPUT_PLUGIN_CLOSE_EVENTS,
+									 (Node *) makeString(pstrdup("on")), -1),
+						 makeDefElem(OUTPUT_PLUGIN_STORED_BODIES,
+									 (Node *) makeString(pstrdup("on")), -1));
 	ReplicationSlotAcquire(name, true);
-	ctx = CreateDecodingContext(InvalidXLogRecPtr, NIL, false,
-								XL_ROUTINE(.page_read = read_local_xlog_page_no_wait,
-										   .segment_open = wal_segment_open,
-										   .segment_close = wal_segment_close),
-								capture_prepare_write, capture_write, NULL);
+	ctx = CreateDecodingContext(InvalidXLogRecPtr, options, false,
+								CAPTURE_WAL_ROUTINE(read_local_xlog_page_no_wait),
+								capture_buffer_prepare_write, capture_buffer_write, NULL);
 	use_flushed_wal_reader(ctx);
-	os_emit_stream_closes(ctx);
-	os_emit_stored_bodies(ctx);
 	XLogBeginRead(ctx->reader, MyReplicationSlot->data.restart_lsn);
 	MemoryContextSwitchTo(CaptureLoopContext);
 	load_progress();

@@ -3,8 +3,8 @@
  *	  The capture worker's record buffers, and storing them into
  *	  orders_stream.record_store.
  *
- * The output plugin's write callback (capture_write) runs inside the replay
- * of a transaction, under a historic snapshot, where no table may be
+ * The output plugin's write callback (capture_buffer_write) runs inside the
+ * replay of a transaction, under a historic snapshot, where no table may be
  * written: it only buffers.  Records of whole transactions go to one buffer
  * in commit order; those of a transaction the reorder buffer streams (a
  * large one, see output_plugin.c) go to a buffer of their own, since its
@@ -200,8 +200,8 @@ streamed_buffer(TransactionId xid, bool create)
 }
 
 void
-capture_prepare_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
-					  TransactionId xid, bool last_write)
+capture_buffer_prepare_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
+							 TransactionId xid, bool last_write)
 {
 	resetStringInfo(ctx->out);
 }
@@ -212,10 +212,10 @@ capture_prepare_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
  * transaction: no table access here.
  */
 void
-capture_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
-			  TransactionId xid, bool last_write)
+capture_buffer_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
+					 TransactionId xid, bool last_write)
 {
-	const OsRecordInfo *info = os_current_record(ctx);
+	const OsRecordInfo *info = output_plugin_current_record(ctx);
 	CaptureBuffer *buf;
 	BufferedRecord hdr;
 

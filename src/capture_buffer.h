@@ -13,10 +13,11 @@
 extern void capture_buffer_init(MemoryContext cxt);
 
 /* The decoding context's prepare_write and write callbacks. */
-extern void capture_prepare_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
-								  TransactionId xid, bool last_write);
-extern void capture_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
-						  TransactionId xid, bool last_write);
+extern void capture_buffer_prepare_write(LogicalDecodingContext *ctx,
+										 XLogRecPtr lsn, TransactionId xid,
+										 bool last_write);
+extern void capture_buffer_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
+								 TransactionId xid, bool last_write);
 
 /* True if committed records wait to be stored; and their bytes. */
 extern bool capture_buffer_has_records(void);
