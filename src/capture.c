@@ -286,21 +286,15 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 		if (stored)
 		{
 			static SPIPlanPtr plan = NULL;
+			const char *query = "UPDATE orders_stream.capture_progress "
+				"SET sequence_number = $1, lsn = $2, updated_at = now()";
+			Oid			argtypes[2] = {TEXTOID, LSNOID};
 			Datum		values[2];
 
-			if (plan == NULL)
-			{
-				Oid			argtypes[2] = {TEXTOID, LSNOID};
-
-				plan = SPI_prepare("UPDATE orders_stream.capture_progress "
-								   "SET sequence_number = $1, lsn = $2, updated_at = now()",
-								   2, argtypes);
-				if (plan == NULL || SPI_keepplan(plan) != 0)
-					elog(ERROR, "could not prepare the capture progress update");
-			}
 			values[0] = CStringGetTextDatum(newest);
 			values[1] = LSNGetDatum(decoded);
-			if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_UPDATE ||
+			if (SPI_execute_plan(capture_buffer_kept_plan(&plan, query, 2, argtypes),
+								 values, NULL, false, 0) != SPI_OK_UPDATE ||
 				SPI_processed != 1)
 				elog(ERROR, "could not update orders_stream.capture_progress");
 		}

@@ -7,6 +7,7 @@
 #define ORDERS_STREAM_CAPTURE_BUFFER_H
 
 #include "access/xlogdefs.h"
+#include "executor/spi.h"
 #include "replication/logical.h"
 
 /* Buffers live in cxt, for the worker's life. */
@@ -40,5 +41,12 @@ extern void capture_buffer_forget_streamed(void);
 
 /* Records at or before this position are stored: they are skipped. */
 extern void capture_buffer_set_stored(XLogRecPtr lsn, uint32 position);
+
+/*
+ * The plan of one of the worker's queries: prepared at the first call, then
+ * kept in *plan for the worker's life.
+ */
+extern SPIPlanPtr capture_buffer_kept_plan(SPIPlanPtr *plan, const char *sql,
+										   int nargs, Oid *argtypes);
 
 #endif							/* ORDERS_STREAM_CAPTURE_BUFFER_H */
