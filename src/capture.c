@@ -522,18 +522,24 @@ start_decoding(const char *name)
 	return ctx;
 }
 
-void
-orders_stream_capture_main(Datum arg)
-{
-	LogicalDecodingContext *ctx = NULL;
-	Oid			ctx_extension = InvalidOid;
-	const char *unavailable_logged = NULL;
-	TimestampTz started = GetCurrentTimestamp();
-	TimestampTz last_maintenance = 0;
-	TimestampTz last_pass = 0;
-	TimestampTz last_extension_check = 0;
-	Oid			extension = InvalidOid;
+/* ---- the worker's steps ---- */
 
+/* What the worker's loop keeps between passes. */
+typedef struct CaptureLoop
+{
+	LogicalDecodingContext *ctx;	/* NULL until the slot is open */
+	Oid			ctx_extension;	/* the extension ctx decodes for */
+	Oid			extension;		/* the extension now, or InvalidOid */
+	const char *unavailable_logged; /* why decoding cannot run, as logged */
+	TimestampTz started;
+	TimestampTz last_maintenance;
+	TimestampTz last_extension_check;
+} CaptureLoop;
+
+/* Settings, memory contexts and callbacks, for the worker's life. */
+static void
+capture_setup(Datum arg)
+{
 	database_name = worker_start(OS_WORKER_CAPTURE, arg);
 	/* this session is a superuser's: its own queries trust pg_catalog only */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
@@ -579,13 +585,156 @@ orders_stream_capture_main(Datum arg)
 	MemoryContextSwitchTo(CaptureContext);
 	capture_buffer_init(CaptureContext);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_invalidated, (Datum) 0);
+}
 
+/*
+ * Looks the extension up again when it may have changed, and lets go of a
+ * slot that belongs to an extension dropped since.
+ */
+static void
+check_extension(CaptureLoop *loop)
+{
+	/*
+	 * Invalidations arrive with every transaction the worker runs (to store,
+	 * to replay a decoded transaction), a DROP EXTENSION's among them; the
+	 * timer is a safety net.
+	 */
+	if (namespaces_changed || !OidIsValid(loop->extension) ||
+		TimestampDifferenceExceeds(loop->last_extension_check, GetCurrentTimestamp(),
+								   EXTENSION_CHECK_MS))
+	{
+		namespaces_changed = false;
+		loop->extension = worker_extension_oid();
+		MemoryContextSwitchTo(CaptureLoopContext);
+		loop->last_extension_check = GetCurrentTimestamp();
+	}
+	if (loop->ctx != NULL && loop->extension != loop->ctx_extension)
+	{
+		/*
+		 * The extension was dropped (and maybe created again): the slot's
+		 * pending WAL refers to a streams catalog that is gone, and cannot
+		 * be decoded any more.
+		 */
+		FreeDecodingContext(loop->ctx);
+		loop->ctx = NULL;
+		capture_buffer_forget_streamed();
+		ReplicationSlotRelease();
+	}
+	drop_stale_slots(loop->extension);
+}
+
+/* No extension: waits a little for CREATE EXTENSION to commit, or exits. */
+static void
+wait_for_extension(CaptureLoop *loop)
+{
+	/* just launched by CREATE EXTENSION: it may not have committed yet */
+	if (!TimestampDifferenceExceeds(loop->started, GetCurrentTimestamp(),
+									WORKER_EXTENSION_WAIT_MS))
+	{
+		worker_wait(100);
+		return;
+	}
+	ereport(LOG,
+			(errmsg("orders_stream capture stopping: extension \"orders_stream\" is not installed in database \"%s\"",
+					database_name)));
+	proc_exit(0);
+}
+
+/*
+ * Whether decoding can run; if not, says why (once per reason) and sleeps
+ * before the caller tries again.
+ */
+static bool
+decoding_available(CaptureLoop *loop)
+{
+	char	   *hint = NULL;
+	const char *unavailable = decoding_unavailable(&hint);
+
+	if (unavailable == NULL)
+	{
+		loop->unavailable_logged = NULL;
+		return true;
+	}
+	if (loop->unavailable_logged == NULL ||
+		strcmp(unavailable, loop->unavailable_logged) != 0)
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("orders_stream capture cannot start: %s", unavailable),
+				 errhint("%s", hint)));
+	loop->unavailable_logged = unavailable;
+	worker_wait(10000);
+	return false;
+}
+
+/* Creates the slot if it is missing, then starts decoding from it. */
+static void
+open_slot(CaptureLoop *loop)
+{
+	char	   *slot_name = capture_slot_name_for(loop->extension);
+
+	if (!slot_exists(slot_name))
+	{
+		/* failover: a lost slot is a visible gap (failover.c) */
+		failover_open_gaps();
+		create_slot(slot_name);
+		MemoryContextSwitchTo(CaptureLoopContext);
+	}
+	/* failover: closes that gap, or one a crash left open */
+	failover_close_gaps(slot_name);
+	MemoryContextSwitchTo(CaptureLoopContext);
+	/* a restored database's first start: its streams come back new */
+	restore_resume_streams();
+	MemoryContextSwitchTo(CaptureLoopContext);
+	loop->ctx = start_decoding(slot_name);
+	loop->ctx_extension = loop->extension;
+}
+
+/* Partitions ahead and behind, every ten seconds. */
+static void
+maintain_partitions(CaptureLoop *loop)
+{
+	if (!TimestampDifferenceExceeds(loop->last_maintenance, GetCurrentTimestamp(), 10000))
+		return;
+	set_logical_decoding_flag(false);
+	retention_maintain();
+	MemoryContextSwitchTo(CaptureLoopContext);
+	set_logical_decoding_flag(true);
+	loop->last_maintenance = GetCurrentTimestamp();
+}
+
+/* Decodes and stores what is flushed, then sleeps until woken. */
+static void
+decode_and_sleep(LogicalDecodingContext *ctx)
+{
+	bool		complete;
+	TimestampTz last_pass;
+	long		secs;
+	int			usecs;
+
+	pgstat_report_activity(STATE_RUNNING, "decoding");
+	complete = decode_pass(ctx);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	last_pass = GetCurrentTimestamp();
+	flush_before_sleep(ctx);
+	/* no commit need wake the worker for the rest of a cut record */
+	worker_wait(complete ? orders_stream_capture_naptime : CAPTURE_PARTIAL_RECORD_MS);
+
+	/* woken at once by a commit: let the next few gather first */
+	TimestampDifference(last_pass, GetCurrentTimestamp(), &secs, &usecs);
+	if (secs == 0 && usecs < CAPTURE_GATHER_MS * 1000)
+		(void) WaitLatch(NULL, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 CAPTURE_GATHER_MS - usecs / 1000, PG_WAIT_EXTENSION);
+}
+
+void
+orders_stream_capture_main(Datum arg)
+{
+	CaptureLoop loop = {0};
+
+	loop.started = GetCurrentTimestamp();
+	capture_setup(arg);
 	for (;;)
 	{
-		const char *unavailable;
-		char	   *hint = NULL;
-		bool		complete;
-
 		/*
 		 * Each pass starts afresh, as pg_cron's loop does: whatever it
 		 * allocates and does not need later goes in CaptureLoopContext.  The
@@ -596,109 +745,17 @@ orders_stream_capture_main(Datum arg)
 		MemoryContextReset(CaptureLoopContext);
 		CHECK_FOR_INTERRUPTS();
 
-		/*
-		 * Invalidations arrive with every transaction the worker runs (to
-		 * store, to replay a decoded transaction), a DROP EXTENSION's among
-		 * them; the timer is a safety net.
-		 */
-		if (namespaces_changed || !OidIsValid(extension) ||
-			TimestampDifferenceExceeds(last_extension_check, GetCurrentTimestamp(),
-									   EXTENSION_CHECK_MS))
+		check_extension(&loop);
+		if (!OidIsValid(loop.extension))
 		{
-			namespaces_changed = false;
-			extension = worker_extension_oid();
-			MemoryContextSwitchTo(CaptureLoopContext);
-			last_extension_check = GetCurrentTimestamp();
-		}
-		if (ctx != NULL && extension != ctx_extension)
-		{
-			/*
-			 * The extension was dropped (and maybe created again): the slot's
-			 * pending WAL refers to a streams catalog that is gone, and
-			 * cannot be decoded any more.
-			 */
-			FreeDecodingContext(ctx);
-			ctx = NULL;
-			capture_buffer_forget_streamed();
-			ReplicationSlotRelease();
-		}
-		drop_stale_slots(extension);
-
-		if (!OidIsValid(extension))
-		{
-			/* just launched by CREATE EXTENSION: it may not have committed yet */
-			if (!TimestampDifferenceExceeds(started, GetCurrentTimestamp(), WORKER_EXTENSION_WAIT_MS))
-			{
-				worker_wait(100);
-				continue;
-			}
-			ereport(LOG,
-					(errmsg("orders_stream capture stopping: extension \"orders_stream\" is not installed in database \"%s\"",
-							database_name)));
-			proc_exit(0);
-		}
-
-		unavailable = decoding_unavailable(&hint);
-		if (unavailable)
-		{
-			if (unavailable_logged == NULL || strcmp(unavailable, unavailable_logged) != 0)
-				ereport(WARNING,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("orders_stream capture cannot start: %s", unavailable),
-						 errhint("%s", hint)));
-			unavailable_logged = unavailable;
-			worker_wait(10000);
+			wait_for_extension(&loop);
 			continue;
 		}
-		unavailable_logged = NULL;
-
-		if (ctx == NULL)
-		{
-			char	   *slot_name = capture_slot_name_for(extension);
-
-			if (!slot_exists(slot_name))
-			{
-				/* failover: a lost slot is a visible gap (failover.c) */
-				failover_open_gaps();
-				create_slot(slot_name);
-				MemoryContextSwitchTo(CaptureLoopContext);
-			}
-			/* failover: closes that gap, or one a crash left open */
-			failover_close_gaps(slot_name);
-			MemoryContextSwitchTo(CaptureLoopContext);
-			/* a restored database's first start: its streams come back new */
-			restore_resume_streams();
-			MemoryContextSwitchTo(CaptureLoopContext);
-			ctx = start_decoding(slot_name);
-			ctx_extension = extension;
-		}
-
-		if (TimestampDifferenceExceeds(last_maintenance, GetCurrentTimestamp(), 10000))
-		{
-			set_logical_decoding_flag(false);
-			retention_maintain();
-			MemoryContextSwitchTo(CaptureLoopContext);
-			set_logical_decoding_flag(true);
-			last_maintenance = GetCurrentTimestamp();
-		}
-
-		pgstat_report_activity(STATE_RUNNING, "decoding");
-		complete = decode_pass(ctx);
-		pgstat_report_activity(STATE_IDLE, NULL);
-		last_pass = GetCurrentTimestamp();
-		flush_before_sleep(ctx);
-		/* no commit need wake the worker for the rest of a cut record */
-		worker_wait(complete ? orders_stream_capture_naptime : CAPTURE_PARTIAL_RECORD_MS);
-
-		/* woken at once by a commit: let the next few gather first */
-		{
-			long		secs;
-			int			usecs;
-
-			TimestampDifference(last_pass, GetCurrentTimestamp(), &secs, &usecs);
-			if (secs == 0 && usecs < CAPTURE_GATHER_MS * 1000)
-				(void) WaitLatch(NULL, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 CAPTURE_GATHER_MS - usecs / 1000, PG_WAIT_EXTENSION);
-		}
+		if (!decoding_available(&loop))
+			continue;
+		if (loop.ctx == NULL)
+			open_slot(&loop);
+		maintain_partitions(&loop);
+		decode_and_sleep(loop.ctx);
 	}
 }
