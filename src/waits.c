@@ -47,6 +47,24 @@ orders_stream_launch_workers(PG_FUNCTION_ARGS)
 /* Longest wait accepted: longer ones are surely mistakes. */
 #define MAX_WAIT_MS		((int64) 7 * SECS_PER_DAY * 1000)
 
+/* An interval as text, for messages. */
+static char *
+interval_text(Interval *interval)
+{
+	return DatumGetCString(DirectFunctionCall1(interval_out,
+											   IntervalPGetDatum(interval)));
+}
+
+/* Sleeps until woken or ms have passed, before a wait looks again. */
+static void
+nap(long ms)
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+}
+
 /* A wait's timeout in milliseconds, checked: ValidationException if absurd. */
 static int64
 timeout_ms(Interval *timeout)
@@ -56,10 +74,23 @@ timeout_ms(Interval *timeout)
 
 	if (ms < 0 || ms > MAX_WAIT_MS)
 		aws_error(AWS_VALIDATION, "Pass an interval such as '30s'.",
-				  "timeout %s is outside 0 .. 7 days",
-				  DatumGetCString(DirectFunctionCall1(interval_out,
-													  IntervalPGetDatum(timeout))));
+				  "timeout %s is outside 0 .. 7 days", interval_text(timeout));
 	return (int64) ms;
+}
+
+/*
+ * What both waits begin with: the capture slot's name, and the deadline of
+ * timeout; an error outside orders_stream.database.
+ */
+static char *
+begin_wait(Interval *timeout, TimestampTz *deadline)
+{
+	char	   *slot = capture_slot_name();
+
+	*deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											timeout_ms(timeout));
+	(void) capture_slot_check_database(ERROR);
+	return slot;
 }
 
 /*
@@ -70,11 +101,9 @@ Datum
 orders_stream_wait_for_slot(PG_FUNCTION_ARGS)
 {
 	Interval   *timeout = PG_GETARG_INTERVAL_P(0);
-	char	   *slot = capture_slot_name();
-	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													   timeout_ms(timeout));
+	TimestampTz deadline;
+	char	   *slot = begin_wait(timeout, &deadline);
 
-	(void) capture_slot_check_database(ERROR);
 	for (;;)
 	{
 		if (SearchNamedReplicationSlot(slot, true) != NULL)
@@ -84,14 +113,10 @@ orders_stream_wait_for_slot(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("capture slot \"%s\" does not exist after %s",
-							slot, DatumGetCString(DirectFunctionCall1(interval_out,
-																	  IntervalPGetDatum(timeout)))),
+							slot, interval_text(timeout)),
 					 errdetail("The orders_stream capture worker creates it once CREATE EXTENSION has committed, after every transaction running then has ended."),
 					 errhint("Call wait_for_slot() in a transaction of its own, end long-running transactions, and check the server log and pg_stat_activity for the orders_stream capture worker.")));
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		nap(10);
 	}
 	PG_RETURN_TEXT_P(cstring_to_text(slot));
 }
@@ -105,12 +130,10 @@ Datum
 orders_stream_wait_for_capture(PG_FUNCTION_ARGS)
 {
 	Interval   *timeout = PG_GETARG_INTERVAL_P(0);
-	char	   *slot = capture_slot_name();
-	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													   timeout_ms(timeout));
+	TimestampTz deadline;
+	char	   *slot = begin_wait(timeout, &deadline);
 	XLogRecPtr	target;
 
-	(void) capture_slot_check_database(ERROR);
 	target = LogLogicalMessage("orders_stream", "", 0, false);
 	XLogFlush(target);
 	worker_nudge(OS_WORKER_CAPTURE);
@@ -124,18 +147,13 @@ orders_stream_wait_for_capture(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("capture did not reach %X/%X within %s",
-							LSN_FORMAT_ARGS(target),
-							DatumGetCString(DirectFunctionCall1(interval_out,
-																IntervalPGetDatum(timeout)))),
+							LSN_FORMAT_ARGS(target), interval_text(timeout)),
 					 errdetail(confirmed == InvalidXLogRecPtr ?
 							   "Capture slot \"%s\" does not exist." :
 							   "Capture slot \"%s\" has confirmed %X/%X.",
 							   slot, LSN_FORMAT_ARGS(confirmed)),
 					 errhint("Check pg_stat_activity and the server log for the orders_stream capture worker, and orders_stream.stream_status for the lag.")));
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 1, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		nap(1);
 	}
 	PG_RETURN_LSN(target);
 }
