@@ -9,8 +9,6 @@
 #include <ctype.h>
 #include <limits.h>
 
-#include "fmgr.h"
-#include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
