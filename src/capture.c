@@ -254,6 +254,27 @@ confirm_decoded(XLogRecPtr decoded)
 }
 
 /*
+ * The high-water SequenceNumber and the decoded position, in the transaction
+ * that stores the records up to them.
+ */
+static void
+save_progress(const char *newest, XLogRecPtr decoded)
+{
+	static SPIPlanPtr plan = NULL;
+	const char *query = "UPDATE orders_stream.capture_progress "
+		"SET sequence_number = $1, lsn = $2, updated_at = now()";
+	Oid			argtypes[2] = {TEXTOID, LSNOID};
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(newest);
+	values[1] = LSNGetDatum(decoded);
+	if (SPI_execute_plan(capture_buffer_kept_plan(&plan, query, 2, argtypes),
+						 values, NULL, false, 0) != SPI_OK_UPDATE ||
+		SPI_processed != 1)
+		elog(ERROR, "could not update orders_stream.capture_progress");
+}
+
+/*
  * Stores what the buffer holds and the new high-water SequenceNumber in one
  * transaction, then confirms the slot up to what has been decoded and is
  * durably stored.
@@ -283,20 +304,7 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 		stored = capture_buffer_store(partition, &newest_lsn, &newest_position);
 		os_format_sequence_number(newest, newest_lsn, newest_position);
 		if (stored)
-		{
-			static SPIPlanPtr plan = NULL;
-			const char *query = "UPDATE orders_stream.capture_progress "
-				"SET sequence_number = $1, lsn = $2, updated_at = now()";
-			Oid			argtypes[2] = {TEXTOID, LSNOID};
-			Datum		values[2];
-
-			values[0] = CStringGetTextDatum(newest);
-			values[1] = LSNGetDatum(decoded);
-			if (SPI_execute_plan(capture_buffer_kept_plan(&plan, query, 2, argtypes),
-								 values, NULL, false, 0) != SPI_OK_UPDATE ||
-				SPI_processed != 1)
-				elog(ERROR, "could not update orders_stream.capture_progress");
-		}
+			save_progress(newest, decoded);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
