@@ -159,6 +159,7 @@ delivery_pool_shmem_init(void)
 		SpinLockInit(&pool->slots[i].mutex);
 }
 
+/* This transaction changed mappings: at its commit, the launcher is told. */
 static bool mappings_changed = false;
 
 void
