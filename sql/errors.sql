@@ -84,12 +84,15 @@ DROP ROLE regress_os_intruder;
 SELECT "TableName", count(*) AS streams, count(*) FILTER (WHERE d->'StreamDescription'->>'StreamStatus' = 'ENABLED') AS enabled
 FROM orders_stream.list_streams() AS l, orders_stream.describe_stream(l."StreamArn") AS d
 WHERE "TableName" LIKE 'er\_%' GROUP BY 1;
--- output plugin options: there are none
+-- output plugin options: the capture worker's two booleans, and no other
 SELECT slot_name FROM pg_create_logical_replication_slot('errors', 'orders_stream');
 SELECT data FROM pg_logical_slot_get_changes('errors', NULL, NULL, 'foo', 'bar');
 \echo :LAST_ERROR_SQLSTATE
 SELECT data FROM pg_logical_slot_peek_changes('errors', NULL, NULL, 'include-xids', '0');
 \echo :LAST_ERROR_SQLSTATE
+SELECT data FROM pg_logical_slot_peek_changes('errors', NULL, NULL, 'close-events', 'maybe');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM pg_logical_slot_peek_changes('errors', NULL, NULL, 'close-events', 'on', 'stored-bodies', 'off');
 SELECT pg_drop_replication_slot('errors');
 -- SequenceNumbers: a position is a change's place in its transaction
 SELECT orders_stream.sequence_number('0/16B3748', 7);

@@ -31,10 +31,10 @@
 #include "access/xlog.h"
 #include "access/xlogutils.h"
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "pgstat.h"
 #include "replication/decode.h"
 #include "replication/logical.h"
@@ -57,13 +57,14 @@
 
 #include "capture.h"
 #include "capture_buffer.h"
-#include "workers.h"
+#include "capture_slot.h"
 #include "compat.h"
 #include "failover.h"
 #include "orders_stream.h"
 #include "output_plugin.h"
 #include "restore.h"
 #include "retention.h"
+#include "workers.h"
 
 /* Records buffered before a pass stores them, even if WAL remains. */
 #define CAPTURE_FLUSH_BYTES		(64 * 1024 * 1024)
@@ -77,8 +78,6 @@
 #define CAPTURE_GATHER_MS		5
 /* How long the worker waits for the rest of a record cut by the flush. */
 #define CAPTURE_PARTIAL_RECORD_MS	10
-/* How long a freshly launched worker waits for CREATE EXTENSION to commit. */
-#define EXTENSION_WAIT_MS		10000
 /* Longest time between two checks that the extension is still there. */
 #define EXTENSION_CHECK_MS		1000
 
@@ -98,27 +97,42 @@ static char *database_name = NULL;
 static bool namespaces_changed = true;
 
 /*
- * The slot belongs to one incarnation of the extension: WAL written before a
- * DROP EXTENSION cannot be decoded after it (the streams catalog it refers
- * to is gone), so a re-created extension gets a new slot.
+ * Wakes the capture worker after every transaction that wrote: the commit
+ * record is flushed by then (with synchronous_commit), so the worker reads
+ * it at once instead of at its next nap.
  */
-char *
-capture_slot_name_for(Oid extension)
+static bool commit_wrote = false;
+
+static void
+capture_xact_callback(XactEvent event, void *arg)
 {
-	return psprintf("orders_stream_%u_%u", MyDatabaseId, extension);
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			commit_wrote = TransactionIdIsValid(GetTopTransactionIdIfAny());
+			break;
+		case XACT_EVENT_COMMIT:
+			if (commit_wrote)
+				worker_nudge(OS_WORKER_CAPTURE);
+			commit_wrote = false;
+			break;
+		default:
+			commit_wrote = false;
+			break;
+	}
 }
 
-char *
-capture_slot_name(void)
+void
+capture_register_wakeups(void)
 {
-	return capture_slot_name_for(get_extension_oid("orders_stream", false));
+	RegisterXactCallback(capture_xact_callback, NULL);
 }
 
 /* Drops this database's capture slots of other incarnations of the extension. */
 static void
 drop_stale_slots(Oid extension)
 {
-	char	   *prefix = psprintf("orders_stream_%u_", MyDatabaseId);
+	char	   *prefix = capture_slot_prefix();
 	char	   *current = OidIsValid(extension) ? capture_slot_name_for(extension) : NULL;
 	List	   *stale = NIL;
 	ListCell   *lc;
@@ -183,6 +197,12 @@ set_logical_decoding_flag(bool on)
  */
 static ReadLocalXLogPageNoWaitPrivate wal_end;
 
+/* The WAL routines of a decoding context, whose pages read_page reads. */
+#define CAPTURE_WAL_ROUTINE(read_page) \
+	XL_ROUTINE(.page_read = (read_page), \
+			   .segment_open = wal_segment_open, \
+			   .segment_close = wal_segment_close)
+
 static void
 use_flushed_wal_reader(LogicalDecodingContext *ctx)
 {
@@ -234,6 +254,27 @@ confirm_decoded(XLogRecPtr decoded)
 }
 
 /*
+ * The high-water SequenceNumber and the decoded position, in the transaction
+ * that stores the records up to them.
+ */
+static void
+save_progress(const char *newest, XLogRecPtr decoded)
+{
+	static SPIPlanPtr plan = NULL;
+	const char *query = "UPDATE orders_stream.capture_progress "
+		"SET sequence_number = $1, lsn = $2, updated_at = now()";
+	Oid			argtypes[2] = {TEXTOID, LSNOID};
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(newest);
+	values[1] = LSNGetDatum(decoded);
+	if (SPI_execute_plan(capture_buffer_kept_plan(&plan, query, 2, argtypes),
+						 values, NULL, false, 0) != SPI_OK_UPDATE ||
+		SPI_processed != 1)
+		elog(ERROR, "could not update orders_stream.capture_progress");
+}
+
+/*
  * Stores what the buffer holds and the new high-water SequenceNumber in one
  * transaction, then confirms the slot up to what has been decoded and is
  * durably stored.
@@ -263,26 +304,7 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 		stored = capture_buffer_store(partition, &newest_lsn, &newest_position);
 		os_format_sequence_number(newest, newest_lsn, newest_position);
 		if (stored)
-		{
-			static SPIPlanPtr plan = NULL;
-			Datum		values[2];
-
-			if (plan == NULL)
-			{
-				Oid			argtypes[2] = {TEXTOID, LSNOID};
-
-				plan = SPI_prepare("UPDATE orders_stream.capture_progress "
-								   "SET sequence_number = $1, lsn = $2, updated_at = now()",
-								   2, argtypes);
-				if (plan == NULL || SPI_keepplan(plan) != 0)
-					elog(ERROR, "could not prepare the capture progress update");
-			}
-			values[0] = CStringGetTextDatum(newest);
-			values[1] = LSNGetDatum(decoded);
-			if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_UPDATE ||
-				SPI_processed != 1)
-				elog(ERROR, "could not update orders_stream.capture_progress");
-		}
+			save_progress(newest, decoded);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -295,7 +317,7 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 		if (stored)
 		{
 			capture_buffer_set_stored(newest_lsn, newest_position);
-			worker_wakeup(OS_WORKER_DELIVERY);
+			capture_slot_note_stored();
 
 			/* what an earlier pass stored may be durable by now */
 			if (unflushed_commit_end != InvalidXLogRecPtr &&
@@ -469,9 +491,7 @@ create_slot(const char *name)
 	ReplicationSlotCreate(name, true, RS_EPHEMERAL, false);
 	ctx = CreateInitDecodingContext(ORDERS_STREAM_PLUGIN, NIL, false,
 									InvalidXLogRecPtr,
-									XL_ROUTINE(.page_read = read_flushed_page_waiting,
-											   .segment_open = wal_segment_open,
-											   .segment_close = wal_segment_close),
+									CAPTURE_WAL_ROUTINE(read_flushed_page_waiting),
 									NULL, NULL, NULL);
 	use_flushed_wal_reader(ctx);
 	/* waits for the transactions running now to finish */
@@ -487,18 +507,19 @@ static LogicalDecodingContext *
 start_decoding(const char *name)
 {
 	LogicalDecodingContext *ctx;
+	List	   *options;
 
 	/* the decoding context lives as long as the worker, in CaptureContext */
 	MemoryContextSwitchTo(CaptureContext);
+	options = list_make2(makeDefElem(OUTPUT_PLUGIN_CLOSE_EVENTS,
+									 (Node *) makeString(pstrdup("on")), -1),
+						 makeDefElem(OUTPUT_PLUGIN_STORED_BODIES,
+									 (Node *) makeString(pstrdup("on")), -1));
 	ReplicationSlotAcquire(name, true);
-	ctx = CreateDecodingContext(InvalidXLogRecPtr, NIL, false,
-								XL_ROUTINE(.page_read = read_local_xlog_page_no_wait,
-										   .segment_open = wal_segment_open,
-										   .segment_close = wal_segment_close),
-								capture_prepare_write, capture_write, NULL);
+	ctx = CreateDecodingContext(InvalidXLogRecPtr, options, false,
+								CAPTURE_WAL_ROUTINE(read_local_xlog_page_no_wait),
+								capture_buffer_prepare_write, capture_buffer_write, NULL);
 	use_flushed_wal_reader(ctx);
-	os_emit_stream_closes(ctx);
-	os_emit_stored_bodies(ctx);
 	XLogBeginRead(ctx->reader, MyReplicationSlot->data.restart_lsn);
 	MemoryContextSwitchTo(CaptureLoopContext);
 	load_progress();
@@ -508,18 +529,24 @@ start_decoding(const char *name)
 	return ctx;
 }
 
-void
-orders_stream_capture_main(Datum arg)
-{
-	LogicalDecodingContext *ctx = NULL;
-	Oid			ctx_extension = InvalidOid;
-	const char *unavailable_logged = NULL;
-	TimestampTz started = GetCurrentTimestamp();
-	TimestampTz last_maintenance = 0;
-	TimestampTz last_pass = 0;
-	TimestampTz last_extension_check = 0;
-	Oid			extension = InvalidOid;
+/* ---- the worker's steps ---- */
 
+/* What the worker's loop keeps between passes. */
+typedef struct CaptureLoop
+{
+	LogicalDecodingContext *ctx;	/* NULL until the slot is open */
+	Oid			ctx_extension;	/* the extension ctx decodes for */
+	Oid			extension;		/* the extension now, or InvalidOid */
+	const char *unavailable_logged; /* why decoding cannot run, as logged */
+	TimestampTz started;
+	TimestampTz last_maintenance;
+	TimestampTz last_extension_check;
+} CaptureLoop;
+
+/* Settings, memory contexts and callbacks, for the worker's life. */
+static void
+capture_setup(Datum arg)
+{
 	database_name = worker_start(OS_WORKER_CAPTURE, arg);
 	/* this session is a superuser's: its own queries trust pg_catalog only */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
@@ -565,13 +592,156 @@ orders_stream_capture_main(Datum arg)
 	MemoryContextSwitchTo(CaptureContext);
 	capture_buffer_init(CaptureContext);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_invalidated, (Datum) 0);
+}
 
+/*
+ * Looks the extension up again when it may have changed, and lets go of a
+ * slot that belongs to an extension dropped since.
+ */
+static void
+check_extension(CaptureLoop *loop)
+{
+	/*
+	 * Invalidations arrive with every transaction the worker runs (to store,
+	 * to replay a decoded transaction), a DROP EXTENSION's among them; the
+	 * timer is a safety net.
+	 */
+	if (namespaces_changed || !OidIsValid(loop->extension) ||
+		TimestampDifferenceExceeds(loop->last_extension_check, GetCurrentTimestamp(),
+								   EXTENSION_CHECK_MS))
+	{
+		namespaces_changed = false;
+		loop->extension = worker_extension_oid();
+		MemoryContextSwitchTo(CaptureLoopContext);
+		loop->last_extension_check = GetCurrentTimestamp();
+	}
+	if (loop->ctx != NULL && loop->extension != loop->ctx_extension)
+	{
+		/*
+		 * The extension was dropped (and maybe created again): the slot's
+		 * pending WAL refers to a streams catalog that is gone, and cannot
+		 * be decoded any more.
+		 */
+		FreeDecodingContext(loop->ctx);
+		loop->ctx = NULL;
+		capture_buffer_forget_streamed();
+		ReplicationSlotRelease();
+	}
+	drop_stale_slots(loop->extension);
+}
+
+/* No extension: waits a little for CREATE EXTENSION to commit, or exits. */
+static void
+wait_for_extension(CaptureLoop *loop)
+{
+	/* just launched by CREATE EXTENSION: it may not have committed yet */
+	if (!TimestampDifferenceExceeds(loop->started, GetCurrentTimestamp(),
+									WORKER_EXTENSION_WAIT_MS))
+	{
+		worker_wait(100);
+		return;
+	}
+	ereport(LOG,
+			(errmsg("orders_stream capture stopping: extension \"orders_stream\" is not installed in database \"%s\"",
+					database_name)));
+	proc_exit(0);
+}
+
+/*
+ * Whether decoding can run; if not, says why (once per reason) and sleeps
+ * before the caller tries again.
+ */
+static bool
+decoding_available(CaptureLoop *loop)
+{
+	char	   *hint = NULL;
+	const char *unavailable = decoding_unavailable(&hint);
+
+	if (unavailable == NULL)
+	{
+		loop->unavailable_logged = NULL;
+		return true;
+	}
+	if (loop->unavailable_logged == NULL ||
+		strcmp(unavailable, loop->unavailable_logged) != 0)
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("orders_stream capture cannot start: %s", unavailable),
+				 errhint("%s", hint)));
+	loop->unavailable_logged = unavailable;
+	worker_wait(10000);
+	return false;
+}
+
+/* Creates the slot if it is missing, then starts decoding from it. */
+static void
+open_slot(CaptureLoop *loop)
+{
+	char	   *slot_name = capture_slot_name_for(loop->extension);
+
+	if (!slot_exists(slot_name))
+	{
+		/* failover: a lost slot is a visible gap (failover.c) */
+		failover_open_gaps();
+		create_slot(slot_name);
+		MemoryContextSwitchTo(CaptureLoopContext);
+	}
+	/* failover: closes that gap, or one a crash left open */
+	failover_close_gaps(slot_name);
+	MemoryContextSwitchTo(CaptureLoopContext);
+	/* a restored database's first start: its streams come back new */
+	restore_resume_streams();
+	MemoryContextSwitchTo(CaptureLoopContext);
+	loop->ctx = start_decoding(slot_name);
+	loop->ctx_extension = loop->extension;
+}
+
+/* Partitions ahead and behind, every ten seconds. */
+static void
+maintain_partitions(CaptureLoop *loop)
+{
+	if (!TimestampDifferenceExceeds(loop->last_maintenance, GetCurrentTimestamp(), 10000))
+		return;
+	set_logical_decoding_flag(false);
+	retention_maintain();
+	MemoryContextSwitchTo(CaptureLoopContext);
+	set_logical_decoding_flag(true);
+	loop->last_maintenance = GetCurrentTimestamp();
+}
+
+/* Decodes and stores what is flushed, then sleeps until woken. */
+static void
+decode_and_sleep(LogicalDecodingContext *ctx)
+{
+	bool		complete;
+	TimestampTz last_pass;
+	long		secs;
+	int			usecs;
+
+	pgstat_report_activity(STATE_RUNNING, "decoding");
+	complete = decode_pass(ctx);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	last_pass = GetCurrentTimestamp();
+	flush_before_sleep(ctx);
+	/* no commit need wake the worker for the rest of a cut record */
+	worker_wait(complete ? orders_stream_capture_naptime : CAPTURE_PARTIAL_RECORD_MS);
+
+	/* woken at once by a commit: let the next few gather first */
+	TimestampDifference(last_pass, GetCurrentTimestamp(), &secs, &usecs);
+	if (secs == 0 && usecs < CAPTURE_GATHER_MS * 1000)
+		(void) WaitLatch(NULL, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 CAPTURE_GATHER_MS - usecs / 1000, PG_WAIT_EXTENSION);
+}
+
+void
+orders_stream_capture_main(Datum arg)
+{
+	CaptureLoop loop = {0};
+
+	loop.started = GetCurrentTimestamp();
+	capture_setup(arg);
 	for (;;)
 	{
-		const char *unavailable;
-		char	   *hint = NULL;
-		bool		complete;
-
 		/*
 		 * Each pass starts afresh, as pg_cron's loop does: whatever it
 		 * allocates and does not need later goes in CaptureLoopContext.  The
@@ -582,109 +752,17 @@ orders_stream_capture_main(Datum arg)
 		MemoryContextReset(CaptureLoopContext);
 		CHECK_FOR_INTERRUPTS();
 
-		/*
-		 * Invalidations arrive with every transaction the worker runs (to
-		 * store, to replay a decoded transaction), a DROP EXTENSION's among
-		 * them; the timer is a safety net.
-		 */
-		if (namespaces_changed || !OidIsValid(extension) ||
-			TimestampDifferenceExceeds(last_extension_check, GetCurrentTimestamp(),
-									   EXTENSION_CHECK_MS))
+		check_extension(&loop);
+		if (!OidIsValid(loop.extension))
 		{
-			namespaces_changed = false;
-			extension = worker_extension_oid();
-			MemoryContextSwitchTo(CaptureLoopContext);
-			last_extension_check = GetCurrentTimestamp();
-		}
-		if (ctx != NULL && extension != ctx_extension)
-		{
-			/*
-			 * The extension was dropped (and maybe created again): the slot's
-			 * pending WAL refers to a streams catalog that is gone, and
-			 * cannot be decoded any more.
-			 */
-			FreeDecodingContext(ctx);
-			ctx = NULL;
-			capture_buffer_forget_streamed();
-			ReplicationSlotRelease();
-		}
-		drop_stale_slots(extension);
-
-		if (!OidIsValid(extension))
-		{
-			/* just launched by CREATE EXTENSION: it may not have committed yet */
-			if (!TimestampDifferenceExceeds(started, GetCurrentTimestamp(), EXTENSION_WAIT_MS))
-			{
-				worker_wait(100);
-				continue;
-			}
-			ereport(LOG,
-					(errmsg("orders_stream capture stopping: extension \"orders_stream\" is not installed in database \"%s\"",
-							database_name)));
-			proc_exit(0);
-		}
-
-		unavailable = decoding_unavailable(&hint);
-		if (unavailable)
-		{
-			if (unavailable_logged == NULL || strcmp(unavailable, unavailable_logged) != 0)
-				ereport(WARNING,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("orders_stream capture cannot start: %s", unavailable),
-						 errhint("%s", hint)));
-			unavailable_logged = unavailable;
-			worker_wait(10000);
+			wait_for_extension(&loop);
 			continue;
 		}
-		unavailable_logged = NULL;
-
-		if (ctx == NULL)
-		{
-			char	   *slot_name = capture_slot_name_for(extension);
-
-			if (!slot_exists(slot_name))
-			{
-				/* failover: a lost slot is a visible gap (failover.c) */
-				failover_open_gaps();
-				create_slot(slot_name);
-				MemoryContextSwitchTo(CaptureLoopContext);
-			}
-			/* failover: closes that gap, or one a crash left open */
-			failover_close_gaps(slot_name);
-			MemoryContextSwitchTo(CaptureLoopContext);
-			/* a restored database's first start: its streams come back new */
-			restore_resume_streams();
-			MemoryContextSwitchTo(CaptureLoopContext);
-			ctx = start_decoding(slot_name);
-			ctx_extension = extension;
-		}
-
-		if (TimestampDifferenceExceeds(last_maintenance, GetCurrentTimestamp(), 10000))
-		{
-			set_logical_decoding_flag(false);
-			retention_maintain();
-			MemoryContextSwitchTo(CaptureLoopContext);
-			set_logical_decoding_flag(true);
-			last_maintenance = GetCurrentTimestamp();
-		}
-
-		pgstat_report_activity(STATE_RUNNING, "decoding");
-		complete = decode_pass(ctx);
-		pgstat_report_activity(STATE_IDLE, NULL);
-		last_pass = GetCurrentTimestamp();
-		flush_before_sleep(ctx);
-		/* no commit need wake the worker for the rest of a cut record */
-		worker_wait(complete ? orders_stream_capture_naptime : CAPTURE_PARTIAL_RECORD_MS);
-
-		/* woken at once by a commit: let the next few gather first */
-		{
-			long		secs;
-			int			usecs;
-
-			TimestampDifference(last_pass, GetCurrentTimestamp(), &secs, &usecs);
-			if (secs == 0 && usecs < CAPTURE_GATHER_MS * 1000)
-				(void) WaitLatch(NULL, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 CAPTURE_GATHER_MS - usecs / 1000, PG_WAIT_EXTENSION);
-		}
+		if (!decoding_available(&loop))
+			continue;
+		if (loop.ctx == NULL)
+			open_slot(&loop);
+		maintain_partitions(&loop);
+		decode_and_sleep(loop.ctx);
 	}
 }

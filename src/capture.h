@@ -9,9 +9,11 @@
 
 #include "postgres.h"
 
-/* Name of the capture slot of the current database (in a transaction). */
-extern char *capture_slot_name(void);
-extern char *capture_slot_name_for(Oid extension);
+/*
+ * From _PG_init: every transaction that wrote wakes the capture worker at
+ * its commit.
+ */
+extern void capture_register_wakeups(void);
 
 extern PGDLLEXPORT void orders_stream_capture_main(Datum arg);
 

@@ -3,8 +3,8 @@
  *	  The capture worker's record buffers, and storing them into
  *	  orders_stream.record_store.
  *
- * The output plugin's write callback (capture_write) runs inside the replay
- * of a transaction, under a historic snapshot, where no table may be
+ * The output plugin's write callback (capture_buffer_write) runs inside the
+ * replay of a transaction, under a historic snapshot, where no table may be
  * written: it only buffers.  Records of whole transactions go to one buffer
  * in commit order; those of a transaction the reorder buffer streams (a
  * large one, see output_plugin.c) go to a buffer of their own, since its
@@ -200,8 +200,8 @@ streamed_buffer(TransactionId xid, bool create)
 }
 
 void
-capture_prepare_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
-					  TransactionId xid, bool last_write)
+capture_buffer_prepare_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
+							 TransactionId xid, bool last_write)
 {
 	resetStringInfo(ctx->out);
 }
@@ -212,10 +212,10 @@ capture_prepare_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
  * transaction: no table access here.
  */
 void
-capture_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
-			  TransactionId xid, bool last_write)
+capture_buffer_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
+					 TransactionId xid, bool last_write)
 {
-	const OsRecordInfo *info = os_current_record(ctx);
+	const OsRecordInfo *info = output_plugin_current_record(ctx);
 	CaptureBuffer *buf;
 	BufferedRecord hdr;
 
@@ -345,6 +345,21 @@ inserter_flush(RecordInserter *ins)
 	CHECK_FOR_INTERRUPTS();
 }
 
+SPIPlanPtr
+capture_buffer_kept_plan(SPIPlanPtr *plan, const char *sql, int nargs,
+						 Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	prepared = SPI_prepare(sql, nargs, argtypes);
+
+		if (prepared == NULL || SPI_keepplan(prepared) != 0)
+			elog(ERROR, "could not prepare capture's query \"%s\"", sql);
+		*plan = prepared;
+	}
+	return *plan;
+}
+
 /*
  * The capture_exceptions row of a record stored incomplete, in the
  * transaction that stores the record: exactly once, as the records.
@@ -353,27 +368,21 @@ static void
 store_exception(BufferedRecord *hdr)
 {
 	static SPIPlanPtr plan = NULL;
+	const char *query = "INSERT INTO orders_stream.capture_exceptions "
+		"(stream_id, sequence_number, event_name, reason, record_size) "
+		"VALUES ($1, $2, $3, $4, $5)";
+	Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
 	Datum		values[5];
 	char		seq[OS_SEQUENCE_NUMBER_LEN + 1];
 
-	if (plan == NULL)
-	{
-		Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
-
-		plan = SPI_prepare("INSERT INTO orders_stream.capture_exceptions "
-						   "(stream_id, sequence_number, event_name, reason, record_size) "
-						   "VALUES ($1, $2, $3, $4, $5)",
-						   5, argtypes);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare the capture exception insert");
-	}
 	os_format_sequence_number(seq, hdr->commit_lsn, hdr->position);
 	values[0] = Int64GetDatum(hdr->stream_id);
 	values[1] = CStringGetTextDatum(seq);
 	values[2] = CStringGetTextDatum(hdr->event_name);
-	values[3] = CStringGetTextDatum(os_record_exception_reason(hdr->exception));
+	values[3] = CStringGetTextDatum(output_plugin_exception_reason(hdr->exception));
 	values[4] = Int64GetDatum((int64) hdr->full_size);
-	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_INSERT)
+	if (SPI_execute_plan(capture_buffer_kept_plan(&plan, query, 5, argtypes),
+						 values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not insert into orders_stream.capture_exceptions");
 }
 
@@ -390,40 +399,34 @@ static void
 store_close(RecordInserter *ins, BufferedRecord *hdr)
 {
 	static SPIPlanPtr plan = NULL;
+	const char *query = "UPDATE orders_stream.streams s "
+		"SET closing_sequence_number = $2, "
+		"ending_sequence_number = COALESCE(GREATEST("
+		"(SELECT orders_stream.sequence_text(r.sequence_key) "
+		"FROM orders_stream.record_store r "
+		"WHERE r.stream_id OPERATOR(pg_catalog.=) $1 "
+		"AND r.sequence_key OPERATOR(pg_catalog.<) $3 "
+		"ORDER BY r.sequence_key DESC LIMIT 1), "
+		"(SELECT t.trimmed_through FROM orders_stream.stream_trim t "
+		"WHERE t.stream_id OPERATOR(pg_catalog.=) $1 "
+		"AND t.trimmed_through OPERATOR(pg_catalog.<) $2)), $2) "
+		"WHERE s.stream_id OPERATOR(pg_catalog.=) $1 "
+		"AND s.closing_sequence_number IS NULL";
+	Oid			argtypes[3] = {INT8OID, TEXTOID, BYTEAOID};
 	Datum		values[3];
 	char		seq[OS_SEQUENCE_NUMBER_LEN + 1];
 	bytea	   *key = palloc(VARHDRSZ + OS_SEQUENCE_KEY_LEN);
 
 	inserter_flush(ins);
 	CommandCounterIncrement();
-	if (plan == NULL)
-	{
-		Oid			argtypes[3] = {INT8OID, TEXTOID, BYTEAOID};
-
-		plan = SPI_prepare("UPDATE orders_stream.streams s "
-						   "SET closing_sequence_number = $2, "
-						   "ending_sequence_number = COALESCE(GREATEST("
-						   "(SELECT orders_stream.sequence_text(r.sequence_key) "
-						   "FROM orders_stream.record_store r "
-						   "WHERE r.stream_id OPERATOR(pg_catalog.=) $1 "
-						   "AND r.sequence_key OPERATOR(pg_catalog.<) $3 "
-						   "ORDER BY r.sequence_key DESC LIMIT 1), "
-						   "(SELECT t.trimmed_through FROM orders_stream.stream_trim t "
-						   "WHERE t.stream_id OPERATOR(pg_catalog.=) $1 "
-						   "AND t.trimmed_through OPERATOR(pg_catalog.<) $2)), $2) "
-						   "WHERE s.stream_id OPERATOR(pg_catalog.=) $1 "
-						   "AND s.closing_sequence_number IS NULL",
-						   3, argtypes);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare the shard close");
-	}
 	os_format_sequence_number(seq, hdr->commit_lsn, hdr->position);
 	SET_VARSIZE(key, VARHDRSZ + OS_SEQUENCE_KEY_LEN);
 	os_sequence_key(VARDATA(key), hdr->commit_lsn, hdr->position);
 	values[0] = Int64GetDatum(hdr->stream_id);
 	values[1] = CStringGetTextDatum(seq);
 	values[2] = PointerGetDatum(key);
-	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_UPDATE)
+	if (SPI_execute_plan(capture_buffer_kept_plan(&plan, query, 3, argtypes),
+						 values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not close the shard of stream %lld",
 			 (long long) hdr->stream_id);
 	CommandCounterIncrement();

@@ -7,16 +7,18 @@
 #define ORDERS_STREAM_CAPTURE_BUFFER_H
 
 #include "access/xlogdefs.h"
+#include "executor/spi.h"
 #include "replication/logical.h"
 
 /* Buffers live in cxt, for the worker's life. */
 extern void capture_buffer_init(MemoryContext cxt);
 
 /* The decoding context's prepare_write and write callbacks. */
-extern void capture_prepare_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
-								  TransactionId xid, bool last_write);
-extern void capture_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
-						  TransactionId xid, bool last_write);
+extern void capture_buffer_prepare_write(LogicalDecodingContext *ctx,
+										 XLogRecPtr lsn, TransactionId xid,
+										 bool last_write);
+extern void capture_buffer_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
+								 TransactionId xid, bool last_write);
 
 /* True if committed records wait to be stored; and their bytes. */
 extern bool capture_buffer_has_records(void);
@@ -39,5 +41,12 @@ extern void capture_buffer_forget_streamed(void);
 
 /* Records at or before this position are stored: they are skipped. */
 extern void capture_buffer_set_stored(XLogRecPtr lsn, uint32 position);
+
+/*
+ * The plan of one of the worker's queries: prepared at the first call, then
+ * kept in *plan for the worker's life.
+ */
+extern SPIPlanPtr capture_buffer_kept_plan(SPIPlanPtr *plan, const char *sql,
+										   int nargs, Oid *argtypes);
 
 #endif							/* ORDERS_STREAM_CAPTURE_BUFFER_H */

@@ -72,14 +72,14 @@ extern PGDLLEXPORT void orders_stream_delivery_worker_main(Datum arg);
 /* The worker that redrive_failures() starts to replay failures (redrive.c). */
 extern PGDLLEXPORT void orders_stream_redrive_worker_main(Datum arg);
 
-/* The pool's shared memory, requested and set up by workers.c. */
+/* The pool's shared memory, set up from _PG_init's hooks. */
 extern Size delivery_pool_shmem_size(void);
-extern void delivery_pool_shmem_startup(void);
+extern void delivery_pool_shmem_init(void);
 
-/* Capture stored records: lanes waiting for records may run. */
-extern void delivery_pool_note_records(void);
+/* From _PG_init: commits wake the launcher when mappings changed. */
+extern void delivery_pool_register_wakeups(void);
 
-/* Mappings changed (at commit): the launcher reads their lanes again. */
-extern void delivery_pool_note_changes(void);
+/* Mappings changed: at commit, the launcher reads their lanes again. */
+extern void delivery_pool_note_mappings_changed(void);
 
 #endif							/* ORDERS_STREAM_DELIVERY_H */

@@ -28,8 +28,6 @@
 #include "delivery.h"
 #include "window.h"
 
-/* How long a freshly launched launcher waits for CREATE EXTENSION to commit. */
-#define EXTENSION_WAIT_MS	10000
 /* With maximum_record_age_in_seconds = -1, give up this long before trimming. */
 #define AGE_MARGIN_SECS		60
 

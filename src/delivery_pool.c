@@ -36,9 +36,9 @@
  * invocation leaves that record behind; the launcher restarts a worker in
  * the same slot with the same lane, and that worker fails the invocation
  * instead of running it again.  Capture bumps a counter whenever it stores
- * records (worker_wakeup()), which makes the lanes waiting for records
- * runnable; a lane that found nothing reports the counter it saw before it
- * looked, so records stored meanwhile are never missed.
+ * records (capture_slot_note_stored()), which makes the lanes waiting for
+ * records runnable; a lane that found nothing reports the counter it saw
+ * before it looked, so records stored meanwhile are never missed.
  *
  * Idle workers exit after DELIVERY_WORKER_IDLE_MS, giving their
  * max_worker_processes slot back (parallel query uses them too).  When the
@@ -71,6 +71,7 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "capture_slot.h"
 #include "compat.h"
 #include "delivery_internal.h"
 #include "orders_stream.h"
@@ -121,7 +122,6 @@ typedef struct DeliverySlot
 
 typedef struct DeliveryPool
 {
-	pg_atomic_uint64 records;	/* bumped whenever capture stores records */
 	pg_atomic_uint32 changes;	/* bumped when mappings change */
 	bool		lanes_waiting;	/* runnable lanes wait for a worker */
 	int			nslots;
@@ -143,7 +143,7 @@ delivery_pool_shmem_size(void)
 }
 
 void
-delivery_pool_shmem_startup(void)
+delivery_pool_shmem_init(void)
 {
 	bool		found;
 	int			i;
@@ -153,25 +153,37 @@ delivery_pool_shmem_startup(void)
 	if (found)
 		return;
 	memset(pool, 0, delivery_pool_shmem_size());
-	pg_atomic_init_u64(&pool->records, 0);
 	pg_atomic_init_u32(&pool->changes, 0);
 	pool->nslots = orders_stream_max_delivery_workers;
 	for (i = 0; i < pool->nslots; i++)
 		SpinLockInit(&pool->slots[i].mutex);
 }
 
+/* This transaction changed mappings: at its commit, the launcher is told. */
+static bool mappings_changed = false;
+
 void
-delivery_pool_note_records(void)
+delivery_pool_note_mappings_changed(void)
 {
-	if (pool != NULL)
-		pg_atomic_fetch_add_u64(&pool->records, 1);
+	mappings_changed = true;
+}
+
+static void
+delivery_pool_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT && mappings_changed && pool != NULL)
+	{
+		pg_atomic_fetch_add_u32(&pool->changes, 1);
+		worker_nudge(OS_WORKER_DELIVERY);
+	}
+	if (event != XACT_EVENT_PRE_COMMIT)
+		mappings_changed = false;
 }
 
 void
-delivery_pool_note_changes(void)
+delivery_pool_register_wakeups(void)
 {
-	if (pool != NULL)
-		pg_atomic_fetch_add_u32(&pool->changes, 1);
+	RegisterXactCallback(delivery_pool_xact_callback, NULL);
 }
 
 DeliveryInflight *
@@ -651,7 +663,7 @@ place_lane(LaneEntry *e)
 static TimestampTz
 dispatch(TimestampTz now)
 {
-	uint64		records = pg_atomic_read_u64(&pool->records);
+	uint64		records = capture_slot_stored_count();
 	bool		any;
 	TimestampTz next = TimestampTzPlusMilliseconds(now, LANE_RECHECK_MS);
 	int			j;
@@ -698,7 +710,7 @@ await_extension(TimestampTz started)
 		CHECK_FOR_INTERRUPTS();
 		if (OidIsValid(worker_extension_oid()))
 			return;
-		if (TimestampDifferenceExceeds(started, GetCurrentTimestamp(), EXTENSION_WAIT_MS))
+		if (TimestampDifferenceExceeds(started, GetCurrentTimestamp(), WORKER_EXTENSION_WAIT_MS))
 		{
 			ereport(LOG,
 					(errmsg("orders_stream delivery launcher stopping: extension \"orders_stream\" is not installed")));
@@ -849,7 +861,7 @@ serve_lane(const LaneKey *key, const KilledInvocation *killed,
 
 	for (;;)
 	{
-		seen = pg_atomic_read_u64(&pool->records);
+		seen = capture_slot_stored_count();
 		MemoryContextReset(step_cxt);
 		MemoryContextSwitchTo(step_cxt);
 		delivery_lane_step(key, killed, &step);

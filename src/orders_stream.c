@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * orders_stream.c
- *	  Library entry point: preload check and GUCs.
+ *	  The GUCs every part of orders_stream reads (orders_stream.h).  The
+ *	  library's entry point, which defines them, is shared_library_init.c.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -8,16 +9,11 @@
 #include <ctype.h>
 #include <limits.h>
 
-#include "fmgr.h"
-#include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
 #include "compat.h"
 #include "orders_stream.h"
-#include "workers.h"
-
-PG_MODULE_MAGIC;
 
 char	   *orders_stream_region = NULL;
 char	   *orders_stream_account_id = NULL;
@@ -37,8 +33,6 @@ int			orders_stream_ttl_naptime = 5000;
 int			orders_stream_ttl_batch_size = 500;
 int			orders_stream_ttl_batch_timeout = 1000;
 int			orders_stream_max_delivery_workers = 4;
-
-void		_PG_init(void);
 
 /* AWS account ids are twelve digits. */
 static bool
@@ -75,14 +69,8 @@ check_region(char **newval, void **extra, GucSource source)
 }
 
 void
-_PG_init(void)
+orders_stream_define_settings(void)
 {
-	if (!process_shared_preload_libraries_in_progress)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("orders_stream must be loaded via shared_preload_libraries"),
-				 errhint("Add orders_stream to shared_preload_libraries and to output_plugin_libraries in postgresql.conf, set wal_level = logical, and restart the server.")));
-
 	DefineCustomStringVariable("orders_stream.region",
 							   "AWS region shown in stream ARNs and records (awsRegion).",
 							   NULL,
@@ -219,6 +207,4 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("orders_stream");
-
-	workers_init();
 }

@@ -31,4 +31,7 @@ extern int	orders_stream_ttl_batch_size;	/* rows */
 extern int	orders_stream_ttl_batch_timeout;	/* milliseconds */
 extern int	orders_stream_max_delivery_workers;
 
+/* Defines the GUCs above; from _PG_init. */
+extern void orders_stream_define_settings(void);
+
 #endif							/* ORDERS_STREAM_H */

@@ -111,7 +111,7 @@ invalidate_rel_stream(Datum arg, Oid relid)
 }
 
 const char *
-os_record_exception_reason(OsRecordException exception)
+output_plugin_exception_reason(OsRecordException exception)
 {
 	switch (exception)
 	{
@@ -126,9 +126,45 @@ os_record_exception_reason(OsRecordException exception)
 }
 
 const OsRecordInfo *
-os_current_record(LogicalDecodingContext *ctx)
+output_plugin_current_record(LogicalDecodingContext *ctx)
 {
 	return &((DecodingState *) ctx->output_plugin_private)->current;
+}
+
+/*
+ * The plugin's options, all parsed here, as wal2json parses its own: each a
+ * boolean, "on" when given without a value.
+ */
+static void
+parse_options(DecodingState *state, List *options)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *elem = lfirst(lc);
+		bool	   *value;
+
+		if (strcmp(elem->defname, OUTPUT_PLUGIN_CLOSE_EVENTS) == 0)
+			value = &state->emit_closes;
+		else if (strcmp(elem->defname, OUTPUT_PLUGIN_STORED_BODIES) == 0)
+			value = &state->emit_bodies;
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\" of output plugin \"%s\" is unknown",
+							elem->defname, ORDERS_STREAM_PLUGIN),
+					 errhint("The \"%s\" output plugin takes the options \"%s\" and \"%s\" (booleans).",
+							 ORDERS_STREAM_PLUGIN, OUTPUT_PLUGIN_CLOSE_EVENTS,
+							 OUTPUT_PLUGIN_STORED_BODIES)));
+		if (elem->arg == NULL)
+			*value = true;
+		else if (!parse_bool(strVal(elem->arg), value))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\" of output plugin \"%s\" requires a Boolean value, not \"%s\"",
+							elem->defname, ORDERS_STREAM_PLUGIN, strVal(elem->arg))));
+	}
 }
 
 static void
@@ -136,41 +172,22 @@ os_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 		   bool is_init)
 {
 	DecodingState *state;
-	ListCell   *lc;
-
-	foreach(lc, ctx->output_plugin_options)
-	{
-		DefElem    *elem = lfirst(lc);
-
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" of output plugin \"%s\" is unknown",
-						elem->defname, ORDERS_STREAM_PLUGIN),
-				 errhint("The \"%s\" output plugin takes no options.",
-						 ORDERS_STREAM_PLUGIN)));
-	}
 
 	state = MemoryContextAllocZero(ctx->context, sizeof(DecodingState));
+	parse_options(state, ctx->output_plugin_options);
 	state->change_cxt = AllocSetContextCreate(ctx->context,
 											  "orders_stream change",
 											  ALLOCSET_DEFAULT_SIZES);
 	initStringInfo(&state->body);
 	ctx->output_plugin_private = state;
 	/* whole transactions at their commit, unless the worker asks */
-	ctx->streaming = false;
+	ctx->streaming = state->emit_bodies;
 	opt->output_type = OUTPUT_PLUGIN_TEXTUAL_OUTPUT;
 	opt->receive_rewrites = false;
 
 	if (RelStreams == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(RelStream);
-		ctl.hcxt = CacheMemoryContext;
-		RelStreams = hash_create("orders_stream relation streams", 64, &ctl,
-								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
+		RelStreams = record_oid_cache_create("orders_stream relation streams",
+											 sizeof(RelStream));
 	if (!relcache_callback_registered)
 	{
 		CacheRegisterRelcacheCallback(invalidate_rel_stream, (Datum) 0);
@@ -459,6 +476,51 @@ truncate_buffer(StringInfo buf, int len)
 }
 
 /*
+ * The current record's info, for the next record (or CLOSE event) of txn:
+ * complete, numbered after the previous one.
+ */
+static OsRecordInfo *
+start_record_info(DecodingState *state, ReorderBufferTXN *txn, int64 stream_id,
+				  const char *event_name)
+{
+	OsRecordInfo *info = &state->current;
+
+	memset(info, 0, sizeof(*info));
+	info->stream_id = stream_id;
+	info->streamed = state->in_stream;
+	info->xid = state->stream_xid;
+	info->subxid = state->stream_subxid;
+	info->commit_time = txn->xact_time.commit_time;
+	info->commit_lsn = txn->final_lsn;
+	info->event_name = event_name;
+	info->exception = OS_RECORD_COMPLETE;
+	info->position = ++state->position;
+	os_format_sequence_number(info->sequence_number, txn->final_lsn,
+							  info->position);
+	return info;
+}
+
+/*
+ * Appends ,"name":image; an image over orders_stream.max_record_size is
+ * left out whole.  Returns its size, 0 if left out.
+ */
+static Size
+append_image(DdbRender *render, StringInfo out, const char *name,
+			 TupleDesc desc, Datum *values, bool *nulls, const bool *include,
+			 const bool *as_set)
+{
+	int			start = out->len;
+	Size		size;
+
+	appendStringInfo(out, ",\"%s\":", name);
+	size = ddb_append_image(render, out, desc, values, nulls, include, as_set);
+	if (!render->exceeded)
+		return size;
+	truncate_buffer(out, start);
+	return 0;
+}
+
+/*
  * Writes one record.  What varies per record, its body (the members of
  * "dynamodb" before SequenceNumber: ApproximateCreationDateTime, Keys,
  * NewImage, OldImage), is rendered into a scratch buffer for SQL consumers,
@@ -481,28 +543,15 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			Datum *oldv, bool *oldn, bool old_complete)
 {
 	DecodingState *state = ctx->output_plugin_private;
-	OsRecordInfo *info = &state->current;
+	OsRecordInfo *info = start_record_info(state, txn, rs->stream_id, event_name);
 	DdbRender	render = {0};
 	StringInfo	out;
 	Size		size;
-	Size		image_size;
 	int			part_start;
-
-	info->stream_id = rs->stream_id;
-	info->streamed = state->in_stream;
-	info->xid = state->stream_xid;
-	info->subxid = state->stream_subxid;
-	info->commit_time = txn->xact_time.commit_time;
-	info->commit_lsn = txn->final_lsn;
-	info->event_name = event_name;
-	info->position = ++state->position;
-	os_format_sequence_number(info->sequence_number, txn->final_lsn,
-							  info->position);
 
 	OutputPluginPrepareWrite(ctx, true);
 	render.limit = orders_stream_max_record_size;
 	render.outside = rs->prefix_len;
-	info->exception = OS_RECORD_COMPLETE;
 	if (state->emit_bodies)
 	{
 		out = ctx->out;
@@ -540,27 +589,11 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	info->key_hash = (int32) hash_bytes((const unsigned char *) out->data + part_start,
 										out->len - part_start);
 	if (newv && rs->want_new && !render.exceeded)
-	{
-		part_start = out->len;
-		appendStringInfoString(out, ",\"NewImage\":");
-		image_size = ddb_append_image(&render, out, desc, newv, newn, new_include,
-									  rs->as_set);
-		if (render.exceeded)
-			truncate_buffer(out, part_start);
-		else
-			size += image_size;
-	}
+		size += append_image(&render, out, "NewImage", desc, newv, newn,
+							 new_include, rs->as_set);
 	if (oldv && rs->want_old && old_complete && !render.exceeded)
-	{
-		part_start = out->len;
-		appendStringInfoString(out, ",\"OldImage\":");
-		image_size = ddb_append_image(&render, out, desc, oldv, oldn, NULL,
-									  rs->as_set);
-		if (render.exceeded)
-			truncate_buffer(out, part_start);
-		else
-			size += image_size;
-	}
+		size += append_image(&render, out, "OldImage", desc, oldv, oldn,
+							 NULL, rs->as_set);
 	if (render.exceeded)
 	{
 		if (info->exception == OS_RECORD_COMPLETE)
@@ -632,19 +665,6 @@ fill_unchanged_toast(TupleDesc desc, Datum *newv, bool *newn,
 	return include;
 }
 
-void
-os_emit_stream_closes(LogicalDecodingContext *ctx)
-{
-	((DecodingState *) ctx->output_plugin_private)->emit_closes = true;
-}
-
-void
-os_emit_stored_bodies(LogicalDecodingContext *ctx)
-{
-	((DecodingState *) ctx->output_plugin_private)->emit_bodies = true;
-	ctx->streaming = true;
-}
-
 /*
  * The update of orders_stream.streams that disables a stream (disable_stream,
  * or the sql_drop trigger) closes its shard at the commit of the disabling
@@ -659,7 +679,6 @@ emit_close(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		   Relation streams, ReorderBufferChange *change)
 {
 	DecodingState *state = ctx->output_plugin_private;
-	OsRecordInfo *info = &state->current;
 	TupleDesc	desc = RelationGetDescr(streams);
 	Oid			relid = RelationGetRelid(streams);
 	HeapTuple	tup;
@@ -677,18 +696,7 @@ emit_close(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	if (isnull)
 		return;
 
-	memset(info, 0, sizeof(*info));
-	info->stream_id = DatumGetInt64(stream_id);
-	info->streamed = state->in_stream;
-	info->xid = state->stream_xid;
-	info->subxid = state->stream_subxid;
-	info->commit_time = txn->xact_time.commit_time;
-	info->commit_lsn = txn->final_lsn;
-	info->event_name = OS_CLOSE_EVENT;
-	info->exception = OS_RECORD_COMPLETE;
-	info->position = ++state->position;
-	os_format_sequence_number(info->sequence_number, txn->final_lsn,
-							  info->position);
+	(void) start_record_info(state, txn, DatumGetInt64(stream_id), OS_CLOSE_EVENT);
 	OutputPluginPrepareWrite(ctx, true);
 	OutputPluginWrite(ctx, true);
 }

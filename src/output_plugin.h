@@ -23,7 +23,7 @@ typedef enum OsRecordException
 /*
  * What the plugin knows of the record it is writing, beyond its JSON: an
  * in-process consumer (the capture worker) reads it from its write callback
- * through os_current_record().
+ * through output_plugin_current_record().
  */
 typedef struct OsRecordInfo
 {
@@ -59,19 +59,18 @@ typedef struct OsRecordInfo
 #define OS_STREAM_ABORT_EVENT "ABORT"
 #define OS_STREAM_COMMIT_EVENT "COMMIT"
 
-/* Asks the plugin for CLOSE events; the capture worker does. */
-extern void os_emit_stream_closes(LogicalDecodingContext *ctx);
-
 /*
- * Asks the plugin to write each record's stored body (record_store.c),
- * without its ApproximateCreationDateTime, rather than the whole record, and
- * to stream large transactions; the capture worker does.
+ * The plugin's options (booleans, off by default); the capture worker sets
+ * both.  close-events: CLOSE events.  stored-bodies: each record's stored
+ * body (record_store.c), without its ApproximateCreationDateTime, rather
+ * than the whole record, and large transactions streamed.
  */
-extern void os_emit_stored_bodies(LogicalDecodingContext *ctx);
+#define OUTPUT_PLUGIN_CLOSE_EVENTS	"close-events"
+#define OUTPUT_PLUGIN_STORED_BODIES	"stored-bodies"
 
-extern const OsRecordInfo *os_current_record(LogicalDecodingContext *ctx);
+extern const OsRecordInfo *output_plugin_current_record(LogicalDecodingContext *ctx);
 
 /* The capture_exceptions.reason of an exception. */
-extern const char *os_record_exception_reason(OsRecordException exception);
+extern const char *output_plugin_exception_reason(OsRecordException exception);
 
 #endif							/* ORDERS_STREAM_OUTPUT_PLUGIN_H */

@@ -204,6 +204,17 @@ kind_of_base_type(Oid basetype, char typtype, char typcategory)
 	return DDB_OTHER;
 }
 
+HTAB *
+record_oid_cache_create(const char *name, Size entrysize)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = entrysize;
+	ctl.hcxt = CacheMemoryContext;
+	return hash_create(name, 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
 static DdbType *
 lookup_type(Oid typid)
 {
@@ -212,13 +223,8 @@ lookup_type(Oid typid)
 
 	if (DdbTypeCache == NULL)
 	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(DdbType);
-		ctl.hcxt = CacheMemoryContext;
-		DdbTypeCache = hash_create("orders_stream type cache", 64, &ctl,
-								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		DdbTypeCache = record_oid_cache_create("orders_stream type cache",
+											   sizeof(DdbType));
 		CacheRegisterSyscacheCallback(TYPEOID, invalidate_type_cache, (Datum) 0);
 	}
 
@@ -358,8 +364,13 @@ append_number(StringInfo buf, const char *num)
 	return (digits + 1) / 2 + 1;
 }
 
+/*
+ * A float8, or a float4 (single; every float4 is exactly a double): its
+ * shortest text that reads back the same, as float4out and float8out
+ * write it.
+ */
 static Size
-append_float8(StringInfo buf, double val)
+append_float(StringInfo buf, double val, bool single)
 {
 	char		str[DOUBLE_SHORTEST_DECIMAL_LEN];
 
@@ -367,20 +378,10 @@ append_float8(StringInfo buf, double val)
 		return append_string(buf, "NaN");
 	if (isinf(val))
 		return append_string(buf, val > 0 ? "Infinity" : "-Infinity");
-	double_to_shortest_decimal_buf(val, str);
-	return append_number(buf, str);
-}
-
-static Size
-append_float4(StringInfo buf, float val)
-{
-	char		str[FLOAT_SHORTEST_DECIMAL_LEN];
-
-	if (isnan(val))
-		return append_string(buf, "NaN");
-	if (isinf(val))
-		return append_string(buf, val > 0 ? "Infinity" : "-Infinity");
-	float_to_shortest_decimal_buf(val, str);
+	if (single)
+		float_to_shortest_decimal_buf((float) val, str);
+	else
+		double_to_shortest_decimal_buf(val, str);
 	return append_number(buf, str);
 }
 
@@ -639,12 +640,38 @@ append_jsonb(DdbRender *render, StringInfo buf, Jsonb *jb)
 }
 
 /*
+ * Scans the json token at p, of valid json text: returns its length in bytes
+ * (2 for an escape in a string, else 1) and sets *nesting to 1 where a
+ * container opens, -1 where one closes, else 0.  Brackets inside strings
+ * are the only trap.
+ */
+static int
+json_scan(const char *p, bool *in_string, int *nesting)
+{
+	*nesting = 0;
+	if (*in_string)
+	{
+		if (*p == '\\' && p[1])
+			return 2;
+		if (*p == '"')
+			*in_string = false;
+	}
+	else if (*p == '"')
+		*in_string = true;
+	else if (*p == '[' || *p == '{')
+		*nesting = 1;
+	else if (*p == ']' || *p == '}')
+		*nesting = -1;
+	return 1;
+}
+
+/*
  * Copies json text, replacing every container that would open at nesting
  * depth "limit" + 1 (1 = outermost) with a JSON string literal of its text,
  * so that the result nests at most "limit" deep.  One pass, no recursion:
  * the json parser is recursive, and must never see the deep text.  Returns
  * NULL when the text nests no deeper than limit.  The text is valid json
- * (json_in checked it), so brackets inside strings are the only trap.
+ * (json_in checked it).
  */
 static char *
 json_cut_depth(const char *text, int limit)
@@ -653,25 +680,17 @@ json_cut_depth(const char *text, int limit)
 	const char *cut_start = NULL;
 	int			depth = 0;
 	int			max_depth = 0;
+	int			len;
+	int			nesting;
 	bool		in_string = false;
 	StringInfoData out;
 
 	/* first pass: only measure, since almost all json is shallow */
-	for (p = text; *p; p++)
+	for (p = text; *p; p += len)
 	{
-		if (in_string)
-		{
-			if (*p == '\\' && p[1])
-				p++;
-			else if (*p == '"')
-				in_string = false;
-		}
-		else if (*p == '"')
-			in_string = true;
-		else if (*p == '[' || *p == '{')
-			max_depth = Max(max_depth, ++depth);
-		else if (*p == ']' || *p == '}')
-			depth--;
+		len = json_scan(p, &in_string, &nesting);
+		depth += nesting;
+		max_depth = Max(max_depth, depth);
 	}
 	if (max_depth <= limit)
 		return NULL;
@@ -679,40 +698,22 @@ json_cut_depth(const char *text, int limit)
 	initStringInfo(&out);
 	depth = 0;
 	in_string = false;
-	for (p = text; *p; p++)
+	for (p = text; *p; p += len)
 	{
-		if (in_string)
+		len = json_scan(p, &in_string, &nesting);
+		if (nesting > 0 && ++depth == limit + 1)
+			cut_start = p;
+		else if (nesting < 0 && depth-- == limit + 1)
 		{
-			if (*p == '\\' && p[1])
-			{
-				if (cut_start == NULL)
-					appendStringInfoChar(&out, *p);
-				p++;
-			}
-			else if (*p == '"')
-				in_string = false;
-		}
-		else if (*p == '"')
-			in_string = true;
-		else if (*p == '[' || *p == '{')
-		{
-			if (++depth == limit + 1)
-				cut_start = p;
-		}
-		else if (*p == ']' || *p == '}')
-		{
-			if (depth-- == limit + 1)
-			{
-				char	   *cut = pnstrdup(cut_start, p - cut_start + 1);
+			char	   *cut = pnstrdup(cut_start, p - cut_start + 1);
 
-				escape_json(&out, cut);
-				pfree(cut);
-				cut_start = NULL;
-				continue;
-			}
+			escape_json(&out, cut);
+			pfree(cut);
+			cut_start = NULL;
+			continue;
 		}
 		if (cut_start == NULL)
-			appendStringInfoChar(&out, *p);
+			appendBinaryStringInfo(&out, p, len);
 	}
 	return out.data;
 }
@@ -1031,9 +1032,9 @@ append_value(DdbRender *render, StringInfo buf, Datum value, bool isnull,
 			pg_lltoa(DatumGetInt64(value), str);
 			return append_number(buf, str);
 		case DDB_FLOAT4:
-			return append_float4(buf, DatumGetFloat4(value));
+			return append_float(buf, DatumGetFloat4(value), true);
 		case DDB_FLOAT8:
-			return append_float8(buf, DatumGetFloat8(value));
+			return append_float(buf, DatumGetFloat8(value), false);
 		case DDB_NUMERIC:
 			return append_number(buf, DatumGetCString(DirectFunctionCall1(numeric_out, value)));
 		case DDB_MONEY:

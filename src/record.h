@@ -8,6 +8,7 @@
 
 #include "access/tupdesc.h"
 #include "lib/stringinfo.h"
+#include "utils/hsearch.h"
 
 /*
  * State of one rendering pass: outputs of types without a dedicated encoder
@@ -63,5 +64,12 @@ extern bool ddb_set_element_type_ok(Oid array_type);
 
 /* Leaves the fixed GUC settings, if they were entered. */
 extern void ddb_end(DdbRender *render);
+
+/*
+ * A hash table keyed by OID whose entries are entrysize bytes, for the
+ * backend's life (in CacheMemoryContext): a cache that invalidation
+ * callbacks clear.
+ */
+extern HTAB *record_oid_cache_create(const char *name, Size entrysize);
 
 #endif							/* ORDERS_STREAM_RECORD_H */

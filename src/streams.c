@@ -53,13 +53,12 @@
 #include "utils/uuid.h"
 
 #include "aws_error.h"
-#include "capture.h"
+#include "capture_slot.h"
 #include "compat.h"
 #include "orders_stream.h"
 #include "record.h"
 #include "security.h"
 #include "streams.h"
-#include "waits.h"
 #include "workers.h"
 
 PG_FUNCTION_INFO_V1(orders_stream_enable_stream);
@@ -417,7 +416,7 @@ check_capture_slot(void)
 {
 	char	   *slot = capture_slot_name();
 
-	os_check_capture_database();
+	(void) capture_slot_check_database(ERROR);
 	if (SearchNamedReplicationSlot(slot, true) == NULL)
 	{
 		(void) workers_launch();

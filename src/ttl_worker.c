@@ -56,8 +56,6 @@
 #include "ttl.h"
 #include "workers.h"
 
-/* How long the worker waits for CREATE EXTENSION to commit after launch. */
-#define TTL_EXTENSION_WAIT_MS	10000
 /* After a failed batch (a trigger's error, a lock), retry the table later. */
 #define TTL_RETRY_MS			60000
 /* Waiting for a table lock (a DDL's) would queue writers behind the worker. */
@@ -471,7 +469,7 @@ expire_round(HTAB *tables, MemoryContext cxt)
 static void
 wait_for_extension(TimestampTz started)
 {
-	if (TimestampDifferenceExceeds(started, GetCurrentTimestamp(), TTL_EXTENSION_WAIT_MS))
+	if (TimestampDifferenceExceeds(started, GetCurrentTimestamp(), WORKER_EXTENSION_WAIT_MS))
 	{
 		drop_origin();
 		ereport(LOG,

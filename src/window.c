@@ -46,7 +46,7 @@
 #include "utils/regproc.h"
 #include "utils/wait_event.h"
 
-#include "waits.h"
+#include "capture_slot.h"
 #include "window.h"
 #include "workers.h"
 
@@ -108,14 +108,15 @@ static bool
 capture_caught_up(void)
 {
 	XLogRecPtr	mark = LogLogicalMessage("orders_stream", "", 0, false);
+	char	   *slot = capture_slot_name();
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   WINDOW_FENCE_WAIT_MS);
 
 	XLogFlush(mark);
-	worker_wakeup(OS_WORKER_CAPTURE);
+	worker_nudge(OS_WORKER_CAPTURE);
 	for (;;)
 	{
-		if (os_capture_confirmed() >= mark)
+		if (capture_slot_confirmed(slot) >= mark)
 			return true;
 		if (GetCurrentTimestamp() >= deadline)
 			return false;

@@ -12,8 +12,9 @@
  * extension is not installed; CREATE EXTENSION (and the wait helpers) start
  * them again.  Both are restarted a second after a crash.  A slot in shared
  * memory per kind keeps a single worker of each kind and holds its latch,
- * so that commits can wake the capture worker and stored records the
- * delivery launcher without polling.
+ * so that the modules can wake their workers (commits the capture worker,
+ * stored records the delivery launcher) without polling.  Workers are named
+ * by their functions' names only: this file calls into none of them.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -44,7 +45,6 @@
 #include "utils/wait_event.h"
 
 #include "compat.h"
-#include "delivery.h"
 #include "orders_stream.h"
 #include "workers.h"
 
@@ -76,35 +76,23 @@ static const char *const worker_functions[OS_NUM_WORKERS] = {
 };
 
 static WorkersShared *workers_shared = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static OsWorkerKind my_kind;
-static bool commit_wrote = false;
-static bool mappings_changed = false;
 
-static void
-workers_shmem_request(void)
+Size
+workers_shmem_size(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(WorkersShared)));
-	RequestAddinShmemSpace(MAXALIGN(delivery_pool_shmem_size()));
+	return MAXALIGN(sizeof(WorkersShared));
 }
 
-static void
-workers_shmem_startup(void)
+void
+workers_shmem_init(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	workers_shared = ShmemInitStruct("orders_stream workers",
 									 sizeof(WorkersShared), &found);
 	if (!found)
 		memset(workers_shared, 0, sizeof(WorkersShared));
-	delivery_pool_shmem_startup();
-	LWLockRelease(AddinShmemInitLock);
 }
 
 static void
@@ -123,57 +111,14 @@ fill_worker(BackgroundWorker *worker, const char *name, const char *function,
 	worker->bgw_main_arg = ObjectIdGetDatum(database);
 }
 
-/*
- * Wakes the capture worker after every transaction that wrote: the commit
- * record is flushed by then (with synchronous_commit), so the worker reads
- * it at once instead of at its next nap.
- */
-static void
-workers_xact_callback(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_PRE_COMMIT:
-			commit_wrote = TransactionIdIsValid(GetTopTransactionIdIfAny());
-			break;
-		case XACT_EVENT_COMMIT:
-			if (commit_wrote)
-				worker_wakeup(OS_WORKER_CAPTURE);
-			if (mappings_changed)
-			{
-				delivery_pool_note_changes();
-				worker_nudge(OS_WORKER_DELIVERY);
-			}
-			commit_wrote = false;
-			mappings_changed = false;
-			break;
-		default:
-			commit_wrote = false;
-			mappings_changed = false;
-			break;
-	}
-}
-
 void
-workers_init(void)
+workers_register_launcher(void)
 {
 	BackgroundWorker worker;
-
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = workers_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = workers_shmem_startup;
 
 	fill_worker(&worker, "orders_stream launcher", "orders_stream_launcher_main",
 				InvalidOid);
 	RegisterBackgroundWorker(&worker);
-	RegisterXactCallback(workers_xact_callback, NULL);
-}
-
-void
-worker_note_mappings_changed(void)
-{
-	mappings_changed = true;
 }
 
 bool
@@ -299,14 +244,6 @@ worker_nudge(OsWorkerKind kind)
 
 	if (latch != NULL)
 		SetLatch(latch);
-}
-
-void
-worker_wakeup(OsWorkerKind kind)
-{
-	if (kind == OS_WORKER_DELIVERY)
-		delivery_pool_note_records();
-	worker_nudge(kind);
 }
 
 static void

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * workers.h
- *	  The background workers of orders_stream (capture, delivery): shared
- *	  memory, registration, launching, waking, and their common start-up.
+ *	  The background workers of orders_stream (capture, delivery, ttl):
+ *	  one slot per kind in shared memory, launching, waking, and their
+ *	  common start-up.  It knows the workers by their function names only.
  *-------------------------------------------------------------------------
  */
 #ifndef ORDERS_STREAM_WORKERS_H
@@ -18,8 +19,12 @@ typedef enum OsWorkerKind
 	OS_NUM_WORKERS
 } OsWorkerKind;
 
-/* From _PG_init: shared memory hooks, the launcher, commit wake-ups. */
-extern void workers_init(void);
+/* The launcher, registered from _PG_init. */
+extern void workers_register_launcher(void);
+
+/* The workers' slots in shared memory, set up from _PG_init's hooks. */
+extern Size workers_shmem_size(void);
+extern void workers_shmem_init(void);
 
 /*
  * Starts, in the current database, every worker that is not running; true
@@ -29,17 +34,8 @@ extern bool workers_launch(void);
 
 extern PGDLLEXPORT void orders_stream_launcher_main(Datum arg);
 
-/*
- * Wakes a worker, if it runs.  Waking delivery says that records were
- * stored: the lanes waiting for records may run.
- */
-extern void worker_wakeup(OsWorkerKind kind);
-
-/* Sets a worker's latch, if it runs, and nothing else. */
+/* Sets a worker's latch, if it runs. */
 extern void worker_nudge(OsWorkerKind kind);
-
-/* Mappings changed: at commit, the delivery launcher reads them again. */
-extern void worker_note_mappings_changed(void);
 
 /* Whether a worker of this kind runs now. */
 extern bool worker_running(OsWorkerKind kind);
@@ -74,5 +70,11 @@ extern void worker_wait(long timeout_ms);
 
 /* The extension's OID in this database, or InvalidOid (starts a transaction). */
 extern Oid	worker_extension_oid(void);
+
+/*
+ * How long a worker launched by CREATE EXTENSION waits for that transaction
+ * to commit before it takes a missing extension for a dropped one.
+ */
+#define WORKER_EXTENSION_WAIT_MS	10000
 
 #endif							/* ORDERS_STREAM_WORKERS_H */

@@ -1,3 +1,12 @@
+/*
+ * The capture slot's name, from the one C function that names it
+ * (capture_slot.c): for the stream_status view, which PUBLIC reads.
+ */
+CREATE FUNCTION orders_stream.capture_slot_name()
+RETURNS text
+AS 'MODULE_PATHNAME', 'orders_stream_capture_slot_name'
+LANGUAGE C STABLE PARALLEL SAFE;
+
 CREATE FUNCTION orders_stream.wait_for_slot(timeout interval DEFAULT '30s')
 RETURNS text
 AS 'MODULE_PATHNAME', 'orders_stream_wait_for_slot'

@@ -100,11 +100,7 @@ SELECT s.stream_arn,
 		 WHERE x.stream_id OPERATOR(pg_catalog.=) s.stream_id) AS capture_exceptions
   FROM orders_stream.readable_streams s
   LEFT JOIN pg_catalog.pg_replication_slots slot
-	ON slot.slot_name OPERATOR(pg_catalog.=) (
-		SELECT pg_catalog.format('orders_stream_%s_%s', d.oid, e.oid)
-		  FROM pg_catalog.pg_database d, pg_catalog.pg_extension e
-		 WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
-		   AND e.extname OPERATOR(pg_catalog.=) 'orders_stream')
+	ON slot.slot_name OPERATOR(pg_catalog.=) (SELECT orders_stream.capture_slot_name())
   CROSS JOIN orders_stream.capture_progress p
   /* a hot standby has no slot (capture runs on the primary) and no current WAL position */
   CROSS JOIN LATERAL (SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
