@@ -8,7 +8,7 @@
 
 #define ORDERS_STREAM_SCHEMA	"orders_stream"
 #define ORDERS_STREAM_PLUGIN	"orders_stream"
-/* the replication origin of the TTL worker's transactions (ttl.c) */
+/* the replication origin of the TTL worker's transactions (ttl_worker.c) */
 #define ORDERS_STREAM_TTL_ORIGIN	"orders_stream_ttl"
 
 /* GUCs */

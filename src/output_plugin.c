@@ -69,7 +69,7 @@ typedef struct DecodingState
 	uint32		position;		/* records emitted so far in this transaction */
 	OsRecordInfo current;
 	bool		emit_closes;	/* write CLOSE events (the capture worker) */
-	/* TTL: the transaction is the TTL worker's (its origin), see ttl.c */
+	/* TTL: the transaction is the TTL worker's (its origin), see ttl_worker.c */
 	bool		ttl_delete;
 	RepOriginId ttl_origin;		/* ORDERS_STREAM_TTL_ORIGIN, once looked up */
 	bool		emit_bodies;	/* write stored bodies (the capture worker) */

@@ -2,7 +2,7 @@
  * workers.c
  *	  The background workers of orders_stream: one capture worker, one
  *	  delivery launcher with its pool of delivery workers (delivery_pool.c)
- *	  and one TTL worker (ttl.c), in the database named by
+ *	  and one TTL worker (ttl_worker.c), in the database named by
  *	  orders_stream.database.
  *
  * A static launcher, connected to no database (it reads the shared catalog

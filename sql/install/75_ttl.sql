@@ -1,5 +1,5 @@
 /*
- * Time to Live (ttl.c): the tables whose expired rows the TTL worker
+ * Time to Live (ttl_api.c, ttl_worker.c): the tables whose expired rows the TTL worker
  * deletes, one row per table, written by update_time_to_live as the
  * extension's owner.  search_path is the enabling call's: the worker's
  * deletes run with it, as the table's owner, for the owner's triggers.
