@@ -302,7 +302,7 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 
 		partition = retention_partition_for_now();
 		stored = capture_buffer_store(partition, &newest_lsn, &newest_position);
-		os_format_sequence_number(newest, newest_lsn, newest_position);
+		record_format_sequence_number(newest, newest_lsn, newest_position);
 		if (stored)
 			save_progress(newest, decoded);
 		SPI_finish();

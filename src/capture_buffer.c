@@ -375,7 +375,7 @@ store_exception(BufferedRecord *hdr)
 	Datum		values[5];
 	char		seq[OS_SEQUENCE_NUMBER_LEN + 1];
 
-	os_format_sequence_number(seq, hdr->commit_lsn, hdr->position);
+	record_format_sequence_number(seq, hdr->commit_lsn, hdr->position);
 	values[0] = Int64GetDatum(hdr->stream_id);
 	values[1] = CStringGetTextDatum(seq);
 	values[2] = CStringGetTextDatum(hdr->event_name);
@@ -419,9 +419,9 @@ store_close(RecordInserter *ins, BufferedRecord *hdr)
 
 	inserter_flush(ins);
 	CommandCounterIncrement();
-	os_format_sequence_number(seq, hdr->commit_lsn, hdr->position);
+	record_format_sequence_number(seq, hdr->commit_lsn, hdr->position);
 	SET_VARSIZE(key, VARHDRSZ + OS_SEQUENCE_KEY_LEN);
-	os_sequence_key(VARDATA(key), hdr->commit_lsn, hdr->position);
+	record_sequence_key(VARDATA(key), hdr->commit_lsn, hdr->position);
 	values[0] = Int64GetDatum(hdr->stream_id);
 	values[1] = CStringGetTextDatum(seq);
 	values[2] = PointerGetDatum(key);
@@ -440,7 +440,7 @@ stored_body(BufferedRecord *hdr, const char *body)
 
 	initStringInfo(&buf);
 	appendStringInfoSpaces(&buf, VARHDRSZ);
-	os_append_creation_time(&buf, hdr->commit_time);
+	record_append_creation_time(&buf, hdr->commit_time);
 	appendBinaryStringInfo(&buf, body, hdr->len);
 	SET_VARSIZE(buf.data, buf.len);
 	return (text *) buf.data;
@@ -467,7 +467,7 @@ inserter_add(RecordInserter *ins, BufferedRecord *hdr, const char *body)
 	old = MemoryContextSwitchTo(ins->batch_cxt);
 	key = palloc(VARHDRSZ + OS_SEQUENCE_KEY_LEN);
 	SET_VARSIZE(key, VARHDRSZ + OS_SEQUENCE_KEY_LEN);
-	os_sequence_key(VARDATA(key), hdr->commit_lsn, hdr->position);
+	record_sequence_key(VARDATA(key), hdr->commit_lsn, hdr->position);
 	/* the columns of orders_stream.record_store (20_records.sql) */
 	slot->tts_values[0] = Int64GetDatum(hdr->stream_id);
 	slot->tts_values[1] = TimestampTzGetDatum(ins->captured_at);

@@ -67,10 +67,10 @@ PG_FUNCTION_INFO_V1(orders_stream_ddl_guard);
 static Oid
 streamed_root_keys(Oid relid, Datum *keys)
 {
-	Oid			root = os_streamed_root(relid);
+	Oid			root = streams_streamed_root(relid);
 
 	if (OidIsValid(root))
-		(void) os_enabled_stream(root, NULL, keys);
+		(void) streams_enabled_stream(root, NULL, keys);
 	return root;
 }
 
@@ -137,7 +137,7 @@ check_not_inheritance_child(Oid relid)
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		Oid			parent = ((Form_pg_inherits) GETSTRUCT(tup))->inhparent;
-		Oid			root = os_streamed_root(parent);
+		Oid			root = streams_streamed_root(parent);
 
 		if (OidIsValid(root))
 			refuse(ERRCODE_FEATURE_NOT_SUPPORTED, root,
@@ -255,7 +255,7 @@ static void
 check_partition_cmd(Oid parent, AlterTableCmd *cmd)
 {
 	PartitionCmd *pcmd = (PartitionCmd *) cmd->def;
-	Oid			root = os_streamed_root(parent);
+	Oid			root = streams_streamed_root(parent);
 	Oid			partition = relation_of(pcmd->name);
 
 	if (!OidIsValid(root) || !OidIsValid(partition) || !has_rows(partition))
@@ -278,7 +278,7 @@ static void
 check_concurrent_detach(Oid parent, AlterTableCmd *cmd)
 {
 	PartitionCmd *pcmd = (PartitionCmd *) cmd->def;
-	Oid			root = os_streamed_root(parent);
+	Oid			root = streams_streamed_root(parent);
 
 	if (!OidIsValid(root) || !pcmd->concurrent)
 		return;
@@ -366,7 +366,7 @@ check_drop(Node *tree)
 	foreach(lc, partitions)
 	{
 		Oid			relid = lfirst_oid(lc);
-		Oid			root = os_streamed_root(relid);
+		Oid			root = streams_streamed_root(relid);
 
 		if (!OidIsValid(root) || dropped(root, tables, schemas, owners))
 			continue;
@@ -456,7 +456,7 @@ spi_oids(const char *sql)
 {
 	List	   *oids = NIL;
 	uint64		i;
-	int			nestlevel = os_pin_search_path();
+	int			nestlevel = security_pin_search_path();
 
 	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not run \"%s\"", sql);
@@ -467,7 +467,7 @@ spi_oids(const char *sql)
 		oids = lappend_oid(oids, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
 																SPI_tuptable->tupdesc, 1, &isnull)));
 	}
-	os_unpin_search_path(nestlevel);
+	security_unpin_search_path(nestlevel);
 	return oids;
 }
 
@@ -496,7 +496,7 @@ orders_stream_on_table_ddl(PG_FUNCTION_ARGS)
 			continue;
 		if (get_rel_relispartition(relid))
 			root = llast_oid(get_partition_ancestors(relid));
-		if (os_enabled_stream(root, NULL, NULL) != 0)
+		if (streams_enabled_stream(root, NULL, NULL) != 0)
 			(void) streams_prepare_tree(root, AccessShareLock);
 	}
 	SPI_finish();
@@ -545,7 +545,7 @@ orders_stream_on_sql_drop(PG_FUNCTION_ARGS)
 		Oid			type = OIDOID;
 		Datum		anchor = ObjectIdGetDatum(lfirst_oid(lc));
 
-		os_spi_exec_as_owner("DELETE FROM orders_stream_internal.event_source_mappings "
+		security_spi_exec_as_owner("DELETE FROM orders_stream_internal.event_source_mappings "
 							 "WHERE anchor OPERATOR(pg_catalog.=) $1",
 							 1, &type, &anchor, NULL, SPI_OK_DELETE);
 	}

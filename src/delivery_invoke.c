@@ -368,7 +368,7 @@ delivery_invoke(DeliveryInvocation *call)
 	MemoryContextDelete(invocation_cxt);
 
 	if (am_delivery_worker)
-		os_reset_session_state();
+		security_reset_session_state();
 	/* the function's effects must be visible to what follows */
 	if (ok)
 		CommandCounterIncrement();

@@ -391,9 +391,9 @@ orders_stream_create_anchor(PG_FUNCTION_ARGS)
 	ObjectAddress extension;
 
 	SPI_connect();
-	os_spi_exec(psprintf("CREATE SEQUENCE %s", qualified),
+	security_spi_exec(psprintf("CREATE SEQUENCE %s", qualified),
 				0, NULL, NULL, NULL, SPI_OK_UTILITY);
-	os_spi_exec(psprintf("ALTER SEQUENCE %s OWNER TO %s", qualified,
+	security_spi_exec(psprintf("ALTER SEQUENCE %s OWNER TO %s", qualified,
 						 quote_identifier(GetUserNameFromId(owner, false))),
 				0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	SPI_finish();

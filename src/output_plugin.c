@@ -360,8 +360,8 @@ read_stream(RelStream *entry, Relation rel, Oid streams_relid, Oid relid)
 						   strcmp(entry->view_type, "NEW_AND_OLD_IMAGES") == 0);
 		entry->want_old = (strcmp(entry->view_type, "OLD_IMAGE") == 0 ||
 						   strcmp(entry->view_type, "NEW_AND_OLD_IMAGES") == 0);
-		os_envelope_init(&entry->env, entry->arn, entry->view_type);
-		entry->prefix_len = os_envelope_prefix_len(&entry->env);
+		record_envelope_init(&entry->env, entry->arn, entry->view_type);
+		entry->prefix_len = record_envelope_prefix_len(&entry->env);
 
 		entry->natts = desc->natts;
 		entry->is_key = palloc0(sizeof(bool) * desc->natts);
@@ -495,7 +495,7 @@ start_record_info(DecodingState *state, ReorderBufferTXN *txn, int64 stream_id,
 	info->event_name = event_name;
 	info->exception = OS_RECORD_COMPLETE;
 	info->position = ++state->position;
-	os_format_sequence_number(info->sequence_number, txn->final_lsn,
+	record_format_sequence_number(info->sequence_number, txn->final_lsn,
 							  info->position);
 	return info;
 }
@@ -556,7 +556,7 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	{
 		out = ctx->out;
 		/* the worker adds it: count it as the record's all the same */
-		render.outside += os_creation_time_len(info->streamed ? GetCurrentTimestamp() :
+		render.outside += record_creation_time_len(info->streamed ? GetCurrentTimestamp() :
 											   info->commit_time);
 		render.start = out->len;
 	}
@@ -565,7 +565,7 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		out = &state->body;
 		resetStringInfo(out);
 		render.start = out->len;
-		os_append_creation_time(out, info->commit_time);
+		record_append_creation_time(out, info->commit_time);
 	}
 	appendStringInfoString(out, "\"Keys\":");
 
@@ -617,7 +617,7 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	/* TTL: AWS's mark of a delete by the TTL service, on its REMOVE records only */
 	info->ttl_delete = state->ttl_delete && strcmp(event_name, "REMOVE") == 0;
 	if (!state->emit_bodies)
-		os_append_record(ctx->out, &rs->env, info->sequence_number, event_name,
+		record_append(ctx->out, &rs->env, info->sequence_number, event_name,
 						 out->data, out->len, size, info->ttl_delete);
 	OutputPluginWrite(ctx, true);
 }

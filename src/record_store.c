@@ -9,7 +9,7 @@
  * SizeBytes, under a 12-byte sequence key.  What is constant per stream
  * (eventSourceARN, awsRegion, StreamViewType, eventVersion, eventSource) and
  * what derives from the key (SequenceNumber, eventID) is added back by
- * os_append_record() when the record is read.  The output plugin renders
+ * record_append() when the record is read.  The output plugin renders
  * the records of SQL decoding consumers with the same function, so the
  * records read back are those a slot returns, byte for byte.
  *
@@ -40,7 +40,7 @@ PG_FUNCTION_INFO_V1(orders_stream_record_json);
 PG_FUNCTION_INFO_V1(orders_stream_stored_record_json);
 
 void
-os_envelope_init(OsStreamEnvelope *env, const char *arn, const char *view_type)
+record_envelope_init(OsStreamEnvelope *env, const char *arn, const char *view_type)
 {
 	StringInfoData buf;
 	char	   *region;
@@ -77,7 +77,7 @@ os_envelope_init(OsStreamEnvelope *env, const char *arn, const char *view_type)
 #define RECORD_PREFIX_4 ",\"dynamodb\":{"
 
 Size
-os_envelope_prefix_len(const OsStreamEnvelope *env)
+record_envelope_prefix_len(const OsStreamEnvelope *env)
 {
 	return strlen(RECORD_PREFIX_1) + 32 + strlen(RECORD_PREFIX_2) + 6 +
 		strlen(RECORD_PREFIX_3) + strlen(env->region_json) +
@@ -98,7 +98,7 @@ epoch_seconds(TimestampTz ts)
 #define CREATION_TIME_MEMBER "\"ApproximateCreationDateTime\":"
 
 void
-os_append_creation_time(StringInfo out, TimestampTz commit_time)
+record_append_creation_time(StringInfo out, TimestampTz commit_time)
 {
 	char		digits[MAXINT8LEN + 1];
 	int			len = pg_lltoa(epoch_seconds(commit_time), digits);
@@ -109,7 +109,7 @@ os_append_creation_time(StringInfo out, TimestampTz commit_time)
 }
 
 Size
-os_creation_time_len(TimestampTz commit_time)
+record_creation_time_len(TimestampTz commit_time)
 {
 	char		digits[MAXINT8LEN + 1];
 
@@ -130,7 +130,7 @@ format_digits(char *dst, uint64 value, int ndigits)
 }
 
 void
-os_format_sequence_number(char *dst, XLogRecPtr lsn, uint32 position)
+record_format_sequence_number(char *dst, XLogRecPtr lsn, uint32 position)
 {
 	format_digits(dst, lsn, 20);
 	format_digits(dst + 20, position, 10);
@@ -138,7 +138,7 @@ os_format_sequence_number(char *dst, XLogRecPtr lsn, uint32 position)
 }
 
 void
-os_sequence_key(char *dst, XLogRecPtr lsn, uint32 position)
+record_sequence_key(char *dst, XLogRecPtr lsn, uint32 position)
 {
 	int			i;
 
@@ -149,7 +149,7 @@ os_sequence_key(char *dst, XLogRecPtr lsn, uint32 position)
 }
 
 void
-os_append_record(StringInfo out, const OsStreamEnvelope *env,
+record_append(StringInfo out, const OsStreamEnvelope *env,
 				 const char *sequence_number, const char *event_name,
 				 const char *body, int body_len, int64 size_bytes,
 				 bool ttl_delete)
@@ -239,7 +239,7 @@ orders_stream_sequence_key(PG_FUNCTION_ARGS)
 				 errhint("A SequenceNumber of orders_stream has 30 digits.")));
 	result = palloc(VARHDRSZ + OS_SEQUENCE_KEY_LEN);
 	SET_VARSIZE(result, VARHDRSZ + OS_SEQUENCE_KEY_LEN);
-	os_sequence_key(VARDATA(result), parse_digits(digits, 20, PG_UINT64_MAX),
+	record_sequence_key(VARDATA(result), parse_digits(digits, 20, PG_UINT64_MAX),
 					(uint32) parse_digits(digits + 20, 10, PG_UINT32_MAX));
 	PG_RETURN_BYTEA_P(result);
 }
@@ -278,7 +278,7 @@ orders_stream_sequence_text(PG_FUNCTION_ARGS)
 	if (VARSIZE_ANY_EXHDR(key) == 0)
 		PG_RETURN_TEXT_P(cstring_to_text(""));
 	decode_key(key, &lsn, &position);
-	os_format_sequence_number(seq, lsn, position);
+	record_format_sequence_number(seq, lsn, position);
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(seq, OS_SEQUENCE_NUMBER_LEN));
 }
 
@@ -351,15 +351,15 @@ record_json(FunctionCallInfo fcinfo, bool checked)
 		}
 		cache->arn = pstrdup(arn);
 		cache->view_type = pstrdup(view_type);
-		os_envelope_init(&cache->env, cache->arn, cache->view_type);
+		record_envelope_init(&cache->env, cache->arn, cache->view_type);
 		fcinfo->flinfo->fn_extra = cache;
 		MemoryContextSwitchTo(old);
 	}
 
 	decode_key(key, &lsn, &position);
-	os_format_sequence_number(seq, lsn, position);
+	record_format_sequence_number(seq, lsn, position);
 	initStringInfo(&out);
-	os_append_record(&out, &cache->env, seq, event_name,
+	record_append(&out, &cache->env, seq, event_name,
 					 VARDATA_ANY(body), VARSIZE_ANY_EXHDR(body), size_bytes,
 					 ttl_delete);
 	if (checked &&

@@ -34,29 +34,29 @@ typedef struct OsStreamEnvelope
 } OsStreamEnvelope;
 
 /* Fills the JSON members of an envelope from arn and view_type. */
-extern void os_envelope_init(OsStreamEnvelope *env, const char *arn,
+extern void record_envelope_init(OsStreamEnvelope *env, const char *arn,
 							 const char *view_type);
 
 /* Bytes of a record before its body (a record's eventName has 6 letters). */
-extern Size os_envelope_prefix_len(const OsStreamEnvelope *env);
+extern Size record_envelope_prefix_len(const OsStreamEnvelope *env);
 
 /* Appends "ApproximateCreationDateTime":<seconds>, to a body. */
-extern void os_append_creation_time(StringInfo out, TimestampTz commit_time);
+extern void record_append_creation_time(StringInfo out, TimestampTz commit_time);
 
-/* The length of what os_append_creation_time appends. */
-extern Size os_creation_time_len(TimestampTz commit_time);
+/* The length of what record_append_creation_time appends. */
+extern Size record_creation_time_len(TimestampTz commit_time);
 
 /* Formats a SequenceNumber from an LSN and a 1-based position. */
-extern void os_format_sequence_number(char *dst, XLogRecPtr lsn, uint32 position);
+extern void record_format_sequence_number(char *dst, XLogRecPtr lsn, uint32 position);
 
 /* The sequence key of an LSN and a position: sorts as the SequenceNumber. */
-extern void os_sequence_key(char *dst, XLogRecPtr lsn, uint32 position);
+extern void record_sequence_key(char *dst, XLogRecPtr lsn, uint32 position);
 
 /*
  * Appends the DynamoDB record of a stored body (see output_plugin.c for what
  * a body holds) to out.
  */
-extern void os_append_record(StringInfo out, const OsStreamEnvelope *env,
+extern void record_append(StringInfo out, const OsStreamEnvelope *env,
 							 const char *sequence_number, const char *event_name,
 							 const char *body, int body_len, int64 size_bytes,
 							 bool ttl_delete);

@@ -377,7 +377,7 @@ record_killed(RedriveItem *item)
 						  unpack_sql_state(ERRCODE_ADMIN_SHUTDOWN), function);
 	values[0] = Int64GetDatum(item->failure_id);
 	values[1] = CStringGetTextDatum(result);
-	os_spi_exec_as_owner("UPDATE orders_stream_internal.failures "
+	security_spi_exec_as_owner("UPDATE orders_stream_internal.failures "
 						 "SET redriven_at = pg_catalog.now(), redrive_result = $2 "
 						 "WHERE failure_id OPERATOR(pg_catalog.=) $1",
 						 2, types, values, NULL, SPI_OK_UPDATE);
@@ -413,10 +413,10 @@ read_outcomes(RedriveRequest *req, char **results)
 										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(os_extension_owner(), save_sec_context |
+	SetUserIdAndSecContext(security_extension_owner(), save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
-	nestlevel = os_pin_search_path();
+	nestlevel = security_pin_search_path();
 	plan = SPI_prepare("SELECT failure_id, redrive_result FROM orders_stream_internal.failures "
 					   "WHERE failure_id OPERATOR(pg_catalog.=) ANY ($1)",
 					   1, &argtype);
@@ -424,7 +424,7 @@ read_outcomes(RedriveRequest *req, char **results)
 		SPI_execute_snapshot(plan, &arg, NULL, GetLatestSnapshot(), InvalidSnapshot,
 							 true, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the outcomes of redrive_failures()");
-	os_unpin_search_path(nestlevel);
+	security_unpin_search_path(nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 
 	for (i = 0; i < SPI_processed; i++)
@@ -481,7 +481,7 @@ orders_stream_redrive_failures(PG_FUNCTION_ARGS)
 	 * that role, which the role whose failures these were must not set off.
 	 */
 	args[2] = ObjectIdGetDatum(GetUserId());
-	os_spi_exec_as_owner("SELECT f.failure_id FROM orders_stream_internal.failures f "
+	security_spi_exec_as_owner("SELECT f.failure_id FROM orders_stream_internal.failures f "
 						 "LEFT JOIN orders_stream_internal.event_source_mappings m ON m.uuid OPERATOR(pg_catalog.=) f.mapping_uuid "
 						 "LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.anchor "
 						 "WHERE pg_catalog.pg_has_role($3, f.owner_oid, 'USAGE') "

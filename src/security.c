@@ -51,7 +51,7 @@ PG_FUNCTION_INFO_V1(orders_stream_may_read_name);
 PG_FUNCTION_INFO_V1(orders_stream_check_target);
 
 int
-os_pin_search_path(void)
+security_pin_search_path(void)
 {
 	int			nestlevel = NewGUCNestLevel();
 
@@ -62,13 +62,13 @@ os_pin_search_path(void)
 }
 
 void
-os_unpin_search_path(int nestlevel)
+security_unpin_search_path(int nestlevel)
 {
 	AtEOXact_GUC(true, nestlevel);
 }
 
 Oid
-os_extension_owner(void)
+security_extension_owner(void)
 {
 	Oid			nsp = get_namespace_oid(ORDERS_STREAM_SCHEMA, false);
 	Relation	rel = table_open(get_relname_relid("streams", nsp), AccessShareLock);
@@ -79,17 +79,17 @@ os_extension_owner(void)
 }
 
 void
-os_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
+security_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 			const char *nulls, int expected)
 {
-	int			nestlevel = os_pin_search_path();
+	int			nestlevel = security_pin_search_path();
 	int			rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
 										   false, 0);
 
 	if (rc != expected)
 		elog(ERROR, "SPI_execute_with_args failed for \"%s\": %s", sql,
 			 SPI_result_code_string(rc));
-	os_unpin_search_path(nestlevel);
+	security_unpin_search_path(nestlevel);
 }
 
 /*
@@ -98,10 +98,10 @@ os_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
  * role, SECURITY_RESTRICTED_OPERATION from leaving session state behind.
  */
 void
-os_spi_exec_as_owner(const char *sql, int nargs, Oid *argtypes,
+security_spi_exec_as_owner(const char *sql, int nargs, Oid *argtypes,
 					 Datum *values, const char *nulls, int expected)
 {
-	Oid			owner = os_extension_owner();
+	Oid			owner = security_extension_owner();
 	Oid			save_userid;
 	int			save_sec_context;
 
@@ -109,12 +109,12 @@ os_spi_exec_as_owner(const char *sql, int nargs, Oid *argtypes,
 	SetUserIdAndSecContext(owner, save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
-	os_spi_exec(sql, nargs, argtypes, values, nulls, expected);
+	security_spi_exec(sql, nargs, argtypes, values, nulls, expected);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 
 void
-os_reset_session_state(void)
+security_reset_session_state(void)
 {
 	LockReleaseAll(USER_LOCKMETHOD, true);	/* advisory locks */
 	ResetTempTableNamespace();
@@ -191,7 +191,7 @@ orders_stream_call_internal(PG_FUNCTION_ARGS)
  * the function.
  */
 Relation
-os_open_owned_table(Oid relid, LOCKMODE lockmode, const char *hint)
+security_open_owned_table(Oid relid, LOCKMODE lockmode, const char *hint)
 {
 	int			i;
 

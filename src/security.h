@@ -15,23 +15,23 @@
 #define ORDERS_STREAM_INTERNAL_SCHEMA	"orders_stream_internal"
 
 /*
- * Sets search_path = pg_catalog, pg_temp until os_unpin_search_path() (or
+ * Sets search_path = pg_catalog, pg_temp until security_unpin_search_path() (or
  * the end of the transaction, on error); returns the GUC nest level.
  */
-extern int	os_pin_search_path(void);
-extern void os_unpin_search_path(int nestlevel);
+extern int	security_pin_search_path(void);
+extern void security_unpin_search_path(int nestlevel);
 
 /* The owner of the extension's tables (the extension's owner). */
-extern Oid	os_extension_owner(void);
+extern Oid	security_extension_owner(void);
 
 /*
  * One statement through SPI (connected by the caller), under a pinned
  * search_path, as the current user or as the extension's owner; errors
  * unless SPI returns expected.  nulls as in SPI_execute_with_args.
  */
-extern void os_spi_exec(const char *sql, int nargs, Oid *argtypes,
+extern void security_spi_exec(const char *sql, int nargs, Oid *argtypes,
 						Datum *values, const char *nulls, int expected);
-extern void os_spi_exec_as_owner(const char *sql, int nargs, Oid *argtypes,
+extern void security_spi_exec_as_owner(const char *sql, int nargs, Oid *argtypes,
 								 Datum *values, const char *nulls, int expected);
 
 /*
@@ -42,13 +42,13 @@ extern void os_spi_exec_as_owner(const char *sql, int nargs, Oid *argtypes,
  * (which user code cannot change) and LISTEN (refused in a background
  * worker).  Runs as the worker's user, inside a transaction.
  */
-extern void os_reset_session_state(void);
+extern void security_reset_session_state(void);
 
 /*
  * Opens a table the caller must own, checking ownership before locking it
  * (and again after): for API functions that take a table's OID.
  */
-extern Relation os_open_owned_table(Oid relid, LOCKMODE lockmode, const char *hint);
+extern Relation security_open_owned_table(Oid relid, LOCKMODE lockmode, const char *hint);
 
 /*
  * Whether role may read the stream of table relid: SELECT on the table, and

@@ -72,7 +72,7 @@ static const char *const view_types[] = {
 #define TRUNCATE_GUARD "orders_stream_truncate_guard"
 
 int64
-os_enabled_stream(Oid relid, char **arn, Datum *keys)
+streams_enabled_stream(Oid relid, char **arn, Datum *keys)
 {
 	Oid			nsp = get_namespace_oid(ORDERS_STREAM_SCHEMA, true);
 	Oid			streams_relid = OidIsValid(nsp) ? get_relname_relid("streams", nsp) : InvalidOid;
@@ -112,15 +112,15 @@ os_enabled_stream(Oid relid, char **arn, Datum *keys)
 }
 
 Oid
-os_streamed_root(Oid relid)
+streams_streamed_root(Oid relid)
 {
 	ListCell   *lc;
 
-	if (os_enabled_stream(relid, NULL, NULL) != 0)
+	if (streams_enabled_stream(relid, NULL, NULL) != 0)
 		return relid;
 	if (get_rel_relispartition(relid))
 		foreach(lc, get_partition_ancestors(relid))
-			if (os_enabled_stream(lfirst_oid(lc), NULL, NULL) != 0)
+			if (streams_enabled_stream(lfirst_oid(lc), NULL, NULL) != 0)
 				return lfirst_oid(lc);
 	return InvalidOid;
 }
@@ -160,7 +160,7 @@ open_stream_table(Oid relid)
 	Relation	rel;
 	char		relkind;
 
-	rel = os_open_owned_table(relid, ShareRowExclusiveLock,
+	rel = security_open_owned_table(relid, ShareRowExclusiveLock,
 							  "Pass the table by name, e.g. orders_stream.enable_stream('orders').");
 	relkind = rel->rd_rel->relkind;
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
@@ -210,7 +210,7 @@ install_truncate_guard(Oid relid)
 	ObjectAddress trigger;
 	ObjectAddress function;
 
-	os_spi_exec(psprintf("CREATE OR REPLACE TRIGGER " TRUNCATE_GUARD
+	security_spi_exec(psprintf("CREATE OR REPLACE TRIGGER " TRUNCATE_GUARD
 						 " BEFORE TRUNCATE ON %s FOR EACH STATEMENT"
 						 " EXECUTE FUNCTION orders_stream.truncate_guard()",
 						 qualified_relid_name(relid)),
@@ -241,7 +241,7 @@ streams_prepare_tree(Oid root, LOCKMODE lockmode)
 		replident = ((Form_pg_class) GETSTRUCT(tup))->relreplident;
 		ReleaseSysCache(tup);
 		if (replident != REPLICA_IDENTITY_FULL)
-			os_spi_exec(psprintf("ALTER TABLE %s REPLICA IDENTITY FULL",
+			security_spi_exec(psprintf("ALTER TABLE %s REPLICA IDENTITY FULL",
 								 qualified_relid_name(relid)),
 						0, NULL, NULL, NULL, SPI_OK_UTILITY);
 		if (!OidIsValid(get_trigger_oid(relid, TRUNCATE_GUARD, true)))
@@ -256,7 +256,7 @@ streams_mark_disabled(Oid relid)
 	Oid			type = OIDOID;
 	Datum		value = ObjectIdGetDatum(relid);
 
-	os_spi_exec_as_owner("UPDATE orders_stream.streams SET disabled_at = pg_catalog.now() "
+	security_spi_exec_as_owner("UPDATE orders_stream.streams SET disabled_at = pg_catalog.now() "
 						 "WHERE relid OPERATOR(pg_catalog.=) $1 AND disabled_at IS NULL",
 						 1, &type, &value, NULL, SPI_OK_UPDATE);
 }
@@ -404,7 +404,7 @@ arn_exists(const char *arn)
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(arn)};
 
-	os_spi_exec_as_owner("SELECT 1 FROM orders_stream.streams "
+	security_spi_exec_as_owner("SELECT 1 FROM orders_stream.streams "
 						 "WHERE stream_arn OPERATOR(pg_catalog.=) $1",
 						 1, argtypes, values, NULL, SPI_OK_SELECT);
 	return SPI_processed > 0;
@@ -451,7 +451,7 @@ check_streamable(Relation rel)
 						   "Enable the stream on the partitioned table \"%s\".",
 						   get_rel_name(llast_oid(get_partition_ancestors(RelationGetRelid(rel))))),
 				  "cannot have a stream on partition \"%s\"", relname);
-	if (os_enabled_stream(RelationGetRelid(rel), &existing, NULL) != 0)
+	if (streams_enabled_stream(RelationGetRelid(rel), &existing, NULL) != 0)
 		aws_error(AWS_RESOURCE_IN_USE,
 				  psprintf("Disable its stream %s with orders_stream.disable_stream('%s') to enable a new one.",
 						   existing, qualified_name(rel)),
@@ -519,7 +519,7 @@ insert_stream(const NewStream *s)
 	values[6] = PointerGetDatum(s->keys);
 	values[7] = PointerGetDatum(s->set_columns);
 	values[8] = TimestampTzGetDatum(s->created);
-	os_spi_exec_as_owner("INSERT INTO orders_stream.streams "
+	security_spi_exec_as_owner("INSERT INTO orders_stream.streams "
 						 "(relid, table_name, view_type, stream_label, stream_arn, "
 						 "shard_id, key_columns, set_columns, start_lsn, created_at) "
 						 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
@@ -578,7 +578,7 @@ orders_stream_disable_stream(PG_FUNCTION_ARGS)
 	List	   *tree;
 	ListCell   *lc;
 
-	if (os_enabled_stream(relid, &arn, NULL) == 0)
+	if (streams_enabled_stream(relid, &arn, NULL) == 0)
 		aws_error(AWS_VALIDATION, "orders_stream.list_streams() shows the streams of this database.",
 				  "table \"%s\" has no enabled stream", RelationGetRelationName(rel));
 	/* DROP TRIGGER refuses to run on a relation this function holds open */
@@ -588,7 +588,7 @@ orders_stream_disable_stream(PG_FUNCTION_ARGS)
 	streams_mark_disabled(relid);
 	tree = table_and_partitions(relid, ShareRowExclusiveLock);
 	foreach(lc, tree)
-		os_spi_exec(psprintf("DROP TRIGGER IF EXISTS " TRUNCATE_GUARD " ON %s",
+		security_spi_exec(psprintf("DROP TRIGGER IF EXISTS " TRUNCATE_GUARD " ON %s",
 							 qualified_relid_name(lfirst_oid(lc))),
 					0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	invalidate_tree(tree);
@@ -612,7 +612,7 @@ orders_stream_truncate_guard(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("orders_stream.truncate_guard() must be a BEFORE TRUNCATE trigger")));
 	if (!orders_stream_allow_truncate &&
-		OidIsValid(os_streamed_root(RelationGetRelid(trigdata->tg_relation))))
+		OidIsValid(streams_streamed_root(RelationGetRelid(trigdata->tg_relation))))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot truncate table \"%s\" because it has a stream",

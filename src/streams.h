@@ -20,14 +20,14 @@
  * scan (no SQL, no search_path): its stream_id, its ARN in *arn and its
  * key_columns in *keys when those are not NULL; 0 if it has none.
  */
-extern int64 os_enabled_stream(Oid relid, char **arn, Datum *keys);
+extern int64 streams_enabled_stream(Oid relid, char **arn, Datum *keys);
 
 /*
  * The table whose stream captures relid's changes: relid itself or a
  * partitioned table it is a partition of; InvalidOid if none.  A detached
  * partition keeps its TRUNCATE guard, but not its stream.
  */
-extern Oid	os_streamed_root(Oid relid);
+extern Oid	streams_streamed_root(Oid relid);
 
 /*
  * The primary key columns of rel in key order, as a name[] (a stream's

@@ -68,7 +68,7 @@ ttl_attnum(Oid relid)
 	bool		isnull;
 
 	SPI_connect();
-	os_spi_exec_as_owner("SELECT attnum FROM orders_stream.time_to_live"
+	security_spi_exec_as_owner("SELECT attnum FROM orders_stream.time_to_live"
 						 " WHERE relid OPERATOR(pg_catalog.=) $1",
 						 1, &type, &value, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 1)
@@ -106,7 +106,7 @@ open_ttl_table(Oid relid)
 	char		relkind;
 	const char *relname;
 
-	rel = os_open_owned_table(relid, ShareUpdateExclusiveLock,
+	rel = security_open_owned_table(relid, ShareUpdateExclusiveLock,
 							  "Pass the table by name, e.g. orders_stream.update_time_to_live('orders', 'expires_at', true).");
 	relkind = rel->rd_rel->relkind;
 	relname = RelationGetRelationName(rel);
@@ -181,11 +181,11 @@ store_ttl_setting(Oid relid, AttrNumber attnum, bool enable)
 	values[2] = CStringGetTextDatum(namespace_search_path);
 	SPI_connect();
 	if (enable)
-		os_spi_exec_as_owner("INSERT INTO orders_stream.time_to_live (relid, attnum, search_path)"
+		security_spi_exec_as_owner("INSERT INTO orders_stream.time_to_live (relid, attnum, search_path)"
 							 " VALUES ($1, $2, $3)",
 							 3, types, values, NULL, SPI_OK_INSERT);
 	else
-		os_spi_exec_as_owner("DELETE FROM orders_stream.time_to_live"
+		security_spi_exec_as_owner("DELETE FROM orders_stream.time_to_live"
 							 " WHERE relid OPERATOR(pg_catalog.=) $1",
 							 1, types, values, NULL, SPI_OK_DELETE);
 	SPI_finish();

@@ -315,7 +315,7 @@ delete_as_owner(TtlSetting *s, Oid owner, const char *sql)
 	AtEOXact_GUC(false, nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	/* advisory locks, prepared statements a trigger left */
-	os_reset_session_state();
+	security_reset_session_state();
 	return deleted;
 }
 
@@ -359,7 +359,7 @@ batch_failed(TtlSetting *s, TtlTable *t, MemoryContext cxt)
 	AbortCurrentTransaction();
 	/* session advisory locks outlive the abort */
 	StartTransactionCommand();
-	os_reset_session_state();
+	security_reset_session_state();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(cxt);
 	timed_out = (edata->sqlerrcode == ERRCODE_QUERY_CANCELED);
