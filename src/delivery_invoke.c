@@ -216,41 +216,6 @@ stop_timeouts(int timeout, bool reset)
 }
 
 /*
- * Becomes the target's owner, with its search_path.  Temporary tables that
- * other mappings' functions left in this session must not shadow the
- * owner's tables: unless that path names pg_temp, it comes last (instead of
- * first, implicitly).
- *
- * And as a security-restricted operation, as VACUUM runs index functions:
- * nothing the function queues may run after the switch back to this
- * session's user.  PostgreSQL then refuses deferred triggers (they would
- * fire at commit, as the worker's superuser), temporary objects (they would
- * shadow what runs next) and cursors WITH HOLD.  Returns the GUC nest level
- * that undoes the settings.
- */
-static int
-become_owner(const DeliveryTarget *target, int sec_context)
-{
-	int			nestlevel;
-
-	SetUserIdAndSecContext(target->owner,
-						   sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path",
-							 strstr(target->search_path, "pg_temp") ? target->search_path :
-							 psprintf("%s, pg_temp", target->search_path),
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
-	/* is_superuser shows the worker's (superuser) session otherwise */
-	(void) set_config_option("is_superuser",
-							 superuser_arg(target->owner) ? "on" : "off",
-							 PGC_INTERNAL, PGC_S_DYNAMIC_DEFAULT, GUC_ACTION_SAVE,
-							 true, 0, false);
-	return nestlevel;
-}
-
-/*
  * Calls the function on the event under orders_stream.function_timeout, and
  * reads its response: the lowest batchItemFailures (into the caller's
  * memory context cxt), then the caller's check.
@@ -303,7 +268,9 @@ invoke_as_owner(DeliveryInvocation *call, int timeout, MemoryContext cxt)
 	int			nestlevel;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	nestlevel = become_owner(call->target, save_sec_context);
+	nestlevel = security_become_owner(call->target->owner,
+									  call->target->search_path,
+									  save_sec_context);
 	check_target(call->target);
 	call_function(call, event, timeout, cxt);
 

@@ -22,6 +22,7 @@
 
 #include "aws_error.h"
 #include "filter_internal.h"
+#include "record.h"
 
 #define FILTER_HINT "Patterns follow AWS event filtering, e.g. {\"eventName\": [\"INSERT\"], \"dynamodb\": {\"NewImage\": {\"quantity\": {\"N\": [{\"numeric\": [\">\", 5]}]}}}}."
 
@@ -594,28 +595,9 @@ compile_node(JsonbContainer *obj, bool in_or)
 static Jsonb *
 parse_pattern(const char *text)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	Jsonb	   *volatile parsed = NULL;
-	char	   *volatile message = NULL;
+	char	   *message = NULL;
+	Jsonb	   *parsed = record_try_jsonb(text, &message);
 
-	PG_TRY();
-	{
-		parsed = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
-			PG_RE_THROW();
-		FlushErrorState();
-		message = psprintf("%s%s%s", edata->message,
-						   edata->detail ? " " : "", edata->detail ? edata->detail : "");
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
 	if (parsed == NULL)
 		invalid_pattern("%s", message);
 	if (!JB_ROOT_IS_OBJECT(parsed))

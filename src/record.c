@@ -719,23 +719,19 @@ json_cut_depth(const char *text, int limit)
 }
 
 /*
- * json: as jsonb, except for the valid json that jsonb cannot hold (\u0000
- * in a string, a number beyond numeric's range), which is rendered as its
- * text, S, rather than stopping capture: a record must never fail on user
- * data.  Parsing has no side effects to undo, so only data errors are
- * caught; anything else is thrown again.
+ * text as jsonb, or NULL if it is no valid jsonb (then *message, if asked
+ * for, says why).  Parsing has no side effects to undo, so only data errors
+ * are caught; anything else is thrown again.
  */
-static Size
-append_json(DdbRender *render, StringInfo buf, const char *text)
+Jsonb *
+record_try_jsonb(const char *text, char **message)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	Jsonb	   *volatile jb = NULL;
-	char	   *cut = json_cut_depth(text, DDB_MAX_DEPTH - render->depth);
 
 	PG_TRY();
 	{
-		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-												CStringGetDatum(cut ? cut : text)));
+		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
 	}
 	PG_CATCH();
 	{
@@ -746,9 +742,26 @@ append_json(DdbRender *render, StringInfo buf, const char *text)
 		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
 			PG_RE_THROW();
 		FlushErrorState();
+		if (message)
+			*message = psprintf("%s%s%s", edata->message,
+								edata->detail ? " " : "", edata->detail ? edata->detail : "");
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+	return jb;
+}
+
+/*
+ * json: as jsonb, except for the valid json that jsonb cannot hold (\u0000
+ * in a string, a number beyond numeric's range), which is rendered as its
+ * text, S, rather than stopping capture: a record must never fail on user
+ * data.
+ */
+static Size
+append_json(DdbRender *render, StringInfo buf, const char *text)
+{
+	char	   *cut = json_cut_depth(text, DDB_MAX_DEPTH - render->depth);
+	Jsonb	   *jb = record_try_jsonb(cut ? cut : text, NULL);
 
 	if (cut)
 		pfree(cut);

@@ -9,6 +9,7 @@
 #include "access/tupdesc.h"
 #include "lib/stringinfo.h"
 #include "utils/hsearch.h"
+#include "utils/jsonb.h"
 
 /*
  * State of one rendering pass: outputs of types without a dedicated encoder
@@ -71,5 +72,8 @@ extern void ddb_end(DdbRender *render);
  * callbacks clear.
  */
 extern HTAB *record_oid_cache_create(const char *name, Size entrysize);
+
+/* text as jsonb, or NULL (and why in *message) when it is none */
+extern Jsonb *record_try_jsonb(const char *text, char **message);
 
 #endif							/* ORDERS_STREAM_RECORD_H */

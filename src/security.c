@@ -289,3 +289,38 @@ orders_stream_check_target(PG_FUNCTION_ARGS)
 	security_check_target(PG_GETARG_OID(0));
 	PG_RETURN_VOID();
 }
+
+/*
+ * Becomes owner to run user code (a mapping's function, a TTL delete's
+ * triggers) with search_path.  Temporary tables that other roles' code left
+ * in this session must not shadow the owner's tables: unless that path
+ * names pg_temp, it comes last (instead of first, implicitly).
+ *
+ * And as a security-restricted operation, as VACUUM runs index functions:
+ * nothing the code queues may run after the switch back to this session's
+ * user.  PostgreSQL then refuses deferred triggers (they would
+ * fire at commit, as the worker's superuser), temporary objects (they would
+ * shadow what runs next) and cursors WITH HOLD.  Returns the GUC nest level
+ * that undoes the settings.
+ */
+int
+security_become_owner(Oid owner, const char *search_path, int sec_context)
+{
+	int			nestlevel;
+
+	SetUserIdAndSecContext(owner,
+						   sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path",
+							 strstr(search_path, "pg_temp") ? search_path :
+							 psprintf("%s, pg_temp", search_path),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	/* is_superuser shows the worker's (superuser) session otherwise */
+	(void) set_config_option("is_superuser",
+							 superuser_arg(owner) ? "on" : "off",
+							 PGC_INTERNAL, PGC_S_DYNAMIC_DEFAULT, GUC_ACTION_SAVE,
+							 true, 0, false);
+	return nestlevel;
+}

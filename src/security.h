@@ -45,6 +45,13 @@ extern void security_spi_exec_as_owner(const char *sql, int nargs, Oid *argtypes
 extern void security_reset_session_state(void);
 
 /*
+ * Becomes owner to run user code, as a security-restricted operation with
+ * search_path (pg_temp last); returns the GUC nest level that undoes it.
+ */
+extern int	security_become_owner(Oid owner, const char *search_path,
+								  int sec_context);
+
+/*
  * Opens a table the caller must own, checking ownership before locking it
  * (and again after): for API functions that take a table's OID.
  */

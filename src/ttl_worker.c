@@ -287,21 +287,13 @@ delete_as_owner(TtlSetting *s, Oid owner, const char *sql)
 
 	expiry_bounds(values);
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(owner, save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
 
 	/*
 	 * Every setting made from here on, ours or a trigger's (even
 	 * set_config(..., false)), is undone after the batch: none may reach the
 	 * next table's owner or the worker's own queries.
 	 */
-	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path",
-							 strstr(s->search_path, "pg_temp") ? s->search_path :
-							 psprintf("%s, pg_temp", s->search_path),
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
+	nestlevel = security_become_owner(owner, s->search_path, save_sec_context);
 	(void) set_config_option("lock_timeout", TTL_LOCK_TIMEOUT,
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
