@@ -45,29 +45,53 @@ EndpointConfig ep_config = {
 	.request_log_level = EP_LOG_INFO,
 };
 
-static const struct option long_options[] = {
-	{"config", required_argument, NULL, 'c'},
-	{"listen", required_argument, NULL, 'l'},
-	{"port", required_argument, NULL, 'p'},
-	{"db", required_argument, NULL, 'd'},
-	{"pool-size", required_argument, NULL, 1},
-	{"max-clients", required_argument, NULL, 2},
-	{"max-request-bytes", required_argument, NULL, 3},
-	{"request-timeout", required_argument, NULL, 4},
-	{"pool-wait", required_argument, NULL, 5},
-	{"idle-timeout", required_argument, NULL, 6},
-	{"clock-skew", required_argument, NULL, 7},
-	{"region", required_argument, NULL, 8},
-	{"keys-refresh", required_argument, NULL, 9},
-	{"shutdown-timeout", required_argument, NULL, 10},
-	{"log-level", required_argument, NULL, 11},
-	{"request-log-level", required_argument, NULL, 12},
-	{"max-clients-per-address", required_argument, NULL, 13},
-	{"request-deadline", required_argument, NULL, 14},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0}
+/* an option: a flag, and a "name = value" line of the configuration file */
+typedef enum OptionKind
+{
+	OPTION_STRING,
+	OPTION_INT,
+	OPTION_LEVEL
+} OptionKind;
+
+typedef struct EndpointOption
+{
+	const char *name;
+	char		short_name;		/* '\0' if none */
+	OptionKind	kind;
+	size_t		offset;			/* of the value in EndpointConfig */
+	int			min;			/* OPTION_INT's bounds */
+	int			max;
+} EndpointOption;
+
+#define STRING_OPTION(name, short_name, field) \
+	{name, short_name, OPTION_STRING, offsetof(EndpointConfig, field), 0, 0}
+#define INT_OPTION(name, field, min, max) \
+	{name, '\0', OPTION_INT, offsetof(EndpointConfig, field), min, max}
+#define LEVEL_OPTION(name, field) \
+	{name, '\0', OPTION_LEVEL, offsetof(EndpointConfig, field), 0, 0}
+
+static const EndpointOption options[] = {
+	STRING_OPTION("listen", 'l', listen_address),
+	{"port", 'p', OPTION_INT, offsetof(EndpointConfig, port), 1, 65535},
+	STRING_OPTION("db", 'd', conninfo),
+	INT_OPTION("pool-size", pool_size, 1, 1000),
+	INT_OPTION("max-clients", max_clients, 1, 100000),
+	INT_OPTION("max-request-bytes", max_request_bytes, 1024, 1 << 30),
+	INT_OPTION("request-timeout", statement_timeout_ms, 0, INT_MAX),
+	INT_OPTION("pool-wait", pool_wait_ms, 0, INT_MAX),
+	INT_OPTION("idle-timeout", idle_timeout_s, 1, 86400),
+	INT_OPTION("clock-skew", clock_skew_s, 1, 86400),
+	STRING_OPTION("region", '\0', region),
+	INT_OPTION("keys-refresh", keys_refresh_s, 1, 86400),
+	INT_OPTION("shutdown-timeout", shutdown_timeout_s, 0, 86400),
+	LEVEL_OPTION("log-level", log_level),
+	LEVEL_OPTION("request-log-level", request_log_level),
+	INT_OPTION("max-clients-per-address", max_clients_per_address, 1, 100000),
+	INT_OPTION("request-deadline", request_deadline_s, 1, 86400),
 };
+
+/* getopt's code of options[i]: its short name, or 256 + i */
+#define OPTION_CODE(i) (options[i].short_name ? options[i].short_name : 256 + (i))
 
 static void
 usage(void)
@@ -136,62 +160,22 @@ parse_level(const char *name, const char *value)
 	return level;
 }
 
-/* one option, from a flag (by its getopt code) or a configuration line */
+/* one option's value, from a flag (named --name) or a configuration line (name) */
 static void
-set_option(int code, const char *name, const char *value)
+set_option(const EndpointOption *option, const char *name, const char *value)
 {
-	switch (code)
+	void	   *field = (char *) &ep_config + option->offset;
+
+	switch (option->kind)
 	{
-		case 'l':
-			ep_config.listen_address = pg_strdup(value);
+		case OPTION_STRING:
+			*(char **) field = pg_strdup(value);
 			break;
-		case 'p':
-			ep_config.port = parse_int(name, value, 1, 65535);
+		case OPTION_INT:
+			*(int *) field = parse_int(name, value, option->min, option->max);
 			break;
-		case 'd':
-			ep_config.conninfo = pg_strdup(value);
-			break;
-		case 1:
-			ep_config.pool_size = parse_int(name, value, 1, 1000);
-			break;
-		case 2:
-			ep_config.max_clients = parse_int(name, value, 1, 100000);
-			break;
-		case 3:
-			ep_config.max_request_bytes = parse_int(name, value, 1024, 1 << 30);
-			break;
-		case 4:
-			ep_config.statement_timeout_ms = parse_int(name, value, 0, INT_MAX);
-			break;
-		case 5:
-			ep_config.pool_wait_ms = parse_int(name, value, 0, INT_MAX);
-			break;
-		case 6:
-			ep_config.idle_timeout_s = parse_int(name, value, 1, 86400);
-			break;
-		case 7:
-			ep_config.clock_skew_s = parse_int(name, value, 1, 86400);
-			break;
-		case 8:
-			ep_config.region = pg_strdup(value);
-			break;
-		case 9:
-			ep_config.keys_refresh_s = parse_int(name, value, 1, 86400);
-			break;
-		case 10:
-			ep_config.shutdown_timeout_s = parse_int(name, value, 0, 86400);
-			break;
-		case 11:
-			ep_config.log_level = parse_level(name, value);
-			break;
-		case 12:
-			ep_config.request_log_level = parse_level(name, value);
-			break;
-		case 13:
-			ep_config.max_clients_per_address = parse_int(name, value, 1, 100000);
-			break;
-		case 14:
-			ep_config.request_deadline_s = parse_int(name, value, 1, 86400);
+		case OPTION_LEVEL:
+			*(EndpointLogLevel *) field = parse_level(name, value);
 			break;
 	}
 }
@@ -209,7 +193,57 @@ trim(char *s)
 	return s;
 }
 
-/* "name = value" lines; '#' starts a comment; value may be in single quotes */
+/*
+ * One configuration line, as postgresql.conf reads one: "name = value",
+ * the value bare or in single quotes ('' for a quote inside), '#' outside
+ * quotes starting a comment.  *name is NULL for a blank or comment line;
+ * NULL, or what is wrong with the line.
+ */
+static const char *
+parse_config_line(char *line, char **name, char **value)
+{
+	char	   *eq = line + strcspn(line, "=#");
+	char	   *p;
+	char	   *in;
+	char	   *out;
+
+	*name = NULL;
+	if (*eq != '=')
+	{
+		*eq = '\0';
+		return *trim(line) == '\0' ? NULL : "expected \"name = value\"";
+	}
+	*eq = '\0';
+	*name = trim(line);
+	if (**name == '\0')
+		return "expected \"name = value\"";
+	p = eq + 1;
+	p += strspn(p, " \t");
+	if (*p != '\'')
+	{
+		p[strcspn(p, "#")] = '\0';
+		*value = trim(p);
+		return NULL;
+	}
+	/* the quoted value, unquoted in place: out stays behind in */
+	*value = out = p;
+	for (in = p + 1;; in++)
+	{
+		if (*in == '\0' || *in == '\n' || *in == '\r')
+			return "unterminated quoted value";
+		if (in[0] == '\'' && in[1] != '\'')
+			break;
+		if (in[0] == '\'')
+			in++;				/* '' is one quote */
+		*out++ = *in;
+	}
+	*out = '\0';
+	in += 1 + strspn(in + 1, " \t\r\n");
+	if (*in != '\0' && *in != '#')
+		return "unexpected text after the quoted value";
+	return NULL;
+}
+
 static void
 read_config(const char *path)
 {
@@ -225,40 +259,29 @@ read_config(const char *path)
 	}
 	while (fgets(line, sizeof(line), f))
 	{
-		char	   *eq;
 		char	   *name;
 		char	   *value;
-		int			code = 0;
+		const char *error;
+		const EndpointOption *option = NULL;
 
 		lineno++;
-		if (line[0] != '\'' && strchr(line, '#') && !strchr(line, '\''))
-			*strchr(line, '#') = '\0';
-		name = trim(line);
-		if (*name == '\0')
-			continue;
-		eq = strchr(name, '=');
-		if (eq == NULL)
+		error = parse_config_line(line, &name, &value);
+		if (error)
 		{
-			fprintf(stderr, "orders_stream_endpoint: %s:%d: expected \"name = value\"\n", path, lineno);
+			fprintf(stderr, "orders_stream_endpoint: %s:%d: %s\n", path, lineno, error);
 			exit(2);
 		}
-		*eq = '\0';
-		value = trim(eq + 1);
-		name = trim(name);
-		if (value[0] == '\'' && strlen(value) >= 2 && value[strlen(value) - 1] == '\'')
-		{
-			value[strlen(value) - 1] = '\0';
-			value++;
-		}
-		for (const struct option *o = long_options; o->name; o++)
-			if (strcmp(o->name, name) == 0 && o->has_arg == required_argument && o->val != 'c')
-				code = o->val;
-		if (code == 0)
+		if (name == NULL)
+			continue;
+		for (int i = 0; i < lengthof(options); i++)
+			if (strcmp(options[i].name, name) == 0)
+				option = &options[i];
+		if (option == NULL)
 		{
 			fprintf(stderr, "orders_stream_endpoint: %s:%d: unknown option \"%s\"\n", path, lineno, name);
 			exit(2);
 		}
-		set_option(code, name, value);
+		set_option(option, name, value);
 	}
 	fclose(f);
 }
@@ -282,12 +305,70 @@ raise_open_files_limit(void)
 			   (unsigned long long) rl.rlim_cur, (unsigned long long) need);
 }
 
+/*
+ * Flags, after the configuration file.  getopt's table is made from
+ * options[], with --config, --help and --version; exits on --help,
+ * --version or a wrong flag.
+ */
+static void
+parse_flags(int argc, char **argv)
+{
+	static const struct option other_options[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0}
+	};
+	struct option long_options[lengthof(options) + lengthof(other_options)];
+	char		flag[64];
+	int			c;
+
+	for (int i = 0; i < lengthof(options); i++)
+	{
+		long_options[i].name = options[i].name;
+		long_options[i].has_arg = required_argument;
+		long_options[i].flag = NULL;
+		long_options[i].val = OPTION_CODE(i);
+	}
+	memcpy(long_options + lengthof(options), other_options, sizeof(other_options));
+
+	while ((c = getopt_long(argc, argv, "c:l:p:d:hV", long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'h':
+				usage();
+				exit(0);
+			case 'V':
+				printf("orders_stream_endpoint 1.0 (libmicrohttpd %s)\n", MHD_get_version());
+				exit(0);
+			case 'c':
+				break;
+			case '?':
+				fprintf(stderr, "Try \"orders_stream_endpoint --help\" for more information.\n");
+				exit(2);
+			default:
+				for (int i = 0; i < lengthof(options); i++)
+				{
+					if (OPTION_CODE(i) != c)
+						continue;
+					snprintf(flag, sizeof(flag), "--%s", options[i].name);
+					set_option(&options[i], flag, optarg);
+				}
+		}
+	}
+	if (optind < argc)
+	{
+		fprintf(stderr, "orders_stream_endpoint: unexpected argument \"%s\"\n", argv[optind]);
+		exit(2);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	sigset_t	signals;
 	struct MHD_Daemon *daemon;
-	int			c;
 	int			sig;
 
 	/* the configuration file first, so that flags override it */
@@ -298,30 +379,7 @@ main(int argc, char **argv)
 		else if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc)
 			read_config(argv[++i]);
 	}
-	while ((c = getopt_long(argc, argv, "c:l:p:d:hV", long_options, NULL)) != -1)
-	{
-		switch (c)
-		{
-			case 'h':
-				usage();
-				return 0;
-			case 'V':
-				printf("orders_stream_endpoint 1.0 (libmicrohttpd %s)\n", MHD_get_version());
-				return 0;
-			case 'c':
-				break;
-			case '?':
-				fprintf(stderr, "Try \"orders_stream_endpoint --help\" for more information.\n");
-				return 2;
-			default:
-				set_option(c, argv[optind - 1], optarg);
-		}
-	}
-	if (optind < argc)
-	{
-		fprintf(stderr, "orders_stream_endpoint: unexpected argument \"%s\"\n", argv[optind]);
-		return 2;
-	}
+	parse_flags(argc, argv);
 
 	/* every thread inherits these blocked; only sigwait() below takes them */
 	sigemptyset(&signals);
