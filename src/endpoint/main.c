@@ -21,6 +21,9 @@
 
 #include <microhttpd.h>
 
+#include "libpq-fe.h"
+#include "pqexpbuffer.h"
+
 #include "http.h"
 #include "keys.h"
 #include "pool.h"
@@ -364,10 +367,43 @@ parse_flags(int argc, char **argv)
 	}
 }
 
+/*
+ * --db as the log shows it: each option it sets but a password (libpq's
+ * dispchar "*").  Exits if libpq cannot read it, without libpq's message,
+ * which may quote the string and its password.
+ */
+static char *
+conninfo_for_log(void)
+{
+	char	   *error = NULL;
+	PQconninfoOption *parsed = PQconninfoParse(ep_config.conninfo, &error);
+	PQExpBufferData buf;
+
+	if (parsed == NULL)
+	{
+		fprintf(stderr, "orders_stream_endpoint: invalid value for --db: %s\n",
+				error ? "not a libpq connection string or URI" : "out of memory");
+		PQfreemem(error);
+		exit(2);
+	}
+	initPQExpBuffer(&buf);
+	for (PQconninfoOption *o = parsed; o->keyword; o++)
+		if (o->val && strchr(o->dispchar, '*') == NULL)
+			appendPQExpBuffer(&buf, "%s%s=%s", buf.len > 0 ? " " : "", o->keyword, o->val);
+	PQconninfoFree(parsed);
+	if (PQExpBufferDataBroken(buf))
+	{
+		fprintf(stderr, "orders_stream_endpoint: out of memory\n");
+		exit(2);
+	}
+	return buf.data;
+}
+
 int
 main(int argc, char **argv)
 {
 	sigset_t	signals;
+	char	   *db;
 	struct MHD_Daemon *daemon;
 	int			sig;
 
@@ -380,6 +416,7 @@ main(int argc, char **argv)
 			read_config(argv[++i]);
 	}
 	parse_flags(argc, argv);
+	db = conninfo_for_log();
 
 	/* every thread inherits these blocked; only sigwait() below takes them */
 	sigemptyset(&signals);
@@ -396,7 +433,7 @@ main(int argc, char **argv)
 	if (daemon == NULL)
 		return 1;
 	ep_log(EP_LOG_INFO, "listening on %s port %d, %d database connections, database \"%s\"",
-		   ep_config.listen_address, ep_config.port, ep_config.pool_size, ep_config.conninfo);
+		   ep_config.listen_address, ep_config.port, ep_config.pool_size, db);
 
 	for (;;)
 	{
@@ -428,5 +465,6 @@ main(int argc, char **argv)
 	keys_stop();
 	pool_close();
 	ep_log(EP_LOG_INFO, "stopped");
+	free(db);
 	return 0;
 }
