@@ -2,10 +2,11 @@
  * main.c
  *	  orders_stream_endpoint: options, the configuration file, signals.
  *
- *	  Signals are blocked in every thread and taken here by sigwait():
+ *	  Signals are blocked in every thread and taken here from a signalfd:
  *	  SIGHUP reloads the access keys; SIGTERM and SIGINT stop accepting
  *	  connections, let the requests in flight finish (up to
- *	  --shutdown-timeout), then close everything and exit 0.
+ *	  --shutdown-timeout), then close everything and exit 0.  The access
+ *	  key thread giving up (keys.c) shuts down the same way, exit 1.
  *-------------------------------------------------------------------------
  */
 #include "endpoint.h"
@@ -13,10 +14,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <time.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -399,10 +401,62 @@ conninfo_for_log(void)
 	return buf.data;
 }
 
+/*
+ * Takes signals (SIGHUP: reload the keys) until one asks for a stop: its
+ * number; 0 if the access key thread gave up instead.
+ */
+static int
+wait_for_stop(int signal_fd)
+{
+	struct pollfd pfd[2] = {
+		{.fd = signal_fd, .events = POLLIN},
+		{.fd = keys_failure_fd(), .events = POLLIN},
+	};
+
+	for (;;)
+	{
+		struct signalfd_siginfo si;
+
+		if (poll(pfd, lengthof(pfd), -1) < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			ep_log(EP_LOG_ERROR, "could not wait for signals: %s", strerror(errno));
+			return 0;
+		}
+		if (pfd[1].revents != 0)
+			return 0;
+		if (read(signal_fd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo != SIGHUP)
+			return (int) si.ssi_signo;
+		ep_log(EP_LOG_INFO, "SIGHUP: reloading the access keys");
+		keys_request_reload();
+	}
+}
+
+/* Stops accepting, lets the requests in flight finish, closes everything. */
+static void
+shut_down(struct MHD_Daemon *daemon)
+{
+	int			listen_fd = MHD_quiesce_daemon(daemon);
+
+	if (listen_fd >= 0)
+		close(listen_fd);
+	if (!http_wait_idle(ep_config.shutdown_timeout_s))
+		ep_log(EP_LOG_WARNING, "%d requests still in flight after %d s: closing them",
+			   http_in_flight(), ep_config.shutdown_timeout_s);
+	http_stop(daemon);
+	keys_stop();
+	pool_close();
+	ep_log(EP_LOG_INFO, "stopped");
+}
+
 int
 main(int argc, char **argv)
 {
 	sigset_t	signals;
+	int			signal_fd;
 	char	   *db;
 	struct MHD_Daemon *daemon;
 	int			sig;
@@ -418,53 +472,51 @@ main(int argc, char **argv)
 	parse_flags(argc, argv);
 	db = conninfo_for_log();
 
-	/* every thread inherits these blocked; only sigwait() below takes them */
+	/* every thread inherits these blocked; only signal_fd takes them */
 	sigemptyset(&signals);
 	sigaddset(&signals, SIGTERM);
 	sigaddset(&signals, SIGINT);
 	sigaddset(&signals, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	signal_fd = signalfd(-1, &signals, SFD_CLOEXEC);
+	if (signal_fd < 0)
+	{
+		ep_log(EP_LOG_ERROR, "could not create a signalfd: %s", strerror(errno));
+		return 1;
+	}
 
+	/*
+	 * Listen first: a port that is taken fails the start before any
+	 * database connection.  Each failure undoes what came before it.
+	 */
 	raise_open_files_limit();
-	pool_init();
-	keys_start();
+	if (!pool_init())
+		return 1;
 	daemon = http_start();
 	if (daemon == NULL)
+	{
+		pool_close();
 		return 1;
+	}
+	if (!keys_start())
+	{
+		http_stop(daemon);
+		pool_close();
+		return 1;
+	}
 	ep_log(EP_LOG_INFO, "listening on %s port %d, %d database connections, database \"%s\"",
 		   ep_config.listen_address, ep_config.port, ep_config.pool_size, db);
 
-	for (;;)
-	{
-		if (sigwait(&signals, &sig) != 0)
-			continue;
-		if (sig == SIGHUP)
-		{
-			ep_log(EP_LOG_INFO, "SIGHUP: reloading the access keys");
-			keys_request_reload();
-			continue;
-		}
-		break;
-	}
-
-	ep_log(EP_LOG_INFO, "%s: shutting down, %d requests in flight", strsignal(sig), http_in_flight());
-	{
-		int			listen_fd = MHD_quiesce_daemon(daemon);
-		time_t		deadline = time(NULL) + ep_config.shutdown_timeout_s;
-
-		if (listen_fd >= 0)
-			close(listen_fd);
-		while (http_in_flight() > 0 && time(NULL) < deadline)
-			usleep(20000);
-		if (http_in_flight() > 0)
-			ep_log(EP_LOG_WARNING, "%d requests still in flight after %d s: closing them",
-				   http_in_flight(), ep_config.shutdown_timeout_s);
-	}
-	http_stop(daemon);
-	keys_stop();
-	pool_close();
-	ep_log(EP_LOG_INFO, "stopped");
+	sig = wait_for_stop(signal_fd);
+	if (sig != 0)
+		ep_log(EP_LOG_INFO, "%s: shutting down, %d requests in flight", strsignal(sig),
+			   http_in_flight());
+	else
+		ep_log(EP_LOG_ERROR, "the access keys cannot be loaded: shutting down, %d requests in flight",
+			   http_in_flight());
+	shut_down(daemon);
+	close(signal_fd);
 	free(db);
-	return 0;
+	return sig != 0 ? 0 : 1;
 }
