@@ -194,9 +194,22 @@ send_response(struct MHD_Connection *c, Request *req, EpResponse *resp,
 
 	request_id(rid);
 	r = MHD_create_response_from_buffer(out_len, resp->body, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL)
+	{
+		/* out of memory: the body is still ours, and the connection is closed */
+		free(resp->body);
+		resp->body = NULL;
+		ep_log(EP_LOG_ERROR, "could not create the answer of a request: out of memory");
+		return MHD_NO;
+	}
 	resp->body = NULL;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	MHD_add_response_header(r, "x-amzn-RequestId", rid);
+	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES ||
+		MHD_add_response_header(r, "x-amzn-RequestId", rid) != MHD_YES)
+	{
+		MHD_destroy_response(r);
+		ep_log(EP_LOG_ERROR, "could not create the answer of a request: out of memory");
+		return MHD_NO;
+	}
 	ret = MHD_queue_response(c, resp->status, r);
 	MHD_destroy_response(r);
 
