@@ -68,31 +68,27 @@ typedef struct EndpointOption
 	int			max;
 } EndpointOption;
 
-#define STRING_OPTION(name, short_name, field) \
-	{name, short_name, OPTION_STRING, offsetof(EndpointConfig, field), 0, 0}
-#define INT_OPTION(name, field, min, max) \
-	{name, '\0', OPTION_INT, offsetof(EndpointConfig, field), min, max}
-#define LEVEL_OPTION(name, field) \
-	{name, '\0', OPTION_LEVEL, offsetof(EndpointConfig, field), 0, 0}
+#define OPTION(name, short_name, kind, field, min, max) \
+	{name, short_name, kind, offsetof(EndpointConfig, field), min, max}
 
 static const EndpointOption options[] = {
-	STRING_OPTION("listen", 'l', listen_address),
-	{"port", 'p', OPTION_INT, offsetof(EndpointConfig, port), 1, 65535},
-	STRING_OPTION("db", 'd', conninfo),
-	INT_OPTION("pool-size", pool_size, 1, 1000),
-	INT_OPTION("max-clients", max_clients, 1, 100000),
-	INT_OPTION("max-request-bytes", max_request_bytes, 1024, 1 << 30),
-	INT_OPTION("request-timeout", statement_timeout_ms, 0, INT_MAX),
-	INT_OPTION("pool-wait", pool_wait_ms, 0, INT_MAX),
-	INT_OPTION("idle-timeout", idle_timeout_s, 1, 86400),
-	INT_OPTION("clock-skew", clock_skew_s, 1, 86400),
-	STRING_OPTION("region", '\0', region),
-	INT_OPTION("keys-refresh", keys_refresh_s, 1, 86400),
-	INT_OPTION("shutdown-timeout", shutdown_timeout_s, 0, 86400),
-	LEVEL_OPTION("log-level", log_level),
-	LEVEL_OPTION("request-log-level", request_log_level),
-	INT_OPTION("max-clients-per-address", max_clients_per_address, 1, 100000),
-	INT_OPTION("request-deadline", request_deadline_s, 1, 86400),
+	OPTION("listen", 'l', OPTION_STRING, listen_address, 0, 0),
+	OPTION("port", 'p', OPTION_INT, port, 1, 65535),
+	OPTION("db", 'd', OPTION_STRING, conninfo, 0, 0),
+	OPTION("pool-size", '\0', OPTION_INT, pool_size, 1, 1000),
+	OPTION("max-clients", '\0', OPTION_INT, max_clients, 1, 100000),
+	OPTION("max-request-bytes", '\0', OPTION_INT, max_request_bytes, 1024, 1 << 30),
+	OPTION("request-timeout", '\0', OPTION_INT, statement_timeout_ms, 0, INT_MAX),
+	OPTION("pool-wait", '\0', OPTION_INT, pool_wait_ms, 0, INT_MAX),
+	OPTION("idle-timeout", '\0', OPTION_INT, idle_timeout_s, 1, 86400),
+	OPTION("clock-skew", '\0', OPTION_INT, clock_skew_s, 1, 86400),
+	OPTION("region", '\0', OPTION_STRING, region, 0, 0),
+	OPTION("keys-refresh", '\0', OPTION_INT, keys_refresh_s, 1, 86400),
+	OPTION("shutdown-timeout", '\0', OPTION_INT, shutdown_timeout_s, 0, 86400),
+	OPTION("log-level", '\0', OPTION_LEVEL, log_level, 0, 0),
+	OPTION("request-log-level", '\0', OPTION_LEVEL, request_log_level, 0, 0),
+	OPTION("max-clients-per-address", '\0', OPTION_INT, max_clients_per_address, 1, 100000),
+	OPTION("request-deadline", '\0', OPTION_INT, request_deadline_s, 1, 86400),
 };
 
 /* getopt's code of options[i]: its short name, or 256 + i */
