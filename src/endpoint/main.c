@@ -448,6 +448,35 @@ shut_down(struct MHD_Daemon *daemon)
 	ep_log(EP_LOG_INFO, "stopped");
 }
 
+/*
+ * The pool, the HTTP daemon, then the access key thread: listening first,
+ * a port that is taken fails the start before any database connection.
+ * NULL (logged) if a part cannot start, once the parts before it are
+ * undone.
+ */
+static struct MHD_Daemon *
+start_serving(void)
+{
+	struct MHD_Daemon *daemon;
+
+	raise_open_files_limit();
+	if (!pool_init())
+		return NULL;
+	daemon = http_start();
+	if (daemon == NULL)
+	{
+		pool_close();
+		return NULL;
+	}
+	if (!keys_start())
+	{
+		http_stop(daemon);
+		pool_close();
+		return NULL;
+	}
+	return daemon;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -479,26 +508,15 @@ main(int argc, char **argv)
 	if (signal_fd < 0)
 	{
 		ep_log(EP_LOG_ERROR, "could not create a signalfd: %s", strerror(errno));
+		free(db);
 		return 1;
 	}
 
-	/*
-	 * Listen first: a port that is taken fails the start before any
-	 * database connection.  Each failure undoes what came before it.
-	 */
-	raise_open_files_limit();
-	if (!pool_init())
-		return 1;
-	daemon = http_start();
+	daemon = start_serving();
 	if (daemon == NULL)
 	{
-		pool_close();
-		return 1;
-	}
-	if (!keys_start())
-	{
-		http_stop(daemon);
-		pool_close();
+		close(signal_fd);
+		free(db);
 		return 1;
 	}
 	ep_log(EP_LOG_INFO, "listening on %s port %d, %d database connections, database \"%s\"",
