@@ -46,7 +46,11 @@ ep_error(EpResponse *resp, int status, const char *ns, const char *name,
 	appendPQExpBufferChar(&buf, '}');
 	free(resp->body);
 	resp->status = status;
-	resp->body = buf.data;
+	/* out of memory, buf.data is libpq's static buffer: not ours to hand on */
+	if (PQExpBufferDataBroken(buf))
+		resp->body = pg_strdup("{}");
+	else
+		resp->body = buf.data;
 	strlcpy(resp->type, name, sizeof(resp->type));
 }
 

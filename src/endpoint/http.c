@@ -25,14 +25,15 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include <microhttpd.h>
 #include <openssl/rand.h>
 
+#include "clock.h"
 #include "dispatch.h"
 #include "http.h"
 #include "json.h"
@@ -79,7 +80,7 @@ typedef struct Conn
 
 /* the connections and the sweeper's state, under conns_lock */
 static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t sweeper_wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t sweeper_wake;	/* on CLOCK_MONOTONIC */
 static Conn *conns;
 static bool sweeper_stop;
 static pthread_t sweeper;
@@ -87,12 +88,36 @@ static pthread_t sweeper;
 /* how often the sweeper looks: the deadline's precision */
 #define SWEEP_INTERVAL_MS 200
 
-static atomic_int in_flight;
+/* requests received and not yet answered; flight_done when none is left */
+static pthread_mutex_t flight_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t flight_done;	/* on CLOCK_MONOTONIC */
+static int	in_flight;
 
 int
 http_in_flight(void)
 {
-	return atomic_load(&in_flight);
+	int			n;
+
+	pthread_mutex_lock(&flight_lock);
+	n = in_flight;
+	pthread_mutex_unlock(&flight_lock);
+	return n;
+}
+
+bool
+http_wait_idle(int timeout_s)
+{
+	struct timespec deadline;
+	bool		idle;
+
+	ep_clock_deadline(&deadline, (int64) timeout_s * 1000);
+	pthread_mutex_lock(&flight_lock);
+	while (in_flight > 0)
+		if (pthread_cond_timedwait(&flight_done, &flight_lock, &deadline) == ETIMEDOUT)
+			break;
+	idle = in_flight == 0;
+	pthread_mutex_unlock(&flight_lock);
+	return idle;
 }
 
 static enum MHD_Result
@@ -169,9 +194,22 @@ send_response(struct MHD_Connection *c, Request *req, EpResponse *resp,
 
 	request_id(rid);
 	r = MHD_create_response_from_buffer(out_len, resp->body, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL)
+	{
+		/* out of memory: the body is still ours, and the connection is closed */
+		free(resp->body);
+		resp->body = NULL;
+		ep_log(EP_LOG_ERROR, "could not create the answer of a request: out of memory");
+		return MHD_NO;
+	}
 	resp->body = NULL;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	MHD_add_response_header(r, "x-amzn-RequestId", rid);
+	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES ||
+		MHD_add_response_header(r, "x-amzn-RequestId", rid) != MHD_YES)
+	{
+		MHD_destroy_response(r);
+		ep_log(EP_LOG_ERROR, "could not create the answer of a request: out of memory");
+		return MHD_NO;
+	}
 	ret = MHD_queue_response(c, resp->status, r);
 	MHD_destroy_response(r);
 
@@ -274,7 +312,9 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 		clock_gettime(CLOCK_MONOTONIC, &req->start);
 		req->too_large = cl && strtoll(cl, NULL, 10) > ep_config.max_request_bytes;
 		*con_cls = req;
-		atomic_fetch_add(&in_flight, 1);
+		pthread_mutex_lock(&flight_lock);
+		in_flight++;
+		pthread_mutex_unlock(&flight_lock);
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0)
@@ -329,7 +369,10 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	free(req->body);
 	free(req);
 	*con_cls = NULL;
-	atomic_fetch_sub(&in_flight, 1);
+	pthread_mutex_lock(&flight_lock);
+	if (--in_flight == 0)
+		pthread_cond_broadcast(&flight_done);
+	pthread_mutex_unlock(&flight_lock);
 	/* the next request on this connection has its own deadline, from now */
 	set_receiving(c, true);
 }
@@ -402,13 +445,7 @@ sweep(void *arg)
 			ep_log(EP_LOG_INFO, "closed a connection of %s: no complete request within %d s",
 				   conn->addr, ep_config.request_deadline_s);
 		}
-		clock_gettime(CLOCK_REALTIME, &wake);
-		wake.tv_nsec += SWEEP_INTERVAL_MS * 1000000L;
-		if (wake.tv_nsec >= 1000000000L)
-		{
-			wake.tv_sec++;
-			wake.tv_nsec -= 1000000000L;
-		}
+		ep_clock_deadline(&wake, SWEEP_INTERVAL_MS);
 		pthread_cond_timedwait(&sweeper_wake, &conns_lock, &wake);
 	}
 	pthread_mutex_unlock(&conns_lock);
@@ -423,9 +460,9 @@ static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	static time_t last;
+	static int64 last;
 	static int	skipped;
-	time_t		now = time(NULL);
+	int64		now = ep_clock_ms() / 1000;
 	int			before;
 	char		line[1024];
 
@@ -459,6 +496,8 @@ http_start(void)
 	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
 		MHD_USE_ITC | MHD_USE_ERROR_LOG;
 
+	if (!ep_cond_init(&sweeper_wake) || !ep_cond_init(&flight_done))
+		return NULL;
 	memset(&addr, 0, sizeof(addr));
 	if (inet_pton(AF_INET, ep_config.listen_address,
 				  &((struct sockaddr_in *) &addr)->sin_addr) == 1)

@@ -17,4 +17,7 @@ extern void http_stop(struct MHD_Daemon *d);
 /* Requests received and not yet answered and sent. */
 extern int	http_in_flight(void);
 
+/* Waits until no request is in flight, or timeout_s has passed: whether none is. */
+extern bool http_wait_idle(int timeout_s);
+
 #endif							/* ORDERS_STREAM_HTTP_H */

@@ -7,20 +7,30 @@
  *
  *	  Requests look their key up here, never in the database: a request with
  *	  an unknown key or a bad signature is refused before any SQL runs.
+ *
+ *	  A database that cannot be reached is retried every second (logged): it
+ *	  comes back by itself.  A role with rights of its own does not: the
+ *	  loader then stops and says so on keys_failure_fd(), and main() shuts
+ *	  the endpoint down in order, exit status 1.
  *-------------------------------------------------------------------------
  */
 #include "endpoint.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <time.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "libpq-fe.h"
 
+#include "clock.h"
 #include "keys.h"
 #include "pool.h"
+
+/* how long the loader waits before it connects again */
+#define RETRY_MS 1000
 
 typedef struct AccessKey
 {
@@ -37,6 +47,10 @@ static int	nkeys;
 static pthread_t loader;
 static atomic_bool stopping;
 static atomic_bool reload_requested;
+
+/* eventfds: a stop or a reload for the loader; the loader's failure for main */
+static int	wake_fd = -1;
+static int	failed_fd = -1;
 
 static void
 free_keys(AccessKey *k, int n)
@@ -60,9 +74,10 @@ compare_keys(const void *a, const void *b)
 /*
  * The endpoint's role must have no rights of its own: it is a member of
  * every role it serves, which NOINHERIT keeps from lending it their
- * privileges.  Anything else is a configuration to fix, not to run with.
+ * privileges.  Anything else is a configuration to fix, not to run with:
+ * false, logged.
  */
-static void
+static bool
 check_role(PGconn *conn)
 {
 	PGresult   *res = PQexec(conn,
@@ -76,9 +91,21 @@ check_role(PGconn *conn)
 		ep_log(EP_LOG_ERROR, "role \"%s\" has rights of its own: the endpoint runs only as a NOINHERIT, NOSUPERUSER, NOBYPASSRLS role "
 			   "(hint: connect as orders_stream_endpoint, which CREATE EXTENSION orders_stream creates)",
 			   PQgetvalue(res, 0, 0));
-		exit(1);
+		PQclear(res);
+		return false;
 	}
 	PQclear(res);
+	return true;
+}
+
+static void
+close_fds(void)
+{
+	if (wake_fd >= 0)
+		close(wake_fd);
+	if (failed_fd >= 0)
+		close(failed_fd);
+	wake_fd = failed_fd = -1;
 }
 
 static bool
@@ -122,19 +149,26 @@ load(PGconn *conn)
 	return true;
 }
 
+/* A connection that listens, keys loaded; NULL to retry, or *fatal not to. */
 static PGconn *
-connect_listen(void)
+connect_listen(bool *fatal)
 {
 	PGconn	   *conn = ep_connect();
 	PGresult   *res;
 
+	*fatal = false;
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
 		ep_log(EP_LOG_WARNING, "access keys: could not connect: %s", PQerrorMessage(conn));
 		PQfinish(conn);
 		return NULL;
 	}
-	check_role(conn);
+	if (!check_role(conn))
+	{
+		*fatal = true;
+		PQfinish(conn);
+		return NULL;
+	}
 	/* a hot standby cannot LISTEN (nor would it hear the primary's NOTIFY) */
 	res = PQexec(conn, "SELECT pg_catalog.pg_is_in_recovery()");
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0)
@@ -161,32 +195,52 @@ connect_listen(void)
 	return conn;
 }
 
+/*
+ * Sleeps until sock (if not -1) is readable, a stop or a reload is asked
+ * for, or timeout_ms have passed.
+ */
+static void
+wait_for(int sock, int64 timeout_ms)
+{
+	struct pollfd pfd[2] = {
+		{.fd = wake_fd, .events = POLLIN},
+		{.fd = sock, .events = POLLIN},
+	};
+	eventfd_t	ignored;
+
+	(void) poll(pfd, sock >= 0 ? 2 : 1, (int) Max(timeout_ms, 0));
+	(void) eventfd_read(wake_fd, &ignored);
+}
+
 static void *
 loader_main(void *arg)
 {
 	PGconn	   *conn = NULL;
-	time_t		loaded_at = 0;
+	int64		loaded_at = 0;
 
 	while (!atomic_load(&stopping))
 	{
-		struct pollfd pfd;
 		bool		notified = false;
+		bool		fatal;
 		PGnotify   *n;
 
 		if (conn == NULL)
 		{
-			conn = connect_listen();
+			conn = connect_listen(&fatal);
+			if (fatal)
+			{
+				(void) eventfd_write(failed_fd, 1);
+				break;
+			}
 			if (conn == NULL)
 			{
-				sleep(1);
+				wait_for(-1, RETRY_MS);
 				continue;
 			}
-			loaded_at = time(NULL);
+			loaded_at = ep_clock_ms();
 		}
-		/* wake every second to notice a stop, a SIGHUP or a refresh */
-		pfd.fd = PQsocket(conn);
-		pfd.events = POLLIN;
-		(void) poll(&pfd, 1, 1000);
+		wait_for(PQsocket(conn),
+				 loaded_at + ep_config.keys_refresh_s * 1000L - ep_clock_ms());
 		if (!PQconsumeInput(conn))
 		{
 			ep_log(EP_LOG_WARNING, "access keys: connection lost: %s", PQerrorMessage(conn));
@@ -200,7 +254,7 @@ loader_main(void *arg)
 			PQfreemem(n);
 		}
 		if (notified || atomic_exchange(&reload_requested, false) ||
-			time(NULL) - loaded_at >= ep_config.keys_refresh_s)
+			ep_clock_ms() - loaded_at >= ep_config.keys_refresh_s * 1000L)
 		{
 			if (!load(conn) && PQstatus(conn) != CONNECTION_OK)
 			{
@@ -208,36 +262,56 @@ loader_main(void *arg)
 				conn = NULL;
 				continue;
 			}
-			loaded_at = time(NULL);
+			loaded_at = ep_clock_ms();
 		}
 	}
 	PQfinish(conn);
 	return arg;
 }
 
-void
+bool
 keys_start(void)
 {
-	int			rc = pthread_create(&loader, NULL, loader_main, NULL);
+	int			rc;
 
+	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	failed_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (wake_fd < 0 || failed_fd < 0)
+	{
+		ep_log(EP_LOG_ERROR, "could not create an eventfd for the access key thread: %s", strerror(errno));
+		close_fds();
+		return false;
+	}
+	rc = pthread_create(&loader, NULL, loader_main, NULL);
 	if (rc != 0)
 	{
 		ep_log(EP_LOG_ERROR, "could not start the access key thread: %s", strerror(rc));
-		exit(1);
+		close_fds();
+		return false;
 	}
+	return true;
+}
+
+int
+keys_failure_fd(void)
+{
+	return failed_fd;
 }
 
 void
 keys_request_reload(void)
 {
 	atomic_store(&reload_requested, true);
+	(void) eventfd_write(wake_fd, 1);
 }
 
 void
 keys_stop(void)
 {
 	atomic_store(&stopping, true);
+	(void) eventfd_write(wake_fd, 1);
 	pthread_join(loader, NULL);
+	close_fds();
 	pthread_rwlock_wrlock(&keys_lock);
 	if (keys)
 		free_keys(keys, nkeys);

@@ -9,8 +9,14 @@
 #define EP_SECRET_MAX 128
 #define EP_ROLE_MAX 64
 
-/* Starts the thread that loads the keys and keeps them current. */
-extern void keys_start(void);
+/* Starts the thread that loads the keys and keeps them current; false (logged) if it cannot. */
+extern bool keys_start(void);
+
+/*
+ * A descriptor that becomes readable when the thread gave up for good (the
+ * endpoint's role has rights of its own): the endpoint must then stop.
+ */
+extern int	keys_failure_fd(void);
 
 /* Asks for a reload now (SIGHUP). */
 extern void keys_request_reload(void);

@@ -2,10 +2,11 @@
  * main.c
  *	  orders_stream_endpoint: options, the configuration file, signals.
  *
- *	  Signals are blocked in every thread and taken here by sigwait():
+ *	  Signals are blocked in every thread and taken here from a signalfd:
  *	  SIGHUP reloads the access keys; SIGTERM and SIGINT stop accepting
  *	  connections, let the requests in flight finish (up to
- *	  --shutdown-timeout), then close everything and exit 0.
+ *	  --shutdown-timeout), then close everything and exit 0.  The access
+ *	  key thread giving up (keys.c) shuts down the same way, exit 1.
  *-------------------------------------------------------------------------
  */
 #include "endpoint.h"
@@ -13,13 +14,17 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <time.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
+
+#include "libpq-fe.h"
+#include "pqexpbuffer.h"
 
 #include "http.h"
 #include "keys.h"
@@ -45,29 +50,49 @@ EndpointConfig ep_config = {
 	.request_log_level = EP_LOG_INFO,
 };
 
-static const struct option long_options[] = {
-	{"config", required_argument, NULL, 'c'},
-	{"listen", required_argument, NULL, 'l'},
-	{"port", required_argument, NULL, 'p'},
-	{"db", required_argument, NULL, 'd'},
-	{"pool-size", required_argument, NULL, 1},
-	{"max-clients", required_argument, NULL, 2},
-	{"max-request-bytes", required_argument, NULL, 3},
-	{"request-timeout", required_argument, NULL, 4},
-	{"pool-wait", required_argument, NULL, 5},
-	{"idle-timeout", required_argument, NULL, 6},
-	{"clock-skew", required_argument, NULL, 7},
-	{"region", required_argument, NULL, 8},
-	{"keys-refresh", required_argument, NULL, 9},
-	{"shutdown-timeout", required_argument, NULL, 10},
-	{"log-level", required_argument, NULL, 11},
-	{"request-log-level", required_argument, NULL, 12},
-	{"max-clients-per-address", required_argument, NULL, 13},
-	{"request-deadline", required_argument, NULL, 14},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0}
+/* an option: a flag, and a "name = value" line of the configuration file */
+typedef enum OptionKind
+{
+	OPTION_STRING,
+	OPTION_INT,
+	OPTION_LEVEL
+} OptionKind;
+
+typedef struct EndpointOption
+{
+	const char *name;
+	char		short_name;		/* '\0' if none */
+	OptionKind	kind;
+	size_t		offset;			/* of the value in EndpointConfig */
+	int			min;			/* OPTION_INT's bounds */
+	int			max;
+} EndpointOption;
+
+#define OPTION(name, short_name, kind, field, min, max) \
+	{name, short_name, kind, offsetof(EndpointConfig, field), min, max}
+
+static const EndpointOption options[] = {
+	OPTION("listen", 'l', OPTION_STRING, listen_address, 0, 0),
+	OPTION("port", 'p', OPTION_INT, port, 1, 65535),
+	OPTION("db", 'd', OPTION_STRING, conninfo, 0, 0),
+	OPTION("pool-size", '\0', OPTION_INT, pool_size, 1, 1000),
+	OPTION("max-clients", '\0', OPTION_INT, max_clients, 1, 100000),
+	OPTION("max-request-bytes", '\0', OPTION_INT, max_request_bytes, 1024, 1 << 30),
+	OPTION("request-timeout", '\0', OPTION_INT, statement_timeout_ms, 0, INT_MAX),
+	OPTION("pool-wait", '\0', OPTION_INT, pool_wait_ms, 0, INT_MAX),
+	OPTION("idle-timeout", '\0', OPTION_INT, idle_timeout_s, 1, 86400),
+	OPTION("clock-skew", '\0', OPTION_INT, clock_skew_s, 1, 86400),
+	OPTION("region", '\0', OPTION_STRING, region, 0, 0),
+	OPTION("keys-refresh", '\0', OPTION_INT, keys_refresh_s, 1, 86400),
+	OPTION("shutdown-timeout", '\0', OPTION_INT, shutdown_timeout_s, 0, 86400),
+	OPTION("log-level", '\0', OPTION_LEVEL, log_level, 0, 0),
+	OPTION("request-log-level", '\0', OPTION_LEVEL, request_log_level, 0, 0),
+	OPTION("max-clients-per-address", '\0', OPTION_INT, max_clients_per_address, 1, 100000),
+	OPTION("request-deadline", '\0', OPTION_INT, request_deadline_s, 1, 86400),
 };
+
+/* getopt's code of options[i]: its short name, or 256 + i */
+#define OPTION_CODE(i) (options[i].short_name ? options[i].short_name : 256 + (i))
 
 static void
 usage(void)
@@ -136,62 +161,22 @@ parse_level(const char *name, const char *value)
 	return level;
 }
 
-/* one option, from a flag (by its getopt code) or a configuration line */
+/* one option's value, from a flag (named --name) or a configuration line (name) */
 static void
-set_option(int code, const char *name, const char *value)
+set_option(const EndpointOption *option, const char *name, const char *value)
 {
-	switch (code)
+	void	   *field = (char *) &ep_config + option->offset;
+
+	switch (option->kind)
 	{
-		case 'l':
-			ep_config.listen_address = pg_strdup(value);
+		case OPTION_STRING:
+			*(char **) field = pg_strdup(value);
 			break;
-		case 'p':
-			ep_config.port = parse_int(name, value, 1, 65535);
+		case OPTION_INT:
+			*(int *) field = parse_int(name, value, option->min, option->max);
 			break;
-		case 'd':
-			ep_config.conninfo = pg_strdup(value);
-			break;
-		case 1:
-			ep_config.pool_size = parse_int(name, value, 1, 1000);
-			break;
-		case 2:
-			ep_config.max_clients = parse_int(name, value, 1, 100000);
-			break;
-		case 3:
-			ep_config.max_request_bytes = parse_int(name, value, 1024, 1 << 30);
-			break;
-		case 4:
-			ep_config.statement_timeout_ms = parse_int(name, value, 0, INT_MAX);
-			break;
-		case 5:
-			ep_config.pool_wait_ms = parse_int(name, value, 0, INT_MAX);
-			break;
-		case 6:
-			ep_config.idle_timeout_s = parse_int(name, value, 1, 86400);
-			break;
-		case 7:
-			ep_config.clock_skew_s = parse_int(name, value, 1, 86400);
-			break;
-		case 8:
-			ep_config.region = pg_strdup(value);
-			break;
-		case 9:
-			ep_config.keys_refresh_s = parse_int(name, value, 1, 86400);
-			break;
-		case 10:
-			ep_config.shutdown_timeout_s = parse_int(name, value, 0, 86400);
-			break;
-		case 11:
-			ep_config.log_level = parse_level(name, value);
-			break;
-		case 12:
-			ep_config.request_log_level = parse_level(name, value);
-			break;
-		case 13:
-			ep_config.max_clients_per_address = parse_int(name, value, 1, 100000);
-			break;
-		case 14:
-			ep_config.request_deadline_s = parse_int(name, value, 1, 86400);
+		case OPTION_LEVEL:
+			*(EndpointLogLevel *) field = parse_level(name, value);
 			break;
 	}
 }
@@ -209,7 +194,57 @@ trim(char *s)
 	return s;
 }
 
-/* "name = value" lines; '#' starts a comment; value may be in single quotes */
+/*
+ * One configuration line, as postgresql.conf reads one: "name = value",
+ * the value bare or in single quotes ('' for a quote inside), '#' outside
+ * quotes starting a comment.  *name is NULL for a blank or comment line;
+ * NULL, or what is wrong with the line.
+ */
+static const char *
+parse_config_line(char *line, char **name, char **value)
+{
+	char	   *eq = line + strcspn(line, "=#");
+	char	   *p;
+	char	   *in;
+	char	   *out;
+
+	*name = NULL;
+	if (*eq != '=')
+	{
+		*eq = '\0';
+		return *trim(line) == '\0' ? NULL : "expected \"name = value\"";
+	}
+	*eq = '\0';
+	*name = trim(line);
+	if (**name == '\0')
+		return "expected \"name = value\"";
+	p = eq + 1;
+	p += strspn(p, " \t");
+	if (*p != '\'')
+	{
+		p[strcspn(p, "#")] = '\0';
+		*value = trim(p);
+		return NULL;
+	}
+	/* the quoted value, unquoted in place: out stays behind in */
+	*value = out = p;
+	for (in = p + 1;; in++)
+	{
+		if (*in == '\0' || *in == '\n' || *in == '\r')
+			return "unterminated quoted value";
+		if (in[0] == '\'' && in[1] != '\'')
+			break;
+		if (in[0] == '\'')
+			in++;				/* '' is one quote */
+		*out++ = *in;
+	}
+	*out = '\0';
+	in += 1 + strspn(in + 1, " \t\r\n");
+	if (*in != '\0' && *in != '#')
+		return "unexpected text after the quoted value";
+	return NULL;
+}
+
 static void
 read_config(const char *path)
 {
@@ -225,40 +260,29 @@ read_config(const char *path)
 	}
 	while (fgets(line, sizeof(line), f))
 	{
-		char	   *eq;
 		char	   *name;
 		char	   *value;
-		int			code = 0;
+		const char *error;
+		const EndpointOption *option = NULL;
 
 		lineno++;
-		if (line[0] != '\'' && strchr(line, '#') && !strchr(line, '\''))
-			*strchr(line, '#') = '\0';
-		name = trim(line);
-		if (*name == '\0')
-			continue;
-		eq = strchr(name, '=');
-		if (eq == NULL)
+		error = parse_config_line(line, &name, &value);
+		if (error)
 		{
-			fprintf(stderr, "orders_stream_endpoint: %s:%d: expected \"name = value\"\n", path, lineno);
+			fprintf(stderr, "orders_stream_endpoint: %s:%d: %s\n", path, lineno, error);
 			exit(2);
 		}
-		*eq = '\0';
-		value = trim(eq + 1);
-		name = trim(name);
-		if (value[0] == '\'' && strlen(value) >= 2 && value[strlen(value) - 1] == '\'')
-		{
-			value[strlen(value) - 1] = '\0';
-			value++;
-		}
-		for (const struct option *o = long_options; o->name; o++)
-			if (strcmp(o->name, name) == 0 && o->has_arg == required_argument && o->val != 'c')
-				code = o->val;
-		if (code == 0)
+		if (name == NULL)
+			continue;
+		for (int i = 0; i < lengthof(options); i++)
+			if (strcmp(options[i].name, name) == 0)
+				option = &options[i];
+		if (option == NULL)
 		{
 			fprintf(stderr, "orders_stream_endpoint: %s:%d: unknown option \"%s\"\n", path, lineno, name);
 			exit(2);
 		}
-		set_option(code, name, value);
+		set_option(option, name, value);
 	}
 	fclose(f);
 }
@@ -282,12 +306,184 @@ raise_open_files_limit(void)
 			   (unsigned long long) rl.rlim_cur, (unsigned long long) need);
 }
 
+/*
+ * Flags, after the configuration file.  getopt's table is made from
+ * options[], with --config, --help and --version; exits on --help,
+ * --version or a wrong flag.
+ */
+static void
+parse_flags(int argc, char **argv)
+{
+	static const struct option other_options[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0}
+	};
+	struct option long_options[lengthof(options) + lengthof(other_options)];
+	char		flag[64];
+	int			c;
+
+	for (int i = 0; i < lengthof(options); i++)
+	{
+		long_options[i].name = options[i].name;
+		long_options[i].has_arg = required_argument;
+		long_options[i].flag = NULL;
+		long_options[i].val = OPTION_CODE(i);
+	}
+	memcpy(long_options + lengthof(options), other_options, sizeof(other_options));
+
+	while ((c = getopt_long(argc, argv, "c:l:p:d:hV", long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'h':
+				usage();
+				exit(0);
+			case 'V':
+				printf("orders_stream_endpoint 1.0 (libmicrohttpd %s)\n", MHD_get_version());
+				exit(0);
+			case 'c':
+				break;
+			case '?':
+				fprintf(stderr, "Try \"orders_stream_endpoint --help\" for more information.\n");
+				exit(2);
+			default:
+				for (int i = 0; i < lengthof(options); i++)
+				{
+					if (OPTION_CODE(i) != c)
+						continue;
+					snprintf(flag, sizeof(flag), "--%s", options[i].name);
+					set_option(&options[i], flag, optarg);
+				}
+		}
+	}
+	if (optind < argc)
+	{
+		fprintf(stderr, "orders_stream_endpoint: unexpected argument \"%s\"\n", argv[optind]);
+		exit(2);
+	}
+}
+
+/*
+ * --db as the log shows it: each option it sets but a password (libpq's
+ * dispchar "*").  Exits if libpq cannot read it, without libpq's message,
+ * which may quote the string and its password.
+ */
+static char *
+conninfo_for_log(void)
+{
+	char	   *error = NULL;
+	PQconninfoOption *parsed = PQconninfoParse(ep_config.conninfo, &error);
+	PQExpBufferData buf;
+
+	if (parsed == NULL)
+	{
+		fprintf(stderr, "orders_stream_endpoint: invalid value for --db: %s\n",
+				error ? "not a libpq connection string or URI" : "out of memory");
+		PQfreemem(error);
+		exit(2);
+	}
+	initPQExpBuffer(&buf);
+	for (PQconninfoOption *o = parsed; o->keyword; o++)
+		if (o->val && strchr(o->dispchar, '*') == NULL)
+			appendPQExpBuffer(&buf, "%s%s=%s", buf.len > 0 ? " " : "", o->keyword, o->val);
+	PQconninfoFree(parsed);
+	if (PQExpBufferDataBroken(buf))
+	{
+		fprintf(stderr, "orders_stream_endpoint: out of memory\n");
+		exit(2);
+	}
+	return buf.data;
+}
+
+/*
+ * Takes signals (SIGHUP: reload the keys) until one asks for a stop: its
+ * number; 0 if the access key thread gave up instead.
+ */
+static int
+wait_for_stop(int signal_fd)
+{
+	struct pollfd pfd[2] = {
+		{.fd = signal_fd, .events = POLLIN},
+		{.fd = keys_failure_fd(), .events = POLLIN},
+	};
+
+	for (;;)
+	{
+		struct signalfd_siginfo si;
+
+		if (poll(pfd, lengthof(pfd), -1) < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			ep_log(EP_LOG_ERROR, "could not wait for signals: %s", strerror(errno));
+			return 0;
+		}
+		if (pfd[1].revents != 0)
+			return 0;
+		if (read(signal_fd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo != SIGHUP)
+			return (int) si.ssi_signo;
+		ep_log(EP_LOG_INFO, "SIGHUP: reloading the access keys");
+		keys_request_reload();
+	}
+}
+
+/* Stops accepting, lets the requests in flight finish, closes everything. */
+static void
+shut_down(struct MHD_Daemon *daemon)
+{
+	int			listen_fd = MHD_quiesce_daemon(daemon);
+
+	if (listen_fd >= 0)
+		close(listen_fd);
+	if (!http_wait_idle(ep_config.shutdown_timeout_s))
+		ep_log(EP_LOG_WARNING, "%d requests still in flight after %d s: closing them",
+			   http_in_flight(), ep_config.shutdown_timeout_s);
+	http_stop(daemon);
+	keys_stop();
+	pool_close();
+	ep_log(EP_LOG_INFO, "stopped");
+}
+
+/*
+ * The pool, the HTTP daemon, then the access key thread: listening first,
+ * a port that is taken fails the start before any database connection.
+ * NULL (logged) if a part cannot start, once the parts before it are
+ * undone.
+ */
+static struct MHD_Daemon *
+start_serving(void)
+{
+	struct MHD_Daemon *daemon;
+
+	raise_open_files_limit();
+	if (!pool_init())
+		return NULL;
+	daemon = http_start();
+	if (daemon == NULL)
+	{
+		pool_close();
+		return NULL;
+	}
+	if (!keys_start())
+	{
+		http_stop(daemon);
+		pool_close();
+		return NULL;
+	}
+	return daemon;
+}
+
 int
 main(int argc, char **argv)
 {
 	sigset_t	signals;
+	int			signal_fd;
+	char	   *db;
 	struct MHD_Daemon *daemon;
-	int			c;
 	int			sig;
 
 	/* the configuration file first, so that flags override it */
@@ -298,77 +494,43 @@ main(int argc, char **argv)
 		else if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc)
 			read_config(argv[++i]);
 	}
-	while ((c = getopt_long(argc, argv, "c:l:p:d:hV", long_options, NULL)) != -1)
-	{
-		switch (c)
-		{
-			case 'h':
-				usage();
-				return 0;
-			case 'V':
-				printf("orders_stream_endpoint 1.0 (libmicrohttpd %s)\n", MHD_get_version());
-				return 0;
-			case 'c':
-				break;
-			case '?':
-				fprintf(stderr, "Try \"orders_stream_endpoint --help\" for more information.\n");
-				return 2;
-			default:
-				set_option(c, argv[optind - 1], optarg);
-		}
-	}
-	if (optind < argc)
-	{
-		fprintf(stderr, "orders_stream_endpoint: unexpected argument \"%s\"\n", argv[optind]);
-		return 2;
-	}
+	parse_flags(argc, argv);
+	db = conninfo_for_log();
 
-	/* every thread inherits these blocked; only sigwait() below takes them */
+	/* every thread inherits these blocked; only signal_fd takes them */
 	sigemptyset(&signals);
 	sigaddset(&signals, SIGTERM);
 	sigaddset(&signals, SIGINT);
 	sigaddset(&signals, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
-
-	raise_open_files_limit();
-	pool_init();
-	keys_start();
-	daemon = http_start();
-	if (daemon == NULL)
+	signal_fd = signalfd(-1, &signals, SFD_CLOEXEC);
+	if (signal_fd < 0)
+	{
+		ep_log(EP_LOG_ERROR, "could not create a signalfd: %s", strerror(errno));
+		free(db);
 		return 1;
+	}
+
+	daemon = start_serving();
+	if (daemon == NULL)
+	{
+		close(signal_fd);
+		free(db);
+		return 1;
+	}
 	ep_log(EP_LOG_INFO, "listening on %s port %d, %d database connections, database \"%s\"",
-		   ep_config.listen_address, ep_config.port, ep_config.pool_size, ep_config.conninfo);
+		   ep_config.listen_address, ep_config.port, ep_config.pool_size, db);
 
-	for (;;)
-	{
-		if (sigwait(&signals, &sig) != 0)
-			continue;
-		if (sig == SIGHUP)
-		{
-			ep_log(EP_LOG_INFO, "SIGHUP: reloading the access keys");
-			keys_request_reload();
-			continue;
-		}
-		break;
-	}
-
-	ep_log(EP_LOG_INFO, "%s: shutting down, %d requests in flight", strsignal(sig), http_in_flight());
-	{
-		int			listen_fd = MHD_quiesce_daemon(daemon);
-		time_t		deadline = time(NULL) + ep_config.shutdown_timeout_s;
-
-		if (listen_fd >= 0)
-			close(listen_fd);
-		while (http_in_flight() > 0 && time(NULL) < deadline)
-			usleep(20000);
-		if (http_in_flight() > 0)
-			ep_log(EP_LOG_WARNING, "%d requests still in flight after %d s: closing them",
-				   http_in_flight(), ep_config.shutdown_timeout_s);
-	}
-	http_stop(daemon);
-	keys_stop();
-	pool_close();
-	ep_log(EP_LOG_INFO, "stopped");
-	return 0;
+	sig = wait_for_stop(signal_fd);
+	if (sig != 0)
+		ep_log(EP_LOG_INFO, "%s: shutting down, %d requests in flight", strsignal(sig),
+			   http_in_flight());
+	else
+		ep_log(EP_LOG_ERROR, "the access keys cannot be loaded: shutting down, %d requests in flight",
+			   http_in_flight());
+	shut_down(daemon);
+	close(signal_fd);
+	free(db);
+	return sig != 0 ? 0 : 1;
 }

@@ -18,8 +18,8 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <time.h>
 
+#include "clock.h"
 #include "pool.h"
 
 struct PoolSlot
@@ -30,13 +30,16 @@ struct PoolSlot
 
 /* shared by every request thread, under pool_lock */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pool_freed = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t pool_freed;	/* on CLOCK_MONOTONIC: see pool_acquire */
 static PoolSlot *slots;
 
-void
+bool
 pool_init(void)
 {
+	if (!ep_cond_init(&pool_freed))
+		return false;
 	slots = pg_malloc0(sizeof(PoolSlot) * ep_config.pool_size);
+	return true;
 }
 
 void
@@ -44,11 +47,11 @@ pool_close(void)
 {
 	pthread_mutex_lock(&pool_lock);
 	for (int i = 0; i < ep_config.pool_size; i++)
-	{
 		PQfinish(slots[i].conn);
-		slots[i].conn = NULL;
-	}
+	free(slots);
+	slots = NULL;
 	pthread_mutex_unlock(&pool_lock);
+	pthread_cond_destroy(&pool_freed);
 }
 
 PoolSlot *
@@ -57,14 +60,8 @@ pool_acquire(void)
 	struct timespec deadline;
 	PoolSlot   *found = NULL;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += ep_config.pool_wait_ms / 1000;
-	deadline.tv_nsec += (long) (ep_config.pool_wait_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000)
-	{
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	/* monotonic: a wall clock set back must not stretch --pool-wait */
+	ep_clock_deadline(&deadline, ep_config.pool_wait_ms);
 	pthread_mutex_lock(&pool_lock);
 	for (;;)
 	{

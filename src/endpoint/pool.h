@@ -13,7 +13,10 @@ typedef struct PoolSlot PoolSlot;
 /* A new connection: --db, application_name orders_stream_endpoint unless it sets one */
 extern PGconn *ep_connect(void);
 
-extern void pool_init(void);
+/* The pool, empty: connections open on first use.  False (logged) if it cannot be made. */
+extern bool pool_init(void);
+
+/* Closes the connections and frees the pool. */
 extern void pool_close(void);
 
 /* A free slot, waiting up to --pool-wait; NULL if none came free. */

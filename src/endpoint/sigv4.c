@@ -79,7 +79,11 @@ uri_encode(PQExpBuffer buf, const char *s, bool keep_slash)
 	}
 }
 
-/* the value of a header, all occurrences joined by ',', or NULL */
+/*
+ * the value of a header, all occurrences joined by ',', or NULL; NULL too if
+ * memory ran out, which refuses the request (never frees libpq's static
+ * out-of-memory buffer)
+ */
 static char *
 header_value(const SigV4Request *req, const char *name)
 {
@@ -96,7 +100,7 @@ header_value(const SigV4Request *req, const char *name)
 		found = true;
 		appendPQExpBufferStr(&buf, req->headers[i].value);
 	}
-	if (!found)
+	if (!found || PQExpBufferDataBroken(buf))
 	{
 		termPQExpBuffer(&buf);
 		return NULL;
@@ -330,6 +334,7 @@ sigv4_verify(const SigV4Request *req, const SigV4Auth *auth, const char *secret)
 	char	   *key;
 	unsigned char k[SHA256_LEN];
 	unsigned char sig[SHA256_LEN];
+	bool		out_of_memory = false;
 	bool		ok;
 
 	initPQExpBuffer(&creq);
@@ -357,7 +362,9 @@ sigv4_verify(const SigV4Request *req, const SigV4Auth *auth, const char *secret)
 			uri_encode(&pair, req->query[i].name, false);
 			appendPQExpBufferChar(&pair, '=');
 			uri_encode(&pair, req->query[i].value ? req->query[i].value : "", false);
-			pairs[i] = pair.data;
+			if (PQExpBufferDataBroken(pair))
+				out_of_memory = true;
+			pairs[i] = PQExpBufferDataBroken(pair) ? pg_strdup("") : pair.data;
 		}
 		qsort(pairs, req->nquery, sizeof(char *), compare_query);
 		for (int i = 0; i < req->nquery; i++)
@@ -383,6 +390,7 @@ sigv4_verify(const SigV4Request *req, const SigV4Auth *auth, const char *secret)
 	sha256_hex(req->body ? req->body : "", req->body_len, body_hash);
 	appendPQExpBuffer(&creq, "\n%s\n%s", auth->signed_headers, body_hash);
 	sha256_hex(creq.data, creq.len, creq_hash);
+	out_of_memory |= PQExpBufferDataBroken(creq);
 	termPQExpBuffer(&creq);
 
 	initPQExpBuffer(&sts);
@@ -400,10 +408,12 @@ sigv4_verify(const SigV4Request *req, const SigV4Auth *auth, const char *secret)
 	hmac(k, SHA256_LEN, "aws4_request", k);
 	hmac(k, SHA256_LEN, sts.data, sig);
 	explicit_bzero(k, sizeof(k));
+	out_of_memory |= PQExpBufferDataBroken(sts);
 	termPQExpBuffer(&sts);
 	hex(sig, SHA256_LEN, expected);
 
-	ok = strlen(auth->signature) == 2 * SHA256_LEN &&
+	/* a string to sign cut short by a lack of memory verifies nothing */
+	ok = !out_of_memory && strlen(auth->signature) == 2 * SHA256_LEN &&
 		CRYPTO_memcmp(expected, auth->signature, 2 * SHA256_LEN) == 0;
 	return ok;
 }
