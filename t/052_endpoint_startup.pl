@@ -129,5 +129,12 @@ is($status, 1, 'a role with rights of its own: exit 1');
 like($log, qr/role "postgres" has rights of its own.*\n.*the access keys cannot be loaded: shutting down.*\n(.*\n)*.*stopped/,
 	'... after an orderly shutdown');
 
+# CREATEROLE could grant the endpoint's role any other role
+$node->safe_psql('postgres', 'ALTER ROLE orders_stream_endpoint CREATEROLE');
+($status, $log) = run_to_exit('--port', $port, '--db', $conninfo);
+is($status, 1, 'a CREATEROLE endpoint role: exit 1');
+like($log, qr/role "orders_stream_endpoint" has rights of its own/, '... saying so');
+$node->safe_psql('postgres', 'ALTER ROLE orders_stream_endpoint NOCREATEROLE');
+
 $node->stop;
 done_testing();

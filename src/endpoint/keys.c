@@ -74,21 +74,22 @@ compare_keys(const void *a, const void *b)
 /*
  * The endpoint's role must have no rights of its own: it is a member of
  * every role it serves, which NOINHERIT keeps from lending it their
- * privileges.  Anything else is a configuration to fix, not to run with:
+ * privileges, and NOCREATEROLE keeps from granting itself any other role.
+ * Anything else is a configuration to fix, not to run with:
  * false, logged.
  */
 static bool
 check_role(PGconn *conn)
 {
 	PGresult   *res = PQexec(conn,
-							 "SELECT r.rolname, r.rolsuper OR r.rolinherit OR r.rolbypassrls "
+							 "SELECT r.rolname, r.rolsuper OR r.rolinherit OR r.rolbypassrls OR r.rolcreaterole "
 							 "FROM pg_catalog.pg_roles r "
 							 "WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER");
 
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
 		strcmp(PQgetvalue(res, 0, 1), "t") == 0)
 	{
-		ep_log(EP_LOG_ERROR, "role \"%s\" has rights of its own: the endpoint runs only as a NOINHERIT, NOSUPERUSER, NOBYPASSRLS role "
+		ep_log(EP_LOG_ERROR, "role \"%s\" has rights of its own: the endpoint runs only as a NOINHERIT, NOSUPERUSER, NOBYPASSRLS, NOCREATEROLE role "
 			   "(hint: connect as orders_stream_endpoint, which CREATE EXTENSION orders_stream creates)",
 			   PQgetvalue(res, 0, 0));
 		PQclear(res);
