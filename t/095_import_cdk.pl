@@ -28,12 +28,12 @@ for my $tool (qw(node npm))
 	  unless eval { IPC::Run::run([ $tool, '--version' ], '>', \my $version, '2>', \my $ignored) };
 }
 
-# a copy of examples/cdk, and the aggregator its demo includes (../item_totals.sql)
+# a copy of examples/cdk, and the files its demo includes (../demo_setup.sql ...)
 my $dir = PostgreSQL::Test::Utils::tempdir('import_cdk');
 mkdir "$dir/cdk" or die "$dir/cdk: $!";
 copy("examples/cdk/$_", "$dir/cdk/$_") or die "examples/cdk/$_: $!"
   for qw(package.json package-lock.json app.js demo.sql);
-copy('examples/item_totals.sql', "$dir/item_totals.sql") or die "examples/item_totals.sql: $!";
+copy("examples/$_", "$dir/$_") or die "examples/$_: $!" for qw(item_totals.sql demo_setup.sql demo_orders.sql);
 
 my ($out, $err) = ('', '');
 ok( IPC::Run::run(

@@ -12,19 +12,9 @@
 CREATE EXTENSION IF NOT EXISTS orders_stream;
 SELECT orders_stream.wait_for_slot() IS NOT NULL AS capture_slot_ready;
 
--- ten retries back off 1 s, 2 s, 4 s ... by default: shorten them for the demo
-ALTER SYSTEM SET orders_stream.retry_base_delay = '20ms';
-ALTER SYSTEM SET orders_stream.retry_max_delay = '200ms';
-SELECT pg_reload_conf();
-
 -- the relational table the DynamoDB items become (the import would otherwise
 -- create one from the key schema, with the other attributes in a jsonb column)
-CREATE TABLE orders (
-	id       text PRIMARY KEY,
-	item     text NOT NULL,
-	quantity int NOT NULL
-);
-\ir ../item_totals.sql
+\ir ../demo_setup.sql
 
 \echo what the import would do (dry_run, the default):
 SELECT logical_id, resource_type, action, detail
@@ -41,14 +31,7 @@ SELECT logical_id, action, object
 SELECT m.uuid AS mapping FROM orders_stream.event_source_mappings m
  WHERE m.function_oid = 'item_totals_aggregator(jsonb)'::regprocedure \gset
 
--- 20 orders, a poison order the aggregator rejects, 7 more
-INSERT INTO orders
-SELECT 'order-' || g, (ARRAY['coffee', 'tea', 'mug'])[g % 3 + 1], g % 4 + 1
-  FROM generate_series(1, 20) AS g;
-INSERT INTO orders VALUES ('order-poison', 'coffee', -5);
-INSERT INTO orders
-SELECT 'order-' || g, (ARRAY['coffee', 'tea', 'mug'])[g % 3 + 1], g % 4 + 1
-  FROM generate_series(21, 27) AS g;
+\ir ../demo_orders.sql
 
 SELECT orders_stream.wait_for_mapping(:'mapping', '120s') IS NOT NULL AS caught_up;
 

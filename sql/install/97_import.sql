@@ -55,18 +55,23 @@ DECLARE
 	mapping uuid;
 	changes text[];
 	replace_reason text;
-	/* a mapping as the template wants it, AWS's defaults where it is silent */
-	want_batch integer;
-	want_window integer;
-	want_position text;
-	want_bisect boolean;
-	want_retries integer;
-	want_age integer;
-	want_factor integer;
-	want_tumbling integer;
-	want_types text[];
-	want_enabled boolean;
-	want_filter pg_catalog.jsonb;
+	/* a mapping as the template wants it (AWS's defaults where it is silent), and as it is */
+	want pg_catalog.jsonb;
+	have pg_catalog.jsonb;
+	/*
+	 * The parameters of create_ and update_event_source_mapping from want
+	 * ($1), for EXECUTE: one list for both calls.
+	 */
+	mapping_params constant text := 'batch_size => ($1 OPERATOR(pg_catalog.->>) ''BatchSize'')::integer, '
+		'maximum_batching_window_in_seconds => ($1 OPERATOR(pg_catalog.->>) ''MaximumBatchingWindowInSeconds'')::integer, '
+		'bisect_batch_on_function_error => ($1 OPERATOR(pg_catalog.->>) ''BisectBatchOnFunctionError'')::boolean, '
+		'maximum_retry_attempts => ($1 OPERATOR(pg_catalog.->>) ''MaximumRetryAttempts'')::integer, '
+		'maximum_record_age_in_seconds => ($1 OPERATOR(pg_catalog.->>) ''MaximumRecordAgeInSeconds'')::integer, '
+		'parallelization_factor => ($1 OPERATOR(pg_catalog.->>) ''ParallelizationFactor'')::integer, '
+		'tumbling_window_in_seconds => ($1 OPERATOR(pg_catalog.->>) ''TumblingWindowInSeconds'')::integer, '
+		'function_response_types => ARRAY(SELECT pg_catalog.jsonb_array_elements_text($1 OPERATOR(pg_catalog.->) ''FunctionResponseTypes'')), '
+		'enabled => ($1 OPERATOR(pg_catalog.->>) ''Enabled'')::boolean, '
+		'filter_criteria => coalesce(pg_catalog.jsonb_strip_nulls($1) OPERATOR(pg_catalog.->) ''FilterCriteria'', ''{}'')';
 BEGIN
 	IF pg_catalog.jsonb_typeof(template) IS DISTINCT FROM 'object'
 	   OR pg_catalog.jsonb_typeof(resources) IS DISTINCT FROM 'object' THEN
@@ -331,31 +336,32 @@ BEGIN
 
 		/* the properties, AWS's defaults for those not given */
 		BEGIN
-			want_batch := coalesce((props OPERATOR(pg_catalog.->>) 'BatchSize')::integer, 100);
-			want_window := coalesce((props OPERATOR(pg_catalog.->>) 'MaximumBatchingWindowInSeconds')::integer, 0);
-			want_bisect := coalesce((props OPERATOR(pg_catalog.->>) 'BisectBatchOnFunctionError')::boolean, false);
-			want_retries := coalesce((props OPERATOR(pg_catalog.->>) 'MaximumRetryAttempts')::integer, -1);
-			want_age := coalesce((props OPERATOR(pg_catalog.->>) 'MaximumRecordAgeInSeconds')::integer, -1);
-			want_factor := coalesce((props OPERATOR(pg_catalog.->>) 'ParallelizationFactor')::integer, 1);
-			want_tumbling := coalesce((props OPERATOR(pg_catalog.->>) 'TumblingWindowInSeconds')::integer, 0);
-			want_enabled := coalesce((props OPERATOR(pg_catalog.->>) 'Enabled')::boolean, true);
-			want_types := ARRAY(SELECT pg_catalog.jsonb_array_elements_text(coalesce(props OPERATOR(pg_catalog.->) 'FunctionResponseTypes', '[]')));
+			want := pg_catalog.jsonb_build_object(
+				'StartingPosition', props OPERATOR(pg_catalog.->>) 'StartingPosition',
+				'BatchSize', coalesce((props OPERATOR(pg_catalog.->>) 'BatchSize')::integer, 100),
+				'MaximumBatchingWindowInSeconds', coalesce((props OPERATOR(pg_catalog.->>) 'MaximumBatchingWindowInSeconds')::integer, 0),
+				'BisectBatchOnFunctionError', coalesce((props OPERATOR(pg_catalog.->>) 'BisectBatchOnFunctionError')::boolean, false),
+				'MaximumRetryAttempts', coalesce((props OPERATOR(pg_catalog.->>) 'MaximumRetryAttempts')::integer, -1),
+				'MaximumRecordAgeInSeconds', coalesce((props OPERATOR(pg_catalog.->>) 'MaximumRecordAgeInSeconds')::integer, -1),
+				'ParallelizationFactor', coalesce((props OPERATOR(pg_catalog.->>) 'ParallelizationFactor')::integer, 1),
+				'TumblingWindowInSeconds', coalesce((props OPERATOR(pg_catalog.->>) 'TumblingWindowInSeconds')::integer, 0),
+				'FunctionResponseTypes', pg_catalog.to_jsonb(ARRAY(SELECT pg_catalog.jsonb_array_elements_text(
+					coalesce(props OPERATOR(pg_catalog.->) 'FunctionResponseTypes', '[]')))),
+				'Enabled', coalesce((props OPERATOR(pg_catalog.->>) 'Enabled')::boolean, true),
+				/* none as AWS stores it: no filters */
+				'FilterCriteria', CASE WHEN props OPERATOR(pg_catalog.#>) '{FilterCriteria,Filters}' OPERATOR(pg_catalog.<>) '[]'
+									   THEN props OPERATOR(pg_catalog.->) 'FilterCriteria' END);
 		EXCEPTION WHEN data_exception THEN
 			PERFORM orders_stream.aws_error('ValidationException',
 				pg_catalog.format('a property of event source mapping "%s" has the wrong type (%s)', res.id, SQLERRM),
 				'BatchSize and the other counts are integers, BisectBatchOnFunctionError and Enabled booleans, FunctionResponseTypes a list of strings.');
 		END;
-		want_filter := props OPERATOR(pg_catalog.->) 'FilterCriteria';
-		IF want_filter OPERATOR(pg_catalog.=) '{}' OR want_filter OPERATOR(pg_catalog.->) 'Filters' OPERATOR(pg_catalog.=) '[]' THEN
-			want_filter := NULL;
-		END IF;
-		want_position := props OPERATOR(pg_catalog.->>) 'StartingPosition';
-		IF want_position OPERATOR(pg_catalog.=) 'AT_TIMESTAMP' THEN
+		IF want OPERATOR(pg_catalog.->>) 'StartingPosition' OPERATOR(pg_catalog.=) 'AT_TIMESTAMP' THEN
 			act := 'skip';
 			notes := notes OPERATOR(pg_catalog.||) 'not mapped: StartingPosition AT_TIMESTAMP (Kinesis only; DynamoDB streams start at TRIM_HORIZON or LATEST)'::text;
-		ELSIF want_position IS NULL OR want_position OPERATOR(pg_catalog.<>) ALL (ARRAY['TRIM_HORIZON', 'LATEST']) THEN
+		ELSIF coalesce(want OPERATOR(pg_catalog.->>) 'StartingPosition', '') OPERATOR(pg_catalog.<>) ALL (ARRAY['TRIM_HORIZON', 'LATEST']) THEN
 			PERFORM orders_stream.aws_error('InvalidParameterValueException',
-				pg_catalog.format('StartingPosition of event source mapping "%s" must be TRIM_HORIZON or LATEST, got %s', res.id, coalesce(want_position, 'none')),
+				pg_catalog.format('StartingPosition of event source mapping "%s" must be TRIM_HORIZON or LATEST, got %s', res.id, coalesce(want OPERATOR(pg_catalog.->>) 'StartingPosition', 'none')),
 				'DynamoDB event sources need a starting position, as in CDK''s startingPosition.');
 		END IF;
 
@@ -416,23 +422,20 @@ BEGIN
 				act := 'create';
 			ELSE
 				obj := m.uuid::text;
+				have := orders_stream.get_event_source_mapping(m.uuid);
+				have := have OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+					'Enabled', have OPERATOR(pg_catalog.->>) 'State' OPERATOR(pg_catalog.=) 'Enabled',
+					'FilterCriteria', have OPERATOR(pg_catalog.->) 'FilterCriteria');
 				IF NOT m.stream_enabled OR (planned OPERATOR(pg_catalog.#>>) ARRAY[ref_id, 'replaced'])::boolean THEN
 					replace_reason := 'the table has a new stream';
-				ELSIF m.starting_position OPERATOR(pg_catalog.<>) want_position THEN
-					replace_reason := pg_catalog.format('StartingPosition %s -> %s', m.starting_position, want_position);
+				ELSIF (have OPERATOR(pg_catalog.->) 'StartingPosition') OPERATOR(pg_catalog.<>) (want OPERATOR(pg_catalog.->) 'StartingPosition') THEN
+					replace_reason := pg_catalog.format('StartingPosition %s -> %s', have OPERATOR(pg_catalog.->>) 'StartingPosition', want OPERATOR(pg_catalog.->>) 'StartingPosition');
 				END IF;
-				changes := ARRAY(SELECT pg_catalog.format('%s %s -> %s', c.name, c.old, c.new)
-								   FROM (VALUES ('BatchSize', m.batch_size::text, want_batch::text),
-												('MaximumBatchingWindowInSeconds', m.maximum_batching_window_in_seconds::text, want_window::text),
-												('BisectBatchOnFunctionError', m.bisect_batch_on_function_error::text, want_bisect::text),
-												('MaximumRetryAttempts', m.maximum_retry_attempts::text, want_retries::text),
-												('MaximumRecordAgeInSeconds', m.maximum_record_age_in_seconds::text, want_age::text),
-												('ParallelizationFactor', m.parallelization_factor::text, want_factor::text),
-												('TumblingWindowInSeconds', m.tumbling_window_in_seconds::text, want_tumbling::text),
-												('FunctionResponseTypes', m.function_response_types::text, want_types::text),
-												('Enabled', m.enabled::text, want_enabled::text),
-												('FilterCriteria', coalesce(m.filter_criteria::text, 'none'), coalesce(want_filter::text, 'none'))) c(name, old, new)
-								  WHERE c.old OPERATOR(pg_catalog.<>) c.new);
+				changes := ARRAY(SELECT pg_catalog.format('%s %s -> %s', w.key, coalesce(have OPERATOR(pg_catalog.->) w.key OPERATOR(pg_catalog.#>>) '{}', 'none'),
+											 coalesce(w.value OPERATOR(pg_catalog.#>>) '{}', 'none'))
+								   FROM pg_catalog.jsonb_each(want) w
+								  WHERE (have OPERATOR(pg_catalog.->) w.key) OPERATOR(pg_catalog.<>) w.value
+								  ORDER BY w.key COLLATE "C");
 				IF replace_reason IS NOT NULL THEN
 					act := 'replace';
 					notes := pg_catalog.format('mapping %s deleted and created again: %s', m.uuid, replace_reason) OPERATOR(pg_catalog.||) notes;
@@ -443,17 +446,8 @@ BEGIN
 					act := 'update';
 					notes := changes OPERATOR(pg_catalog.||) notes;
 					IF NOT dry_run THEN
-						PERFORM orders_stream.update_event_source_mapping(m.uuid,
-							batch_size => want_batch,
-							bisect_batch_on_function_error => want_bisect,
-							maximum_retry_attempts => want_retries,
-							maximum_record_age_in_seconds => want_age,
-							maximum_batching_window_in_seconds => want_window,
-							function_response_types => want_types,
-							enabled => want_enabled,
-							parallelization_factor => want_factor,
-							filter_criteria => coalesce(want_filter, '{}'),
-							tumbling_window_in_seconds => want_tumbling);
+						EXECUTE 'SELECT orders_stream.update_event_source_mapping($2, ' OPERATOR(pg_catalog.||) mapping_params OPERATOR(pg_catalog.||) ')'
+							USING want, m.uuid;
 					END IF;
 				ELSE
 					act := 'none';
@@ -461,38 +455,21 @@ BEGIN
 			END IF;
 			IF act OPERATOR(pg_catalog.=) ANY (ARRAY['create', 'replace']) THEN
 				notes := ARRAY[pg_catalog.format('%s -> %s', planned OPERATOR(pg_catalog.#>>) ARRAY[ref_id, 'name'], proc)]
-					OPERATOR(pg_catalog.||) ARRAY(SELECT pg_catalog.format('%s %s', c.name, c.value)
-							FROM (VALUES ('StartingPosition', want_position), ('BatchSize', want_batch::text),
-										 ('MaximumBatchingWindowInSeconds', want_window::text),
-										 ('BisectBatchOnFunctionError', want_bisect::text),
-										 ('MaximumRetryAttempts', want_retries::text),
-										 ('MaximumRecordAgeInSeconds', want_age::text),
-										 ('ParallelizationFactor', want_factor::text),
-										 ('TumblingWindowInSeconds', want_tumbling::text),
-										 ('FunctionResponseTypes', want_types::text),
-										 ('Enabled', want_enabled::text),
-										 ('FilterCriteria', coalesce(want_filter::text, 'none'))) c(name, value)
-						   WHERE props OPERATOR(pg_catalog.?) c.name)
+					OPERATOR(pg_catalog.||) ARRAY(SELECT pg_catalog.format('%s %s', w.key, coalesce(w.value OPERATOR(pg_catalog.#>>) '{}', 'none'))
+							FROM pg_catalog.jsonb_each(want) w
+						   WHERE props OPERATOR(pg_catalog.?) w.key
+						   ORDER BY w.key COLLATE "C")
 					OPERATOR(pg_catalog.||) notes;
-				IF NOT want_enabled THEN
+				IF NOT (want OPERATOR(pg_catalog.->>) 'Enabled')::boolean THEN
 					notes := notes OPERATOR(pg_catalog.||) 'created disabled (Enabled: false): update_event_source_mapping(..., enabled => true) starts it'::text;
 				END IF;
 				obj := NULL;
 				IF NOT dry_run THEN
 					SELECT s.stream_arn INTO stream_arn FROM orders_stream.readable_streams s
 					 WHERE s.relid OPERATOR(pg_catalog.=) tbl AND s.enabled;
-					mapping := orders_stream.create_event_source_mapping(stream_arn, proc,
-						batch_size => want_batch,
-						starting_position => want_position,
-						bisect_batch_on_function_error => want_bisect,
-						maximum_retry_attempts => want_retries,
-						maximum_record_age_in_seconds => want_age,
-						maximum_batching_window_in_seconds => want_window,
-						function_response_types => want_types,
-						enabled => want_enabled,
-						parallelization_factor => want_factor,
-						filter_criteria => want_filter,
-						tumbling_window_in_seconds => want_tumbling);
+					EXECUTE 'SELECT orders_stream.create_event_source_mapping($2, $3, starting_position => $1 OPERATOR(pg_catalog.->>) ''StartingPosition'', '
+						OPERATOR(pg_catalog.||) mapping_params OPERATOR(pg_catalog.||) ')'
+						INTO mapping USING want, stream_arn, proc;
 					obj := mapping::text;
 				END IF;
 			END IF;
