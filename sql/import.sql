@@ -168,6 +168,9 @@ SELECT * FROM orders_stream.import_stack((SELECT jsonb_set(template,
 SELECT * FROM orders_stream.import_stack((SELECT template #- '{Resources,echoLambdaDynamoDBEventSourceDynamoStreamsOrdersTable50A1E1C6CC60BFC1,Properties,StartingPosition}'
 	FROM stack WHERE name = 'seed'), (SELECT functions FROM args), (SELECT tables FROM args));
 SELECT * FROM orders_stream.import_stack('{"Resources": {}}', '{"f": 1}');
+SELECT * FROM orders_stream.import_stack('{"Resources": {"T": {"Type": "AWS::DynamoDB::Table", "Properties": {
+	"KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+	"AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}]}}}}', '{}', '{"T": "t (x int); DROP TABLE stack; --"}');
 
 -- a role that does not own the table is refused, as enable_stream refuses it;
 -- its dry run changes nothing either way

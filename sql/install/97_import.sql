@@ -156,7 +156,15 @@ BEGIN
 
 		/* the table: named in tables (an SQL name), else TableName or the logical id (one identifier) */
 		IF tables OPERATOR(pg_catalog.?) res.id THEN
-			tname := tables OPERATOR(pg_catalog.->>) res.id;
+			/* an SQL name, quoted again part by part: it goes into CREATE TABLE */
+			BEGIN
+				tname := pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(p)
+					FROM pg_catalog.unnest(pg_catalog.parse_ident(tables OPERATOR(pg_catalog.->>) res.id)) p), '.');
+			EXCEPTION WHEN invalid_parameter_value THEN
+				PERFORM orders_stream.aws_error('ValidationException',
+					pg_catalog.format('tables maps "%s" to "%s", which is not a table name', res.id, tables OPERATOR(pg_catalog.->>) res.id),
+					'A table name, schema-qualified or not: orders, shop.orders.');
+			END;
 		ELSE
 			tname := pg_catalog.quote_ident(coalesce(props OPERATOR(pg_catalog.->>) 'TableName', res.id));
 		END IF;
