@@ -17,20 +17,8 @@ CREATE EXTENSION orders_stream;
 -- committed; streams can be enabled from then on
 SELECT orders_stream.wait_for_slot();
 
--- Retries back off 1 s, 2 s, 4 s ... by default; ten of them would keep the
--- demo waiting for minutes, so shorten the schedule for this cluster.
-ALTER SYSTEM SET orders_stream.retry_base_delay = '20ms';
-ALTER SYSTEM SET orders_stream.retry_max_delay = '200ms';
-SELECT pg_reload_conf();
-
-CREATE TABLE orders (
-	id       text PRIMARY KEY,
-	item     text NOT NULL,
-	quantity int NOT NULL
-);
+\ir demo_setup.sql
 SELECT orders_stream.enable_stream('orders', 'NEW_IMAGE') AS stream_arn;
-
-\ir item_totals.sql
 
 SELECT orders_stream.create_event_source_mapping(
 	'orders', 'item_totals_aggregator(jsonb)',
@@ -39,14 +27,7 @@ SELECT orders_stream.create_event_source_mapping(
 	bisect_batch_on_function_error => true,
 	maximum_retry_attempts => 10) AS mapping \gset
 
--- 20 orders, then a poison order the aggregator rejects, then 7 more
-INSERT INTO orders
-SELECT 'order-' || g, (ARRAY['coffee', 'tea', 'mug'])[g % 3 + 1], g % 4 + 1
-  FROM generate_series(1, 20) AS g;
-INSERT INTO orders VALUES ('order-poison', 'coffee', -5);
-INSERT INTO orders
-SELECT 'order-' || g, (ARRAY['coffee', 'tea', 'mug'])[g % 3 + 1], g % 4 + 1
-  FROM generate_series(21, 27) AS g;
+\ir demo_orders.sql
 
 -- One record as the aggregator receives it in event.Records
 SELECT orders_stream.wait_for_capture() IS NOT NULL AS captured;
