@@ -46,8 +46,12 @@ typedef void (*DeliveryResponseCheck) (Oid function, Datum result, bool isnull,
  * of the event's records, ascending), a returned batchItemFailures list sets
  * *lowest_failure to its lowest itemIdentifier; an identifier that is not in
  * the batch makes the whole invocation an error, as in AWS.  With check,
- * check(function, result, isnull, check_arg) runs last.
+ * check(function, result, isnull, check_arg) runs last.  An error of these
+ * checks, of a function that returned, has DELIVERY_RESPONSE_CONTEXT as its
+ * context: Lambda reports no functionError for it.
  */
+#define DELIVERY_RESPONSE_CONTEXT "checking the function's response"
+
 extern bool delivery_invoke(const DeliveryTarget *target,
 							DeliveryEventBuilder build, void *build_arg,
 							char **batch, int nbatch, char **lowest_failure,

@@ -51,11 +51,11 @@ void
 write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 			  int invoke_count, ErrorData *e)
 {
-	Oid			argtypes[15] = {UUIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
+	Oid			argtypes[16] = {UUIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	INT4OID};
-	Datum		values[15];
-	char		nulls[15];
+	INT4OID, TEXTOID};
+	Datum		values[16];
+	char		nulls[16];
 	StringInfoData records;
 	int			i;
 
@@ -98,6 +98,11 @@ write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 		nulls[11] = nulls[12] = nulls[13] = 'n';
 	}
 	values[14] = Int32GetDatum(m->lane);
+	/* Lambda's functionError: null for a function that returned */
+	if (e && !(e->context && strcmp(e->context, DELIVERY_RESPONSE_CONTEXT) == 0))
+		values[15] = CStringGetTextDatum("Unhandled");
+	else
+		nulls[15] = 'n';
 
 	if (SPI_execute_with_args(
 							  "INSERT INTO orders_stream_internal.failures "
@@ -107,8 +112,8 @@ write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 							  "   'functionArn', format('arn:aws:lambda:%s:%s:function:%s',"
 							  "      current_setting('orders_stream.region'), current_setting('orders_stream.account_id'), $4),"
 							  "   'condition', $3, 'approximateInvokeCount', $8),"
-							  " 'responseContext', CASE WHEN $12 IS NULL THEN jsonb_build_object('statusCode', 200, 'executedVersion', '$LATEST')"
-							  "   ELSE jsonb_build_object('statusCode', 200, 'executedVersion', '$LATEST', 'functionError', 'Unhandled') END,"
+							  " 'responseContext', CASE WHEN $3 = 'RecordAgeExceeded' THEN jsonb_build_object('statusCode', 200, 'executedVersion', '$LATEST')"
+							  "   ELSE jsonb_build_object('statusCode', 200, 'executedVersion', '$LATEST', 'functionError', $16) END,"
 							  " 'version', '1.0',"
 							  " 'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
 							  " 'DDBStreamBatchInfo', jsonb_build_object('shardId', $10,"
@@ -119,7 +124,7 @@ write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 							  " r.j, $12, $13, split_part($14, E'\\n', 1), split_part($14, E'\\n', 2), "
 							  " nullif(substr($14, length(split_part($14, E'\\n', 1)) + length(split_part($14, E'\\n', 2)) + 3), '') "
 							  "FROM (SELECT $7::jsonb AS j) r",
-							  15, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+							  16, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write to orders_stream_internal.failures");
 }
 

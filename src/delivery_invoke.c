@@ -173,6 +173,7 @@ delivery_invoke(const DeliveryTarget *target, DeliveryEventBuilder build,
 	Oid			save_userid;
 	int			save_sec_context;
 	volatile bool ok = false;
+	volatile bool returned = false;
 	int			timeout = orders_stream_function_timeout;
 
 	*error = NULL;
@@ -263,6 +264,7 @@ delivery_invoke(const DeliveryTarget *target, DeliveryEventBuilder build,
 					 errmsg("function %s timed out after %d ms and ignored the cancel",
 							format_procedure(target->function), timeout),
 					 errhint("Raise orders_stream.function_timeout, or let the function end when cancelled.")));
+		returned = true;
 		if (batch != NULL)
 		{
 			char	   *lowest = lowest_item_failure(target->function, result,
@@ -298,6 +300,8 @@ delivery_invoke(const DeliveryTarget *target, DeliveryEventBuilder build,
 		timed_out = timeout > 0 && get_timeout_indicator(cancel_timeout, true);
 		MemoryContextSwitchTo(cxt);
 		*error = CopyErrorData();
+		if (returned)
+			(*error)->context = pstrdup(DELIVERY_RESPONSE_CONTEXT);
 		FlushErrorState();
 		/* restores the user id and the GUCs of before the subtransaction */
 		RollbackAndReleaseCurrentSubTransaction();
