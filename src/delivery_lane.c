@@ -68,20 +68,41 @@ pop_done_halves(Outcome *o)
 	while (o->bisect_stack != NIL &&
 		   strcmp((char *) llast(o->bisect_stack), o->checkpoint) <= 0)
 		o->bisect_stack = list_delete_last(o->bisect_stack);
+	o->invoke_counts = list_truncate(list_copy(o->invoke_counts), list_length(o->bisect_stack));
 }
 
 /*
  * A retry runs the same batch again: records that arrived since must wait
  * for the next one, so the batch's end goes on the stack (and comes off it
- * with pop_done_halves() once the checkpoint has passed it).
+ * with pop_done_halves() once the checkpoint has passed it).  Its count of
+ * invocations is invoked, for the batch's records.
  */
 static void
-bound_retry(Outcome *o, Batch *b)
+bound_retry(Outcome *o, Batch *b, int invoked)
 {
 	char	   *last = b->seqs[b->n - 1];
 
 	if (o->bisect_stack == NIL || strcmp((char *) llast(o->bisect_stack), last) > 0)
+	{
 		o->bisect_stack = lappend(list_copy(o->bisect_stack), last);
+		o->invoke_counts = lappend_int(list_copy(o->invoke_counts), invoked);
+	}
+	else
+	{
+		o->invoke_counts = list_copy(o->invoke_counts);
+		llast_int(o->invoke_counts) = invoked;
+	}
+}
+
+/*
+ * The invocations that have included the lane's next records: those of the
+ * pending half, or retried batch, they are in (a half counts those of the
+ * batches it was halved from).
+ */
+static int
+prior_invocations(Mapping *m)
+{
+	return m->invoke_counts != NIL ? llast_int(m->invoke_counts) : 0;
 }
 
 /*
@@ -204,6 +225,7 @@ lane_window_final(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 	memset(&o, 0, sizeof(o));
 	o.checkpoint = m->checkpoint;
 	o.bisect_stack = m->bisect_stack;
+	o.invoke_counts = m->invoke_counts;
 	o.window = m->window;
 	b->window = window_invocation(&m->window, true, m->shard_id, m->stream_arn);
 	if (killed != NULL)
@@ -285,11 +307,13 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 	ErrorData  *error = NULL;
 	bool		ok;
 	char	   *batch_end;		/* the last record read, matching or not */
+	int			invoked;		/* invocations that included the batch's records */
 
 	memset(&o, 0, sizeof(o));
 	o.checkpoint = m->checkpoint;
 	o.attempts = m->attempts;
 	o.bisect_stack = m->bisect_stack;
+	o.invoke_counts = m->invoke_counts;
 	o.window = m->window;
 	step->state = LANE_READY;
 
@@ -382,7 +406,7 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 			break;
 	if (expired > 0)
 	{
-		write_failure(m, b, 0, expired, "RecordAgeExceeded", m->attempts, NULL);
+		write_failure(m, b, 0, expired, "RecordAgeExceeded", prior_invocations(m), NULL);
 		o.checkpoint = b->seqs[expired - 1];
 		o.attempts = 0;
 		o.failures = 1;
@@ -394,6 +418,7 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 		return;
 	}
 
+	invoked = prior_invocations(m);
 	if (error != NULL)
 		ok = false;				/* the filters failed on it: no call */
 	else
@@ -406,6 +431,7 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 		else
 			ok = invoke_batch(m, b, batch_end, &lowest, &error);
 		o.invocations = 1;
+		invoked++;
 	}
 
 	if (ok && lowest == NULL)
@@ -437,7 +463,7 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 		if (m->max_retries >= 0 && m->attempts >= m->max_retries)
 		{
 			write_failure(m, b, first_failed, b->n, "RetryAttemptsExhausted",
-						  m->attempts + 1, NULL);
+						  invoked, NULL);
 			o.checkpoint = batch_end;
 			o.attempts = 0;
 			o.failures = 1;
@@ -447,7 +473,7 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 			o.attempts = m->attempts + 1;
 			o.retries = 1;
 			o.next_attempt_at = next_attempt(o.attempts);
-			bound_retry(&o, b);
+			bound_retry(&o, b, invoked);
 		}
 		pop_done_halves(&o);
 	}
@@ -461,13 +487,13 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 		else if (m->bisect && b->n > 1)
 		{
 			/* run the first half next, then the second; not a retry */
-			if (o.bisect_stack == NIL)
-				o.bisect_stack = lappend(o.bisect_stack, b->seqs[b->n - 1]);
+			bound_retry(&o, b, invoked);
 			o.bisect_stack = lappend(list_copy(o.bisect_stack), b->seqs[(b->n + 1) / 2 - 1]);
+			o.invoke_counts = lappend_int(list_copy(o.invoke_counts), invoked);
 		}
 		else if (m->max_retries >= 0 && m->attempts >= m->max_retries)
 		{
-			write_failure(m, b, 0, b->n, "RetryAttemptsExhausted", m->attempts + 1, error);
+			write_failure(m, b, 0, b->n, "RetryAttemptsExhausted", invoked, error);
 			o.checkpoint = batch_end;
 			o.attempts = 0;
 			o.failures = 1;
@@ -478,7 +504,7 @@ lane_step(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 			o.attempts = m->attempts + 1;
 			o.retries = 1;
 			o.next_attempt_at = next_attempt(o.attempts);
-			bound_retry(&o, b);
+			bound_retry(&o, b, invoked);
 		}
 	}
 	o.state = outcome_state(&o);

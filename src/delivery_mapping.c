@@ -102,7 +102,7 @@ load_lane(const LaneKey *key)
 									   "    AND o.epoch OPERATOR(pg_catalog.<) l.epoch "
 									   "    AND o.state OPERATOR(pg_catalog.<>) 'DRAINED'), "
 									   "m.tumbling_window_in_seconds, l.window_start, l.window_state, "
-									   "l.window_terminated_early "
+									   "l.window_terminated_early, l.invoke_counts "
 									   "FROM orders_stream_internal.event_source_mappings m "
 									   "JOIN orders_stream.streams s ON s.stream_id OPERATOR(pg_catalog.=) m.stream_id "
 									   "JOIN orders_stream.event_source_mapping_lanes l ON l.mapping_uuid OPERATOR(pg_catalog.=) m.uuid "
@@ -164,6 +164,19 @@ load_lane(const LaneKey *key)
 		for (i = 0; i < n; i++)
 			m->bisect_stack = lappend(m->bisect_stack, TextDatumGetCString(elems[i]));
 	}
+	datum = spi_datum(tup, 31, &isnull);
+	if (!isnull)
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+		int			i;
+
+		deconstruct_array(DatumGetArrayTypeP(datum), INT4OID, sizeof(int32), true,
+						  TYPALIGN_INT, &elems, &nulls, &n);
+		for (i = 0; i < n; i++)
+			m->invoke_counts = lappend_int(m->invoke_counts, DatumGetInt32(elems[i]));
+	}
 	datum = spi_datum(tup, 19, &isnull);
 	m->next_attempt_at = isnull ? 0 : DatumGetTimestampTz(datum);
 	{
@@ -192,13 +205,14 @@ load_lane(const LaneKey *key)
 void
 save_outcome(Mapping *m, Outcome *o)
 {
-	Oid			argtypes[19] = {TEXTOID, INT4OID, INT4OID, INT8OID, TEXTOID,
+	Oid			argtypes[20] = {TEXTOID, INT4OID, INT4OID, INT8OID, TEXTOID,
 		TEXTOID, INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, INT4OID, INT4OID,
 		INT4OID, INT4OID, INT4OID, TEXTOID, TEXTOID,
-	TIMESTAMPTZOID, JSONBOID, BOOLOID};
-	Datum		values[19];
-	char		nulls[19];
+	TIMESTAMPTZOID, JSONBOID, BOOLOID, INT4ARRAYOID};
+	Datum		values[20];
+	char		nulls[20];
 	Datum	   *stack;
+	Datum	   *counts;
 	ListCell   *lc;
 	int			i = 0;
 
@@ -227,6 +241,9 @@ save_outcome(Mapping *m, Outcome *o)
 	stack = palloc(sizeof(Datum) * Max(list_length(o->bisect_stack), 1));
 	foreach(lc, o->bisect_stack)
 		stack[i++] = CStringGetTextDatum((char *) lfirst(lc));
+	counts = palloc(sizeof(Datum) * Max(list_length(o->invoke_counts), 1));
+	foreach(lc, o->invoke_counts)
+		counts[foreach_current_index(lc)] = Int32GetDatum(lfirst_int(lc));
 
 	values[0] = CStringGetTextDatum(m->uuid);
 	values[1] = Int32GetDatum(m->epoch);
@@ -254,6 +271,8 @@ save_outcome(Mapping *m, Outcome *o)
 	else
 		nulls[15] = 'n';
 	window_columns(&o->window, values + 16, nulls + 16);
+	values[19] = PointerGetDatum(construct_array(counts, list_length(o->invoke_counts),
+												 INT4OID, sizeof(int32), true, TYPALIGN_INT));
 
 	if (SPI_execute_plan(delivery_plan(&save_plan,
 									   "UPDATE orders_stream.event_source_mapping_lanes SET "
@@ -267,11 +286,12 @@ save_outcome(Mapping *m, Outcome *o)
 									   "last_processing_result = COALESCE($16, last_processing_result), "
 									   "last_invoked_at = CASE WHEN $10 OPERATOR(pg_catalog.>) 0 THEN pg_catalog.now() ELSE last_invoked_at END, "
 									   "updated_at = CASE WHEN $16 IS NULL THEN updated_at ELSE pg_catalog.now() END, "
-									   "window_start = $17, window_state = $18, window_terminated_early = $19 "
+									   "window_start = $17, window_state = $18, window_terminated_early = $19, "
+									   "invoke_counts = $20 "
 									   "WHERE mapping_uuid OPERATOR(pg_catalog.=) $1::pg_catalog.uuid "
 									   "AND epoch OPERATOR(pg_catalog.=) $2 AND lane OPERATOR(pg_catalog.=) $3 "
 									   "AND xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.=) $4",
-									   19, argtypes, 0),
+									   20, argtypes, 0),
 						 values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update lane %d.%d of event source mapping %s",
 			 m->epoch, m->lane, m->uuid);

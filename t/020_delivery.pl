@@ -157,8 +157,9 @@ is(sql(qq{
 		|| (payload->'requestContext'->>'approximateInvokeCount') || ' '
 		|| (payload->'DDBStreamBatchInfo'->>'batchSize'), ',')
 	  FROM orders_stream.failures WHERE mapping_uuid = '$ma'}),
-	'1 RetryAttemptsExhausted 1 p1 4 1',
-	'(a) exactly one failure, holding only the poison record, approximateInvokeCount 4');
+	'1 RetryAttemptsExhausted 1 p1 7 1',
+	'(a) exactly one failure, holding only the poison record, approximateInvokeCount 7: '
+	  . 'the 3 batches it was halved from and its 4 invocations alone');
 is(sql(q{SELECT count(*) || ' ' || count(DISTINCT id) FROM a_seen}), '12 12',
 	'(a) every other record is applied exactly once');
 my $s = status($ma);

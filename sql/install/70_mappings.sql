@@ -86,6 +86,7 @@ CREATE TABLE orders_stream.event_source_mapping_lanes (
 	attempts	integer NOT NULL DEFAULT 0,
 	next_attempt_at timestamptz,
 	bisect_stack text[] COLLATE "C" NOT NULL DEFAULT '{}',
+	invoke_counts integer[] NOT NULL DEFAULT '{}',	/* invocations of each pending half's records */
 	/* the lane's tumbling window, saved with its checkpoint (see src/window.c) */
 	window_start timestamptz,			/* of the open or last window; NULL before the first */
 	window_state jsonb,					/* of the open window; NULL while none is open */
