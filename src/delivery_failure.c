@@ -25,8 +25,8 @@ describe_error(ErrorData *e)
 }
 
 /*
- * The function's name for its functionArn, schema-qualified as in
- * the event_source_mapping_status view.  Looked up by OID: the mapping's
+ * The function's name for messages, schema-qualified as in the
+ * event_source_mapping_status view's function column.  Looked up by OID: the mapping's
  * function_name is the regprocedure text of its creator's search_path, which
  * this worker's search_path may not resolve.
  */
@@ -51,11 +51,13 @@ void
 write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 			  int invoke_count, ErrorData *e)
 {
-	Oid			argtypes[16] = {UUIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
+	Oid			argtypes[17] = {UUIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	INT4OID, TEXTOID};
-	Datum		values[16];
-	char		nulls[16];
+	INT4OID, TEXTOID, TEXTOID};
+	Datum		values[17];
+	char		nulls[17];
+	char	   *proname = get_func_name(m->target.function);
+	char	   *nspname = NULL;
 	StringInfoData records;
 	int			i;
 
@@ -73,7 +75,15 @@ write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 	values[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(m->uuid));
 	values[1] = ObjectIdGetDatum(m->target.owner);
 	values[2] = CStringGetTextDatum(condition);
-	values[3] = CStringGetTextDatum(function_display_name(m));
+	/* functionArn's name (orders_stream.lambda_function_name): schema and name */
+	if (proname != NULL)
+		nspname = get_namespace_name(get_func_namespace(m->target.function));
+	if (nspname != NULL)
+		values[3] = CStringGetTextDatum(nspname);
+	else
+		nulls[3] = 'n';
+	/* dropped since: the name the mapping has */
+	values[16] = CStringGetTextDatum(proname != NULL ? proname : m->function_name);
 	values[4] = CStringGetTextDatum(b->seqs[from]);
 	values[5] = CStringGetTextDatum(b->seqs[to - 1]);
 	values[6] = CStringGetTextDatum(records.data);
@@ -110,7 +120,8 @@ write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 							  "SELECT $1, $15, $2, $3, jsonb_build_object("
 							  " 'requestContext', jsonb_build_object('requestId', gen_random_uuid(),"
 							  "   'functionArn', format('arn:aws:lambda:%s:%s:function:%s',"
-							  "      current_setting('orders_stream.region'), current_setting('orders_stream.account_id'), $4),"
+							  "      current_setting('orders_stream.region'), current_setting('orders_stream.account_id'),"
+							  "      orders_stream.lambda_function_name($4, $17)),"
 							  "   'condition', $3, 'approximateInvokeCount', $8),"
 							  " 'responseContext', CASE WHEN $3 = 'RecordAgeExceeded' THEN jsonb_build_object('statusCode', 200, 'executedVersion', '$LATEST')"
 							  "   ELSE jsonb_build_object('statusCode', 200, 'executedVersion', '$LATEST', 'functionError', $16) END,"
@@ -124,7 +135,7 @@ write_failure(Mapping *m, Batch *b, int from, int to, const char *condition,
 							  " r.j, $12, $13, split_part($14, E'\\n', 1), split_part($14, E'\\n', 2), "
 							  " nullif(substr($14, length(split_part($14, E'\\n', 1)) + length(split_part($14, E'\\n', 2)) + 3), '') "
 							  "FROM (SELECT $7::jsonb AS j) r",
-							  16, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+							  17, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write to orders_stream_internal.failures");
 }
 

@@ -34,6 +34,7 @@ my @api = qw(enable_stream disable_stream list_streams describe_stream get_shard
   CreateEventSourceMapping wait_for_mapping redrive_failures wait_for_slot wait_for_capture
   update_time_to_live describe_time_to_live create_access_key revoke_access_key
   sequence_number sequence_key sequence_text record_json filter_matches delivery_workers
+  lambda_function_name lambda_function_sql_name
   aws_error may_read may_read truncate_guard);
 open my $fh, '<', 'README.md' or die "README.md: $!";
 my $readme = do { local $/; <$fh> };
