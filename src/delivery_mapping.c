@@ -151,29 +151,19 @@ load_lane(const LaneKey *key)
 	m->report_item_failures = DatumGetBool(spi_datum(tup, 14, &isnull));
 	m->checkpoint = spi_text(tup, 15);
 	m->attempts = DatumGetInt32(spi_datum(tup, 16, &isnull));
-	datum = spi_datum(tup, 17, &isnull);
-	if (!isnull)
 	{
 		Datum	   *elems;
 		bool	   *nulls;
 		int			n;
 		int			i;
 
-		deconstruct_array(DatumGetArrayTypeP(datum), TEXTOID, -1, false,
-						  TYPALIGN_INT, &elems, &nulls, &n);
+		/* bisect_stack and invoke_counts: NOT NULL, one element per pending half */
+		deconstruct_array(DatumGetArrayTypeP(spi_datum(tup, 17, &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 		for (i = 0; i < n; i++)
 			m->bisect_stack = lappend(m->bisect_stack, TextDatumGetCString(elems[i]));
-	}
-	datum = spi_datum(tup, 31, &isnull);
-	if (!isnull)
-	{
-		Datum	   *elems;
-		bool	   *nulls;
-		int			n;
-		int			i;
-
-		deconstruct_array(DatumGetArrayTypeP(datum), INT4OID, sizeof(int32), true,
-						  TYPALIGN_INT, &elems, &nulls, &n);
+		deconstruct_array(DatumGetArrayTypeP(spi_datum(tup, 31, &isnull)),
+						  INT4OID, sizeof(int32), true, TYPALIGN_INT, &elems, &nulls, &n);
 		for (i = 0; i < n; i++)
 			m->invoke_counts = lappend_int(m->invoke_counts, DatumGetInt32(elems[i]));
 	}
