@@ -237,8 +237,19 @@ SELECT orders_stream.get_event_source_mapping('00000000-0000-0000-0000-000000000
 SELECT orders_stream."ListEventSourceMappings"(:'mp_arn') = jsonb_build_object('EventSourceMappings',
 	(SELECT jsonb_agg(c) FROM orders_stream.list_event_source_mappings('mp_orders') AS c)) AS list_ok;
 SELECT jsonb_array_length(orders_stream."ListEventSourceMappings"(NULL, f)->'EventSourceMappings') AS n, f
-FROM unnest(ARRAY['item_totals_aggregator', 'public.item_totals_aggregator',
-	'arn:aws:lambda:local:000000000000:function:public.item_totals_aggregator', 'nope']) AS f;
+FROM unnest(ARRAY['item_totals_aggregator', 'public--item_totals_aggregator', 'public.item_totals_aggregator',
+	'arn:aws:lambda:local:000000000000:function:public--item_totals_aggregator', 'nope']) AS f;
+-- FunctionArn's name is schema--name, each in Lambda's [a-zA-Z0-9-_]: any
+-- other character (and '-') as '-' and the hex of its UTF-8 bytes; and back
+SELECT n, orders_stream.lambda_function_sql_name(n) AS sql_name,
+	n ~ '^[-a-zA-Z0-9_]+$' AS lambda_pattern
+FROM (VALUES (orders_stream.lambda_function_name('public', 'item_totals_aggregator')),
+			 (orders_stream.lambda_function_name('My Schema', 'f-ü.x')),
+			 (orders_stream.lambda_function_name('a--b', '-')),
+			 (orders_stream.lambda_function_name(NULL, 'dropped'))) AS v(n);
+SELECT orders_stream.lambda_function_sql_name('arn:aws:lambda:local:000000000000:function:mp_c--item_totals_aggregator_c') AS from_arn,
+	orders_stream.lambda_function_sql_name('mp_c.item_totals_aggregator_c') AS sql_form,
+	orders_stream.lambda_function_sql_name('item_totals_aggregator') AS name_alone;
 SELECT orders_stream."CreateEventSourceMapping"(jsonb_build_object('EventSourceArn', :'mp_arn',
 	'FunctionName', 'arn:aws:lambda:local:000000000000:function:item_totals_aggregator_c', 'StartingPosition', 'LATEST',
 	'Enabled', false, 'BatchSize', 5, 'FunctionResponseTypes', '["ReportBatchItemFailures"]'::jsonb,

@@ -123,6 +123,11 @@ SELECT sa_err(format('SELECT orders_stream."GetShardIterator"(%L, %L, %L, %L)', 
 	sa_err(format('SELECT orders_stream."GetShardIterator"(%L, %L, %L)', :'t1', :'shard1', 'OLDEST')) AS bad_type,
 	sa_err(format('SELECT orders_stream."GetShardIterator"(%L, %L, %L)', :'t1', :'shard3', 'LATEST')) AS other_shard,
 	sa_err(format('SELECT orders_stream."GetShardIterator"(%L, %L, %L)', 'arn:aws:dynamodb', :'shard1', 'LATEST')) AS malformed_arn;
+-- below the shard's StartingSequenceNumber, where nothing was trimmed: never in the shard
+SELECT sa_err(format('SELECT orders_stream."GetShardIterator"(%L, %L, %L, %L)', :'t1', :'shard1', 'AT_SEQUENCE_NUMBER', '1')) AS at_below_start,
+	sa_err(format('SELECT orders_stream."GetShardIterator"(%L, %L, %L, %L)', :'t1', :'shard1', 'AFTER_SEQUENCE_NUMBER', '1')) AS after_below_start,
+	orders_stream."GetShardIterator"(:'t1', :'shard1', 'AT_SEQUENCE_NUMBER',
+		orders_stream.describe_stream(:'t1')#>>'{StreamDescription,Shards,0,SequenceNumberRange,StartingSequenceNumber}') ? 'ShardIterator' AS at_start;
 SELECT sa_err($$SELECT orders_stream."GetRecords"('garbage')$$) AS bad_iterator,
 	sa_err($$SELECT orders_stream."GetRecords"(NULL)$$) AS null_iterator,
 	sa_err(format('SELECT orders_stream."GetRecords"(%L, 0)', orders_stream."GetShardIterator"(:'t1', :'shard1', 'LATEST')->>'ShardIterator')) AS limit_0,

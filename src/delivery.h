@@ -36,8 +36,12 @@ typedef void (*DeliveryResponseCheck) (Oid function, Datum result, bool isnull,
  * of the event's records, ascending), a returned batchItemFailures list sets
  * lowest_failure to its lowest itemIdentifier; an identifier that is not in
  * the batch makes the whole invocation an error, as in AWS.  With check,
- * check(function, result, isnull, check_arg) runs last.
+ * check(function, result, isnull, check_arg) runs last.  An error of these
+ * checks, of a function that returned, has DELIVERY_RESPONSE_CONTEXT as its
+ * context: Lambda reports no functionError for it.
  */
+#define DELIVERY_RESPONSE_CONTEXT "checking the function's response"
+
 typedef struct DeliveryInvocation
 {
 	const DeliveryTarget *target;
@@ -48,6 +52,7 @@ typedef struct DeliveryInvocation
 	DeliveryResponseCheck check;	/* or NULL */
 	void	   *check_arg;
 	/* set by delivery_invoke(), in the caller's memory context */
+	bool		returned;		/* the function returned (a response) */
 	char	   *lowest_failure; /* or NULL */
 	ErrorData  *error;			/* why it failed */
 } DeliveryInvocation;

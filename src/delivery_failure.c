@@ -25,10 +25,10 @@ delivery_failure_describe(ErrorData *e)
 }
 
 /*
- * The function's name for its functionArn, schema-qualified as in
- * the event_source_mapping_status view.  Looked up by OID: the mapping's
- * function_name is the regprocedure text of its creator's search_path, which
- * this worker's search_path may not resolve.
+ * The function's name for messages, schema-qualified as in the
+ * event_source_mapping_status view's function column.  Looked up by OID:
+ * the mapping's function_name is the regprocedure text of its creator's
+ * search_path, which this worker's search_path may not resolve.
  */
 char *
 delivery_failure_function_name(Mapping *m)
@@ -93,17 +93,27 @@ void
 delivery_failure_write(Mapping *m, Batch *b, int from, int to,
 					   const char *condition, int invoke_count, ErrorData *e)
 {
-	Oid			argtypes[15] = {UUIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
+	Oid			argtypes[17] = {UUIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	INT4OID};
-	Datum		values[15];
-	char		nulls[15];
+	INT4OID, TEXTOID, TEXTOID};
+	Datum		values[17];
+	char		nulls[17];
+	char	   *proname = get_func_name(m->target.function);
+	char	   *nspname = NULL;
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(m->uuid));
 	values[1] = ObjectIdGetDatum(m->target.owner);
 	values[2] = CStringGetTextDatum(condition);
-	values[3] = CStringGetTextDatum(delivery_failure_function_name(m));
+	/* functionArn's name (orders_stream.lambda_function_name): schema and name */
+	if (proname != NULL)
+		nspname = get_namespace_name(get_func_namespace(m->target.function));
+	if (nspname != NULL)
+		values[3] = CStringGetTextDatum(nspname);
+	else
+		nulls[3] = 'n';
+	/* dropped since: the name the mapping has */
+	values[16] = CStringGetTextDatum(proname != NULL ? proname : m->function_name);
 	values[4] = CStringGetTextDatum(b->seqs[from]);
 	values[5] = CStringGetTextDatum(b->seqs[to - 1]);
 	values[6] = CStringGetTextDatum(records_json(b, from, to));
@@ -113,6 +123,11 @@ delivery_failure_write(Mapping *m, Batch *b, int from, int to,
 	values[10] = CStringGetTextDatum(m->stream_arn);
 	error_columns(e, values + 11, nulls + 11);
 	values[14] = Int32GetDatum(m->lane);
+	/* Lambda's functionError: null for a function that returned */
+	if (e && !(e->context && strcmp(e->context, DELIVERY_RESPONSE_CONTEXT) == 0))
+		values[15] = CStringGetTextDatum("Unhandled");
+	else
+		nulls[15] = 'n';
 
 	if (SPI_execute_with_args(
 							  "INSERT INTO orders_stream_internal.failures "
@@ -120,10 +135,11 @@ delivery_failure_write(Mapping *m, Batch *b, int from, int to,
 							  "SELECT $1, $15, $2, $3, jsonb_build_object("
 							  " 'requestContext', jsonb_build_object('requestId', gen_random_uuid(),"
 							  "   'functionArn', format('arn:aws:lambda:%s:%s:function:%s',"
-							  "      current_setting('orders_stream.region'), current_setting('orders_stream.account_id'), $4),"
+							  "      current_setting('orders_stream.region'), current_setting('orders_stream.account_id'),"
+							  "      orders_stream.lambda_function_name($4, $17)),"
 							  "   'condition', $3, 'approximateInvokeCount', $8),"
-							  " 'responseContext', CASE WHEN $12 IS NULL THEN jsonb_build_object('statusCode', 200, 'executedVersion', '$LATEST')"
-							  "   ELSE jsonb_build_object('statusCode', 200, 'executedVersion', '$LATEST', 'functionError', 'Unhandled') END,"
+							  " 'responseContext', CASE WHEN $3 = 'RecordAgeExceeded' THEN jsonb_build_object('statusCode', 200, 'executedVersion', '$LATEST')"
+							  "   ELSE jsonb_build_object('statusCode', 200, 'executedVersion', '$LATEST', 'functionError', $16) END,"
 							  " 'version', '1.0',"
 							  " 'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
 							  " 'DDBStreamBatchInfo', jsonb_build_object('shardId', $10,"
@@ -134,7 +150,7 @@ delivery_failure_write(Mapping *m, Batch *b, int from, int to,
 							  " r.j, $12, $13, split_part($14, E'\\n', 1), split_part($14, E'\\n', 2), "
 							  " nullif(substr($14, length(split_part($14, E'\\n', 1)) + length(split_part($14, E'\\n', 2)) + 3), '') "
 							  "FROM (SELECT $7::jsonb AS j) r",
-							  15, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+							  17, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write to orders_stream_internal.failures");
 }
 

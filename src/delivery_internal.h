@@ -120,6 +120,7 @@ typedef struct Mapping
 	int			attempts;
 	TimestampTz next_attempt_at;	/* 0 = not waiting for a retry */
 	List	   *bisect_stack;	/* of char *: ends of pending halves, top last */
+	List	   *invoke_counts;	/* of int: invocations of each half's records */
 	WindowState window;			/* the lane's tumbling window */
 	bool		stale;			/* changed or deleted since loaded */
 } Mapping;
@@ -144,6 +145,7 @@ typedef struct Outcome
 	int			attempts;
 	TimestampTz next_attempt_at;	/* 0 = none */
 	List	   *bisect_stack;
+	List	   *invoke_counts;
 	int			invocations;
 	int			errors;
 	int			retries;

@@ -242,6 +242,7 @@ call_function(DeliveryInvocation *call, Jsonb *event, int timeout,
 				 errmsg("function %s timed out after %d ms and ignored the cancel",
 						format_procedure(function), timeout),
 				 errhint("Raise orders_stream.function_timeout, or let the function end when cancelled.")));
+	call->returned = true;
 	if (call->batch != NULL)
 	{
 		char	   *lowest = lowest_item_failure(function, result, fcinfo->isnull,
@@ -294,6 +295,7 @@ delivery_invoke(DeliveryInvocation *call)
 	int			timeout = orders_stream_function_timeout;
 
 	call->error = NULL;
+	call->returned = false;
 	call->lowest_failure = NULL;
 	if (cancel_timeout == MAX_TIMEOUTS)
 	{
@@ -318,6 +320,8 @@ delivery_invoke(DeliveryInvocation *call)
 
 		MemoryContextSwitchTo(cxt);
 		call->error = CopyErrorData();
+		if (call->returned)
+			call->error->context = pstrdup(DELIVERY_RESPONSE_CONTEXT);
 		FlushErrorState();
 		/* restores the user id and the GUCs of before the subtransaction */
 		RollbackAndReleaseCurrentSubTransaction();

@@ -69,20 +69,41 @@ pop_done_halves(Outcome *o)
 	while (o->bisect_stack != NIL &&
 		   strcmp((char *) llast(o->bisect_stack), o->checkpoint) <= 0)
 		o->bisect_stack = list_delete_last(o->bisect_stack);
+	o->invoke_counts = list_truncate(list_copy(o->invoke_counts), list_length(o->bisect_stack));
 }
 
 /*
  * A retry runs the same batch again: records that arrived since must wait
  * for the next one, so the batch's end goes on the stack (and comes off it
- * with pop_done_halves() once the checkpoint has passed it).
+ * with pop_done_halves() once the checkpoint has passed it).  Its count of
+ * invocations is invoked, for the batch's records.
  */
 static void
-bound_retry(Outcome *o, Batch *b)
+bound_retry(Outcome *o, Batch *b, int invoked)
 {
 	char	   *last = b->seqs[b->n - 1];
 
 	if (o->bisect_stack == NIL || strcmp((char *) llast(o->bisect_stack), last) > 0)
+	{
 		o->bisect_stack = lappend(list_copy(o->bisect_stack), last);
+		o->invoke_counts = lappend_int(list_copy(o->invoke_counts), invoked);
+	}
+	else
+	{
+		o->invoke_counts = list_copy(o->invoke_counts);
+		llast_int(o->invoke_counts) = invoked;
+	}
+}
+
+/*
+ * The invocations that have included the lane's next records: those of the
+ * pending half, or retried batch, they are in (a half counts those of the
+ * batches it was halved from).
+ */
+static int
+prior_invocations(Mapping *m)
+{
+	return m->invoke_counts != NIL ? llast_int(m->invoke_counts) : 0;
 }
 
 /*
@@ -158,6 +179,7 @@ outcome_init(Outcome *o, const Mapping *m)
 	o->checkpoint = m->checkpoint;
 	o->attempts = m->attempts;
 	o->bisect_stack = m->bisect_stack;
+	o->invoke_counts = m->invoke_counts;
 	o->window = m->window;
 }
 
@@ -400,12 +422,12 @@ lane_delivered(Outcome *o, Batch *b, char *batch_end)
  */
 static void
 retry_or_give_up(Mapping *m, Outcome *o, Batch *b, int from, char *batch_end,
-				 ErrorData *error)
+				 int invoked, ErrorData *error)
 {
 	if (m->max_retries >= 0 && m->attempts >= m->max_retries)
 	{
 		delivery_failure_write(m, b, from, b->n, "RetryAttemptsExhausted",
-							   m->attempts + 1, error);
+							   invoked, error);
 		o->checkpoint = batch_end;
 		o->attempts = 0;
 		o->failures = 1;
@@ -413,7 +435,7 @@ retry_or_give_up(Mapping *m, Outcome *o, Batch *b, int from, char *batch_end,
 	else
 	{
 		schedule_retry(m, o);
-		bound_retry(o, b);
+		bound_retry(o, b, invoked);
 	}
 }
 
@@ -423,7 +445,7 @@ retry_or_give_up(Mapping *m, Outcome *o, Batch *b, int from, char *batch_end,
  */
 static void
 lane_items_failed(Mapping *m, Outcome *o, Batch *b, char *batch_end,
-				  const char *lowest)
+				  int invoked, const char *lowest)
 {
 	int			first_failed = 0;
 
@@ -438,33 +460,34 @@ lane_items_failed(Mapping *m, Outcome *o, Batch *b, char *batch_end,
 	o->errors = 1;
 	o->last_error = psprintf("batchItemFailures from %s", lowest);
 	o->result = "PROBLEM: Function reported batch item failures";
-	retry_or_give_up(m, o, b, first_failed, batch_end, NULL);
+	retry_or_give_up(m, o, b, first_failed, batch_end, invoked, NULL);
 }
 
 /*
  * The bisect step: a failed batch is halved, the first half to run next,
- * then the second.  A halving is not a retry.
+ * then the second.  A halving is not a retry; both halves keep the count of
+ * invocations their records have had.
  */
 static void
-bisect_batch(Outcome *o, Batch *b)
+bisect_batch(Outcome *o, Batch *b, int invoked)
 {
-	if (o->bisect_stack == NIL)
-		o->bisect_stack = lappend(o->bisect_stack, b->seqs[b->n - 1]);
+	bound_retry(o, b, invoked);
 	o->bisect_stack = lappend(list_copy(o->bisect_stack), b->seqs[(b->n + 1) / 2 - 1]);
+	o->invoke_counts = lappend_int(list_copy(o->invoke_counts), invoked);
 }
 
 /* The invocation failed: bisect, retry or give the batch up. */
 static void
 lane_call_failed(Mapping *m, Outcome *o, Batch *b, char *batch_end,
-				 ErrorData *error)
+				 int invoked, ErrorData *error)
 {
 	note_failed_call(o, error);
 	if (b->window != NULL && window_overflowed(&o->window, b->window))
 		o->result = "PROBLEM: Tumbling window state over its limit: window terminated early";
 	else if (m->bisect && b->n > 1)
-		bisect_batch(o, b);
+		bisect_batch(o, b, invoked);
 	else
-		retry_or_give_up(m, o, b, 0, batch_end, error);
+		retry_or_give_up(m, o, b, 0, batch_end, invoked, error);
 }
 
 /*
@@ -482,6 +505,7 @@ lane_deliver(Mapping *m, Batch *b, const KilledInvocation *killed,
 	Outcome		o;
 	int			expired;
 	ErrorData  *filter_error = NULL;
+	int			invoked = prior_invocations(m);	/* of the batch's records */
 
 	step->worked = true;
 	outcome_init(&o, m);
@@ -497,7 +521,7 @@ lane_deliver(Mapping *m, Batch *b, const KilledInvocation *killed,
 	}
 	else if (expired > 0)
 	{
-		delivery_failure_write(m, b, 0, expired, "RecordAgeExceeded", m->attempts, NULL);
+		delivery_failure_write(m, b, 0, expired, "RecordAgeExceeded", invoked, NULL);
 		o.checkpoint = b->seqs[expired - 1];
 		o.attempts = 0;
 		o.failures = 1;
@@ -506,15 +530,16 @@ lane_deliver(Mapping *m, Batch *b, const KilledInvocation *killed,
 	else if (filter_error != NULL)
 	{
 		/* the filters failed on the batch: a failed call, without the call */
-		lane_call_failed(m, &o, b, batch_end, filter_error);
+		lane_call_failed(m, &o, b, batch_end, invoked, filter_error);
 	}
 	else
 	{
 		o.invocations = 1;
+		invoked++;
 		if (!invoke_batch(m, b, batch_end, killed, &call))
-			lane_call_failed(m, &o, b, batch_end, call.error);
+			lane_call_failed(m, &o, b, batch_end, invoked, call.error);
 		else if (call.lowest_failure != NULL)
-			lane_items_failed(m, &o, b, batch_end, call.lowest_failure);
+			lane_items_failed(m, &o, b, batch_end, invoked, call.lowest_failure);
 		else
 			lane_delivered(&o, b, batch_end);
 	}

@@ -125,7 +125,7 @@ read_lane_row(const LaneKey *key)
 				   "    AND o.epoch OPERATOR(pg_catalog.<) l.epoch "
 				   "    AND o.state OPERATOR(pg_catalog.<>) 'DRAINED'), "
 				   "m.tumbling_window_in_seconds, l.window_start, l.window_state, "
-				   "l.window_terminated_early "
+				   "l.window_terminated_early, l.invoke_counts "
 				   "FROM orders_stream_internal.event_source_mappings m "
 				   "JOIN orders_stream.streams s ON s.stream_id OPERATOR(pg_catalog.=) m.stream_id "
 				   "JOIN orders_stream.event_source_mapping_lanes l ON l.mapping_uuid OPERATOR(pg_catalog.=) m.uuid "
@@ -174,18 +174,21 @@ read_progress_columns(Mapping *m, HeapTuple tup)
 
 	m->checkpoint = spi_text(tup, 15);
 	m->attempts = DatumGetInt32(spi_datum(tup, 16, &isnull));
-	datum = spi_datum(tup, 17, &isnull);
-	if (!isnull)
 	{
 		Datum	   *elems;
 		bool	   *nulls;
 		int			n;
 		int			i;
 
-		deconstruct_array(DatumGetArrayTypeP(datum), TEXTOID, -1, false,
-						  TYPALIGN_INT, &elems, &nulls, &n);
+		/* bisect_stack and invoke_counts: NOT NULL, one element per pending half */
+		deconstruct_array(DatumGetArrayTypeP(spi_datum(tup, 17, &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 		for (i = 0; i < n; i++)
 			m->bisect_stack = lappend(m->bisect_stack, TextDatumGetCString(elems[i]));
+		deconstruct_array(DatumGetArrayTypeP(spi_datum(tup, 31, &isnull)),
+						  INT4OID, sizeof(int32), true, TYPALIGN_INT, &elems, &nulls, &n);
+		for (i = 0; i < n; i++)
+			m->invoke_counts = lappend_int(m->invoke_counts, DatumGetInt32(elems[i]));
 	}
 	datum = spi_datum(tup, 19, &isnull);
 	m->next_attempt_at = isnull ? 0 : DatumGetTimestampTz(datum);
@@ -256,13 +259,17 @@ static void
 outcome_values(Mapping *m, Outcome *o, Datum *values, char *nulls)
 {
 	Datum	   *stack;
+	Datum	   *counts;
 	ListCell   *lc;
 	int			i = 0;
 
-	memset(nulls, ' ', 19);
+	memset(nulls, ' ', 20);
 	stack = palloc(sizeof(Datum) * Max(list_length(o->bisect_stack), 1));
 	foreach(lc, o->bisect_stack)
 		stack[i++] = CStringGetTextDatum((char *) lfirst(lc));
+	counts = palloc(sizeof(Datum) * Max(list_length(o->invoke_counts), 1));
+	foreach(lc, o->invoke_counts)
+		counts[foreach_current_index(lc)] = Int32GetDatum(lfirst_int(lc));
 
 	values[0] = CStringGetTextDatum(m->uuid);
 	values[1] = Int32GetDatum(m->epoch);
@@ -290,6 +297,8 @@ outcome_values(Mapping *m, Outcome *o, Datum *values, char *nulls)
 	else
 		nulls[15] = 'n';
 	window_columns(&o->window, values + 16, nulls + 16);
+	values[19] = PointerGetDatum(construct_array(counts, list_length(o->invoke_counts),
+												 INT4OID, sizeof(int32), true, TYPALIGN_INT));
 }
 
 /*
@@ -304,12 +313,12 @@ outcome_values(Mapping *m, Outcome *o, Datum *values, char *nulls)
 void
 delivery_mapping_save_outcome(Mapping *m, Outcome *o)
 {
-	Oid			argtypes[19] = {TEXTOID, INT4OID, INT4OID, INT8OID, TEXTOID,
+	Oid			argtypes[20] = {TEXTOID, INT4OID, INT4OID, INT8OID, TEXTOID,
 		TEXTOID, INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, INT4OID, INT4OID,
 		INT4OID, INT4OID, INT4OID, TEXTOID, TEXTOID,
-	TIMESTAMPTZOID, JSONBOID, BOOLOID};
-	Datum		values[19];
-	char		nulls[19];
+	TIMESTAMPTZOID, JSONBOID, BOOLOID, INT4ARRAYOID};
+	Datum		values[20];
+	char		nulls[20];
 
 	if (!lock_mapping_as_loaded(m))
 	{
@@ -329,11 +338,12 @@ delivery_mapping_save_outcome(Mapping *m, Outcome *o)
 				   "last_processing_result = COALESCE($16, last_processing_result), "
 				   "last_invoked_at = CASE WHEN $10 OPERATOR(pg_catalog.>) 0 THEN pg_catalog.now() ELSE last_invoked_at END, "
 				   "updated_at = CASE WHEN $16 IS NULL THEN updated_at ELSE pg_catalog.now() END, "
-				   "window_start = $17, window_state = $18, window_terminated_early = $19 "
+				   "window_start = $17, window_state = $18, window_terminated_early = $19, "
+				   "invoke_counts = $20 "
 				   "WHERE mapping_uuid OPERATOR(pg_catalog.=) $1::pg_catalog.uuid "
 				   "AND epoch OPERATOR(pg_catalog.=) $2 AND lane OPERATOR(pg_catalog.=) $3 "
 				   "AND xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.=) $4",
-				   19, argtypes, values, nulls, SPI_OK_UPDATE);
+				   20, argtypes, values, nulls, SPI_OK_UPDATE);
 	/* another process served the lane meanwhile: this batch must not count */
 	if (SPI_processed == 0)
 		m->stale = true;

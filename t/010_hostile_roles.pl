@@ -190,7 +190,8 @@ my @bob_calls = (
 	q{SELECT orders_stream."ListStreams"("Limit" => 1)},
 	q{SELECT orders_stream."DescribeStream"(r.stream_arn, "Limit" => 1, "ExclusiveStartShardId" => 'shardId-00000000000000000000-00000000')
 	  FROM orders_stream.readable_streams r WHERE r.readable},
-	q{SELECT orders_stream."GetRecords"(orders_stream.get_shard_iterator(r.stream_arn, r.shard_id, 'AT_SEQUENCE_NUMBER', '1'), 10),
+	q{SELECT orders_stream."GetRecords"(orders_stream.get_shard_iterator(r.stream_arn, r.shard_id, 'AT_SEQUENCE_NUMBER',
+		orders_stream.sequence_number(r.start_lsn)), 10),
 		orders_stream."GetShardIterator"(r.stream_arn, r.shard_id, 'LATEST')
 	  FROM orders_stream.readable_streams r WHERE r.readable},
 	q{SELECT orders_stream.dynamodb_streams('GetRecords', pg_catalog.jsonb_build_object('ShardIterator',

@@ -157,8 +157,9 @@ is(sql(qq{
 		|| (payload->'requestContext'->>'approximateInvokeCount') || ' '
 		|| (payload->'DDBStreamBatchInfo'->>'batchSize'), ',')
 	  FROM orders_stream.failures WHERE mapping_uuid = '$ma'}),
-	'1 RetryAttemptsExhausted 1 p1 4 1',
-	'(a) exactly one failure, holding only the poison record, approximateInvokeCount 4');
+	'1 RetryAttemptsExhausted 1 p1 7 1',
+	'(a) exactly one failure, holding only the poison record, approximateInvokeCount 7: '
+	  . 'the 3 batches it was halved from and its 4 invocations alone');
 is(sql(q{SELECT count(*) || ' ' || count(DISTINCT id) FROM a_seen}), '12 12',
 	'(a) every other record is applied exactly once');
 my $s = status($ma);
@@ -369,9 +370,9 @@ wait_mapping($mc);
 is(sql(qq{
 	SELECT condition || ' ' || (SELECT string_agg(r->'dynamodb'->'Keys'->'id'->>'S', ',') FROM jsonb_array_elements(records) r)
 		|| ' ' || (payload->'requestContext'->>'approximateInvokeCount') || ' ' || coalesce(sqlstate, 'no sqlstate')
-		|| ' ' || (payload->'responseContext' ? 'functionError')
+		|| ' ' || (payload->'responseContext'->'functionError')::text
 	  FROM orders_stream.failures WHERE mapping_uuid = '$mc'}),
-	'RetryAttemptsExhausted c08,c09 2 no sqlstate false',
+	'RetryAttemptsExhausted c08,c09 2 no sqlstate null',
 	'(c) a record reported every time: it and the rest of its batch go to failures after the retries');
 is(sql(q{SELECT string_agg(id, ',' ORDER BY id) FROM c_applied WHERE id IN ('c07', 'c08', 'c09')}), 'c07',
 	'(c) the record before it was applied');
@@ -381,8 +382,10 @@ wait_mapping($mc);
 is(sql(qq{
 	SELECT (SELECT string_agg(r->'dynamodb'->'Keys'->'id'->>'S', ',') FROM jsonb_array_elements(records) r)
 		|| ' ' || sqlstate || ' ' || (message LIKE '%"bogus"%not a SequenceNumber of the batch%')
+		|| ' ' || (payload->'responseContext'->'functionError')::text
 	  FROM orders_stream.failures WHERE mapping_uuid = '$mc' AND sqlstate IS NOT NULL}),
-	'c10,c11,c12 22023 true', '(c) an identifier outside the batch fails the whole batch');
+	'c10,c11,c12 22023 true null',
+	'(c) an identifier outside the batch fails the whole batch; the function returned: functionError null');
 is(sql(q{SELECT count(*) FROM c_applied WHERE id IN ('c10', 'c11', 'c12')}), '0',
 	'(c) and rolls back its effects');
 

@@ -227,6 +227,12 @@ BEGIN
 				PERFORM orders_stream.aws_error('TrimmedDataAccessException', m,
 					'Records are kept for orders_stream.retention, then trimmed; start from TRIM_HORIZON to read the oldest retained record.');
 			END IF;
+			/* never in the shard, rather than trimmed from it */
+			IF pos < orders_stream.sequence_number(s.start_lsn) THEN
+				m := format('Invalid SequenceNumber %s for shard %s of stream %s', "SequenceNumber", "ShardId", "StreamArn");
+				PERFORM orders_stream.aws_error('ValidationException', m,
+					'The shard starts at its StartingSequenceNumber (orders_stream."DescribeStream"); start from TRIM_HORIZON to read its oldest record.');
+			END IF;
 	END CASE;
 	RETURN jsonb_build_object('ShardIterator',
 		s.stream_arn || '|' || translate(encode(convert_to(

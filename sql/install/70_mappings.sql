@@ -86,6 +86,7 @@ CREATE TABLE orders_stream.event_source_mapping_lanes (
 	attempts	integer NOT NULL DEFAULT 0,
 	next_attempt_at timestamptz,
 	bisect_stack text[] COLLATE "C" NOT NULL DEFAULT '{}',
+	invoke_counts integer[] NOT NULL DEFAULT '{}',	/* invocations of each pending half's records */
 	/* the lane's tumbling window, saved with its checkpoint (see src/window.c) */
 	window_start timestamptz,			/* of the open or last window; NULL before the first */
 	window_state jsonb,					/* of the open window; NULL while none is open */
@@ -145,6 +146,47 @@ REVOKE ALL ON orders_stream.failures FROM PUBLIC;
 GRANT SELECT ON orders_stream.failures TO PUBLIC;
 
 /*
+ * A function's FunctionName in FunctionArn: schema--name.  A Lambda function
+ * name is [a-zA-Z0-9-_]+ and has no dot: every other character of the
+ * schema's or the function's name, and '-', becomes '-' and the two hex
+ * digits of each of its UTF-8 bytes, so that '--' only ever separates the
+ * two.  With no schema (a dropped function), the name alone.
+ */
+CREATE FUNCTION orders_stream.lambda_function_name(schema_name text, function_name text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT string_agg(x.encoded, '--' ORDER BY x.k)
+  FROM (SELECT n.k, string_agg(CASE WHEN c.ch ~ '^[A-Za-z0-9_]$' THEN c.ch
+				ELSE regexp_replace(encode(convert_to(c.ch, 'UTF8'), 'hex'), '(..)', '-\1', 'g') END,
+			'' ORDER BY c.i) AS encoded
+		  FROM unnest(ARRAY[schema_name, function_name]) WITH ORDINALITY AS n(part, k),
+			   regexp_split_to_table(n.part, '') WITH ORDINALITY AS c(ch, i)
+		 GROUP BY n.k) x
+$$;
+
+/*
+ * Back from a FunctionName or FunctionArn: the SQL name (schema.name, quoted
+ * as needed) that lambda_function_name() encoded; any other name as it is,
+ * without the ARN around it (a function's name alone, or SQL's schema.name).
+ */
+CREATE FUNCTION orders_stream.lambda_function_sql_name(function_name text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT CASE WHEN a.f ~ '^([A-Za-z0-9_]|-[0-9a-f]{2})+--([A-Za-z0-9_]|-[0-9a-f]{2})+$' THEN
+		(SELECT string_agg(quote_ident(convert_from(decode(
+				(SELECT string_agg(coalesce(r.m[2], encode(convert_to(r.m[1], 'UTF8'), 'hex')), '' ORDER BY r.i)
+				   FROM regexp_matches(s.p, '([A-Za-z0-9_])|-([0-9a-f]{2})', 'g') WITH ORDINALITY AS r(m, i)),
+				'hex'), 'UTF8')), '.' ORDER BY s.k)
+		   FROM unnest(string_to_array(a.f, '--')) WITH ORDINALITY AS s(p, k))
+	   ELSE a.f END
+  FROM (SELECT regexp_replace(function_name, '^arn:[^:]*:lambda:[^:]*:[^:]*:function:', '') AS f) a
+$$;
+
+/*
  * Mappings as their owners see them: AWS's EventSourceMappingConfiguration,
  * and the delivery counters.  The view reads the tables as its owner; the
  * filter runs as the caller, before any column is computed or any caller's
@@ -194,7 +236,7 @@ SELECT m.uuid,
 		'FunctionArn', pg_catalog.format('arn:aws:lambda:%s:%s:function:%s',
 							  pg_catalog.current_setting('orders_stream.region'),
 							  pg_catalog.current_setting('orders_stream.account_id'),
-							  (SELECT pg_catalog.format('%I.%I', n.nspname, p.proname)
+							  (SELECT orders_stream.lambda_function_name(n.nspname, p.proname)
 								 FROM pg_catalog.pg_proc p
 								 JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
 								WHERE p.oid OPERATOR(pg_catalog.=) m.function_oid)),
@@ -240,7 +282,8 @@ SELECT m.uuid,
 						   'epoch', x.epoch, 'lane', x.lane, 'lanes', x.lanes, 'state', x.state,
 						   'checkpoint', x.checkpoint, 'epoch_end', x.epoch_end,
 						   'attempts', x.attempts, 'next_attempt_at', x.next_attempt_at,
-						   'bisect_stack', x.bisect_stack, 'invocations', x.invocations,
+						   'bisect_stack', x.bisect_stack, 'invoke_counts', x.invoke_counts,
+						   'invocations', x.invocations,
 						   'records_processed', x.records_processed, 'last_error', x.last_error,
 						   'window_start', x.window_start, 'window_state', x.window_state,
 						   'window_terminated_early', x.window_terminated_early,
@@ -766,8 +809,8 @@ COMMENT ON FUNCTION orders_stream.get_event_source_mapping(uuid) IS
 
 /*
  * AWS ListEventSourceMappings: {"EventSourceMappings": [...], "NextMarker"}.
- * FunctionName is the function's name as in FunctionArn (schema.name), the
- * name alone, or the FunctionArn; Marker is opaque (the last mapping's
+ * FunctionName is the function's name as in FunctionArn (schema--name), the
+ * name alone, SQL's schema.name, or the FunctionArn; Marker is opaque (the last mapping's
  * creation time and UUID).  Runs as the caller: the view shows its mappings.
  */
 CREATE FUNCTION orders_stream."ListEventSourceMappings"("EventSourceArn" text DEFAULT NULL,
@@ -808,9 +851,10 @@ BEGIN
 			  FROM orders_stream.event_source_mapping_status s
 			 WHERE ("EventSourceArn" IS NULL OR s.event_source_arn OPERATOR(pg_catalog.=) "EventSourceArn")
 			   AND ("FunctionName" IS NULL
-					OR "FunctionName" OPERATOR(pg_catalog.=) (s.configuration OPERATOR(pg_catalog.->>) 'FunctionArn')
-					OR "FunctionName" OPERATOR(pg_catalog.=) pg_catalog.regexp_replace(s.configuration OPERATOR(pg_catalog.->>) 'FunctionArn', '^.*:function:', '')
-					OR "FunctionName" OPERATOR(pg_catalog.=) pg_catalog.regexp_replace(s.configuration OPERATOR(pg_catalog.->>) 'FunctionArn', '^.*:function:[^.]*\.', ''))
+					OR orders_stream.lambda_function_sql_name("FunctionName") OPERATOR(pg_catalog.||) '(jsonb)'
+					   OPERATOR(pg_catalog.=) s.function::text
+					OR "FunctionName" OPERATOR(pg_catalog.=) pg_catalog.split_part(
+						pg_catalog.regexp_replace(s.configuration OPERATOR(pg_catalog.->>) 'FunctionArn', '^.*:function:', ''), '--', 2))
 			   AND (after_time IS NULL OR (EXTRACT(epoch FROM s.created_at), s.uuid) OPERATOR(pg_catalog.>) (after_time, after_uuid))
 			 ORDER BY 3, 2
 			 LIMIT lim OPERATOR(pg_catalog.+) 1) x;
@@ -831,7 +875,7 @@ COMMENT ON FUNCTION orders_stream."ListEventSourceMappings"(text, text, text, in
 
 /*
  * AWS CreateEventSourceMapping, the request document in, the configuration
- * out.  FunctionName (a name or FunctionArn) names a function taking jsonb,
+ * out.  FunctionName (a name, schema--name or FunctionArn) names a function taking jsonb,
  * resolved in the caller's search_path like create_event_source_mapping's
  * arguments: so no SET clause here, and only qualified names and operators.
  */
@@ -840,7 +884,7 @@ RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-	fn text := pg_catalog.regexp_replace(request OPERATOR(pg_catalog.->>) 'FunctionName', '^arn:aws:lambda:[^:]*:[^:]*:function:', '');
+	fn text := orders_stream.lambda_function_sql_name(request OPERATOR(pg_catalog.->>) 'FunctionName');
 	proc pg_catalog.regprocedure;
 	mapping uuid;
 	batch_size int;
@@ -877,7 +921,7 @@ BEGIN
 	IF proc IS NULL THEN
 		PERFORM orders_stream.aws_error('ResourceNotFoundException',
 			pg_catalog.format('function "%s" (taking jsonb) does not exist', fn),
-			'FunctionName is a function f(event jsonb), by name or as FunctionArn.');
+			'FunctionName is a function f(event jsonb), by name, as schema--name or as FunctionArn.');
 	END IF;
 	/*
 	 * two statements: get_event_source_mapping() is STABLE, so within the

@@ -239,7 +239,9 @@ for (const input of createInputs)
 		for (const [k, v] of Object.entries(input))
 			if (k !== 'FunctionName' && k !== 'Enabled') assert.deepStrictEqual(c[k], v, k);
 		assert.equal(c.State, 'Disabled');
-		assert.match(c.FunctionArn, new RegExp(`:function:public\\.${input.FunctionName}$`));
+		assert.match(c.FunctionArn, new RegExp(`:function:public--${input.FunctionName}$`));
+		// Lambda's FunctionName pattern (API reference, CreateEventSourceMapping): no dot
+		assert.match(c.FunctionArn.split(':function:')[1], /^[a-zA-Z0-9-_]+$/);
 	});
 for (const c of created)
 	await check(`GetEventSourceMapping (${c.UUID})`, async () => {
@@ -255,6 +257,8 @@ await check('ListEventSourceMappings of the stream, all and by function, with Ma
 	assert.equal(all.sql.NextMarker, undefined);
 	const one = await sameLambda(new ListEventSourceMappingsCommand({ EventSourceArn: openArn, FunctionName: 'sdk_agg2' }));
 	assert.deepStrictEqual(one.sql.EventSourceMappings.map((m) => m.UUID), [created[1].UUID]);
+	const byArn = await sameLambda(new ListEventSourceMappingsCommand({ FunctionName: created[1].FunctionArn }));
+	assert.deepStrictEqual(byArn.sql.EventSourceMappings.map((m) => m.UUID), [created[1].UUID]);
 	const p1 = await sameLambda(new ListEventSourceMappingsCommand({ EventSourceArn: openArn, MaxItems: 1 }));
 	assert.deepStrictEqual(p1.sql.EventSourceMappings.map((m) => m.UUID), [created[0].UUID]);
 	assert.equal(typeof p1.sql.NextMarker, 'string');
