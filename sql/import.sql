@@ -96,7 +96,7 @@ SELECT 'ttl', c.relname || ' ' || (orders_stream.describe_time_to_live(c.oid) #>
   FROM pg_class c WHERE c.relname IN ('orders', 'order_lines', 'sessions')
 UNION ALL
 SELECT 'mapping', (m - '{UUID,EventSourceMappingArn,EventSourceArn,LastModified,LastProcessingResult,StateTransitionReason}'::text[])::text
-  FROM orders_stream.list_event_source_mappings() m WHERE m->>'FunctionArn' LIKE '%.import\_%'
+  FROM orders_stream.list_event_source_mappings() m WHERE m->>'FunctionArn' LIKE '%--import\_%'
 UNION ALL
 SELECT 'column', format('%s.%s %s%s', a.attrelid::regclass, a.attname, format_type(a.atttypid, a.atttypmod),
 						CASE WHEN a.attnotnull THEN ' not null' ELSE '' END)

@@ -74,7 +74,7 @@ is(sql(q{SELECT condition || ' ' || jsonb_array_length(records) || ' ' || (recor
 is(sql(q{SELECT c->>'BatchSize' || ' ' || (c->>'BisectBatchOnFunctionError') || ' ' || (c->>'MaximumRetryAttempts')
 		   || ' ' || (c->>'StartingPosition') || ' ' || (c->>'FunctionArn')
 		   FROM orders_stream.list_event_source_mappings('orders') c}),
-	'5 true 10 LATEST arn:aws:lambda:local:000000000000:function:public.item_totals_aggregator',
+	'5 true 10 LATEST arn:aws:lambda:local:000000000000:function:public--item_totals_aggregator',
 	'the mapping has the CDK settings');
 is(sql(q{SELECT view_type FROM orders_stream.readable_streams WHERE table_name = 'orders' AND enabled}),
 	'NEW_IMAGE', 'the stream has the table\'s StreamViewType');
