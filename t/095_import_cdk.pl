@@ -69,8 +69,8 @@ is(sql(q{SELECT string_agg(item || '=' || total, ' ' ORDER BY item) FROM item_to
 is(sql(q{SELECT condition || ' ' || jsonb_array_length(records) || ' ' || (records->0->'dynamodb'->'Keys'->'id'->>'S')
 		   || ' ' || (payload->'requestContext'->>'approximateInvokeCount')
 		   FROM orders_stream.failures}),
-	'RetryAttemptsExhausted 1 order-poison 11',
-	'bisection isolates the poison order: one failure row, holding it alone, after ten retries');
+	'RetryAttemptsExhausted 1 order-poison 14',
+	'bisection isolates the poison order: one failure row, holding it alone, invoked 14 times (the batch of 5, halves of 3, 2 and 1, then ten retries)');
 is(sql(q{SELECT c->>'BatchSize' || ' ' || (c->>'BisectBatchOnFunctionError') || ' ' || (c->>'MaximumRetryAttempts')
 		   || ' ' || (c->>'StartingPosition') || ' ' || (c->>'FunctionArn')
 		   FROM orders_stream.list_event_source_mappings('orders') c}),
