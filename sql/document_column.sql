@@ -56,9 +56,15 @@ UPDATE doc_t SET item = '{"name": "pencil"}' WHERE id = 'b';
 DELETE FROM doc_t WHERE id = 'd';
 SELECT os_fetch('doc');
 SELECT n, event, keys, old_image, new_image FROM os_last ORDER BY n;
--- an UPDATE that changes nothing is no record, as in DynamoDB
+-- an UPDATE that changes no attribute is no record, as in DynamoDB: the same
+-- row, NULL and {}, DynamoDB JSON and its plain equivalent with a member a
+-- column hides; then one that does
 UPDATE doc_t SET item = item WHERE id = 'a';
+UPDATE doc_t SET item = '{}' WHERE id = 'g1';
+UPDATE doc_t SET item = '{"qty": 1, "item": "self", "color": "blue"}' WHERE id = 'f';
+UPDATE doc_t SET item = '{"color": "green"}' WHERE id = 'f';
 SELECT os_fetch('doc');
+SELECT n, event, old_image, new_image FROM os_last ORDER BY n;
 SELECT pg_drop_replication_slot('doc');
 
 -- SizeBytes: each member counts as a top-level attribute, typed or plain:

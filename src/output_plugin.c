@@ -458,20 +458,49 @@ keys_equal(RelStream *rs, TupleDesc desc, Datum *v1, bool *n1,
 	return true;
 }
 
-static bool
-rows_equal(TupleDesc desc, Datum *v1, bool *n1, Datum *v2, bool *n2)
+/* The attributes a document column's value renders as, alone. */
+static char *
+render_document(RelStream *rs, TupleDesc desc, Datum *values, bool *nulls)
 {
+	DdbRender	render = {0};
+	StringInfoData buf;
+	bool	   *include = palloc0(sizeof(bool) * desc->natts);
+
+	include[rs->document_attr] = true;
+	initStringInfo(&buf);
+	(void) ddb_append_image(&render, &buf, desc, values, nulls, include,
+							NULL, rs->document_attr);
+	ddb_end(&render);
+	return buf.data;
+}
+
+/*
+ * Whether two rows are the same item: equal values, except that documents
+ * that differ may still render the same attributes (NULL and {}, DynamoDB
+ * JSON and its plain equivalent, a member a column hides): an update of
+ * those changes no attribute, and DynamoDB writes no record for it.
+ */
+static bool
+rows_equal(RelStream *rs, TupleDesc desc, Datum *v1, bool *n1, Datum *v2,
+		   bool *n2)
+{
+	bool		document_equal = true;
 	int			i;
 
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
-		if (!att->attisdropped &&
-			!values_equal(att, v1[i], n1[i], v2[i], n2[i]))
+		if (att->attisdropped ||
+			values_equal(att, v1[i], n1[i], v2[i], n2[i]))
+			continue;
+		if (i != rs->document_attr)
 			return false;
+		document_equal = false;
 	}
-	return true;
+	return document_equal ||
+		strcmp(render_document(rs, desc, v1, n1),
+			   render_document(rs, desc, v2, n2)) == 0;
 }
 
 static void
@@ -800,7 +829,7 @@ os_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			else if (!old_complete)
 				emit_record(ctx, txn, rs, desc, "MODIFY", newv, newn, new_include,
 							NULL, NULL, false);
-			else if (!rows_equal(desc, newv, newn, oldv, oldn))
+			else if (!rows_equal(rs, desc, newv, newn, oldv, oldn))
 				emit_record(ctx, txn, rs, desc, "MODIFY", newv, newn, new_include,
 							oldv, oldn, true);
 			break;
