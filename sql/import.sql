@@ -189,6 +189,16 @@ SELECT * FROM orders_stream.import_stack('{"Resources": {"T": {"Type": "AWS::Dyn
 RESET ROLE;
 SELECT count(*) AS streams_of_others_table FROM orders_stream.list_streams() WHERE "TableName" = 'others_table';
 
+-- the tables the import created stream item's members as top-level
+-- attributes (a document column); the mapped orders table has none
+SELECT s.relid::regclass AS tbl, s.document_column FROM orders_stream.streams s
+ WHERE s.relid IN ('orders'::regclass, 'order_lines'::regclass, 'sessions'::regclass)
+   AND s.disabled_at IS NULL ORDER BY s.relid::regclass::text;
+SELECT slot_name FROM pg_create_logical_replication_slot('import_doc', 'orders_stream');
+INSERT INTO order_lines (order_id, line, item) VALUES ('o1', 1, '{"sku": {"S": "pen"}, "qty": {"N": "2"}}');
+SELECT data::jsonb->'dynamodb'->'NewImage' AS new_image FROM pg_logical_slot_get_changes('import_doc', NULL, NULL);
+SELECT pg_drop_replication_slot('import_doc');
+
 -- clean up
 SELECT orders_stream.delete_event_source_mapping(m.uuid) IS NOT NULL AS deleted
   FROM orders_stream.event_source_mappings m

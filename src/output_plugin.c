@@ -59,6 +59,7 @@ typedef struct RelStream
 	int			natts;			/* of the changed relation's descriptor */
 	bool	   *is_key;			/* per attribute of the changed relation */
 	bool	   *as_set;
+	int			document_attr;	/* the document column's index, or -1 */
 	bool		warned_identity;	/* warned that old rows are incomplete */
 	MemoryContext cxt;			/* holds the strings and arrays above */
 } RelStream;
@@ -343,6 +344,7 @@ read_stream(RelStream *entry, Relation rel, Oid streams_relid, Oid relid)
 		bool		isnull;
 		MemoryContext old;
 		TupleDesc	desc = RelationGetDescr(rel);
+		Datum		document;
 
 		(void) heap_getattr(tup, a_disabled, sdesc, &isnull);
 		if (!isnull)
@@ -372,6 +374,10 @@ read_stream(RelStream *entry, Relation rel, Oid streams_relid, Oid relid)
 		mark_columns(desc, entry->as_set,
 					 heap_getattr(tup, get_attnum(streams_relid, "set_columns"),
 								  sdesc, &isnull));
+		document = heap_getattr(tup, get_attnum(streams_relid, "document_column"),
+								sdesc, &isnull);
+		entry->document_attr = isnull ? -1 :
+			attr_index(desc, NameStr(*DatumGetName(document)));
 		MemoryContextSwitchTo(old);
 	}
 	systable_endscan(scan);
@@ -452,20 +458,49 @@ keys_equal(RelStream *rs, TupleDesc desc, Datum *v1, bool *n1,
 	return true;
 }
 
-static bool
-rows_equal(TupleDesc desc, Datum *v1, bool *n1, Datum *v2, bool *n2)
+/* The attributes a document column's value renders as, alone. */
+static char *
+render_document(RelStream *rs, TupleDesc desc, Datum *values, bool *nulls)
 {
+	DdbRender	render = {0};
+	StringInfoData buf;
+	bool	   *include = palloc0(sizeof(bool) * desc->natts);
+
+	include[rs->document_attr] = true;
+	initStringInfo(&buf);
+	(void) ddb_append_image(&render, &buf, desc, values, nulls, include,
+							NULL, rs->document_attr);
+	ddb_end(&render);
+	return buf.data;
+}
+
+/*
+ * Whether two rows are the same item: equal values, except that documents
+ * that differ may still render the same attributes (NULL and {}, DynamoDB
+ * JSON and its plain equivalent, a member a column hides): an update of
+ * those changes no attribute, and DynamoDB writes no record for it.
+ */
+static bool
+rows_equal(RelStream *rs, TupleDesc desc, Datum *v1, bool *n1, Datum *v2,
+		   bool *n2)
+{
+	bool		document_equal = true;
 	int			i;
 
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
-		if (!att->attisdropped &&
-			!values_equal(att, v1[i], n1[i], v2[i], n2[i]))
+		if (att->attisdropped ||
+			values_equal(att, v1[i], n1[i], v2[i], n2[i]))
+			continue;
+		if (i != rs->document_attr)
 			return false;
+		document_equal = false;
 	}
-	return true;
+	return document_equal ||
+		strcmp(render_document(rs, desc, v1, n1),
+			   render_document(rs, desc, v2, n2)) == 0;
 }
 
 static void
@@ -506,14 +541,15 @@ start_record_info(DecodingState *state, ReorderBufferTXN *txn, int64 stream_id,
  */
 static Size
 append_image(DdbRender *render, StringInfo out, const char *name,
-			 TupleDesc desc, Datum *values, bool *nulls, const bool *include,
-			 const bool *as_set)
+			 RelStream *rs, TupleDesc desc, Datum *values, bool *nulls,
+			 const bool *include)
 {
 	int			start = out->len;
 	Size		size;
 
 	appendStringInfo(out, ",\"%s\":", name);
-	size = ddb_append_image(render, out, desc, values, nulls, include, as_set);
+	size = ddb_append_image(render, out, desc, values, nulls, include,
+							rs->as_set, rs->document_attr);
 	if (!render->exceeded)
 		return size;
 	truncate_buffer(out, start);
@@ -589,11 +625,11 @@ emit_record(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	info->key_hash = (int32) hash_bytes((const unsigned char *) out->data + part_start,
 										out->len - part_start);
 	if (newv && rs->want_new && !render.exceeded)
-		size += append_image(&render, out, "NewImage", desc, newv, newn,
-							 new_include, rs->as_set);
+		size += append_image(&render, out, "NewImage", rs, desc, newv, newn,
+							 new_include);
 	if (oldv && rs->want_old && old_complete && !render.exceeded)
-		size += append_image(&render, out, "OldImage", desc, oldv, oldn,
-							 NULL, rs->as_set);
+		size += append_image(&render, out, "OldImage", rs, desc, oldv, oldn,
+							 NULL);
 	if (render.exceeded)
 	{
 		if (info->exception == OS_RECORD_COMPLETE)
@@ -793,7 +829,7 @@ os_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			else if (!old_complete)
 				emit_record(ctx, txn, rs, desc, "MODIFY", newv, newn, new_include,
 							NULL, NULL, false);
-			else if (!rows_equal(desc, newv, newn, oldv, oldn))
+			else if (!rows_equal(rs, desc, newv, newn, oldv, oldn))
 				emit_record(ctx, txn, rs, desc, "MODIFY", newv, newn, new_include,
 							oldv, oldn, true);
 			break;

@@ -115,7 +115,7 @@ static Size append_value(DdbRender *render, StringInfo buf, Datum value,
 static Size append_attributes(DdbRender *render, StringInfo buf,
 							  TupleDesc desc, Datum *values, bool *nulls,
 							  const bool *include, const bool *as_set,
-							  bool keys, int *nattrs);
+							  int document_attr, bool keys, int *nattrs);
 
 static void
 invalidate_type_cache(Datum arg, int cacheid, uint32 hashvalue)
@@ -338,6 +338,28 @@ append_string(StringInfo buf, const char *str)
 }
 
 /*
+ * {"N": "<canonical text>"} (see number.c) and its size, or 0 and nothing
+ * appended for what a DynamoDB number cannot hold.
+ */
+static Size
+append_canonical_number(StringInfo buf, const char *num)
+{
+	int			start = buf->len;
+	int			digits;
+
+	appendStringInfoString(buf, "{\"N\":\"");
+	digits = ddb_canonical_number(num, buf);
+	if (digits < 0)
+	{
+		buf->len = start;
+		buf->data[start] = '\0';
+		return 0;
+	}
+	appendStringInfoString(buf, "\"}");
+	return (digits + 1) / 2 + 1;
+}
+
+/*
  * {"N": "<canonical text>"} (see number.c), or {"S": "<num>"} for what a
  * DynamoDB number cannot hold: NaN, Infinity, -Infinity, more than 38
  * significant digits, a magnitude outside 1E-130 .. 9.99...E+125.  num is the
@@ -349,19 +371,9 @@ append_string(StringInfo buf, const char *str)
 static Size
 append_number(StringInfo buf, const char *num)
 {
-	int			start = buf->len;
-	int			digits;
+	Size		size = append_canonical_number(buf, num);
 
-	appendStringInfoString(buf, "{\"N\":\"");
-	digits = ddb_canonical_number(num, buf);
-	if (digits < 0)
-	{
-		buf->len = start;
-		buf->data[start] = '\0';
-		return append_string(buf, num);
-	}
-	appendStringInfoString(buf, "\"}");
-	return (digits + 1) / 2 + 1;
+	return size > 0 ? size : append_string(buf, num);
 }
 
 /*
@@ -536,18 +548,19 @@ append_jsonb_scalar(StringInfo buf, JsonbValue *v)
 }
 
 static Size
-append_jsonb(DdbRender *render, StringInfo buf, Jsonb *jb)
+append_jsonb_container(DdbRender *render, StringInfo buf, JsonbContainer *root,
+					   int len)
 {
-	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	JsonbIterator *it = JsonbIteratorInit(root);
 	JsonbIteratorToken tok;
 	JsonbValue	v;
 	JsonbFrame	stack[DDB_MAX_DEPTH + 1];
 	int			depth = 0;
 	Size		result = 0;
 
-	if (render->depth >= DDB_MAX_DEPTH && !JB_ROOT_IS_SCALAR(jb))
+	if (render->depth >= DDB_MAX_DEPTH && !JsonContainerIsScalar(root))
 	{
-		char	   *str = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+		char	   *str = JsonbToCString(NULL, root, len);
 
 		return append_string(buf, str);
 	}
@@ -637,6 +650,12 @@ append_jsonb(DdbRender *render, StringInfo buf, Jsonb *jb)
 		}
 	}
 	return result;
+}
+
+static Size
+append_jsonb(DdbRender *render, StringInfo buf, Jsonb *jb)
+{
+	return append_jsonb_container(render, buf, &jb->root, VARSIZE(jb));
 }
 
 /*
@@ -890,6 +909,46 @@ ddb_set_element_type_ok(Oid array_type)
 }
 
 /*
+ * Adds a set member, rendered as a value ({"X":<json>}), unless an equal one
+ * is there already (then frees it).  True if added.
+ */
+static bool
+add_set_member(char **members, int *nmembers, char *member)
+{
+	int			i;
+
+	for (i = 0; i < *nmembers; i++)
+		if (strcmp(members[i], member) == 0)
+		{
+			pfree(member);
+			return false;
+		}
+	members[(*nmembers)++] = member;
+	return true;
+}
+
+/* {"<tag>":[...]} of members rendered as values */
+static void
+append_set_members(StringInfo buf, const char *tag, char **members,
+				   int nmembers)
+{
+	int			i;
+
+	appendStringInfo(buf, "{\"%s\":[", tag);
+	for (i = 0; i < nmembers; i++)
+	{
+		/* each member is {"X":<json>}; keep only <json> */
+		char	   *colon = strchr(members[i], ':');
+		size_t		len = strlen(colon + 1);
+
+		if (i > 0)
+			appendStringInfoChar(buf, ',');
+		appendBinaryStringInfo(buf, colon + 1, len - 1);
+	}
+	appendStringInfoString(buf, "]}");
+}
+
+/*
  * A set attribute: SS, NS or BS by element type, NULL elements and
  * duplicates dropped (DynamoDB sets hold distinct, non-null members).  NS
  * members are canonical numbers (number.c), one text per value, so 1, 1.0,
@@ -928,7 +987,6 @@ append_set(DdbRender *render, StringInfo buf, DdbType *type, Datum value,
 	{
 		StringInfoData one;
 		Size		one_size;
-		bool		dup = false;
 		int			j;
 
 		if (nulls[i])
@@ -945,32 +1003,340 @@ append_set(DdbRender *render, StringInfo buf, DdbType *type, Datum value,
 			*appended = true;
 			return append_array(render, buf, type, value);
 		}
-		for (j = 0; j < nmembers && !dup; j++)
-			dup = (strcmp(members[j], one.data) == 0);
-		if (dup)
-		{
-			pfree(one.data);
-			continue;
-		}
-		members[nmembers++] = one.data;
-		size += one_size;
+		if (add_set_member(members, &nmembers, one.data))
+			size += one_size;
 	}
 	if (nmembers == 0)
 		return 0;
 
-	appendStringInfo(buf, "{\"%s\":[", tag);
-	for (i = 0; i < nmembers; i++)
-	{
-		/* each member is {"X":<json>}; keep only <json> */
-		char	   *colon = strchr(members[i], ':');
-		size_t		len = strlen(colon + 1);
-
-		if (i > 0)
-			appendStringInfoChar(buf, ',');
-		appendBinaryStringInfo(buf, colon + 1, len - 1);
-	}
-	appendStringInfoString(buf, "]}");
+	append_set_members(buf, tag, members, nmembers);
 	*appended = true;
+	return size;
+}
+
+/*
+ * Document columns: a jsonb object whose members are top-level attributes of
+ * the images, so that an item copied into Postgres as one document streams
+ * as it did on AWS.
+ *
+ * The document is DynamoDB JSON, as DynamoDB's export and low-level API
+ * write items ({"S": "..."}, {"N": "..."}, {"B": "<base64>"}, {"BOOL": ...},
+ * {"NULL": true}, {"M": {...}}, {"L": [...]}, {"SS"|"NS"|"BS": [...]}), when
+ * every member that becomes an attribute is such a typed value, recursively,
+ * within DynamoDB's 32 levels: numbers and binaries are then rendered in
+ * canonical form, sets without duplicates.  Otherwise the whole document is
+ * plain JSON, each member rendered as a jsonb column's value is.  One rule
+ * per document, tried in one pass: typed rendering stops at the first value
+ * that is not typed, and the document is rendered again as plain JSON.
+ */
+typedef enum DdbTag
+{
+	TAG_S,
+	TAG_N,
+	TAG_B,
+	TAG_BOOL,
+	TAG_NULL,
+	TAG_M,
+	TAG_L,
+	TAG_SS,
+	TAG_NS,
+	TAG_BS,
+	TAG_NONE
+} DdbTag;
+
+static const char *const ddb_tags[] = {
+	"S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"
+};
+
+static bool append_typed(DdbRender *render, StringInfo buf, JsonbValue *v,
+						 Size *size);
+
+static DdbTag
+tag_of(JsonbValue *key)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(ddb_tags); i++)
+		if (key->val.string.len == strlen(ddb_tags[i]) &&
+			memcmp(key->val.string.val, ddb_tags[i], key->val.string.len) == 0)
+			return (DdbTag) i;
+	return TAG_NONE;
+}
+
+/*
+ * The only member of an object, as in {"S": "x"}: its name in *tag, its value
+ * in *value (containers as jbvBinary).  False for any other value.
+ */
+static bool
+typed_pair(JsonbValue *v, JsonbValue *tag, JsonbValue *value)
+{
+	JsonbIterator *it;
+
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data) ||
+		JsonContainerSize(v->val.binary.data) != 1)
+		return false;
+	it = JsonbIteratorInit(v->val.binary.data);
+	(void) JsonbIteratorNext(&it, tag, true);	/* the object's start */
+	(void) JsonbIteratorNext(&it, tag, true);
+	(void) JsonbIteratorNext(&it, value, true);
+	return true;
+}
+
+/* {"B": "<base64>"} re-encoded canonically; false if the text is no base64 */
+static bool
+append_typed_binary(StringInfo buf, JsonbValue *value, Size *size)
+{
+	char	   *data;
+	int			len;
+
+	if (value->type != jbvString)
+		return false;
+	data = palloc(pg_b64_dec_len(value->val.string.len) + 1);
+	len = pg_b64_decode(value->val.string.val, value->val.string.len, data,
+						pg_b64_dec_len(value->val.string.len));
+	if (len >= 0)
+		*size = append_bytes(buf, data, len);
+	pfree(data);
+	return len >= 0;
+}
+
+/* {"N": "<canonical>"}; false if the text is no number DynamoDB can hold */
+static bool
+append_typed_number(StringInfo buf, JsonbValue *value, Size *size)
+{
+	char	   *num;
+
+	if (value->type != jbvString)
+		return false;
+	num = pnstrdup(value->val.string.val, value->val.string.len);
+	*size = append_canonical_number(buf, num);
+	pfree(num);
+	return *size > 0;
+}
+
+/* SS, NS or BS: a non-empty array of strings of the set's kind */
+static bool
+append_typed_set(StringInfo buf, JsonbValue *value, DdbTag tag, Size *size)
+{
+	JsonbContainer *set = value->val.binary.data;
+	char	  **members;
+	int			nmembers = 0;
+	int			n;
+	int			i;
+
+	if (value->type != jbvBinary || !JsonContainerIsArray(set) ||
+		JsonContainerIsScalar(set) || JsonContainerSize(set) == 0)
+		return false;
+	n = JsonContainerSize(set);
+	members = palloc(sizeof(char *) * n);
+	for (i = 0; i < n; i++)
+	{
+		JsonbValue *elem = getIthJsonbValueFromContainer(set, i);
+		StringInfoData one;
+		Size		one_size = 0;
+		bool		ok = (elem->type == jbvString);
+
+		initStringInfo(&one);
+		if (tag == TAG_NS)
+			ok = append_typed_number(&one, elem, &one_size);
+		else if (tag == TAG_BS)
+			ok = append_typed_binary(&one, elem, &one_size);
+		else if (ok)
+			one_size = append_jsonb_scalar(&one, elem);
+		if (!ok)
+		{
+			pfree(one.data);
+			return false;
+		}
+		if (add_set_member(members, &nmembers, one.data))
+			*size += one_size;
+	}
+	append_set_members(buf, ddb_tags[tag], members, nmembers);
+	return true;
+}
+
+/* M or L of typed values, within DynamoDB's depth */
+static bool
+append_typed_container(DdbRender *render, StringInfo buf, JsonbValue *value,
+					   bool is_map, Size *size)
+{
+	JsonbIterator *it;
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	bool		first = true;
+	bool		ok = true;
+	int			key_len = 0;
+
+	if (value->type != jbvBinary || render->depth >= DDB_MAX_DEPTH ||
+		JsonContainerIsScalar(value->val.binary.data) ||
+		JsonContainerIsObject(value->val.binary.data) != is_map)
+		return false;
+	appendStringInfoString(buf, is_map ? "{\"M\":{" : "{\"L\":[");
+	*size = 3;
+	render->depth++;
+	it = JsonbIteratorInit(value->val.binary.data);
+	while (ok && (tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE &&
+		   !over_budget(render, buf, 0))
+	{
+		Size		elem_size = 0;
+
+		if (tok != WJB_KEY && tok != WJB_VALUE && tok != WJB_ELEM)
+			continue;
+		if (tok != WJB_VALUE && !first)
+			appendStringInfoChar(buf, ',');
+		if (tok == WJB_KEY)
+		{
+			char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
+
+			escape_json(buf, key);
+			pfree(key);
+			appendStringInfoChar(buf, ':');
+			key_len = v.val.string.len;
+			continue;
+		}
+		ok = append_typed(render, buf, &v, &elem_size);
+		*size += 1 + key_len + elem_size;
+		first = false;
+	}
+	render->depth--;
+	appendStringInfoString(buf, is_map ? "}}" : "]}");
+	return ok;
+}
+
+/*
+ * A DynamoDB JSON value: appends its rendering and sets *size; false (what
+ * was appended is garbage) if it is no valid typed value.
+ */
+static bool
+append_typed(DdbRender *render, StringInfo buf, JsonbValue *v, Size *size)
+{
+	JsonbValue	tag;
+	JsonbValue	value;
+	DdbTag		kind;
+
+	check_stack_depth();
+	*size = 0;
+	if (!typed_pair(v, &tag, &value))
+		return false;
+	kind = tag_of(&tag);
+	switch (kind)
+	{
+		case TAG_S:
+		case TAG_BOOL:
+			if (value.type != (kind == TAG_S ? jbvString : jbvBool))
+				return false;
+			*size = append_jsonb_scalar(buf, &value);
+			return true;
+		case TAG_N:
+			return append_typed_number(buf, &value, size);
+		case TAG_B:
+			return append_typed_binary(buf, &value, size);
+		case TAG_NULL:
+			if (value.type != jbvBool || !value.val.boolean)
+				return false;
+			appendStringInfoString(buf, "{\"NULL\":true}");
+			*size = 1;
+			return true;
+		case TAG_M:
+		case TAG_L:
+			return append_typed_container(render, buf, &value, kind == TAG_M, size);
+		case TAG_SS:
+		case TAG_NS:
+		case TAG_BS:
+			return append_typed_set(buf, &value, kind, size);
+		case TAG_NONE:
+			break;
+	}
+	return false;
+}
+
+/* True iff a member's name is that of a column other than the document. */
+static bool
+names_column(TupleDesc desc, int document_attr, JsonbValue *key)
+{
+	int			len = key->val.string.len;
+	int			i;
+
+	if (len >= NAMEDATALEN)
+		return false;
+	for (i = 0; i < desc->natts; i++)
+	{
+		const char *name = NameStr(TupleDescAttr(desc, i)->attname);
+
+		if (i != document_attr && !TupleDescAttr(desc, i)->attisdropped &&
+			strncmp(name, key->val.string.val, len) == 0 && name[len] == '\0')
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The members of a document as attributes, typed or plain, after a comma
+ * unless *first.  A member named like a column is left out: the column is
+ * the attribute.  Returns false if typed and a member is no typed value.
+ */
+static bool
+append_members(DdbRender *render, StringInfo buf, TupleDesc desc,
+			   int document_attr, Jsonb *doc, bool typed, bool *first,
+			   int *nattrs, Size *size)
+{
+	JsonbIterator *it = JsonbIteratorInit(&doc->root);
+	JsonbIteratorToken tok;
+	JsonbValue	key;
+	JsonbValue	value;
+
+	*size = 0;
+	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+	{
+		Size		value_size;
+		char	   *name;
+
+		if (tok != WJB_KEY)
+			continue;
+		(void) JsonbIteratorNext(&it, &value, true);
+		if (over_budget(render, buf, 0))
+			break;
+		if (names_column(desc, document_attr, &key))
+			continue;
+		if (!*first)
+			appendStringInfoChar(buf, ',');
+		name = pnstrdup(key.val.string.val, key.val.string.len);
+		escape_json(buf, name);
+		pfree(name);
+		appendStringInfoChar(buf, ':');
+		if (!typed)
+			value_size = value.type == jbvBinary ?
+				append_jsonb_container(render, buf, value.val.binary.data,
+									   value.val.binary.len) :
+				append_jsonb_scalar(buf, &value);
+		else if (!append_typed(render, buf, &value, &value_size))
+			return false;
+		*first = false;
+		(*nattrs)++;
+		*size += key.val.string.len + value_size;
+	}
+	return true;
+}
+
+/* The attributes of a document column's object: see above. */
+static Size
+append_document(DdbRender *render, StringInfo buf, TupleDesc desc,
+				int document_attr, Jsonb *doc, bool *first, int *nattrs)
+{
+	int			start = buf->len;
+	bool		start_first = *first;
+	int			start_nattrs = *nattrs;
+	Size		size;
+
+	if (append_members(render, buf, desc, document_attr, doc, true, first,
+					   nattrs, &size))
+		return size;
+	buf->len = start;
+	buf->data[start] = '\0';
+	*first = start_first;
+	*nattrs = start_nattrs;
+	(void) append_members(render, buf, desc, document_attr, doc, false, first,
+						  nattrs, &size);
 	return size;
 }
 
@@ -998,7 +1364,7 @@ append_composite(DdbRender *render, StringInfo buf, Datum value)
 	appendStringInfoString(buf, "{\"M\":");
 	render->depth++;
 	size = append_attributes(render, buf, desc, values, nulls, NULL, NULL,
-							 false, &nattrs);
+							 -1, false, &nattrs);
 	render->depth--;
 	appendStringInfoChar(buf, '}');
 	ReleaseTupleDesc(desc);
@@ -1096,12 +1462,12 @@ append_value(DdbRender *render, StringInfo buf, Datum value, bool isnull,
 Size
 ddb_append_image(DdbRender *render, StringInfo buf, TupleDesc desc,
 				 Datum *values, bool *nulls, const bool *include,
-				 const bool *as_set)
+				 const bool *as_set, int document_attr)
 {
 	int			nattrs;
 
 	return append_attributes(render, buf, desc, values, nulls, include, as_set,
-							 false, &nattrs);
+							 document_attr, false, &nattrs);
 }
 
 Size
@@ -1111,13 +1477,14 @@ ddb_append_keys(DdbRender *render, StringInfo buf, TupleDesc desc,
 	int			nattrs;
 
 	return append_attributes(render, buf, desc, values, nulls, is_key, NULL,
-							 true, &nattrs);
+							 -1, true, &nattrs);
 }
 
 static Size
 append_attributes(DdbRender *render, StringInfo buf, TupleDesc desc,
 				  Datum *values, bool *nulls, const bool *include,
-				  const bool *as_set, bool keys, int *nattrs)
+				  const bool *as_set, int document_attr, bool keys,
+				  int *nattrs)
 {
 	Size		size = 0;
 	bool		first = true;
@@ -1138,6 +1505,29 @@ append_attributes(DdbRender *render, StringInfo buf, TupleDesc desc,
 			continue;
 		if (over_budget(render, buf, 0))
 			break;
+
+		/*
+		 * A document column's object is its members; NULL is none.  A
+		 * document that is no object, or a column that is no longer jsonb,
+		 * is the attribute it would be without document_column.  Its raw
+		 * size is no lower bound of its rendering (typed values are smaller
+		 * than their jsonb), so the budget is checked member by member.
+		 */
+		if (i == document_attr &&
+			lookup_type(att->atttypid)->kind == DDB_JSONB)
+		{
+			Jsonb	   *doc;
+
+			if (nulls[i])
+				continue;
+			doc = DatumGetJsonbP(values[i]);
+			if (JB_ROOT_IS_OBJECT(doc))
+			{
+				size += append_document(render, buf, desc, document_attr, doc,
+										&first, nattrs);
+				continue;
+			}
+		}
 
 		if (!first)
 			appendStringInfoChar(buf, ',');

@@ -32,12 +32,15 @@ typedef struct DdbRender
 /*
  * Appends {"attr": value, ...} for the attributes of a deformed tuple whose
  * include[] flag is set (all when include is NULL); as_set[] (may be NULL)
- * marks array attributes rendered as SS/NS/BS.  Returns the DynamoDB item size
- * of what was appended.
+ * marks array attributes rendered as SS/NS/BS.  The attribute document_attr
+ * (-1 for none), a jsonb object, is a document column: its members are
+ * attributes of their own (see record.c).  Returns the DynamoDB item size of
+ * what was appended.
  */
 extern Size ddb_append_image(DdbRender *render, StringInfo buf,
 							 TupleDesc desc, Datum *values, bool *nulls,
-							 const bool *include, const bool *as_set);
+							 const bool *include, const bool *as_set,
+							 int document_attr);
 
 /*
  * Appends the Keys of a record, {"key": value, ...}, for the attributes

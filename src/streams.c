@@ -384,6 +384,30 @@ check_set_columns(Relation rel, ArrayType *set_columns)
 		check_set_column(rel, nulls[i] ? NULL : NameStr(*DatumGetName(elems[i])));
 }
 
+/*
+ * A document column (see record.c) is a jsonb column, whose members are the
+ * item's attributes; it is never a key column, since jsonb is none.
+ */
+static void
+check_document_column(Relation rel, const char *name)
+{
+	Oid			relid = RelationGetRelid(rel);
+	const char *relname = RelationGetRelationName(rel);
+	AttrNumber	attno = get_attnum(relid, name);
+
+	if (attno == InvalidAttrNumber)
+		aws_error(AWS_VALIDATION,
+				  "document_column names the jsonb column whose members are streamed as top-level attributes, e.g. document_column => 'item'.",
+				  "column \"%s\" of table \"%s\" does not exist", name, relname);
+	if (getBaseType(get_atttype(relid, attno)) != JSONBOID)
+		aws_error(AWS_VALIDATION,
+				  psprintf("A document column holds the item's attributes as a jsonb object. "
+						   "Convert it with ALTER TABLE %s ALTER COLUMN %s TYPE jsonb USING %s::jsonb.",
+						   qualified_name(rel), quote_identifier(name), quote_identifier(name)),
+				  "document column \"%s\" of table \"%s\" has type %s, not jsonb",
+				  name, relname, format_type_be(get_atttype(relid, attno)));
+}
+
 /* "2015-05-11T21:21:33.291": DynamoDB's StreamLabel, in UTC. */
 static char *
 stream_label(TimestampTz ts)
@@ -469,6 +493,7 @@ typedef struct NewStream
 	char	   *shard_id;
 	ArrayType  *keys;
 	ArrayType  *set_columns;
+	char	   *document_column;	/* NULL for none */
 	TimestampTz created;
 } NewStream;
 
@@ -506,9 +531,10 @@ name_stream(NewStream *s)
 static void
 insert_stream(const NewStream *s)
 {
-	Oid			argtypes[9] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, NAMEARRAYOID, NAMEARRAYOID, TIMESTAMPTZOID};
-	Datum		values[9];
+	Oid			argtypes[10] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, NAMEARRAYOID, NAMEARRAYOID, TIMESTAMPTZOID, NAMEOID};
+	Datum		values[10];
+	char		nulls[10];
 
 	values[0] = ObjectIdGetDatum(s->relid);
 	values[1] = CStringGetTextDatum(s->table_name);
@@ -519,12 +545,18 @@ insert_stream(const NewStream *s)
 	values[6] = PointerGetDatum(s->keys);
 	values[7] = PointerGetDatum(s->set_columns);
 	values[8] = TimestampTzGetDatum(s->created);
+	memset(nulls, ' ', sizeof(nulls));
+	if (s->document_column)
+		values[9] = DirectFunctionCall1(namein, CStringGetDatum(s->document_column));
+	else
+		nulls[9] = 'n';
 	security_spi_exec_as_owner("INSERT INTO orders_stream.streams "
 						 "(relid, table_name, view_type, stream_label, stream_arn, "
-						 "shard_id, key_columns, set_columns, start_lsn, created_at) "
+						 "shard_id, key_columns, set_columns, start_lsn, created_at, "
+						 "document_column) "
 						 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-						 "pg_catalog.pg_current_wal_insert_lsn(), $9)",
-						 9, argtypes, values, NULL, SPI_OK_INSERT);
+						 "pg_catalog.pg_current_wal_insert_lsn(), $9, $10)",
+						 10, argtypes, values, nulls, SPI_OK_INSERT);
 }
 
 Datum
@@ -542,6 +574,7 @@ orders_stream_enable_stream(PG_FUNCTION_ARGS)
 	s.relid = PG_GETARG_OID(0);
 	s.view_type = PG_ARGISNULL(1) ? "NEW_AND_OLD_IMAGES" : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	s.set_columns = PG_ARGISNULL(2) ? construct_empty_array(NAMEOID) : PG_GETARG_ARRAYTYPE_P(2);
+	s.document_column = PG_ARGISNULL(3) ? NULL : pstrdup(NameStr(*PG_GETARG_NAME(3)));
 
 	rel = open_stream_table(s.relid);
 	check_view_type(s.view_type, rel);
@@ -549,6 +582,8 @@ orders_stream_enable_stream(PG_FUNCTION_ARGS)
 	check_streamable(rel);
 	s.keys = key_columns(rel);
 	check_set_columns(rel, s.set_columns);
+	if (s.document_column)
+		check_document_column(rel, s.document_column);
 	if (rel->rd_rel->relreplident != REPLICA_IDENTITY_FULL)
 		ereport(NOTICE,
 				(errmsg("setting REPLICA IDENTITY FULL on table \"%s\"",

@@ -4,7 +4,8 @@
 #  - json and jsonb nested 60,000 deep: the container at depth 33 is S with
 #    its JSON text (DynamoDB nests 32 levels); the json parser never sees the
 #    deep text (it recurses: "stack depth limit exceeded", forever);
-#  - records over orders_stream.max_record_size: stored with their Keys only,
+#  - records over orders_stream.max_record_size (a document column's members
+#    counted by their rendering): stored with their Keys only,
 #    a WARNING and a capture_exceptions row; a 200,000,000-character chr(1)
 #    text (6 bytes per character once escaped, past the 1 GB allocation
 #    limit) with the default limit;
@@ -126,6 +127,25 @@ is($node->safe_psql('postgres', q{
 ok($node->log_contains('WARNING:  INSERT record \d+ of stream \S+ exceeds orders_stream.max_record_size', $log_offset),
 	'with a WARNING');
 
+# a document column's members count by their rendering: 3,000 {"S": "x"}
+# take more than 64 kB as jsonb, but less rendered; 6,000 do not fit
+$node->safe_psql('postgres', q{
+CREATE TABLE hd (id int PRIMARY KEY, item jsonb);
+SELECT orders_stream.enable_stream('hd', 'NEW_IMAGE', document_column => 'item');
+INSERT INTO hd SELECT n, (SELECT jsonb_object_agg(format('k%s', lpad(i::text, 4, '0')), '{"S": "x"}'::jsonb)
+						FROM generate_series(1, n) i)
+  FROM (VALUES (3000), (6000)) v(n);
+});
+OrdersStream::capture($node);
+is($node->safe_psql('postgres', q{SELECT pg_column_size(item::text::jsonb) > 65536 FROM hd WHERE id = 3000}),
+	't', 'the smaller document is over the limit as jsonb');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(coalesce((SELECT count(*) FROM jsonb_object_keys(r.record::jsonb->'dynamodb'->'NewImage')), 0)::text,
+					  ',' ORDER BY r.sequence_number)
+	  FROM orders_stream.records r JOIN orders_stream.streams s USING (stream_id)
+	 WHERE s.relid = 'hd'::regclass}),
+	'3001,0', 'a document column under the limit as rendered is whole, one over it has no image');
+
 # ---- 200,000,000 x chr(1): past 1 GB once escaped, with the default limit ----
 $node->safe_psql('postgres', q{
 ALTER SYSTEM RESET orders_stream.max_record_size;
@@ -144,7 +164,7 @@ $rec = record_of(5);
 like($rec, qr/"Keys": \{"id": \{"N": "5"\}\}/, 'a 200M-character chr(1) row is captured with its Keys');
 unlike($rec, qr/NewImage/, 'without its image');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM orders_stream.capture_exceptions}),
-	'3', 'and an exception row');
+	'4', 'and an exception row');
 
 # ---- a set column that stops being an array ----
 $node->safe_psql('postgres', q{

@@ -16,6 +16,7 @@
 #    as a new stream of its table (new stream_id and ARN), with its
 #    mappings (same UUIDs, same owners) delivering every change made since,
 #    and nothing from before;
+#  - a stream's document column comes back with it;
 #  - TTL settings (by attribute name, renamed after TTL was enabled), failures (visible to their owner
 #    only), access keys (of the same role), ownership, privileges and the
 #    TRUNCATE guard are back.
@@ -48,14 +49,14 @@ SELECT orders_stream.update_time_to_live('a_orders', 'exp', true);
 GRANT SELECT ON a_orders TO bob;
 });
 my ($rc, $out, $err) = OrdersStream::psql_as($old, 'bob', q{
-CREATE TABLE b_orders (id int PRIMARY KEY, secret text) PARTITION BY RANGE (id);
+CREATE TABLE b_orders (id int PRIMARY KEY, secret text, doc jsonb) PARTITION BY RANGE (id);
 CREATE TABLE b_orders_low PARTITION OF b_orders FOR VALUES FROM (0) TO (50);
 CREATE TABLE b_orders_high PARTITION OF b_orders FOR VALUES FROM (50) TO (1000);
 CREATE TABLE b_totals (n bigint NOT NULL);
 INSERT INTO b_totals VALUES (0);
 CREATE FUNCTION b_agg(event jsonb) RETURNS void LANGUAGE sql
 	AS $$ UPDATE b_totals SET n = n + jsonb_array_length(event->'Records') $$;
-SELECT orders_stream.enable_stream('b_orders');
+SELECT orders_stream.enable_stream('b_orders', document_column => 'doc');
 SELECT access_key_id FROM orders_stream.create_access_key('bob');
 });
 is($rc, 0, 'bob set up') or diag $err;
@@ -156,7 +157,7 @@ SELECT string_agg(format('%s %s', m.function_name, pg_get_userbyid(c.relowner)),
 	# new writes are delivered, once; nothing from before the dump is replayed
 	$node->safe_psql('postgres', q{
 INSERT INTO a_orders VALUES (100, 'alice-new', NULL), (101, 'alice-new', NULL);
-INSERT INTO b_orders VALUES (100, 'bob-new');
+INSERT INTO b_orders VALUES (100, 'bob-new', '{"color": {"S": "red"}}');
 });
 	OrdersStream::capture($node);
 	$node->safe_psql('postgres', "SELECT orders_stream.wait_for_mapping('$mapping{$_}', '60s')") for qw(a b);
@@ -166,6 +167,9 @@ INSERT INTO b_orders VALUES (100, 'bob-new');
 SELECT string_agg(r.record->'dynamodb'->'NewImage'->'secret'->>'S', ',' ORDER BY r.record->'dynamodb'->>'SequenceNumber')
   FROM orders_stream.records r}), 'alice-new,alice-new,bob-new',
 		"$how: the new streams hold the new writes only");
+	is($node->safe_psql('postgres', q{
+SELECT string_agg(r.record->'dynamodb'->'NewImage'->'color'->>'S', ',') FROM orders_stream.records r}), 'red',
+		"$how: the document column is one again");
 
 	# bob reads alice's table, so its stream; alice does not read bob's
 	my ($rc, $out, $err) = OrdersStream::psql_as($node, 'alice', 'SELECT count(*) FROM orders_stream.records');

@@ -37,6 +37,8 @@ CREATE TABLE orders_stream.streams (
 	shard_id	text NOT NULL,
 	key_columns name[] NOT NULL,
 	set_columns name[] NOT NULL DEFAULT '{}',
+	/* a jsonb column whose members are attributes of the images (record.c) */
+	document_column name,
 	start_lsn	pg_lsn NOT NULL,
 	created_at	timestamptz NOT NULL,
 	disabled_at timestamptz,
@@ -65,12 +67,13 @@ REVOKE ALL ON orders_stream.streams FROM PUBLIC;
  */
 CREATE FUNCTION orders_stream.enable_stream(source regclass,
 											view_type text DEFAULT 'NEW_AND_OLD_IMAGES',
-											set_columns name[] DEFAULT '{}')
+											set_columns name[] DEFAULT '{}',
+											document_column name DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'orders_stream_enable_stream'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION orders_stream.enable_stream(regclass, text, name[]) IS
+COMMENT ON FUNCTION orders_stream.enable_stream(regclass, text, name[], name) IS
 'Enables a DynamoDB stream on a table with a primary key; returns the stream ARN';
 
 CREATE FUNCTION orders_stream.disable_stream(source regclass)

@@ -137,7 +137,7 @@ BEGIN
 				FOR guarded IN SELECT tbl UNION SELECT t.relid FROM pg_partition_tree(tbl) t LOOP
 					EXECUTE format('DROP TRIGGER IF EXISTS orders_stream_truncate_guard ON %s', guarded);
 				END LOOP;
-				stream_arn := orders_stream.enable_stream(tbl, s.view_type, s.set_columns);
+				stream_arn := orders_stream.enable_stream(tbl, s.view_type, s.set_columns, s.document_column);
 				SELECT x.stream_id INTO new_id FROM orders_stream.streams x WHERE x.stream_arn = resume_restored_streams.stream_arn;
 			END IF;
 		END IF;

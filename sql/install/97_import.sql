@@ -42,6 +42,7 @@ DECLARE
 	attr_type text;
 	view_type text;
 	current_view text;
+	doc_col name;
 	stream_arn text;
 	ttl_attr text;
 	ttl_on boolean;
@@ -179,7 +180,6 @@ BEGIN
 			END IF;
 			notes := notes OPERATOR(pg_catalog.||) pg_catalog.format('created table %s (%s, item jsonb: the other attributes)',
 				tname, pg_catalog.array_to_string(cols, ', '));
-			notes := notes OPERATOR(pg_catalog.||) 'streaming the members of item as top-level attributes (a document column) is pending: until then the stream shows item as one map attribute'::text;
 			IF NOT dry_run THEN
 				EXECUTE pg_catalog.format('CREATE TABLE %s (%s, item jsonb NOT NULL DEFAULT ''{}'', PRIMARY KEY (%s))',
 					tname, pg_catalog.array_to_string(cols, ', '), pg_catalog.array_to_string(keycols, ', '));
@@ -204,6 +204,15 @@ BEGIN
 			SELECT s.view_type INTO current_view FROM orders_stream.readable_streams s
 			 WHERE s.relid OPERATOR(pg_catalog.=) tbl AND s.enabled;
 		END IF;
+		/*
+		 * item jsonb, as this function creates it, holds the other
+		 * attributes: its members are the item's attributes in the stream
+		 * (a document column), on a table created here or mapped in tables.
+		 */
+		doc_col := CASE WHEN tbl IS NULL THEN 'item'
+			ELSE (SELECT a.attname FROM pg_catalog.pg_attribute a
+				   WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) 'item'
+					 AND NOT a.attisdropped AND a.atttypid OPERATOR(pg_catalog.=) 'pg_catalog.jsonb'::pg_catalog.regtype) END;
 		IF view_type IS NULL AND current_view IS NOT NULL THEN
 			notes := notes OPERATOR(pg_catalog.||) pg_catalog.format('stream %s left enabled: the template has no StreamSpecification (orders_stream.disable_stream() removes it)', current_view);
 		ELSIF view_type IS NULL THEN
@@ -212,15 +221,18 @@ BEGIN
 			notes := notes OPERATOR(pg_catalog.||) pg_catalog.format('stream enabled (%s)', view_type);
 			changed := true;
 			IF NOT dry_run THEN
-				PERFORM orders_stream.enable_stream(tbl, view_type);
+				PERFORM orders_stream.enable_stream(tbl, view_type, document_column => doc_col);
 			END IF;
 		ELSIF current_view OPERATOR(pg_catalog.<>) view_type THEN
 			notes := notes OPERATOR(pg_catalog.||) pg_catalog.format('stream replaced: %s -> %s (a new stream, as DynamoDB makes when the view type changes)', current_view, view_type);
 			changed := true;
 			IF NOT dry_run THEN
 				PERFORM orders_stream.disable_stream(tbl);
-				PERFORM orders_stream.enable_stream(tbl, view_type);
+				PERFORM orders_stream.enable_stream(tbl, view_type, document_column => doc_col);
 			END IF;
+		END IF;
+		IF view_type IS NOT NULL AND (current_view IS NULL OR current_view OPERATOR(pg_catalog.<>) view_type) AND doc_col IS NOT NULL THEN
+			notes := notes OPERATOR(pg_catalog.||) 'the members of item are streamed as top-level attributes (document_column => ''item'')'::text;
 		END IF;
 		planned := planned OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(res.id,
 			pg_catalog.jsonb_build_object('name', tname, 'view', view_type,

@@ -112,6 +112,28 @@ INSERT INTO old_only VALUES ('\x01', 'one', '2026-11-27'), ('\xff00', 'two', NUL
 UPDATE old_only SET v = 'uno' WHERE id = '\x01';
 DELETE FROM old_only WHERE id = '\xff00';
 
+-- a document column: DynamoDB JSON of every type (numbers and binaries to
+-- canonical form, duplicates in sets), plain JSON, a mixed document (plain),
+-- members named like a column (the column wins) or like the document, NULL,
+-- an empty object, an array; then updates, a key change and a delete
+INSERT INTO documents VALUES ('typed', 1, '{"name": {"S": "pen"}, "price": {"N": "01.50"},
+	"tags": {"SS": ["b", "a", "b"]}, "nums": {"NS": ["1", "1.0", "2E0", "-0.5"]},
+	"blob": {"B": "AQI="}, "bins": {"BS": ["AQ==", "AQ==", "/w=="]}, "ok": {"BOOL": false},
+	"none": {"NULL": true}, "empty": {"S": ""}, "big": {"N": "9007199254740993"},
+	"addr": {"M": {"city": {"S": "Oslo"}, "zip": {"N": "0150"}, "geo": {"L": [{"N": "59.9"}, {"N": "10.75"}]}}},
+	"list": {"L": [{"S": "x"}, {"N": "2"}, {"L": []}, {"M": {}}, {"SS": ["s"]}]}}'),
+	('plain', 2, '{"name": "pen", "price": 1.50, "tags": ["a", "b"], "addr": {"city": "Oslo", "n": [1, 2.5]},
+	"ok": true, "none": null}'),
+	('mixed', 3, '{"name": {"S": "pen"}, "count": 3, "n": {"N": "abc"}}'),
+	('clash', 4, '{"qty": {"N": "99"}, "id": {"S": "other"}, "item": {"S": "self"}, "color": {"S": "red"}}'),
+	('null', 5, NULL), ('empty', 6, '{}'), ('array', 7, '[1, {"S": "x"}, "y"]');
+UPDATE documents SET item = item || '{"color": {"S": "blue"}}' WHERE id = 'clash';
+UPDATE documents SET item = '{"name": {"S": "pencil"}, "qty": {"N": "5"}}' WHERE id = 'plain';
+UPDATE documents SET qty = qty WHERE id = 'typed';                  -- no-op
+UPDATE documents SET id = 'renamed' WHERE id = 'mixed';            -- key change
+UPDATE documents SET item = NULL WHERE id = 'empty';
+DELETE FROM documents WHERE id = 'array';
+
 -- a table without a stream
 INSERT INTO no_stream VALUES (1, 'not streamed');
 UPDATE no_stream SET v = 'still not' WHERE id = 1;

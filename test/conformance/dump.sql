@@ -6,6 +6,7 @@ SELECT json_build_object(
 			'tbl', t.tbl,
 			'view_type', t.view_type,
 			'set_columns', t.set_columns,
+			'document_column', t.document_column,
 			'enabled', t.enabled,
 			'key_columns', (
 				SELECT json_agg(a.attname ORDER BY array_position(i.indkey::int2[], a.attnum))

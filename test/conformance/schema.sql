@@ -79,6 +79,8 @@ ALTER TABLE every_type ALTER COLUMN c_big SET STORAGE EXTERNAL;
 CREATE TABLE keys_only (pk text, sk int, v text, PRIMARY KEY (pk, sk));
 CREATE TABLE new_only (id bigint PRIMARY KEY, v text, n numeric, j jsonb);
 CREATE TABLE old_only (id bytea PRIMARY KEY, v text, d date);
+-- a document column: item's members are the item's attributes
+CREATE TABLE documents (id text PRIMARY KEY, qty int, item jsonb);
 
 -- numbers of every type at DynamoDB's limits and beyond, and random ones
 -- (the property test of changes.sql); ns is a set column (NS)
@@ -96,6 +98,7 @@ CREATE TABLE conf.tables (
 	tbl         text PRIMARY KEY,
 	view_type   text NOT NULL,
 	set_columns name[] NOT NULL DEFAULT '{}',
+	document_column name,
 	enabled     boolean NOT NULL DEFAULT true
 );
 
@@ -174,6 +177,80 @@ BEGIN
 		RETURN v;
 	END CASE;
 END
+$$;
+-- a DynamoDB JSON attribute value ({"S": ...}, {"N": "..."}, ...), checked
+-- against DynamoDB's rules: a document of such values only is DynamoDB JSON
+CREATE FUNCTION conf.is_av(v jsonb) RETURNS boolean LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE
+	t text;
+	x jsonb;
+BEGIN
+	IF jsonb_typeof(v) <> 'object' OR (SELECT count(*) FROM jsonb_object_keys(v)) <> 1 THEN
+		RETURN false;
+	END IF;
+	t := (SELECT k FROM jsonb_object_keys(v) k);
+	x := v -> t;
+	CASE t
+	WHEN 'S' THEN RETURN jsonb_typeof(x) = 'string';
+	WHEN 'N' THEN RETURN jsonb_typeof(x) = 'string' AND conf.is_n(x #>> '{}');
+	WHEN 'B' THEN RETURN jsonb_typeof(x) = 'string' AND conf.is_b(x #>> '{}');
+	WHEN 'BOOL' THEN RETURN jsonb_typeof(x) = 'boolean';
+	WHEN 'NULL' THEN RETURN x = 'true';
+	WHEN 'M' THEN RETURN jsonb_typeof(x) = 'object' AND (SELECT bool_and(conf.is_av(e)) IS NOT false FROM jsonb_each(x) AS m(k, e));
+	WHEN 'L' THEN RETURN jsonb_typeof(x) = 'array' AND (SELECT bool_and(conf.is_av(e)) IS NOT false FROM jsonb_array_elements(x) e);
+	WHEN 'SS', 'NS', 'BS' THEN
+		RETURN jsonb_typeof(x) = 'array' AND jsonb_array_length(x) > 0 AND (SELECT bool_and(
+			jsonb_typeof(e) = 'string' AND CASE t WHEN 'NS' THEN conf.is_n(e #>> '{}')
+			                                      WHEN 'BS' THEN conf.is_b(e #>> '{}') ELSE true END)
+			FROM jsonb_array_elements(x) e);
+	ELSE RETURN false;
+	END CASE;
+END
+$$;
+CREATE FUNCTION conf.is_n(t text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+BEGIN
+	RETURN conf.fits(t::numeric);
+EXCEPTION WHEN invalid_text_representation THEN
+	RETURN false;
+END
+$$;
+CREATE FUNCTION conf.is_b(t text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+BEGIN
+	RETURN decode(t, 'base64') IS NOT NULL;
+EXCEPTION WHEN invalid_parameter_value THEN
+	RETURN false;
+END
+$$;
+-- a valid attribute value as the unmarshalled, tagged value
+CREATE FUNCTION conf.av(v jsonb) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE
+	t text := (SELECT k FROM jsonb_object_keys(v) k);
+	x jsonb := v -> t;
+BEGIN
+	CASE t
+	WHEN 'S' THEN RETURN x;
+	WHEN 'N' THEN RETURN conf.n((x #>> '{}')::numeric);
+	WHEN 'B' THEN RETURN conf.b(decode(x #>> '{}', 'base64'));
+	WHEN 'BOOL' THEN RETURN x;
+	WHEN 'NULL' THEN RETURN 'null';
+	WHEN 'M' THEN RETURN jsonb_build_object('$m', coalesce((SELECT jsonb_object_agg(k, conf.av(e)) FROM jsonb_each(x) AS m(k, e)), '{}'));
+	WHEN 'L' THEN RETURN coalesce((SELECT jsonb_agg(conf.av(e) ORDER BY o) FROM jsonb_array_elements(x) WITH ORDINALITY a(e, o)), '[]');
+	WHEN 'SS' THEN RETURN jsonb_build_object('$ss', (SELECT jsonb_agg(DISTINCT e) FROM jsonb_array_elements(x) e));
+	WHEN 'NS' THEN RETURN conf.ns(ARRAY(SELECT (e #>> '{}')::numeric FROM jsonb_array_elements(x) e));
+	WHEN 'BS' THEN RETURN conf.bs(ARRAY(SELECT decode(e #>> '{}', 'base64') FROM jsonb_array_elements(x) e));
+	END CASE;
+END
+$$;
+-- a document column's attributes: DynamoDB JSON if every member is an
+-- attribute value, else plain JSON; NULL: none; no object: one attribute
+CREATE FUNCTION conf.doc(col text, v jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE
+		WHEN v IS NULL THEN '{}'
+		WHEN jsonb_typeof(v) <> 'object' THEN jsonb_build_object(col, conf.j(v))
+		WHEN (SELECT bool_and(conf.is_av(e)) IS NOT false FROM jsonb_each(v) AS m(k, e))
+			THEN coalesce((SELECT jsonb_object_agg(k, conf.av(e)) FROM jsonb_each(v) AS m(k, e)), '{}')
+		ELSE coalesce((SELECT jsonb_object_agg(k, conf.j(e)) FROM jsonb_each(v) AS m(k, e)), '{}')
+	END
 $$;
 -- arrays whose elements to_jsonb already maps right (numbers, text, bool,
 -- NaN/Infinity as strings), any number of dimensions: nested L
@@ -291,6 +368,10 @@ CREATE FUNCTION conf.image(r numbers) RETURNS jsonb LANGUAGE sql STABLE AS $$
 		'f4', conf.f4(r.f4), 'm', conf.n(r.m::numeric), 'i8', conf.n(r.i8), 'j', conf.j(r.j),
 		'js', conf.j(r.js::jsonb), 'ns', conf.ns(r.ns), 'fa', conf.a_f8(r.fa))
 $$;
+-- columns win over members of the same name
+CREATE FUNCTION conf.image(r documents) RETURNS jsonb LANGUAGE sql STABLE AS $$
+	SELECT conf.doc('item', r.item) || jsonb_build_object('id', conf.s(r.id), 'qty', conf.n(r.qty))
+$$;
 CREATE FUNCTION conf.image(r no_stream) RETURNS jsonb LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_object('id', conf.n(r.id), 'v', conf.s(r.v))
 $$;
@@ -328,17 +409,19 @@ CREATE TRIGGER conf_log AFTER INSERT OR UPDATE OR DELETE ON keys_only FOR EACH R
 CREATE TRIGGER conf_log AFTER INSERT OR UPDATE OR DELETE ON new_only FOR EACH ROW EXECUTE FUNCTION conf.log_change();
 CREATE TRIGGER conf_log AFTER INSERT OR UPDATE OR DELETE ON old_only FOR EACH ROW EXECUTE FUNCTION conf.log_change();
 CREATE TRIGGER conf_log AFTER INSERT OR UPDATE OR DELETE ON numbers FOR EACH ROW EXECUTE FUNCTION conf.log_change();
+CREATE TRIGGER conf_log AFTER INSERT OR UPDATE OR DELETE ON documents FOR EACH ROW EXECUTE FUNCTION conf.log_change();
 CREATE TRIGGER conf_log AFTER INSERT OR UPDATE OR DELETE ON no_stream FOR EACH ROW EXECUTE FUNCTION conf.log_change();
 
 -- --------------------------------------------------------- the streams --
-INSERT INTO conf.tables (tbl, view_type, set_columns) VALUES
-	('every_type', 'NEW_AND_OLD_IMAGES', '{c_tags,c_scores,c_blobs}'),
-	('keys_only', 'KEYS_ONLY', '{}'),
-	('new_only', 'NEW_IMAGE', '{}'),
-	('old_only', 'OLD_IMAGE', '{}'),
-	('numbers', 'NEW_AND_OLD_IMAGES', '{ns}');
+INSERT INTO conf.tables (tbl, view_type, set_columns, document_column) VALUES
+	('every_type', 'NEW_AND_OLD_IMAGES', '{c_tags,c_scores,c_blobs}', NULL),
+	('keys_only', 'KEYS_ONLY', '{}', NULL),
+	('new_only', 'NEW_IMAGE', '{}', NULL),
+	('old_only', 'OLD_IMAGE', '{}', NULL),
+	('numbers', 'NEW_AND_OLD_IMAGES', '{ns}', NULL),
+	('documents', 'NEW_AND_OLD_IMAGES', '{}', 'item');
 
-SELECT t.tbl, orders_stream.enable_stream(t.tbl::regclass, t.view_type, t.set_columns) AS stream_arn
+SELECT t.tbl, orders_stream.enable_stream(t.tbl::regclass, t.view_type, t.set_columns, t.document_column) AS stream_arn
 FROM conf.tables t ORDER BY t.tbl;
 
 -- disable a stream, recording that the changes after it are not streamed
