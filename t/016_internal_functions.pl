@@ -35,7 +35,8 @@ my @api = qw(enable_stream disable_stream list_streams describe_stream get_shard
   capture_slot_name
   update_time_to_live describe_time_to_live create_access_key revoke_access_key
   sequence_number sequence_key sequence_text record_json filter_matches delivery_workers
-  import_stack aws_error may_read may_read truncate_guard);
+  import_stack aws_error may_read may_read truncate_guard
+  metrics_mappings metrics_streams metrics_note_request);
 open my $fh, '<', 'README.md' or die "README.md: $!";
 my $readme = do { local $/; <$fh> };
 close $fh;
