@@ -159,3 +159,102 @@ SELECT s.stream_arn,
  WHERE s.readable;
 
 GRANT SELECT ON orders_stream.stream_operation_metrics TO PUBLIC;
+
+/*
+ * The views above in Prometheus' text exposition format (0.0.4), as the
+ * endpoint's GET /metrics answers: counters (_total), gauges and the
+ * request latency histogram, labelled by mapping, function, stream, table,
+ * lane and operation.  Runs as its caller, through the views, so it shows
+ * what the caller may see.
+ */
+CREATE FUNCTION orders_stream.prometheus_metrics()
+RETURNS text
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+WITH families (fam, name, kind, help) AS (VALUES
+	(1, 'orders_stream_mapping_iterator_age_seconds', 'gauge', 'IteratorAge: age of the last record of the last batch processed, per lane'),
+	(2, 'orders_stream_mapping_invocations_total', 'counter', 'Invocations of the mapping''s function'),
+	(3, 'orders_stream_mapping_errors_total', 'counter', 'Errors: invocations that failed'),
+	(4, 'orders_stream_mapping_throttles_total', 'counter', 'Throttles: times a lane waited for a delivery worker'),
+	(5, 'orders_stream_mapping_destination_delivery_failures_total', 'counter', 'DestinationDeliveryFailures: batches not written to the failure destination'),
+	(6, 'orders_stream_mapping_concurrent_executions', 'gauge', 'ConcurrentExecutions: lanes being served now'),
+	(7, 'orders_stream_mapping_polled_events_total', 'counter', 'PolledEventCount (MetricsConfig EventCount)'),
+	(8, 'orders_stream_mapping_invoked_events_total', 'counter', 'InvokedEventCount (MetricsConfig EventCount)'),
+	(9, 'orders_stream_mapping_filtered_out_events_total', 'counter', 'FilteredOutEventCount (MetricsConfig EventCount)'),
+	(10, 'orders_stream_mapping_failed_invoke_events_total', 'counter', 'FailedInvokeEventCount (MetricsConfig EventCount)'),
+	(11, 'orders_stream_mapping_dropped_events_total', 'counter', 'DroppedEventCount (MetricsConfig EventCount)'),
+	(12, 'orders_stream_mapping_on_failure_destination_delivered_events_total', 'counter', 'OnFailureDestinationDeliveredEventCount (MetricsConfig EventCount)'),
+	(13, 'orders_stream_stream_returned_records_total', 'counter', 'ReturnedRecordsCount of GetRecords'),
+	(14, 'orders_stream_stream_returned_bytes_total', 'counter', 'ReturnedBytes of GetRecords'),
+	(15, 'orders_stream_stream_user_errors_total', 'counter', 'UserErrors: requests refused for what they asked'),
+	(16, 'orders_stream_stream_system_errors_total', 'counter', 'SystemErrors: requests failed by the server'),
+	(17, 'orders_stream_stream_request_latency_seconds', 'histogram', 'SuccessfulRequestLatency'),
+	(18, 'orders_stream_capture_lag_bytes', 'gauge', 'WAL not yet captured'),
+	(19, 'orders_stream_capture_lag_seconds', 'gauge', 'Time since capture was last up to date, while it lags'),
+	(20, 'orders_stream_capture_records_stored_total', 'counter', 'Records stored by capture'),
+	(21, 'orders_stream_capture_bytes_stored_total', 'counter', 'Bytes of records stored by capture'),
+	(22, 'orders_stream_capture_exceptions_total', 'counter', 'Records stored incomplete (capture_exceptions)')),
+mappings AS (
+	SELECT m.*, pg_catalog.format('mapping="%s",function="%s",stream="%s"', m.uuid,
+			pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(m.function_name, '\', '\\'), '"', '\"'), E'\n', '\n'),
+			pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(m.event_source_arn, '\', '\\'), '"', '\"'), E'\n', '\n')) AS labels
+	  FROM orders_stream.mapping_metrics m),
+streams AS (
+	SELECT s.*, pg_catalog.format('stream="%s",table="%s"',
+			pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(s.stream_arn, '\', '\\'), '"', '\"'), E'\n', '\n'),
+			pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(s.table_name, '\', '\\'), '"', '\"'), E'\n', '\n')) AS labels
+	  FROM orders_stream.stream_metrics s),
+operations AS (
+	SELECT o.*, st.labels OPERATOR(pg_catalog.||) pg_catalog.format(',operation="%s"', o.operation) AS labels
+	  FROM orders_stream.stream_operation_metrics o
+	  JOIN streams st ON st.stream_arn OPERATOR(pg_catalog.=) o.stream_arn),
+samples (fam, labels, value) AS (
+	SELECT 1, m.labels OPERATOR(pg_catalog.||) pg_catalog.format(',lane="%s"', a.lane OPERATOR(pg_catalog.-) 1),
+		   (a.age OPERATOR(pg_catalog./) 1000.0)::float8::text
+	  FROM mappings m, pg_catalog.unnest(m."IteratorAgeByLane") WITH ORDINALITY a(age, lane)
+	 WHERE a.age IS NOT NULL
+	UNION ALL
+	SELECT v.fam, m.labels, v.value::text
+	  FROM mappings m,
+		   LATERAL (VALUES (2, m."Invocations"), (3, m."Errors"), (4, m."Throttles"),
+						   (5, m."DestinationDeliveryFailures"), (6, m."ConcurrentExecutions"),
+						   (7, m."PolledEventCount"), (8, m."InvokedEventCount"),
+						   (9, m."FilteredOutEventCount"), (10, m."FailedInvokeEventCount"),
+						   (11, m."DroppedEventCount"), (12, m."OnFailureDestinationDeliveredEventCount")) v(fam, value)
+	 WHERE v.value IS NOT NULL
+	UNION ALL
+	SELECT v.fam, s.labels, v.value::text
+	  FROM streams s,
+		   LATERAL (VALUES (13, s."ReturnedRecordsCount"::numeric), (14, s."ReturnedBytes"),
+						   (18, s.capture_lag_bytes), (19, s.capture_lag_seconds),
+						   (20, s.records_stored), (21, s.bytes_stored), (22, s.capture_exceptions)) v(fam, value)
+	 WHERE v.value IS NOT NULL
+	UNION ALL
+	SELECT v.fam, o.labels, v.value::text
+	  FROM operations o,
+		   LATERAL (VALUES (15, o."UserErrors"), (16, o."SystemErrors")) v(fam, value)),
+histogram (labels, i, line) AS (
+	SELECT o.labels, b.i, pg_catalog.format(E'orders_stream_stream_request_latency_seconds_bucket{%s,le="%s"} %s\n',
+			o.labels, COALESCE((b.bound OPERATOR(pg_catalog./) 1000.0)::float8::text, '+Inf'), b.cumulative)
+	  FROM operations o,
+		   LATERAL (SELECT x.bound, pg_catalog.sum(x.n) OVER (ORDER BY x.i) AS cumulative, x.i
+					  FROM ROWS FROM (pg_catalog.unnest(o.latency_bucket_bounds_ms),
+									  pg_catalog.unnest(o.latency_buckets)) WITH ORDINALITY x(bound, n, i)) b
+	UNION ALL
+	SELECT o.labels, 1000, pg_catalog.format(E'orders_stream_stream_request_latency_seconds_sum{%s} %s\norders_stream_stream_request_latency_seconds_count{%s} %s\n',
+			o.labels, (o.latency_ms_sum OPERATOR(pg_catalog./) 1000.0)::float8, o.labels, o.requests)
+	  FROM operations o)
+SELECT COALESCE(pg_catalog.string_agg(t.line, '' ORDER BY t.fam, t.labels COLLATE "C", t.i), '')
+  FROM (SELECT f.fam, '' AS labels, 0::bigint AS i,
+			   pg_catalog.format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, f.help, f.name, f.kind) AS line
+		  FROM families f
+		UNION ALL
+		SELECT f.fam, s.labels, 1, pg_catalog.format(E'%s{%s} %s\n', f.name, s.labels, s.value)
+		  FROM samples s JOIN families f ON f.fam OPERATOR(pg_catalog.=) s.fam
+		UNION ALL
+		SELECT 17, h.labels, h.i, h.line FROM histogram h) t;
+END;
+
+COMMENT ON FUNCTION orders_stream.prometheus_metrics() IS
+'The metrics you may see, in Prometheus'' text exposition format (the endpoint''s GET /metrics)';
