@@ -155,7 +155,11 @@ warn_full(const char *what)
 			 errhint("orders_stream.reset_metrics() forgets the metrics of mappings and streams that are gone.")));
 }
 
-/* The entry of mapping, created if new; NULL if the table is full.  Lock held. */
+/*
+ * The entry of mapping, created if new; NULL if the table is full (the
+ * hash table would grow into the slack of shared memory otherwise).  The
+ * lock is held exclusively.
+ */
 static MappingMetrics *
 mapping_entry(const char *mapping)
 {
@@ -166,27 +170,34 @@ mapping_entry(const char *mapping)
 
 	memset(key, 0, sizeof(key));
 	strlcpy(key, mapping, sizeof(key));
+	e = hash_search(mapping_table, key, HASH_FIND, &found);
+	if (e != NULL)
+		return e;
+	if (hash_get_num_entries(mapping_table) >= METRICS_MAX_MAPPINGS)
+		return NULL;
 	e = hash_search(mapping_table, key, HASH_ENTER_NULL, &found);
 	if (e == NULL)
 		return NULL;
-	if (!found)
-	{
-		memset(e->counters, 0, sizeof(e->counters));
-		for (i = 0; i < METRICS_MAX_LANES; i++)
-			e->iterator_age_ms[i] = -1;
-	}
+	memset(e->counters, 0, sizeof(e->counters));
+	for (i = 0; i < METRICS_MAX_LANES; i++)
+		e->iterator_age_ms[i] = -1;
 	return e;
 }
 
-/* The entry of stream_id, created if new; NULL if the table is full.  Lock held. */
+/* The entry of stream_id, as mapping_entry(). */
 static StreamMetrics *
 stream_entry(int64 stream_id)
 {
 	StreamMetrics *e;
 	bool		found;
 
+	e = hash_search(stream_table, &stream_id, HASH_FIND, &found);
+	if (e != NULL)
+		return e;
+	if (hash_get_num_entries(stream_table) >= METRICS_MAX_STREAMS)
+		return NULL;
 	e = hash_search(stream_table, &stream_id, HASH_ENTER_NULL, &found);
-	if (e != NULL && !found)
+	if (e != NULL)
 		memset((char *) e + sizeof(int64), 0, sizeof(StreamMetrics) - sizeof(int64));
 	return e;
 }
@@ -325,8 +336,10 @@ key_listed(List *keys, const char *key)
 	ListCell   *lc;
 
 	foreach(lc, keys)
+	{
 		if (strcmp(lfirst(lc), key) == 0)
-		return true;
+			return true;
+	}
 	return false;
 }
 
