@@ -3,7 +3,9 @@
 #
 #  (a) a mapping whose function fails on a poison record: Invocations,
 #      Errors, the EventCount group, DroppedEventCount and
-#      OnFailureDestinationDeliveredEventCount move, IteratorAge is set;
+#      OnFailureDestinationDeliveredEventCount move, IteratorAge is set; a
+#      failure destination that refuses the batch counts in
+#      DestinationDeliveryFailures;
 #  (b) one delivery worker for two mappings: while one lane holds it in a
 #      slow call, ConcurrentExecutions is 1 and the other lane's wait is
 #      counted in Throttles;
@@ -68,6 +70,19 @@ poll(qq{SELECT "Errors" = 1 AND "FailedInvokeEventCount" = 1 AND "DroppedEventCo
 is(sql(qq{SELECT "PolledEventCount" = 21 AND "IteratorAge" >= 0 AND "Throttles" >= 0
 	FROM orders_stream.mapping_metrics WHERE uuid = '$m'}), 't', 'PolledEventCount and IteratorAge');
 is(sql(q{SELECT count(*) FROM orders_stream.failures}), '1', 'the failure destination holds the batch');
+
+# a failure destination that refuses the batch: DestinationDeliveryFailures,
+# and the batch is given up again once it takes it
+sql(q{
+CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'destination down'; END $$;
+CREATE TRIGGER refuse BEFORE INSERT ON orders_stream_internal.failures FOR EACH ROW EXECUTE FUNCTION refuse();
+INSERT INTO orders VALUES (101, 'a', -1);
+});
+poll(qq{SELECT "DestinationDeliveryFailures" >= 1 FROM orders_stream.mapping_metrics WHERE uuid = '$m'},
+	'a batch the failure destination refuses counts in DestinationDeliveryFailures');
+sql(q{DROP TRIGGER refuse ON orders_stream_internal.failures});
+poll(qq{SELECT "OnFailureDestinationDeliveredEventCount" = 2 FROM orders_stream.mapping_metrics WHERE uuid = '$m'},
+	'once the destination takes it, the batch is delivered there');
 
 # ---- (b) ConcurrentExecutions and Throttles: one worker, two mappings ----
 my $s = sql(q{SELECT orders_stream.create_event_source_mapping('orders', 'slow(jsonb)',
