@@ -66,6 +66,15 @@ SELECT operation, requests, "SuccessfulRequestLatency" >= 0 AS latency, "UserErr
 	array_length(latency_buckets, 1) = array_length(latency_bucket_bounds_ms, 1) + 1 AS histogram,
 	(SELECT sum(b) FROM unnest(latency_buckets) b) = requests AS bucketed
   FROM orders_stream.stream_operation_metrics WHERE stream_arn = :'mt_arn' ORDER BY operation;
+-- the same in Prometheus' text exposition format, labelled
+SELECT regexp_replace(l, '\{.*\}', '{...}') AS line,
+	strpos(l, format('{mapping="%s",function="public.mt_count(jsonb)",stream="%s"}', :'mt', :'mt_arn')) > 0 AS labelled
+  FROM regexp_split_to_table(orders_stream.prometheus_metrics(), E'\n') l
+ WHERE strpos(l, :'mt') > 0 AND l ~ '^orders_stream_mapping_(invocations|errors|polled_events)_total';
+SELECT regexp_replace(l, '\{.*\}', '{...}') AS line
+  FROM regexp_split_to_table(orders_stream.prometheus_metrics(), E'\n') l
+ WHERE strpos(l, :'mt_arn') > 0 AND l ~ '^orders_stream_stream_(returned_records_total|request_latency_seconds_count)'
+ ORDER BY 1;
 -- a role that may not read the stream: sees nothing, adds nothing
 CREATE ROLE regress_mt_other;
 SET ROLE regress_mt_other;
@@ -74,6 +83,8 @@ SELECT count(*) FROM orders_stream.stream_metrics;
 SELECT count(*) FROM orders_stream.stream_operation_metrics;
 SELECT count(*) FROM orders_stream.metrics_mappings();
 SELECT count(*) FROM orders_stream.metrics_streams();
+SELECT count(*) FILTER (WHERE l LIKE '# TYPE %') AS families, count(*) FILTER (WHERE l LIKE 'orders_stream%') AS samples
+  FROM regexp_split_to_table(orders_stream.prometheus_metrics(), E'\n') l;
 SELECT orders_stream.metrics_note_request(:'mt_arn', 'GetRecords', now(), 1000000, 1000000, NULL);
 SELECT orders_stream.metrics_note_request(:'mt_arn', 'GetRecords', now(), 0, 0, 'XX000');
 SELECT orders_stream.metrics_note_request(:'mt_arn', 'PutItem', now(), 0, 0, NULL);
