@@ -99,8 +99,10 @@ SET ROLE regress_mt_other;
 SELECT count(*) AS mappings FROM orders_stream.mapping_metrics;
 SELECT "ReturnedRecordsCount" FROM orders_stream.stream_metrics WHERE stream_arn = :'mt_arn';
 RESET ROLE;
--- reset: back to zero
+-- reset: back to zero, counting from now
 SELECT orders_stream.reset_metrics();
+SELECT orders_stream.metrics_reset_time() > now() - interval '1 minute' AS reset_now,
+	(SELECT stats_reset FROM orders_stream.stream_metrics WHERE stream_arn = :'mt_arn') = orders_stream.metrics_reset_time() AS shown;
 SELECT "Invocations", "ReturnedRecordsCount"
   FROM orders_stream.mapping_metrics m JOIN orders_stream.stream_metrics s ON s.stream_arn = m.event_source_arn
  WHERE m.uuid = :'mt';

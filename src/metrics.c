@@ -591,6 +591,21 @@ orders_stream_metrics_note_request(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+PG_FUNCTION_INFO_V1(orders_stream_metrics_reset_time);
+
+/* orders_stream.metrics_reset_time(): since when the counters count. */
+Datum
+orders_stream_metrics_reset_time(PG_FUNCTION_ARGS)
+{
+	TimestampTz stats_reset;
+
+	check_shared();
+	LWLockAcquire(shared->lock, LW_SHARED);
+	stats_reset = shared->stats_reset;
+	LWLockRelease(shared->lock);
+	PG_RETURN_TIMESTAMPTZ(stats_reset);
+}
+
 PG_FUNCTION_INFO_V1(orders_stream_reset_metrics);
 
 /* orders_stream.reset_metrics(): every counter back to zero, as pg_stat_reset(). */

@@ -48,6 +48,14 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION orders_stream.metrics_note_request(text, text, timestamptz, bigint, bigint, text) IS
 'Counts a DynamoDB Streams request on a stream you may read: served (sqlstate NULL) or failed';
 
+CREATE FUNCTION orders_stream.metrics_reset_time()
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'orders_stream_metrics_reset_time'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION orders_stream.metrics_reset_time() IS
+'When the metrics started counting: the server''s start or the last reset_metrics()';
+
 /* As pg_stat_reset(): not PUBLIC. */
 CREATE FUNCTION orders_stream.reset_metrics()
 RETURNS void
@@ -130,8 +138,7 @@ SELECT st.stream_arn,
 					pg_catalog.min(y.capture_exceptions) AS capture_exceptions
 			   FROM orders_stream.metrics_streams() y GROUP BY y.stream_id) x
 	ON x.stream_id OPERATOR(pg_catalog.=) s.stream_id,
-	   LATERAL (SELECT COALESCE((SELECT pg_catalog.min(z.stats_reset) FROM orders_stream.metrics_streams() z),
-								pg_catalog.pg_postmaster_start_time()) AS stats_reset) r0,
+	   LATERAL (SELECT orders_stream.metrics_reset_time() AS stats_reset) r0,
 	   LATERAL (SELECT r0.stats_reset,
 					   GREATEST(EXTRACT(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) r0.stats_reset), 1) AS seconds) r
  WHERE s.readable;
