@@ -60,6 +60,7 @@
 #include "capture_slot.h"
 #include "compat.h"
 #include "failover.h"
+#include "metrics.h"
 #include "orders_stream.h"
 #include "output_plugin.h"
 #include "restore.h"
@@ -308,6 +309,7 @@ flush_and_confirm(LogicalDecodingContext *ctx)
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		metrics_capture_flush();
 		MemoryContextSwitchTo(CaptureLoopContext);
 		set_logical_decoding_flag(true);
 

@@ -31,6 +31,7 @@
 #include "utils/rel.h"
 
 #include "capture_buffer.h"
+#include "metrics.h"
 #include "output_plugin.h"
 
 /* Records kept in memory before the buffer spills to a temporary file. */
@@ -509,6 +510,7 @@ store_record(RecordInserter *ins, CaptureBuffer *buf, BufferedRecord *hdr,
 			return;
 	}
 	inserter_add(ins, hdr, body);
+	metrics_capture_stored(hdr->stream_id, hdr->len, hdr->exception != OS_RECORD_COMPLETE);
 	ins->newest_lsn = hdr->commit_lsn;
 	ins->newest_position = hdr->position;
 }

@@ -151,6 +151,7 @@ typedef struct Outcome
 	int			retries;
 	int			failures;
 	int			processed;
+	int			dropped;		/* records given up to the failure destination */
 	char	   *last_error;
 	const char *result;			/* NULL: last_processing_result unchanged */
 	WindowState window;			/* the lane's window after the step */

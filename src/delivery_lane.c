@@ -45,6 +45,7 @@
 #include "compat.h"
 #include "delivery_internal.h"
 #include "filter.h"
+#include "metrics.h"
 #include "orders_stream.h"
 #include "security.h"
 #include "workers.h"
@@ -117,6 +118,53 @@ max_age_secs(Mapping *m)
 	if (m->max_age_secs >= 0)
 		return m->max_age_secs;
 	return Max(orders_stream_retention - AGE_MARGIN_SECS, 1);
+}
+
+/* Set while records go to the failure destination: see give_up(). */
+static bool giving_up = false;
+
+/*
+ * Gives records from..to-1 of the batch up to the failure destination.
+ * Should that fail, the error reaches delivery_lane_step(), which counts
+ * it in DestinationDeliveryFailures.
+ */
+static void
+give_up(Mapping *m, Batch *b, int from, int to, const char *condition,
+		int invoke_count, ErrorData *error)
+{
+	giving_up = true;
+	delivery_failure_write(m, b, from, to, condition, invoke_count, error);
+	giving_up = false;
+}
+
+/*
+ * What a step that handled a batch adds to its mapping's metrics
+ * (metrics.c): polled records, of which filtered out, and the outcome.
+ * iterator_age_ms is the age of the batch's last record, -1 for none.
+ */
+static void
+note_metrics(Mapping *m, const Outcome *o, int polled, int filtered_out,
+			 int invoked, int64 iterator_age_ms)
+{
+	MetricsMappingDelta d;
+
+	memset(&d, 0, sizeof(d));
+	d.counters[METRICS_POLLED_EVENTS] = polled;
+	d.counters[METRICS_FILTERED_OUT_EVENTS] = filtered_out;
+	d.counters[METRICS_INVOCATIONS] = o->invocations;
+	if (o->invocations > 0)
+	{
+		d.counters[METRICS_INVOKED_EVENTS] = invoked;
+		if (o->errors > 0)
+		{
+			d.counters[METRICS_ERRORS] = o->errors;
+			d.counters[METRICS_FAILED_INVOKE_EVENTS] = invoked - o->processed;
+		}
+	}
+	d.counters[METRICS_DROPPED_EVENTS] = o->dropped;
+	d.counters[METRICS_ON_FAILURE_DELIVERED_EVENTS] = o->dropped;
+	d.iterator_age_ms = iterator_age_ms;
+	metrics_mapping_add(m->uuid, m->lane, &d);
 }
 
 /*
@@ -311,6 +359,7 @@ lane_window_final(Mapping *m, const KilledInvocation *killed, LaneStep *step)
 		schedule_retry(m, &o);
 	}
 	lane_save(m, &o, step);
+	note_metrics(m, &o, 0, 0, 0, -1);
 	step->worked = true;
 }
 
@@ -426,11 +475,11 @@ retry_or_give_up(Mapping *m, Outcome *o, Batch *b, int from, char *batch_end,
 {
 	if (m->max_retries >= 0 && m->attempts >= m->max_retries)
 	{
-		delivery_failure_write(m, b, from, b->n, "RetryAttemptsExhausted",
-							   invoked, error);
+		give_up(m, b, from, b->n, "RetryAttemptsExhausted", invoked, error);
 		o->checkpoint = batch_end;
 		o->attempts = 0;
 		o->failures = 1;
+		o->dropped = b->n - from;
 	}
 	else
 	{
@@ -506,6 +555,8 @@ lane_deliver(Mapping *m, Batch *b, const KilledInvocation *killed,
 	int			expired;
 	ErrorData  *filter_error = NULL;
 	int			invoked = prior_invocations(m);	/* of the batch's records */
+	int			polled = b->n;
+	int64		iterator_age_ms = ms_between(b->arrivals[b->n - 1], now);
 
 	step->worked = true;
 	outcome_init(&o, m);
@@ -521,10 +572,11 @@ lane_deliver(Mapping *m, Batch *b, const KilledInvocation *killed,
 	}
 	else if (expired > 0)
 	{
-		delivery_failure_write(m, b, 0, expired, "RecordAgeExceeded", invoked, NULL);
+		give_up(m, b, 0, expired, "RecordAgeExceeded", invoked, NULL);
 		o.checkpoint = b->seqs[expired - 1];
 		o.attempts = 0;
 		o.failures = 1;
+		o.dropped = expired;
 		o.result = "PROBLEM: Record age exceeded";
 	}
 	else if (filter_error != NULL)
@@ -544,6 +596,7 @@ lane_deliver(Mapping *m, Batch *b, const KilledInvocation *killed,
 			lane_delivered(&o, b, batch_end);
 	}
 	lane_save(m, &o, step);
+	note_metrics(m, &o, polled, polled - b->n, b->n, iterator_age_ms);
 }
 
 /*
@@ -732,6 +785,9 @@ delivery_lane_step(const LaneKey *key, const KilledInvocation *killed,
 		EmitErrorReport();
 		FlushErrorState();
 		AbortOutOfAnyTransaction();
+		if (giving_up)
+			metrics_mapping_count(key->mapping, METRICS_DESTINATION_DELIVERY_FAILURES, 1);
+		giving_up = false;
 		if (inflight != NULL)
 			inflight->pid = 0;
 		pgstat_report_activity(STATE_IDLE, NULL);

@@ -74,6 +74,7 @@
 #include "capture_slot.h"
 #include "compat.h"
 #include "delivery_internal.h"
+#include "metrics.h"
 #include "orders_stream.h"
 #include "workers.h"
 
@@ -213,6 +214,7 @@ typedef struct LaneEntry
 	 * runnable again as soon as it is given back, whatever the step said.
 	 */
 	bool		recheck;
+	bool		throttled;		/* counted in Throttles since it last had a worker */
 } LaneEntry;
 
 static LaneEntry *entries = NULL;
@@ -294,6 +296,7 @@ lane_entry_from_row(LaneEntry *e, HeapTuple tup, TimestampTz now)
 		e->seen_records = old->seen_records;
 		e->queued = old->queued;
 		e->recheck = old->recheck;
+		e->throttled = old->throttled;
 		old->slot = -2;			/* carried over */
 		return;
 	}
@@ -530,6 +533,7 @@ assign(int index, LaneEntry *e)
 	launcher_slots[index].lane = e->key;
 	launcher_slots[index].owner = e->owner;
 	e->slot = index;
+	e->throttled = false;
 	if (latch != NULL)
 		SetLatch(latch);
 	return true;
@@ -678,12 +682,19 @@ dispatch(TimestampTz now)
 		loads[e->load].held++;
 		nfree--;
 	}
-	/* a runnable lane left over waits for a worker */
+	/* a runnable lane left over waits for a worker: Lambda's Throttles */
 	pool->lanes_waiting = any;
 
 	for (j = 0; j < nentries; j++)
+	{
+		if (any && !entries[j].throttled && runnable(&entries[j], now, records))
+		{
+			metrics_mapping_count(entries[j].key.mapping, METRICS_THROTTLES, 1);
+			entries[j].throttled = true;
+		}
 		if (entries[j].slot == -1 && entries[j].due > now && entries[j].due < next)
 			next = entries[j].due;
+	}
 	return next;
 }
 

@@ -23,6 +23,7 @@
 #include "capture.h"
 #include "capture_slot.h"
 #include "delivery.h"
+#include "metrics.h"
 #include "orders_stream.h"
 #include "workers.h"
 
@@ -41,6 +42,7 @@ orders_stream_shmem_request(void)
 	RequestAddinShmemSpace(workers_shmem_size());
 	RequestAddinShmemSpace(capture_slot_shmem_size());
 	RequestAddinShmemSpace(delivery_pool_shmem_size());
+	metrics_shmem_request();
 }
 
 static void
@@ -52,6 +54,7 @@ orders_stream_shmem_startup(void)
 	workers_shmem_init();
 	capture_slot_shmem_init();
 	delivery_pool_shmem_init();
+	metrics_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

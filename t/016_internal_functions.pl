@@ -36,7 +36,8 @@ my @api = qw(enable_stream disable_stream list_streams describe_stream get_shard
   update_time_to_live describe_time_to_live create_access_key revoke_access_key
   sequence_number sequence_key sequence_text record_json filter_matches delivery_workers
   import_stack lambda_function_name lambda_function_sql_name
-  aws_error may_read may_read truncate_guard);
+  aws_error may_read may_read truncate_guard
+  metrics_mappings metrics_streams metrics_note_request metrics_reset_time prometheus_metrics);
 open my $fh, '<', 'README.md' or die "README.md: $!";
 my $readme = do { local $/; <$fh> };
 close $fh;

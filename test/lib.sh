@@ -75,9 +75,10 @@ _os_have_pkg() { dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^ins
 ensure_packages() {
 	local need=() p
 	# libmicrohttpd-dev, libssl-dev: orders_stream_endpoint; awscli,
-	# python3-boto3: two of the clients t/050_endpoint.pl drives it with
+	# python3-boto3: two of the clients t/050_endpoint.pl drives it with;
+	# prometheus: promtool, which t/053_endpoint_metrics.pl checks /metrics with
 	for p in ca-certificates perl libipc-run-perl postgresql-15 postgresql-server-dev-15 \
-		libmicrohttpd-dev libssl-dev awscli python3-boto3; do
+		libmicrohttpd-dev libssl-dev awscli python3-boto3 prometheus; do
 		_os_have_pkg "$p" || need+=("$p")
 	done
 	# build-essential, unless a C toolchain is already there

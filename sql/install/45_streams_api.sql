@@ -382,6 +382,9 @@ DECLARE
 	m		text;
 	member	text;
 	kind	text;
+	started	timestamptz := clock_timestamp();
+	arn		text;
+	result	jsonb;
 BEGIN
 	IF op IS NULL OR op NOT IN ('ListStreams', 'DescribeStream', 'GetShardIterator', 'GetRecords') THEN
 		m := format('Unknown operation %s', coalesce(quote_literal(operation), 'null'));
@@ -415,18 +418,30 @@ BEGIN
 		PERFORM orders_stream.aws_error('SerializationException', m,
 			'Send the request members as the DynamoDB Streams API reference types them.');
 	END IF;
-	CASE op
-		WHEN 'ListStreams' THEN
-			RETURN orders_stream."ListStreams"(r->>'TableName', (r->>'Limit')::integer, r->>'ExclusiveStartStreamArn');
-		WHEN 'DescribeStream' THEN
-			RETURN orders_stream."DescribeStream"(r->>'StreamArn', (r->>'Limit')::integer,
-				r->>'ExclusiveStartShardId', nullif(r->'ShardFilter', 'null'));
-		WHEN 'GetShardIterator' THEN
-			RETURN orders_stream."GetShardIterator"(r->>'StreamArn', r->>'ShardId',
-				r->>'ShardIteratorType', r->>'SequenceNumber');
-		ELSE
-			RETURN orders_stream."GetRecords"(r->>'ShardIterator', (r->>'Limit')::integer);
-	END CASE;
+	IF op = 'ListStreams' THEN
+		RETURN orders_stream."ListStreams"(r->>'TableName', (r->>'Limit')::integer, r->>'ExclusiveStartStreamArn');
+	END IF;
+	/* the stream's metrics count the request, served or failed (85_metrics.sql) */
+	arn := coalesce(r->>'StreamArn', substring(r->>'ShardIterator' FROM '^(.+)\|'));
+	BEGIN
+		CASE op
+			WHEN 'DescribeStream' THEN
+				result := orders_stream."DescribeStream"(r->>'StreamArn', (r->>'Limit')::integer,
+					r->>'ExclusiveStartShardId', nullif(r->'ShardFilter', 'null'));
+			WHEN 'GetShardIterator' THEN
+				result := orders_stream."GetShardIterator"(r->>'StreamArn', r->>'ShardId',
+					r->>'ShardIteratorType', r->>'SequenceNumber');
+			ELSE
+				result := orders_stream."GetRecords"(r->>'ShardIterator', (r->>'Limit')::integer);
+		END CASE;
+	EXCEPTION WHEN OTHERS THEN
+		PERFORM orders_stream.metrics_note_request(arn, op, started, 0, 0, SQLSTATE);
+		RAISE;
+	END;
+	PERFORM orders_stream.metrics_note_request(arn, op, started,
+		jsonb_array_length(coalesce(result->'Records', '[]')),
+		CASE WHEN op = 'GetRecords' THEN octet_length((result->'Records')::text) ELSE 0 END, NULL);
+	RETURN result;
 END
 $$;
 

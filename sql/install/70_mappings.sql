@@ -31,6 +31,8 @@ CREATE TABLE orders_stream_internal.event_source_mappings (
 	tumbling_window_in_seconds integer NOT NULL DEFAULT 0
 		CHECK (tumbling_window_in_seconds BETWEEN 0 AND 900),
 	filter_criteria jsonb,
+	/* MetricsConfig: {"Metrics": ["EventCount"]} shows the event counts (85_metrics.sql) */
+	metrics_config jsonb,
 	function_response_types text[] NOT NULL
 		CHECK (function_response_types <@ ARRAY['ReportBatchItemFailures']),
 	enabled		boolean NOT NULL,
@@ -257,6 +259,8 @@ SELECT m.uuid,
 		'LastProcessingResult', l.last_processing_result)
 		OPERATOR(pg_catalog.||) CASE WHEN m.filter_criteria IS NULL THEN '{}'::pg_catalog.jsonb
 				ELSE pg_catalog.jsonb_build_object('FilterCriteria', m.filter_criteria) END
+		OPERATOR(pg_catalog.||) CASE WHEN m.metrics_config IS NULL THEN '{}'::pg_catalog.jsonb
+				ELSE pg_catalog.jsonb_build_object('MetricsConfig', m.metrics_config) END
 		   AS configuration,
 	   l.lanes
   FROM orders_stream_internal.event_source_mappings m
@@ -378,6 +382,15 @@ BEGIN
 		PERFORM orders_stream.aws_error('InvalidParameterValueException',
 			pg_catalog.format('function_response_types must be empty or {ReportBatchItemFailures}, got %s', m.function_response_types),
 			'ReportBatchItemFailures is the only response type of stream event sources.');
+	END IF;
+	IF m.metrics_config IS NOT NULL
+	   AND (pg_catalog.jsonb_typeof(m.metrics_config) IS DISTINCT FROM 'object'
+			OR EXISTS (SELECT FROM pg_catalog.jsonb_object_keys(m.metrics_config) k WHERE k OPERATOR(pg_catalog.<>) 'Metrics')
+			OR pg_catalog.jsonb_typeof(m.metrics_config OPERATOR(pg_catalog.->) 'Metrics') IS DISTINCT FROM 'array'
+			OR NOT (m.metrics_config OPERATOR(pg_catalog.->) 'Metrics') OPERATOR(pg_catalog.<@) '["EventCount"]') THEN
+		PERFORM orders_stream.aws_error('InvalidParameterValueException',
+			pg_catalog.format('metrics_config must be {"Metrics": []} or {"Metrics": ["EventCount"]}, got %s', m.metrics_config),
+			'EventCount is the metrics group of stream event sources.');
 	END IF;
 	IF m.enabled IS NULL OR m.bisect_batch_on_function_error IS NULL THEN
 		PERFORM orders_stream.aws_error('InvalidParameterValueException',
@@ -553,7 +566,7 @@ CREATE FUNCTION orders_stream_internal.create_event_source_mapping(
 	bisect_batch_on_function_error boolean, maximum_retry_attempts integer,
 	maximum_record_age_in_seconds integer, maximum_batching_window_in_seconds integer,
 	function_response_types text[], enabled boolean, parallelization_factor integer,
-	filter_criteria jsonb, tumbling_window_in_seconds integer)
+	filter_criteria jsonb, tumbling_window_in_seconds integer, metrics_config jsonb)
 RETURNS uuid
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -603,6 +616,7 @@ BEGIN
 	m.function_response_types := function_response_types;
 	m.enabled := enabled;
 	m.filter_criteria := orders_stream_internal.normalize_filter_criteria(filter_criteria);
+	m.metrics_config := metrics_config;
 	PERFORM orders_stream_internal.check_mapping(m);
 	PERFORM orders_stream_internal.check_no_conflict(caller, m);
 	m.anchor := orders_stream_internal.create_anchor(m.uuid, caller);
@@ -639,12 +653,13 @@ CREATE FUNCTION orders_stream.create_event_source_mapping(
 	enabled boolean DEFAULT true,
 	parallelization_factor integer DEFAULT 1,
 	filter_criteria jsonb DEFAULT NULL,
-	tumbling_window_in_seconds integer DEFAULT 0)
+	tumbling_window_in_seconds integer DEFAULT 0,
+	metrics_config jsonb DEFAULT NULL)
 RETURNS uuid
 AS 'MODULE_PATHNAME', 'orders_stream_call_internal'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION orders_stream.create_event_source_mapping(text, regprocedure, integer, text, boolean, integer, integer, integer, text[], boolean, integer, jsonb, integer) IS
+COMMENT ON FUNCTION orders_stream.create_event_source_mapping(text, regprocedure, integer, text, boolean, integer, integer, integer, text[], boolean, integer, jsonb, integer, jsonb) IS
 'Delivers a stream in batches to a function taking the Lambda event (jsonb), like an AWS Lambda event source mapping; returns its UUID';
 
 CREATE FUNCTION orders_stream_internal.update_event_source_mapping(
@@ -653,7 +668,7 @@ CREATE FUNCTION orders_stream_internal.update_event_source_mapping(
 	bisect_batch_on_function_error boolean, maximum_retry_attempts integer,
 	maximum_record_age_in_seconds integer, maximum_batching_window_in_seconds integer,
 	function_response_types text[], enabled boolean, parallelization_factor integer,
-	filter_criteria jsonb, tumbling_window_in_seconds integer)
+	filter_criteria jsonb, tumbling_window_in_seconds integer, metrics_config jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -679,6 +694,7 @@ BEGIN
 	IF filter_criteria IS NOT NULL THEN
 		m.filter_criteria := orders_stream_internal.normalize_filter_criteria(filter_criteria);
 	END IF;
+	m.metrics_config := coalesce(metrics_config, m.metrics_config);
 	PERFORM orders_stream_internal.check_mapping(m);
 	PERFORM orders_stream_internal.check_no_conflict(caller, m);
 
@@ -694,6 +710,7 @@ BEGIN
 		parallelization_factor = m.parallelization_factor,
 		tumbling_window_in_seconds = m.tumbling_window_in_seconds,
 		filter_criteria = m.filter_criteria,
+		metrics_config = m.metrics_config,
 		last_modified = now()
 	 WHERE e.uuid = mapping;
 	IF m.tumbling_window_in_seconds = 0 THEN
@@ -724,7 +741,8 @@ CREATE FUNCTION orders_stream.update_event_source_mapping(
 	enabled boolean DEFAULT NULL,
 	parallelization_factor integer DEFAULT NULL,
 	filter_criteria jsonb DEFAULT NULL,
-	tumbling_window_in_seconds integer DEFAULT NULL)
+	tumbling_window_in_seconds integer DEFAULT NULL,
+	metrics_config jsonb DEFAULT NULL)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'orders_stream_call_internal'
 LANGUAGE C VOLATILE;
@@ -939,7 +957,8 @@ BEGIN
 		enabled => enabled,
 		parallelization_factor => factor,
 		filter_criteria => request OPERATOR(pg_catalog.->) 'FilterCriteria',
-		tumbling_window_in_seconds => tumbling);
+		tumbling_window_in_seconds => tumbling,
+		metrics_config => request OPERATOR(pg_catalog.->) 'MetricsConfig');
 	RETURN orders_stream.get_event_source_mapping(mapping);
 END
 $$;

@@ -21,6 +21,9 @@
  *	  JSON, no UTF-8 or nested too deep before this), a missing privilege
  *	  AccessDeniedException.  Only the server's faults are 5xx: a lost
  *	  database 503, the rest 500.
+ *
+ *	  GET /metrics runs orders_stream.prometheus_metrics() the same way, as
+ *	  the key's role (or --metrics-role), and answers its text.
  *-------------------------------------------------------------------------
  */
 #include "endpoint.h"
@@ -106,9 +109,13 @@ run(PGconn *conn, const char *sql, bool *set_failed, bool *lost)
 	return last;
 }
 
-void
-dispatch_request(const char *role, const char *target, const char *body,
-				 EpResponse *resp)
+/*
+ * Runs target on body as role, or, with target NULL,
+ * orders_stream.prometheus_metrics() as role.
+ */
+static void
+dispatch(const char *role, const char *target, const char *body,
+		 EpResponse *resp)
 {
 	PoolSlot   *slot = pool_acquire();
 	PGresult   *res = NULL;
@@ -128,6 +135,7 @@ dispatch_request(const char *role, const char *target, const char *body,
 		char	   *role_id;
 		char	   *target_lit;
 		char	   *body_lit;
+		char	   *call;
 		char	   *sql;
 
 		if (conn == NULL)
@@ -136,7 +144,7 @@ dispatch_request(const char *role, const char *target, const char *body,
 			break;
 		}
 		role_id = PQescapeIdentifier(conn, role, strlen(role));
-		target_lit = PQescapeLiteral(conn, target, strlen(target));
+		target_lit = PQescapeLiteral(conn, target ? target : "", target ? strlen(target) : 0);
 		body_lit = PQescapeLiteral(conn, body, strlen(body));
 		if (!role_id || !target_lit || !body_lit)
 		{
@@ -149,10 +157,14 @@ dispatch_request(const char *role, const char *target, const char *body,
 					 "the request body is not valid UTF-8 text");
 			return;
 		}
+		call = target ?
+			psprintf("orders_stream.dynamodb_streams(%s, %s::pg_catalog.jsonb)", target_lit, body_lit) :
+			pg_strdup("orders_stream.prometheus_metrics()");
 		sql = psprintf("SET LOCAL ROLE %s; "
-					   "SELECT orders_stream.dynamodb_streams(%s, %s::pg_catalog.jsonb) "
+					   "SELECT %s "
 					   "FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER AND NOT r.rolsuper",
-					   role_id, target_lit, body_lit);
+					   role_id, call);
+		free(call);
 		PQfreemem(role_id);
 		PQfreemem(target_lit);
 		PQfreemem(body_lit);
@@ -219,4 +231,17 @@ dispatch_request(const char *role, const char *target, const char *body,
 	}
 	PQclear(res);
 	pool_release(slot);
+}
+
+void
+dispatch_request(const char *role, const char *target, const char *body,
+				 EpResponse *resp)
+{
+	dispatch(role, target, body, resp);
+}
+
+void
+dispatch_metrics(const char *role, EpResponse *resp)
+{
+	dispatch(role, NULL, "", resp);
 }

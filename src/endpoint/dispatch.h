@@ -25,4 +25,10 @@ extern void ep_error(EpResponse *resp, int status, const char *ns,
 extern void dispatch_request(const char *role, const char *target,
 							 const char *body, EpResponse *resp);
 
+/*
+ * GET /metrics: orders_stream.prometheus_metrics() as role; on success, the
+ * body is Prometheus' text exposition format.
+ */
+extern void dispatch_metrics(const char *role, EpResponse *resp);
+
 #endif							/* ORDERS_STREAM_DISPATCH_H */

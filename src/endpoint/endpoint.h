@@ -43,6 +43,8 @@ typedef struct EndpointConfig
 	int			shutdown_timeout_s; /* SIGTERM: wait for requests in flight */
 	EndpointLogLevel log_level;
 	EndpointLogLevel request_log_level; /* of the one line per request */
+	char	   *metrics_listen; /* ADDRESS:PORT of unauthenticated GET /metrics, or NULL */
+	char	   *metrics_role;	/* the role those scrapes run as */
 } EndpointConfig;
 
 /* the options: set by main() before any thread starts, read-only after */

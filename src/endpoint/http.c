@@ -42,6 +42,10 @@
 
 #define NS_SERVICE "com.amazon.coral.service"
 #define HEALTHY "healthy: orders_stream_endpoint "
+#define METRICS_PATH "/metrics"
+/* Prometheus' text exposition format */
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define JSON_CONTENT_TYPE "application/x-amz-json-1.0"
 
 /* One request, across the calls of the access handler */
 typedef struct Request
@@ -89,6 +93,10 @@ static pthread_t sweeper;
 #define SWEEP_INTERVAL_MS 200
 
 /* requests received and not yet answered; flight_done when none is left */
+/* The daemon of --metrics-listen, or NULL; its handler's cls is metrics_only. */
+static struct MHD_Daemon *metrics_daemon;
+static bool metrics_only = true;
+
 static pthread_mutex_t flight_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t flight_done;	/* on CLOCK_MONOTONIC */
 static int	in_flight;
@@ -277,6 +285,11 @@ answer(struct MHD_Connection *c, const char *url, const char *method,
 	}
 	else if (req->len > 0 && !ep_json_check(req->body, req->len, msg, sizeof(msg)))
 		ep_error(resp, 400, NS_SERVICE, "SerializationException", msg);
+	else if (strcmp(method, "GET") == 0)
+	{
+		strlcpy(operation, "metrics", 64);
+		dispatch_metrics(role, resp);
+	}
 	else
 	{
 		target = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Target");
@@ -341,6 +354,23 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 		req->body = pg_malloc0(1);
 	req->body[req->len] = '\0';
 
+	if (strcmp(method, "GET") == 0 && strcmp(url, METRICS_PATH) == 0)
+	{
+		/* signed on --listen, as the key's role; on --metrics-listen, as --metrics-role */
+		if (cls == &metrics_only)
+			dispatch_metrics(ep_config.metrics_role, &resp);
+		else
+			answer(c, url, method, req, &resp, key_id, role, operation);
+		return send_response(c, req, &resp,
+							 resp.status == 200 ? METRICS_CONTENT_TYPE : JSON_CONTENT_TYPE,
+							 key_id, role, operation);
+	}
+	if (cls == &metrics_only)
+	{
+		ep_error(&resp, 404, NS_SERVICE, "UnknownOperationException",
+				 "Only GET " METRICS_PATH " is served here");
+		return send_response(c, req, &resp, JSON_CONTENT_TYPE, key_id, role, operation);
+	}
 	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
 	{
 		/* DynamoDB's health check answer, for load balancers */
@@ -352,10 +382,10 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	{
 		ep_error(&resp, 405, NS_SERVICE, "UnknownOperationException",
 				 "Only POST requests are operations");
-		return send_response(c, req, &resp, "application/x-amz-json-1.0", key_id, role, operation);
+		return send_response(c, req, &resp, JSON_CONTENT_TYPE, key_id, role, operation);
 	}
 	answer(c, url, method, req, &resp, key_id, role, operation);
-	return send_response(c, req, &resp, "application/x-amz-json-1.0", key_id, role, operation);
+	return send_response(c, req, &resp, JSON_CONTENT_TYPE, key_id, role, operation);
 }
 
 static void
@@ -485,40 +515,39 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 		ep_log(EP_LOG_WARNING, "http: %s", line);
 }
 
-struct MHD_Daemon *
-http_start(void)
+/*
+ * A daemon listening on address (IPv4 or IPv6) and port, its handler's cls
+ * cls; NULL (logged) if it cannot listen.
+ */
+static struct MHD_Daemon *
+start_daemon(const char *address, int port, void *cls)
 {
 	struct sockaddr_storage addr;
 	struct MHD_Daemon *d;
-	int			rc;
 
 	/* poll(), not select(): connections beyond FD_SETSIZE are served too */
 	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
 		MHD_USE_ITC | MHD_USE_ERROR_LOG;
 
-	if (!ep_cond_init(&sweeper_wake) || !ep_cond_init(&flight_done))
-		return NULL;
 	memset(&addr, 0, sizeof(addr));
-	if (inet_pton(AF_INET, ep_config.listen_address,
-				  &((struct sockaddr_in *) &addr)->sin_addr) == 1)
+	if (inet_pton(AF_INET, address, &((struct sockaddr_in *) &addr)->sin_addr) == 1)
 	{
 		((struct sockaddr_in *) &addr)->sin_family = AF_INET;
-		((struct sockaddr_in *) &addr)->sin_port = htons(ep_config.port);
+		((struct sockaddr_in *) &addr)->sin_port = htons(port);
 	}
-	else if (inet_pton(AF_INET6, ep_config.listen_address,
-					   &((struct sockaddr_in6 *) &addr)->sin6_addr) == 1)
+	else if (inet_pton(AF_INET6, address, &((struct sockaddr_in6 *) &addr)->sin6_addr) == 1)
 	{
 		((struct sockaddr_in6 *) &addr)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *) &addr)->sin6_port = htons(ep_config.port);
+		((struct sockaddr_in6 *) &addr)->sin6_port = htons(port);
 		flags |= MHD_USE_IPv6;
 	}
 	else
 	{
 		ep_log(EP_LOG_ERROR, "invalid listen address \"%s\": give an IPv4 or IPv6 address",
-			   ep_config.listen_address);
+			   address);
 		return NULL;
 	}
-	d = MHD_start_daemon(flags, (uint16_t) ep_config.port, NULL, NULL, handle, NULL,
+	d = MHD_start_daemon(flags, (uint16_t) port, NULL, NULL, handle, cls,
 						 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 						 MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
 						 MHD_OPTION_CONNECTION_LIMIT, (unsigned int) ep_config.max_clients,
@@ -529,15 +558,65 @@ http_start(void)
 						 MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL,
 						 MHD_OPTION_END);
 	if (d == NULL)
+		ep_log(EP_LOG_ERROR, "could not listen on %s port %d", address, port);
+	return d;
+}
+
+/* The daemon of --metrics-listen (ADDRESS:PORT, an IPv6 address in brackets). */
+static struct MHD_Daemon *
+start_metrics_daemon(void)
+{
+	char	   *address = pg_strdup(ep_config.metrics_listen);
+	char	   *colon = strrchr(address, ':');
+	char	   *end;
+	long		port = colon ? strtol(colon + 1, &end, 10) : 0;
+	struct MHD_Daemon *d = NULL;
+
+	if (colon == NULL || colon[1] == '\0' || *end != '\0' || port < 1 || port > 65535)
+		ep_log(EP_LOG_ERROR, "invalid --metrics-listen \"%s\": give ADDRESS:PORT",
+			   ep_config.metrics_listen);
+	else
 	{
-		ep_log(EP_LOG_ERROR, "could not listen on %s port %d", ep_config.listen_address,
-			   ep_config.port);
+		char	   *host = address;
+
+		*colon = '\0';
+		if (host[0] == '[' && colon > host + 1 && colon[-1] == ']')
+		{
+			host++;
+			colon[-1] = '\0';
+		}
+		d = start_daemon(host, (int) port, &metrics_only);
+	}
+	free(address);
+	return d;
+}
+
+struct MHD_Daemon *
+http_start(void)
+{
+	struct MHD_Daemon *d;
+	int			rc;
+
+	if (!ep_cond_init(&sweeper_wake) || !ep_cond_init(&flight_done))
 		return NULL;
+	d = start_daemon(ep_config.listen_address, ep_config.port, NULL);
+	if (d == NULL)
+		return NULL;
+	if (ep_config.metrics_listen != NULL)
+	{
+		metrics_daemon = start_metrics_daemon();
+		if (metrics_daemon == NULL)
+		{
+			MHD_stop_daemon(d);
+			return NULL;
+		}
 	}
 	rc = pthread_create(&sweeper, NULL, sweep, NULL);
 	if (rc != 0)
 	{
 		ep_log(EP_LOG_ERROR, "could not start the request deadline thread: %s", strerror(rc));
+		if (metrics_daemon != NULL)
+			MHD_stop_daemon(metrics_daemon);
 		MHD_stop_daemon(d);
 		return NULL;
 	}
@@ -552,5 +631,7 @@ http_stop(struct MHD_Daemon *d)
 	pthread_cond_signal(&sweeper_wake);
 	pthread_mutex_unlock(&conns_lock);
 	pthread_join(sweeper, NULL);
+	if (metrics_daemon != NULL)
+		MHD_stop_daemon(metrics_daemon);
 	MHD_stop_daemon(d);
 }

@@ -8,7 +8,7 @@
 
 struct MHD_Daemon;
 
-/* Listens on --listen:--port; NULL (logged) if it cannot. */
+/* Listens on --listen:--port, and on --metrics-listen if set; NULL (logged) if it cannot. */
 extern struct MHD_Daemon *http_start(void);
 
 /* Stops the deadline thread, then the daemon (closing every connection). */

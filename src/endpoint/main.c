@@ -89,6 +89,8 @@ static const EndpointOption options[] = {
 	OPTION("request-log-level", '\0', OPTION_LEVEL, request_log_level, 0, 0),
 	OPTION("max-clients-per-address", '\0', OPTION_INT, max_clients_per_address, 1, 100000),
 	OPTION("request-deadline", '\0', OPTION_INT, request_deadline_s, 1, 86400),
+	OPTION("metrics-listen", '\0', OPTION_STRING, metrics_listen, 0, 0),
+	OPTION("metrics-role", '\0', OPTION_STRING, metrics_role, 0, 0),
 };
 
 /* getopt's code of options[i]: its short name, or 256 + i */
@@ -125,6 +127,11 @@ usage(void)
 		   "      --shutdown-timeout=S     on SIGTERM, wait up to S seconds for requests (default 30)\n"
 		   "      --log-level=LEVEL        debug, info, warning, error or none (default info)\n"
 		   "      --request-log-level=LEVEL  level of the one line per request (default info)\n"
+		   "      --metrics-listen=ADDRESS:PORT  also serve GET /metrics there, without\n"
+		   "                               authentication, as --metrics-role (default: only\n"
+		   "                               SigV4-signed GET /metrics on --listen, as the key's role)\n"
+		   "      --metrics-role=ROLE      the role unauthenticated scrapes run as: they see\n"
+		   "                               the metrics of the streams it may read\n"
 		   "  -h, --help                   show this help, then exit\n"
 		   "  -V, --version                show the version, then exit\n\n"
 		   "Signals: SIGHUP reloads the access keys; SIGTERM and SIGINT shut down gracefully.\n"
@@ -363,6 +370,12 @@ parse_flags(int argc, char **argv)
 		fprintf(stderr, "orders_stream_endpoint: unexpected argument \"%s\"\n", argv[optind]);
 		exit(2);
 	}
+	/* scrapes without a key run as a role named on purpose, never as --db's user */
+	if (ep_config.metrics_listen != NULL && ep_config.metrics_role == NULL)
+	{
+		fprintf(stderr, "orders_stream_endpoint: --metrics-listen needs --metrics-role\n");
+		exit(2);
+	}
 }
 
 /*
@@ -521,6 +534,9 @@ main(int argc, char **argv)
 	}
 	ep_log(EP_LOG_INFO, "listening on %s port %d, %d database connections, database \"%s\"",
 		   ep_config.listen_address, ep_config.port, ep_config.pool_size, db);
+	if (ep_config.metrics_listen != NULL)
+		ep_log(EP_LOG_INFO, "serving GET /metrics without authentication on %s as role \"%s\"",
+			   ep_config.metrics_listen, ep_config.metrics_role);
 
 	sig = wait_for_stop(signal_fd);
 	if (sig != 0)
