@@ -36,16 +36,6 @@ orders_stream.retry_max_delay = 100
 orders_stream.ttl_naptime = 100ms
 });
 
-sub sql { return $node->safe_psql('postgres', shift); }
-
-sub as_mallory
-{
-	my ($sql) = @_;
-	my ($rc, $out, $err) = OrdersStream::psql_as($node, 'mallory', $sql);
-	die "as mallory: $err" if $rc;
-	return $out;
-}
-
 sub mallory_is_superuser
 {
 	return sql(q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'});
@@ -56,7 +46,7 @@ CREATE ROLE mallory LOGIN;
 CREATE SCHEMA mallory AUTHORIZATION mallory;
 SQL
 
-as_mallory(<<'SQL');
+safe_psql_as('mallory', <<'SQL');
 SET search_path = mallory;
 CREATE TABLE orders (id text PRIMARY KEY);
 SELECT orders_stream.enable_stream('mallory.orders', 'KEYS_ONLY');
@@ -127,7 +117,7 @@ sub failure_of
 # ====================================================================
 # (a)-(c) through delivery
 # ====================================================================
-as_mallory(q{
+safe_psql_as('mallory', q{
 INSERT INTO mallory.orders VALUES ('deferred1');
 INSERT INTO mallory.orders VALUES ('setconstraints1');
 INSERT INTO mallory.orders VALUES ('after1');
@@ -167,7 +157,7 @@ is(sql(qq{SELECT state FROM orders_stream.event_source_mapping_status WHERE uuid
 # ====================================================================
 # three more failures, with records that fail first and that mallory's
 # function then turns into the tricks above
-as_mallory(q{
+safe_psql_as('mallory', q{
 INSERT INTO mallory.orders VALUES ('fail-deferred');
 INSERT INTO mallory.orders VALUES ('fail-tempview');
 INSERT INTO mallory.orders VALUES ('fail-hold');
@@ -179,7 +169,7 @@ is(sql(qq{SELECT count(*) FROM orders_stream.failures WHERE mapping_uuid = '$m'
 	AND records->0#>>'{dynamodb,Keys,id,S}' LIKE 'fail-%'}), '4', '(d) four more failures');
 sql(q{TRUNCATE mallory.applied});
 # the "fix": the same tricks, played on whoever replays the records
-as_mallory(<<'SQL');
+safe_psql_as('mallory', <<'SQL');
 CREATE OR REPLACE FUNCTION mallory.agg(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
 	id text;
@@ -236,7 +226,7 @@ is(sql(q{SELECT count(*) FROM orders_stream.redrive_failures(NULL,
 # ====================================================================
 # (e) TTL: a delete trigger that queues a deferred trigger
 # ====================================================================
-as_mallory(<<'SQL');
+safe_psql_as('mallory', <<'SQL');
 CREATE TABLE mallory.sessions (id int PRIMARY KEY, expires_at timestamptz);
 CREATE FUNCTION mallory.on_expire() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -256,7 +246,7 @@ is(sql(q{SELECT count(*) FROM mallory.sessions}), '1', '(e) the row stays');
 # ====================================================================
 # (f) a replayed function that swallows the cancel
 # ====================================================================
-as_mallory(<<'SQL');
+safe_psql_as('mallory', <<'SQL');
 CREATE TABLE mallory.slow (id text PRIMARY KEY);
 SELECT orders_stream.enable_stream('mallory.slow', 'KEYS_ONLY');
 CREATE FUNCTION mallory.swallow(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
@@ -272,7 +262,7 @@ SQL
 my $ms = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_oid = 'mallory.swallow(jsonb)'::regprocedure});
 sql('SELECT orders_stream.wait_for_capture()');
 sql(qq{SELECT orders_stream.wait_for_mapping('$ms', '60s')});
-as_mallory(<<'SQL');
+safe_psql_as('mallory', <<'SQL');
 CREATE OR REPLACE FUNCTION mallory.swallow(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	IF event#>>'{Records,0,dynamodb,Keys,id,S}' = 's1' THEN

@@ -41,29 +41,6 @@ orders_stream.function_timeout_grace = 1s
 orders_stream.max_batch_size_bytes = 8kB
 });
 
-sub sql { return $node->safe_psql('postgres', shift); }
-
-sub wait_mapping
-{
-	my ($m, $timeout) = @_;
-	return sql("SELECT orders_stream.wait_for_mapping('$m', '" . ($timeout // '60s') . "')");
-}
-
-# Runs SQL as a role; dies on error.
-sub as_role
-{
-	my ($role, $sql) = @_;
-	my ($rc, $out, $err) = OrdersStream::psql_as($node, $role, $sql);
-	die "as $role: $err" if $rc;
-	return $out;
-}
-
-sub poll
-{
-	my ($query, $what) = @_;
-	ok($node->poll_query_until('postgres', $query), $what);
-}
-
 # Makes the delivery worker take a changed configuration: after a reload, a
 # batch delivered once the worker has finished a round means it has read it.
 my $probe_n = 0;
@@ -102,7 +79,7 @@ GRANT SELECT ON a_good TO victim;
 CREATE SEQUENCE a_calls;
 GRANT USAGE ON a_calls TO hostile;
 SQL
-as_role('hostile', <<'SQL');
+safe_psql_as('hostile', <<'SQL');
 CREATE FUNCTION a_swallow(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM nextval('a_calls');
@@ -119,7 +96,7 @@ SELECT orders_stream.create_event_source_mapping('a_bad', 'a_swallow(jsonb)',
 	starting_position => 'LATEST', maximum_retry_attempts => 1);
 SQL
 my $ma = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_oid = 'a_swallow(jsonb)'::regprocedure});
-as_role('victim', <<'SQL');
+safe_psql_as('victim', <<'SQL');
 CREATE TABLE a_seen (id int, seen_at timestamptz);
 CREATE FUNCTION a_apply(event jsonb) RETURNS void LANGUAGE sql AS $$
 	INSERT INTO a_seen SELECT (r#>>'{dynamodb,Keys,id,N}')::int, clock_timestamp()
@@ -222,7 +199,7 @@ SELECT orders_stream.enable_stream('c_two', 'KEYS_ONLY');
 GRANT SELECT ON c_one TO hostile;
 GRANT SELECT ON c_two TO victim;
 SQL
-as_role('hostile', <<'SQL');
+safe_psql_as('hostile', <<'SQL');
 CREATE FUNCTION c_leave(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM pg_advisory_lock(4242);
@@ -243,7 +220,7 @@ $$;
 SELECT orders_stream.create_event_source_mapping('c_one', 'c_leave(jsonb)', starting_position => 'LATEST');
 SQL
 my $mc1 = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_oid = 'c_leave(jsonb)'::regprocedure});
-as_role('victim', <<'SQL');
+safe_psql_as('victim', <<'SQL');
 CREATE TABLE c_obs (lock_free boolean, temp_gone boolean, prepared bigint, app text);
 CREATE FUNCTION c_check(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -317,7 +294,7 @@ CREATE TABLE e_rls (id int PRIMARY KEY);
 SELECT orders_stream.enable_stream('e_rls', 'KEYS_ONLY');
 GRANT SELECT ON e_rls TO victim;
 SQL
-as_role('victim', <<'SQL');
+safe_psql_as('victim', <<'SQL');
 CREATE TABLE e_seen (src text, id int);
 CREATE FUNCTION e_apply(event jsonb) RETURNS void LANGUAGE sql AS $$
 	INSERT INTO e_seen SELECT split_part(r->>'eventSourceARN', '/', 2), (r#>>'{dynamodb,Keys,id,N}')::int
@@ -406,7 +383,8 @@ my $waiting = qr/orders_stream is waiting for database "h_later", which does not
 my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
 usleep(50_000) until slurp_file($lone->logfile) =~ $waiting || time > $deadline;
 like(slurp_file($lone->logfile), $waiting, '(f) the missing database is logged');
-# a rate: a window of a few seconds, in which restarts every second would show
+# a rate: a window of a few seconds, in which restarts every second would
+# show (an observation window, not a wait for a condition)
 my $t0 = time;
 usleep(100_000) while time < $t0 + 4;
 my $log = slurp_file($lone->logfile);

@@ -67,8 +67,6 @@ my %pid = (
 	delivery => OrdersStream::wait_new_worker($node, 'orders_stream delivery'));
 like($pid{$_}, qr/^\d+$/, "$_ worker running") for sort keys %pid;
 
-sub median { my @s = sort { $a <=> $b } @_; return $s[ int($#s / 2) ]; }
-
 my $start = time;
 my %samples;
 while (time - $start < $SECONDS)
@@ -77,6 +75,7 @@ while (time - $start < $SECONDS)
 	{
 		push @{ $samples{$w} }, [ time - $start, OrdersStream::rss_anon_kb($pid{$w}) // -1 ];
 	}
+	# the sampling interval, not a wait for a condition
 	usleep(3_000_000);
 }
 $h->finish;

@@ -3,10 +3,15 @@
 #   use lib 't';
 #   use OrdersStream;
 #   my $node = OrdersStream::new_node('name', extra_conf => "...");
+#   sql('CREATE TABLE t (id int PRIMARY KEY)');
 #
 # new_node() initialises and starts a cluster configured for orders_stream
 # (wal_level, preload, output_plugin_libraries, database 'postgres'), creates
 # the extension and waits for the capture slot unless no_extension => 1.
+#
+# The helpers exported below (sql, wait_mapping, poll, capture, worker_pid,
+# ...) act on the first node new_node() made, the node under test, unless
+# their first argument is a node: sql($standby, 'SELECT ...').
 package OrdersStream;
 
 use strict;
@@ -16,7 +21,25 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use Scalar::Util qw(blessed);
 use Time::HiRes qw(usleep time);
+
+use Exporter 'import';
+our @EXPORT = qw(sql wait_mapping mapping_status seq_value poll poll_true capture
+  worker_pid wait_new_worker busy_worker psql_as psql_login safe_psql_as
+  safe_psql_login start_pgbench stop_pgbench kill_pgbench crash_restart median);
+
+# The node under test: the first node new_node() made.
+our $default_node;
+
+# Takes the node off the front of an argument list, or the node under test.
+sub _node
+{
+	my ($args) = @_;
+	return shift @$args
+	  if blessed($args->[0]) && $args->[0]->isa('PostgreSQL::Test::Cluster');
+	return $default_node // die 'no node: call OrdersStream::new_node first';
+}
 
 our $BASE_CONF = q{
 wal_level = logical
@@ -40,6 +63,7 @@ sub new_node
 	$node->init(%{ $opts{init} // {} });
 	$node->append_conf('postgresql.conf', $BASE_CONF . ($opts{extra_conf} // ''));
 	$node->start;
+	$default_node //= $node;
 	unless ($opts{no_extension})
 	{
 		$node->safe_psql('postgres', 'CREATE EXTENSION orders_stream');
@@ -51,7 +75,8 @@ sub new_node
 # Runs SQL as a role (SET ROLE in one session); returns (rc, stdout, stderr).
 sub psql_as
 {
-	my ($node, $role, $sql, %opts) = @_;
+	my $node = _node(\@_);
+	my ($role, $sql, %opts) = @_;
 	my ($out, $err);
 	my $rc = $node->psql($opts{db} // 'postgres', "SET ROLE $role;\n$sql",
 		stdout => \$out, stderr => \$err, on_error_stop => 1);
@@ -61,24 +86,115 @@ sub psql_as
 # Connects as a role directly (no SET ROLE: what a real login does).
 sub psql_login
 {
-	my ($node, $role, $sql) = @_;
+	my $node = _node(\@_);
+	my ($role, $sql) = @_;
 	my ($out, $err);
 	my $rc = $node->psql('postgres', $sql, stdout => \$out, stderr => \$err,
 		on_error_stop => 1, extra_params => [ '-U', $role ]);
 	return ($rc, $out // '', $err // '');
 }
 
+# Runs a query on database postgres; dies on error, returns its output.
+sub sql
+{
+	my $node = _node(\@_);
+	return $node->safe_psql('postgres', $_[0]);
+}
+
+# psql_as and psql_login that die on error and return stdout.
+sub safe_psql_as
+{
+	my $node = _node(\@_);
+	my ($role, $sql) = @_;
+	my ($rc, $out, $err) = psql_as($node, $role, $sql);
+	die "as $role: $err" if $rc;
+	return $out;
+}
+
+sub safe_psql_login
+{
+	my $node = _node(\@_);
+	my ($role, $sql) = @_;
+	my ($rc, $out, $err) = psql_login($node, $role, $sql);
+	die "as $role: $err" if $rc;
+	return $out;
+}
+
+# Waits until capture has stored every change committed so far.
 sub capture
 {
-	my ($node, $timeout) = @_;
+	my $node = _node(\@_);
+	my ($timeout) = @_;
 	$node->safe_psql('postgres',
 		"SELECT orders_stream.wait_for_capture('" . ($timeout // '120s') . "')");
 }
 
-# The pid of the process whose backend_type is $type ('' if none).
+# Waits until mapping $m has applied every record captured so far.
+sub wait_mapping
+{
+	my $node = _node(\@_);
+	my ($m, $timeout) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT orders_stream.wait_for_mapping('$m', '" . ($timeout // '300s') . "')");
+}
+
+# The counters of a mapping, as a hash.
+sub mapping_status
+{
+	my $node = _node(\@_);
+	my ($m) = @_;
+	my @cols = qw(state checkpoint invocations records_processed errors retries failures
+	  last_error last_processing_result);
+	my $row = $node->safe_psql('postgres', qq{
+		SELECT state, checkpoint_sequence_number, invocations, records_processed, errors,
+			   retries, failures, coalesce(last_error, ''), last_processing_result
+		  FROM orders_stream.event_source_mapping_status WHERE uuid = '$m'});
+	my @v = split /\|/, $row, scalar(@cols);
+	my %s;
+	@s{@cols} = @v;
+	return \%s;
+}
+
+# How many times nextval() was called on a sequence (0 before the first).
+sub seq_value
+{
+	my $node = _node(\@_);
+	my ($seq) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM $seq");
+}
+
+# Asserts that the query returns 't' within the default timeout.
+sub poll
+{
+	my $node = _node(\@_);
+	my ($query, $what) = @_;
+	return ok($node->poll_query_until('postgres', $query), $what);
+}
+
+# Whether the query returns 't' within $secs, asking every 5 ms (to catch a
+# worker in a short-lived state).
+sub poll_true
+{
+	my $node = _node(\@_);
+	my ($query, $secs) = @_;
+	my $deadline = time + $secs;
+	while (time < $deadline)
+	{
+		my $out = '';
+		my $rc = $node->psql('postgres', $query, stdout => \$out);
+		return 1 if $rc == 0 && $out eq 't';
+		usleep(5_000);
+	}
+	return 0;
+}
+
+# The pid of the process whose backend_type is $type ('' if none; one a
+# line if several).
 sub worker_pid
 {
-	my ($node, $type) = @_;
+	my $node = _node(\@_);
+	my ($type) = @_;
 	my ($stdout, $stderr);
 	$node->psql('postgres',
 		"SELECT pid FROM pg_stat_activity WHERE backend_type = '$type'",
@@ -89,7 +205,8 @@ sub worker_pid
 # Waits for a process of $type other than $old; returns its pid.
 sub wait_new_worker
 {
-	my ($node, $type, $old) = @_;
+	my $node = _node(\@_);
+	my ($type, $old) = @_;
 	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
 	while (time < $deadline)
 	{
@@ -100,16 +217,47 @@ sub wait_new_worker
 	die "no new $type worker after " . ($old // 'none');
 }
 
+# Waits up to $secs for a process of $type reporting $activity (a worker
+# inside a step, to be killed there); returns its pid, or '' if none came.
+sub busy_worker
+{
+	my $node = _node(\@_);
+	my ($type, $activity, $secs) = @_;
+	my $deadline = time + $secs;
+	while (time < $deadline)
+	{
+		my $pid = $node->safe_psql('postgres', qq{
+			SELECT pid FROM pg_stat_activity
+			 WHERE backend_type = '$type' AND query = '$activity' LIMIT 1});
+		return $pid if $pid =~ /^\d+$/;
+		usleep(1_000);
+	}
+	return '';
+}
+
+sub median { my @s = sort { $a <=> $b } @_; return $s[ int($#s / 2) ]; }
+
+# The sizes in kB of /proc/pid/status (RssAnon, VmRSS, VmHWM, ...), as a
+# hash; undef once the process is gone.
+sub proc_status
+{
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/status") or return undef;
+	my %f;
+	while (<$fh>)
+	{
+		$f{$1} = $2 if /^(\w+):\s+(\d+) kB/;
+	}
+	close $fh;
+	return \%f;
+}
+
 # Resident anonymous memory of a process, in kB (RssAnon of /proc/pid/status).
 sub rss_anon_kb
 {
 	my ($pid) = @_;
-	open my $fh, '<', "/proc/$pid/status" or return undef;
-	while (<$fh>)
-	{
-		return $1 if /^RssAnon:\s+(\d+)\s+kB/;
-	}
-	return undef;
+	my $status = proc_status($pid);
+	return $status ? $status->{RssAnon} : undef;
 }
 
 # The small transactions of the crash tests (002, 003, 009) on the history
@@ -146,6 +294,28 @@ COMMIT;
 \\endif
 });
 	return $small;
+}
+
+# The bulk transactions of the crash tests (002, 003) on the history
+# oracle's "orders": 100 rows each, in one of five disjoint ranges, deleted
+# or upserted with notes long enough to make the reorder buffer spill.
+# Writes the pgbench script and returns its path.
+sub history_bulk_script
+{
+	my ($node) = @_;
+	my $bulk = $node->basedir . '/bulk.sql';
+	PostgreSQL::Test::Utils::append_to_file($bulk, q{
+\\set base 1000 + random(0, 4) * 100
+\\set r random(1, 4)
+BEGIN;
+\\if :r = 1
+DELETE FROM orders WHERE id BETWEEN :base AND :base + 99;
+\\else
+INSERT INTO orders SELECT g, 1, repeat(md5(random()::text), 8) FROM generate_series(:base, :base + 99) g ON CONFLICT (id) DO UPDATE SET version = orders.version + 1, note = excluded.note;
+\\endif
+COMMIT;
+});
+	return $bulk;
 }
 
 # The history oracle of the crash tests (002, 003): "orders" has a version
@@ -432,12 +602,57 @@ sub kill_postmaster
 	return (\@orphans, $last);
 }
 
-# Waits for a pgbench started with IPC::Run::start, or kills it if it failed.
+# Starts pgbench on database postgres in the background (IPC::Run::start),
+# with @args (clients, duration, scripts, ...), as application_name pgbench.
+sub start_pgbench
+{
+	my $node = _node(\@_);
+	my (@args) = @_;
+	my ($out, $err) = ('', '');
+	return IPC::Run::start(
+		[
+			$node->installed_command('pgbench'), '-n', @args,
+			$node->connstr('postgres') . ' application_name=pgbench'
+		],
+		'>', \$out, '2>', \$err, IPC::Run::timeout(900));
+}
+
+# Waits for a pgbench started with start_pgbench, or kills it if it failed.
 sub stop_pgbench
 {
 	my ($h) = @_;
 	eval { $h->finish; };
 	$h->kill_kill if $@;
+}
+
+# Kills a running pgbench and waits until its sessions are gone.
+sub kill_pgbench
+{
+	my $node = _node(\@_);
+	my ($h) = @_;
+	$h->kill_kill;
+	$node->poll_query_until('postgres', q{
+		SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'pgbench'})
+	  or die 'pgbench sessions did not go away';
+}
+
+# A crash of the server, as the crash tests make them: SIGKILLs the
+# postmaster, and all its children at once too if $opts{all} (a machine
+# crash), waits for the pgbench $opts{pgbench} (if any) to end, and starts
+# the server again.  Fails the test if a process outlives the postmaster by
+# 5 s (an orphan) or if "pg_ctl start" does not succeed unaided.  Returns
+# how long the last child took to exit.
+sub crash_restart
+{
+	my $node = _node(\@_);
+	my ($what, %opts) = @_;
+	my ($orphans, $last) = kill_postmaster($node, $opts{all});
+	is(join(', ', @$orphans), '', "$what: no process outlives the postmaster by 5 s");
+	note sprintf('%s: SIGKILL of the %s; the last child exited after %.2f s',
+		$what, $opts{all} ? 'postmaster and all its children' : 'postmaster', $last);
+	stop_pgbench($opts{pgbench}) if $opts{pgbench};
+	ok($node->start(fail_ok => 1), "$what: the server starts again unaided");
+	return $last;
 }
 
 # A pgbench script of mixed writes to $table (id, item, quantity) over ids
