@@ -24,13 +24,10 @@ use OrdersStream;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
-use Time::HiRes qw(usleep time);
+use Time::HiRes qw(usleep);
 
 my $KILLS = $ENV{OS_CRASH_KILLS} // 12;
-my $seed = $ENV{OS_CRASH_SEED} // time;
-srand($seed);
-note "random seed $seed (set OS_CRASH_SEED to repeat)";
+OrdersStream::random_seed('OS_CRASH_SEED');
 
 my $node = OrdersStream::new_node('crash_postmaster', no_extension => 1, extra_conf => q{
 checkpoint_timeout = 30s
@@ -77,7 +74,7 @@ for my $round (1 .. $KILLS)
 
 # A last stretch of workload without crashes, then let capture finish.
 stop_pgbench(start_pgbench(@workload, qw(-T 2)));
-$node->safe_psql('postgres', q{SELECT orders_stream.wait_for_capture('300s')});
+capture('300s');
 
 cmp_ok($crashes, '>=', 10, "postmaster killed with SIGKILL $crashes times");
 ok($node->log_contains('database system was interrupted|database system was not properly shut down'),

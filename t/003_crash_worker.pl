@@ -21,14 +21,11 @@ use OrdersStream;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
-use Time::HiRes qw(usleep time);
+use Time::HiRes qw(usleep);
 
 my $KILLS = $ENV{OS_CRASH_KILLS} // 12;
 my $TERMS = 5;
-my $seed = $ENV{OS_CRASH_SEED} // time;
-srand($seed);
-note "random seed $seed (set OS_CRASH_SEED to repeat)";
+OrdersStream::random_seed('OS_CRASH_SEED');
 
 my $node = OrdersStream::new_node('crash_worker', no_extension => 1, extra_conf => q{
 restart_after_crash = on
@@ -112,7 +109,7 @@ ok($node->log_contains('terminating background worker "orders_stream capture" du
 	'the worker exited on SIGTERM');
 
 # ---- an ERROR inside the worker's transaction loses nothing ----
-$node->safe_psql('postgres', q{SELECT orders_stream.wait_for_capture('300s')});
+capture('300s');
 my $stored = $node->safe_psql('postgres', 'SELECT count(*) FROM orders_stream.records');
 my $log_offset = -s $node->logfile;
 $node->safe_psql('postgres', q{
@@ -132,7 +129,7 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM orders_stream.records'), $
 	'a failed store leaves no records behind');
 $node->safe_psql('postgres', q{
 	ALTER TABLE orders_stream.capture_progress DROP CONSTRAINT fail});
-$node->safe_psql('postgres', q{SELECT orders_stream.wait_for_capture('300s')});
+capture('300s');
 cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM orders_stream.records'), '>', $stored,
 	'capture resumes once the error is gone');
 

@@ -103,7 +103,7 @@ note sprintf('worker memory over %d samples: peak RssAnon %.1f MB, peak RssShmem
 cmp_ok($samples, '>', 10, 'memory sampled while capturing');
 cmp_ok($peak_anon, '<=', $LIMIT_KB, 'capture worker private memory stays within 64 MB');
 
-$node->safe_psql('postgres', q{SELECT orders_stream.wait_for_capture('600s')});
+capture('600s');
 is($node->safe_psql('postgres', q{
 	SELECT format('%s/%s/%s/%s', count(*), count(DISTINCT sequence_number),
 		count(DISTINCT (record->'dynamodb'->'Keys'->'id'->>'N')::int),
@@ -129,7 +129,7 @@ cmp_ok($stream_txns // 0, '>', 0, 'the reorder buffer streamed the transaction t
 
 # The worker keeps working after the big one.
 $node->safe_psql('postgres', q{UPDATE orders SET version = 2 WHERE id = 1});
-$node->safe_psql('postgres', q{SELECT orders_stream.wait_for_capture('60s')});
+capture('60s');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM orders_stream.records WHERE record->>'eventName' = 'MODIFY'}),
 	'1', 'capture continues after the big transaction');

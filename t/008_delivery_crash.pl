@@ -13,18 +13,12 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use lib 't';
 use OrdersStream;
-use Time::HiRes qw(usleep time);
+use Time::HiRes qw(usleep);
 
 my $KILLS = $ENV{OS_DELIVERY_KILLS} // 6;
-my $seed = $ENV{OS_DELIVERY_SEED} // time;
-srand($seed);
-note "random seed $seed (set OS_DELIVERY_SEED to repeat)";
+OrdersStream::random_seed('OS_DELIVERY_SEED');
 
-my $node = OrdersStream::new_node('delivery_crash', extra_conf => q{
-orders_stream.retry_base_delay = 10
-orders_stream.retry_max_delay = 100
-max_connections = 40
-});
+my $node = OrdersStream::new_node('delivery_crash', extra_conf => $OrdersStream::DELIVERY_CONF);
 
 sql(<<'SQL');
 CREATE TABLE f_orders (id int PRIMARY KEY, item text NOT NULL, quantity int NOT NULL);

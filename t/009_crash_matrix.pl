@@ -24,14 +24,11 @@ use OrdersStream;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
 use List::Util qw(shuffle);
-use Time::HiRes qw(usleep time);
+use Time::HiRes qw(usleep);
 
 my $ROUNDS = $ENV{OS_CRASH_MATRIX_ROUNDS} // 4;
-my $seed = $ENV{OS_CRASH_SEED} // time;
-srand($seed);
-note "random seed $seed (set OS_CRASH_SEED to repeat)";
+OrdersStream::random_seed('OS_CRASH_SEED');
 
 my $node = OrdersStream::new_node('crash_matrix', extra_conf => q{
 checkpoint_timeout = 30s
@@ -188,7 +185,7 @@ ok(poll_true(q{SELECT count(*) = 0 FROM orders WHERE expires_at IS NOT NULL}, 12
 	'TTL deleted every expired row');
 OrdersStream::capture($node, '300s');
 OrdersStream::history_check($node);
-sql("SELECT orders_stream.wait_for_mapping('$apply', '300s')");
+wait_mapping($apply, '300s');
 is(sql(q{SELECT count(*) - count(DISTINCT seq) FROM delivered}), '0',
 	'the mapping applied no record twice');
 is(sql(q{SELECT count(*) FROM orders_stream.records r

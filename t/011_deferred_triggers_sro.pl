@@ -114,20 +114,19 @@ sub failure_of
 		WHERE mapping_uuid = '$m' AND records->0#>>'{dynamodb,Keys,id,S}' = '$id'});
 }
 
+# mallory inserts orders with these ids, one transaction each; waits until
+# her mapping has taken them all
+sub deliver
+{
+	safe_psql_as('mallory', join('', map { "INSERT INTO mallory.orders VALUES ('$_');\n" } @_));
+	capture();
+	wait_mapping($m, '60s');
+}
+
 # ====================================================================
 # (a)-(c) through delivery
 # ====================================================================
-safe_psql_as('mallory', q{
-INSERT INTO mallory.orders VALUES ('deferred1');
-INSERT INTO mallory.orders VALUES ('setconstraints1');
-INSERT INTO mallory.orders VALUES ('after1');
-INSERT INTO mallory.orders VALUES ('tempview1');
-INSERT INTO mallory.orders VALUES ('temptable1');
-INSERT INTO mallory.orders VALUES ('hold1');
-INSERT INTO mallory.orders VALUES ('good1');
-});
-sql('SELECT orders_stream.wait_for_capture()');
-sql(qq{SELECT orders_stream.wait_for_mapping('$m', '60s')});
+deliver(qw(deferred1 setconstraints1 after1 tempview1 temptable1 hold1 good1));
 
 is(mallory_is_superuser(), 'f', '(a) mallory is not a superuser after delivery');
 is(failure_of('deferred1'), '42501 cannot fire deferred trigger within security-restricted operation',
@@ -157,14 +156,7 @@ is(sql(qq{SELECT state FROM orders_stream.event_source_mapping_status WHERE uuid
 # ====================================================================
 # three more failures, with records that fail first and that mallory's
 # function then turns into the tricks above
-safe_psql_as('mallory', q{
-INSERT INTO mallory.orders VALUES ('fail-deferred');
-INSERT INTO mallory.orders VALUES ('fail-tempview');
-INSERT INTO mallory.orders VALUES ('fail-hold');
-INSERT INTO mallory.orders VALUES ('fail-ok');
-});
-sql('SELECT orders_stream.wait_for_capture()');
-sql(qq{SELECT orders_stream.wait_for_mapping('$m', '60s')});
+deliver(qw(fail-deferred fail-tempview fail-hold fail-ok));
 is(sql(qq{SELECT count(*) FROM orders_stream.failures WHERE mapping_uuid = '$m'
 	AND records->0#>>'{dynamodb,Keys,id,S}' LIKE 'fail-%'}), '4', '(d) four more failures');
 sql(q{TRUNCATE mallory.applied});
@@ -260,19 +252,14 @@ INSERT INTO mallory.slow VALUES ('s1');
 INSERT INTO mallory.slow VALUES ('s2');
 SQL
 my $ms = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_oid = 'mallory.swallow(jsonb)'::regprocedure});
-sql('SELECT orders_stream.wait_for_capture()');
-sql(qq{SELECT orders_stream.wait_for_mapping('$ms', '60s')});
+capture();
+wait_mapping($ms, '60s');
+swallow_cancels_function();
 safe_psql_as('mallory', <<'SQL');
 CREATE OR REPLACE FUNCTION mallory.swallow(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	IF event#>>'{Records,0,dynamodb,Keys,id,S}' = 's1' THEN
-		LOOP
-			BEGIN
-				PERFORM pg_sleep(10);
-			EXCEPTION WHEN query_canceled THEN
-				NULL;
-			END;
-		END LOOP;
+		PERFORM public.swallow_cancels();
 	END IF;
 END
 $$;

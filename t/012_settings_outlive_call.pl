@@ -124,8 +124,8 @@ my $m2 = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE functi
 for my $i (1 .. 3)
 {
 	sql(qq{INSERT INTO m_one VALUES ($i); INSERT INTO m_two VALUES ($i)});
-	sql('SELECT orders_stream.wait_for_capture()');
-	sql(qq{SELECT orders_stream.wait_for_mapping('$_', '60s')}) for ($m1, $m2);
+	capture();
+	wait_mapping($_, '60s') for ($m1, $m2);
 }
 is(sql(q{SELECT DISTINCT concat_ws('|', search_path, statement_timeout, work_mem, leak) FROM ttl_b.seen}),
 	"ttl_b, public, pg_temp|$defaults|",
@@ -147,8 +147,8 @@ $$;
 });
 sql(qq{SELECT orders_stream.update_event_source_mapping('$m2', enabled => true)});
 sql(q{INSERT INTO m_two VALUES (4)});
-sql('SELECT orders_stream.wait_for_capture()');
-sql(qq{SELECT orders_stream.wait_for_mapping('$m2', '60s')});
+capture();
+wait_mapping($m2, '60s');
 safe_psql_as('ttl_b', q{
 CREATE OR REPLACE FUNCTION ttl_b.observe(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN

@@ -19,7 +19,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use lib 't';
 use OrdersStream;
-use Time::HiRes qw(usleep time);
+use Time::HiRes qw(usleep);
 
 my $WORKERS = 4;
 my $TIMEOUT_MS = 4000;		# one of mallory's invocations

@@ -19,11 +19,7 @@ use Test::More;
 use lib 't';
 use OrdersStream;
 
-my $node = OrdersStream::new_node('delivery_bisect', extra_conf => q{
-orders_stream.retry_base_delay = 10
-orders_stream.retry_max_delay = 100
-max_connections = 40
-});
+my $node = OrdersStream::new_node('delivery_bisect', extra_conf => $OrdersStream::DELIVERY_CONF);
 
 # ====================================================================
 # (a) bisect isolates the poison record
@@ -73,7 +69,7 @@ my $ma = sql(q{
 sql(q{INSERT INTO a_orders SELECT 'a' || lpad(g::text, 2, '0'), 'item' || g % 3, g FROM generate_series(1, 6) g});
 sql(q{INSERT INTO a_orders VALUES ('p1', 'item1', -1)});
 sql(q{INSERT INTO a_orders SELECT 'a' || lpad(g::text, 2, '0'), 'item' || g % 3, g FROM generate_series(7, 12) g});
-sql('SELECT orders_stream.wait_for_capture()');
+capture();
 sql(qq{SELECT orders_stream.update_event_source_mapping('$ma', enabled => true)});
 wait_mapping($ma);
 
@@ -177,7 +173,7 @@ my $mb = sql(q{
 sql(q{INSERT INTO b_orders VALUES ('b1', 1), ('b2', 2)});
 sql(q{INSERT INTO b_orders VALUES ('bp', -1)});
 sql(q{INSERT INTO b_orders VALUES ('b3', 3), ('b4', 4), ('b5', 5), ('b6', 6)});
-sql('SELECT orders_stream.wait_for_capture()');
+capture();
 sql(qq{SELECT orders_stream.update_event_source_mapping('$mb', enabled => true)});
 wait_mapping($mb);
 is(seq_value('b_poisoned_calls'), '3', '(b) the failing batch is invoked 1 + 2 retries = 3 times');
@@ -220,7 +216,7 @@ sql(q{INSERT INTO b2_orders VALUES ('g1'), ('g2')});
 poll(qq{SELECT retries >= 2 FROM orders_stream.event_source_mapping_status WHERE uuid = '$mb2'},
 	'(b) the batch [g1, g2] is being retried');
 sql(q{INSERT INTO b2_orders VALUES ('g3'), ('g4')});
-sql('SELECT orders_stream.wait_for_capture()');
+capture();
 my $r0 = mapping_status($mb2)->{retries};
 poll(qq{SELECT retries >= $r0 + 3 FROM orders_stream.event_source_mapping_status WHERE uuid = '$mb2'},
 	'(b) more retries once g3 and g4 are there');

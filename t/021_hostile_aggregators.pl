@@ -79,17 +79,12 @@ GRANT SELECT ON a_good TO victim;
 CREATE SEQUENCE a_calls;
 GRANT USAGE ON a_calls TO hostile;
 SQL
+swallow_cancels_function();
 safe_psql_as('hostile', <<'SQL');
 CREATE FUNCTION a_swallow(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM nextval('a_calls');
-	LOOP
-		BEGIN
-			PERFORM pg_sleep(10);
-		EXCEPTION WHEN query_canceled THEN
-			NULL;
-		END;
-	END LOOP;
+	PERFORM public.swallow_cancels();
 END
 $$;
 SELECT orders_stream.create_event_source_mapping('a_bad', 'a_swallow(jsonb)',
@@ -273,7 +268,7 @@ INSERT INTO d_orders SELECT 'd' || lpad(g::text, 2, '0'), repeat('x', 3000) FROM
 INSERT INTO d_orders VALUES ('big', repeat('y', 20000)), ('poison', repeat('z', 3000));
 INSERT INTO d_orders SELECT 'd' || lpad(g::text, 2, '0'), repeat('x', 3000) FROM generate_series(6, 9) g;
 });
-sql('SELECT orders_stream.wait_for_capture()');
+capture();
 sql(qq{SELECT orders_stream.update_event_source_mapping('$md', enabled => true)});
 wait_mapping($md);
 is(sql(q{SELECT count(*) FROM d_batches WHERE bytes > 8192 AND n > 1}), '0', '(d) no batch over max_batch_size_bytes but a single record');
@@ -308,7 +303,7 @@ my $mr = sql(q{SELECT uuid FROM orders_stream.event_source_mappings m JOIN order
 # row-level security switched on after the mapping was made (made now, it would be refused)
 sql(q{ALTER TABLE e_rls ENABLE ROW LEVEL SECURITY; CREATE POLICY e_some ON e_rls USING (id < 10)});
 sql('INSERT INTO e_orders SELECT generate_series(1, 3)');
-sql('SELECT orders_stream.wait_for_capture()');
+capture();
 sql('DROP TABLE e_orders');
 sql(qq{SELECT orders_stream.update_event_source_mapping('$me', enabled => true)});
 wait_mapping($me);

@@ -24,9 +24,7 @@ use OrdersStream;
 use Time::HiRes qw(usleep time);
 
 my $RECORDS = $ENV{OS_LANES_RECORDS} // 100_000;
-my $seed = $ENV{OS_LANES_SEED} // time;
-srand($seed);
-note "random seed $seed (set OS_LANES_SEED to repeat)";
+OrdersStream::random_seed('OS_LANES_SEED');
 
 # a delivery worker's SIGKILL restarts every process, as in production
 my $node = OrdersStream::new_node('lanes', extra_conf => q{

@@ -24,12 +24,10 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use lib 't';
 use OrdersStream;
-use Time::HiRes qw(usleep time);
+use Time::HiRes qw(usleep);
 
 my $KILLS = $ENV{OS_WINDOW_KILLS} // 9;
-my $seed = $ENV{OS_WINDOW_SEED} // time;
-srand($seed);
-note "random seed $seed (set OS_WINDOW_SEED to repeat)";
+OrdersStream::random_seed('OS_WINDOW_SEED');
 
 my $node = OrdersStream::new_node('windows', extra_conf => q{
 orders_stream.retry_base_delay = 10
@@ -89,7 +87,7 @@ for my $round (1 .. $KILLS)
 
 # the load stops; the mapping catches up and its last window ends
 stop_pgbench(start_pgbench(@load, qw(-T 2)));
-sql("SELECT orders_stream.wait_for_mapping('$m', '600s')");
+wait_mapping($m, '600s');
 ok($node->poll_query_until('postgres', qq{
 	SELECT bool_and(window_state IS NULL) FROM orders_stream.event_source_mapping_lanes WHERE mapping_uuid = '$m'}),
 	'the last window ends once the stream is idle');
@@ -120,6 +118,7 @@ is(sql(qq{SELECT failures || '/' || coalesce(last_error, '') FROM orders_stream.
 		  WHERE uuid = '$m'}), '0/', 'no batch was given up on');
 
 # ---- a final invocation that swallows the cancel ----
+swallow_cancels_function();
 sql(q{
 CREATE TABLE kt (id int PRIMARY KEY);
 SELECT orders_stream.enable_stream('kt', 'KEYS_ONLY');
@@ -129,13 +128,7 @@ CREATE TABLE klog (event jsonb NOT NULL);
 CREATE FUNCTION khang_agg(event jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
 	IF (event->>'isFinalInvokeForWindow')::boolean AND (SELECT hang FROM khang) THEN
-		LOOP
-			BEGIN
-				PERFORM pg_sleep(10);
-			EXCEPTION WHEN query_canceled THEN
-				NULL;
-			END;
-		END LOOP;
+		PERFORM public.swallow_cancels();
 	END IF;
 	INSERT INTO klog VALUES (event);
 	RETURN jsonb_build_object('state', jsonb_build_object('n',

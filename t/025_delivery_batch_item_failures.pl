@@ -16,11 +16,7 @@ use lib 't';
 use OrdersStream;
 use Time::HiRes qw(time);
 
-my $node = OrdersStream::new_node('delivery_item_failures', extra_conf => q{
-orders_stream.retry_base_delay = 10
-orders_stream.retry_max_delay = 100
-max_connections = 40
-});
+my $node = OrdersStream::new_node('delivery_item_failures', extra_conf => $OrdersStream::DELIVERY_CONF);
 
 sql(<<'SQL');
 CREATE TABLE c_orders (id text PRIMARY KEY, quantity int NOT NULL);
@@ -72,7 +68,7 @@ my $mc = sql(q{
 		starting_position => 'LATEST', maximum_retry_attempts => 1, enabled => false,
 		function_response_types => '{ReportBatchItemFailures}')});
 sql(q{INSERT INTO c_orders VALUES ('c01', 1), ('c02', 1), ('c03', 1), ('c04', 13), ('c05', 1), ('c06', 1)});
-sql('SELECT orders_stream.wait_for_capture()');
+capture();
 sql(qq{SELECT orders_stream.update_event_source_mapping('$mc', enabled => true)});
 wait_mapping($mc);
 is(sql(q{SELECT string_agg(first_id || ':' || n, ' ' ORDER BY call) FROM c_batches}), 'c01:6 c04:3',

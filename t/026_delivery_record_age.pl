@@ -12,11 +12,7 @@ use Test::More;
 use lib 't';
 use OrdersStream;
 
-my $node = OrdersStream::new_node('delivery_record_age', extra_conf => q{
-orders_stream.retry_base_delay = 10
-orders_stream.retry_max_delay = 100
-max_connections = 40
-});
+my $node = OrdersStream::new_node('delivery_record_age', extra_conf => $OrdersStream::DELIVERY_CONF);
 
 sql(<<'SQL');
 CREATE TABLE d_orders (id text PRIMARY KEY, quantity int NOT NULL);
@@ -57,7 +53,7 @@ my $md = sql(q{
 		starting_position => 'LATEST', maximum_record_age_in_seconds => 60, enabled => false)});
 sql(q{INSERT INTO d_orders VALUES ('d01', 1), ('d02', 1), ('d03', 1), ('d04', 1)});
 sql(q{INSERT INTO d_orders VALUES ('d05', 1), ('d06', 1)});
-sql('SELECT orders_stream.wait_for_capture()');
+capture();
 is(sql(q{SELECT d_backdate('{d01,d02,d03,d04}', '2 minutes')}), '4', '(d) four records made 2 minutes old');
 sql(qq{SELECT orders_stream.update_event_source_mapping('$md', enabled => true)});
 wait_mapping($md);

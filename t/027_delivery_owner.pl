@@ -17,11 +17,7 @@ use Test::More;
 use lib 't';
 use OrdersStream;
 
-my $node = OrdersStream::new_node('delivery_owner', extra_conf => q{
-orders_stream.retry_base_delay = 10
-orders_stream.retry_max_delay = 100
-max_connections = 40
-});
+my $node = OrdersStream::new_node('delivery_owner', extra_conf => $OrdersStream::DELIVERY_CONF);
 
 my $tz = sql('SHOW TimeZone');
 my $work_mem = sql('SHOW work_mem');

@@ -12,11 +12,7 @@ use lib 't';
 use OrdersStream;
 use Time::HiRes qw(time);
 
-my $node = OrdersStream::new_node('delivery_failing_mapping', extra_conf => q{
-orders_stream.retry_base_delay = 10
-orders_stream.retry_max_delay = 100
-max_connections = 40
-});
+my $node = OrdersStream::new_node('delivery_failing_mapping', extra_conf => $OrdersStream::DELIVERY_CONF);
 
 sql(<<'SQL');
 CREATE TABLE g_orders (id int PRIMARY KEY);

@@ -11,11 +11,7 @@ use Test::More;
 use lib 't';
 use OrdersStream;
 
-my $node = OrdersStream::new_node('delivery_batching_window', extra_conf => q{
-orders_stream.retry_base_delay = 10
-orders_stream.retry_max_delay = 100
-max_connections = 40
-});
+my $node = OrdersStream::new_node('delivery_batching_window', extra_conf => $OrdersStream::DELIVERY_CONF);
 
 sql(<<'SQL');
 CREATE TABLE h_orders (id int PRIMARY KEY);

@@ -12,11 +12,7 @@ use lib 't';
 use OrdersStream;
 use Time::HiRes qw(usleep);
 
-my $node = OrdersStream::new_node('delivery_readers', extra_conf => q{
-orders_stream.retry_base_delay = 10
-orders_stream.retry_max_delay = 100
-max_connections = 40
-});
+my $node = OrdersStream::new_node('delivery_readers', extra_conf => $OrdersStream::DELIVERY_CONF);
 
 # Readers of orders_stream.records (the delivery worker itself when it has
 # caught up, wait_for_mapping, the status view, get_records) reach the rows

@@ -102,7 +102,7 @@ for my $w (sort keys %pid)
 is(OrdersStream::worker_pid($node, 'orders_stream capture'), $pid{capture},
 	'the capture worker never restarted');
 OrdersStream::capture($node, '300s');
-$node->safe_psql('postgres', "SELECT orders_stream.wait_for_mapping('$mapping', '300s')");
+wait_mapping($mapping, '300s');
 is($node->safe_psql('postgres', q{SELECT sum(total) FROM soak_totals}),
 	$node->safe_psql('postgres', q{SELECT sum(quantity) FROM soak_streamed}),
 	'the aggregator saw every streamed insert');

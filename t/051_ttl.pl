@@ -103,7 +103,7 @@ SELECT count(*) FROM orders_stream.records r
 		OR (r.record->'userIdentity')::jsonb <> '{"type": "Service", "principalId": "dynamodb.amazonaws.com"}'::jsonb)}),
 	'0', 'userIdentity is AWS\'s object, on REMOVE records only');
 
-$node->safe_psql('postgres', "SELECT orders_stream.wait_for_mapping('$mapping', '60s')");
+wait_mapping($mapping, '60s');
 is($node->safe_psql('postgres', q{
 SELECT count(*), count(DISTINCT id), min(id), max(id), bool_and(event = 'REMOVE'),
 	   bool_and(identity->>'principalId' = 'dynamodb.amazonaws.com')

@@ -106,13 +106,8 @@ ok($standby->log_contains('orders_stream did not capture the changes of table "o
 	'and logged as a WARNING naming the table');
 
 # the oracle
+OrdersStream::history_records($standby, 'rec');
 $standby->safe_psql('postgres', q{
-CREATE TABLE rec AS
-SELECT r.sequence_number AS seq,
-	   (r.record->'dynamodb'->'Keys'->'id'->>'N')::int AS id,
-	   r.record->>'eventName' AS event,
-	   (coalesce(r.record->'dynamodb'->'NewImage', r.record->'dynamodb'->'OldImage')->'version'->>'N')::int AS version
-  FROM orders_stream.records r;
 CREATE TABLE gap AS SELECT gap_start_lsn, gap_end_lsn FROM orders_stream.capture_exceptions WHERE event_name = 'GAP';
 CREATE TABLE gap_commits AS
 SELECT w.xid FROM gap, pg_get_wal_records_info(gap.gap_start_lsn, gap.gap_end_lsn) w

@@ -27,7 +27,8 @@ use Time::HiRes qw(usleep time);
 use Exporter 'import';
 our @EXPORT = qw(sql wait_mapping mapping_status seq_value poll poll_true capture
   worker_pid wait_new_worker busy_worker psql_as psql_login safe_psql_as
-  safe_psql_login start_pgbench stop_pgbench kill_pgbench crash_restart median);
+  safe_psql_login start_pgbench stop_pgbench kill_pgbench crash_restart median
+  swallow_cancels_function);
 
 # The node under test: the first node new_node() made.
 our $default_node;
@@ -56,6 +57,15 @@ max_worker_processes = 16
 orders_stream.max_delivery_workers = 4
 };
 
+# Settings of the delivery tests: retries after 10 ms, backing off to 100 ms
+# at most, so that retries and bisection run in a test's time; room for
+# pgbench's clients.
+our $DELIVERY_CONF = q{
+orders_stream.retry_base_delay = 10
+orders_stream.retry_max_delay = 100
+max_connections = 40
+};
+
 sub new_node
 {
 	my ($name, %opts) = @_;
@@ -70,6 +80,17 @@ sub new_node
 		$node->safe_psql('postgres', 'SELECT orders_stream.wait_for_slot()');
 	}
 	return $node;
+}
+
+# Seeds rand() from the environment variable $var, or from the time, and
+# notes the seed, so that a failing run can be repeated.
+sub random_seed
+{
+	my ($var) = @_;
+	my $seed = $ENV{$var} // time;
+	srand($seed);
+	note "random seed $seed (set $var to repeat)";
+	return $seed;
 }
 
 # Runs SQL as a role (SET ROLE in one session); returns (rc, stdout, stderr).
@@ -235,6 +256,26 @@ sub busy_worker
 	return '';
 }
 
+# Creates public.swallow_cancels(), what a hostile function calls to run
+# forever: it sleeps, and swallows every cancel (query_canceled) it gets.
+sub swallow_cancels_function
+{
+	my $node = _node(\@_);
+	$node->safe_psql('postgres', q{
+CREATE OR REPLACE FUNCTION public.swallow_cancels() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	LOOP
+		BEGIN
+			PERFORM pg_sleep(10);
+		EXCEPTION WHEN query_canceled THEN
+			NULL;
+		END;
+	END LOOP;
+END
+$$;
+});
+}
+
 sub median { my @s = sort { $a <=> $b } @_; return $s[ int($#s / 2) ]; }
 
 # The sizes in kB of /proc/pid/status (RssAnon, VmRSS, VmHWM, ...), as a
@@ -347,6 +388,22 @@ SELECT orders_stream.enable_stream('orders', 'NEW_AND_OLD_IMAGES');
 });
 }
 
+# The records of the history oracle as table $table (n, seq, id, event,
+# version): n numbers them in SequenceNumber order.
+sub history_records
+{
+	my ($node, $table) = @_;
+	$node->safe_psql('postgres', qq{
+CREATE TABLE $table AS
+SELECT row_number() OVER (ORDER BY r.sequence_number) AS n,
+	   r.sequence_number AS seq,
+	   (r.record->'dynamodb'->'Keys'->'id'->>'N')::int AS id,
+	   r.record->>'eventName' AS event,
+	   (coalesce(r.record->'dynamodb'->'NewImage', r.record->'dynamodb'->'OldImage')->'version'->>'N')::int AS version
+  FROM orders_stream.records r;
+});
+}
+
 # The oracle's checks, once capture has caught up: the multiset of
 # (Keys.id, eventName, version) of the records equals history, per key in the
 # same order, with no SequenceNumber twice, and replaying the records gives
@@ -358,32 +415,8 @@ sub history_check
 	note "history rows (committed changes): $n_hist; records: "
 	  . $node->safe_psql('postgres', 'SELECT count(*) FROM orders_stream.records');
 	cmp_ok($n_hist, '>', 1000, 'the workload committed a fair number of changes');
-	$node->safe_psql('postgres', q{
-CREATE TABLE rec AS
-SELECT r.sequence_number AS seq,
-	   (r.record->'dynamodb'->'Keys'->'id'->>'N')::int AS id,
-	   r.record->>'eventName' AS event,
-	   (coalesce(r.record->'dynamodb'->'NewImage', r.record->'dynamodb'->'OldImage')->'version'->>'N')::int AS version
-  FROM orders_stream.records r;
-});
-	is($node->safe_psql('postgres', 'SELECT count(*) - count(DISTINCT seq) FROM rec'),
-		'0', 'no SequenceNumber is stored twice');
-	is($node->safe_psql('postgres', q{
-	SELECT count(*) FROM (SELECT id, event, version FROM history
-						  EXCEPT ALL SELECT id, event, version FROM rec) x}),
-		'0', 'every committed change has a record');
-	is($node->safe_psql('postgres', q{
-	SELECT count(*) FROM (SELECT id, event, version FROM rec
-						  EXCEPT ALL SELECT id, event, version FROM history) x}),
-		'0', 'no record without a committed change (nothing aborted, nothing twice)');
-	is($node->safe_psql('postgres', q{
-	SELECT count(*) FROM
-	  (SELECT id, array_agg(event || ':' || version ORDER BY seq) AS evs FROM rec GROUP BY id) r
-	  FULL JOIN
-	  (SELECT id, array_agg(event || ':' || version ORDER BY hid) AS evs FROM history GROUP BY id) h
-	  USING (id)
-	 WHERE r.evs IS DISTINCT FROM h.evs}),
-		'0', 'per key, records are in the order of the changes');
+	history_records($node, 'rec');
+	history_compare($node, 'rec', 'records');
 	is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM
 	  (SELECT DISTINCT ON (id) id, event, version FROM rec ORDER BY id, seq DESC) last
@@ -393,10 +426,10 @@ SELECT r.sequence_number AS seq,
 		'0', 'replaying the records gives the final table');
 }
 
-# The oracle's checks for records read by a consumer outside the database:
-# $table (n bigserial, seq text, id int, event text, version int) holds them
-# in the order the consumer read them.  None lost, none twice, and per key in
-# the order of the changes.
+# The oracle's checks for records as read by a consumer (one outside the
+# database, or history_records): $table (n, seq, id, event, version) holds
+# them in the order the consumer read them.  None lost, none twice, and per
+# key in the order of the changes.
 sub history_compare
 {
 	my ($node, $table, $label) = @_;
