@@ -89,6 +89,7 @@ for my $round (1 .. $KILLS)
 	if ($round % 3 != 0)
 	{
 		$busy = busy_worker('orders_stream delivery', 'delivering stream records', 5);
+		# a few milliseconds into the batch: where the kill lands
 		usleep(int(rand(5_000)));
 	}
 	crash_restart("(f) round $round" . ($busy ? ', a delivery worker inside a batch' : ''),
