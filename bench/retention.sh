@@ -3,99 +3,64 @@
 # trims.  Trimming is DROP TABLE of an expired partition (t/005_retention.pl
 # asserts that no record is ever deleted); this times it.
 #  - maintain_partitions() dropping one expired partition of 100 records and
-#    one of RETENTION_RECORDS records, interleaved, RETENTION_ROUNDS rounds;
-#    the median of each and their ratio (a per-record cost would make it
-#    about RETENTION_RECORDS / 100; DROP TABLE's commit unlinks the files,
-#    whose kernel cost grows with their size: measured 4-20x);
-#  - for scale, a DELETE of RETENTION_RECORDS records of the same shape.
+#    one of RETENTION_RECORDS records (test/expired_partition.sql makes them),
+#    interleaved, RETENTION_ROUNDS rounds: the median of each, and their
+#    ratio (a per-record cost would make it about RETENTION_RECORDS / 100);
+#  - for scale, a DELETE of as many records of the same shape.
 # Run as root from the repository: bench/retention.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. test/lib.sh
+. bench/lib.sh
 os_init
 
 N=${RETENTION_RECORDS:-200000}
 ROUNDS=${RETENTION_ROUNDS:-3}
 
-ensure_packages
-build_install
-os_mkdir_pg dir
-start_cluster "$dir" bench
-q() { os_psql -d bench -qAt "$@"; }
+bench_prereqs
+bench_install
+bench_cluster retention
+bench_psql -c "CREATE TABLE orders (id int PRIMARY KEY, note text)" \
+	-c "SELECT orders_stream.enable_stream('orders', 'NEW_IMAGE')" >/dev/null
+bench_psql <test/expired_partition.sql >/dev/null
 
-# An expired partition of n records is made by hand (older than the
-# retention by "age"), kept out of orders_stream.partitions while it is
-# filled, then listed again just before the timed maintain_partitions(), so
-# that it is the one partition that call drops.
-q <<-'SQL' >/dev/null
-	CREATE EXTENSION orders_stream;
-	SELECT orders_stream.wait_for_slot();
-	CREATE TABLE orders (id int PRIMARY KEY, note text);
-	SELECT orders_stream.enable_stream('orders', 'NEW_IMAGE');
-	CREATE TABLE hidden_partitions (LIKE orders_stream.partitions);
-	CREATE FUNCTION make_old_partition(n int, age interval) RETURNS regclass
-	LANGUAGE plpgsql AS $$
-	DECLARE
-		part regclass := orders_stream_internal.ensure_partition(now() - age);
-		sid bigint := (SELECT stream_id FROM orders_stream.streams);
-	BEGIN
-		WITH h AS (DELETE FROM orders_stream.partitions WHERE partition = part RETURNING *)
-		INSERT INTO hidden_partitions SELECT * FROM h;
-		INSERT INTO orders_stream.record_store
-		SELECT sid, now() - age, 0, 0, orders_stream.sequence_key(lpad(g::text, 30, '0')), 'INSERT',
-			   format('"ApproximateCreationDateTime":0,"Keys":{"id":{"N":"%s"}},"NewImage":{"note":{"S":"%s"}}',
-					  g, repeat('x', 200)), false
-		  FROM generate_series(1, n) g;
-		RETURN part;
-	END
-	$$;
-	CREATE FUNCTION make_visible(part regclass) RETURNS void
-	LANGUAGE sql AS $$
-		WITH h AS (DELETE FROM hidden_partitions WHERE partition = part RETURNING *)
-		INSERT INTO orders_stream.partitions SELECT * FROM h;
-	$$;
-SQL
+# the milliseconds of a psql \timing line
+timed_ms() { sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'; }
 
-# drop_ms N AGE_HOURS: milliseconds maintain_partitions() takes to drop a
-# partition of N records that expired AGE_HOURS hours ago
+# drop_ms N HOURS: how long maintain_partitions() takes to drop a partition
+# of N records that expired HOURS hours ago
 drop_ms() {
 	local part
-	part=$(q -c "SELECT make_old_partition($1, current_setting('orders_stream.retention')::interval + interval '$2 hours')")
-	q -c 'CHECKPOINT' >/dev/null
-	q <<-SQL | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
-		SELECT orders_stream_internal.maintain_partitions();
-		SELECT make_visible('$part');
-		\timing on
-		SELECT orders_stream_internal.maintain_partitions();
-	SQL
+	part=$(bench_sql "SELECT make_old_partition($1,
+		current_setting('orders_stream.retention')::interval + interval '$2 hours')")
+	bench_psql -c CHECKPOINT -c 'SELECT orders_stream_internal.maintain_partitions()' \
+		-c "SELECT make_visible('$part')" >/dev/null
+	bench_psql -c '\timing on' -c 'SELECT orders_stream_internal.maintain_partitions()' | timed_ms
 }
 
-printf 'round\trecords\tms\n' >"$dir/trim.tsv"
-age=0
+tsv=$(mktemp "${TMPDIR:-/tmp}/retention.XXXXXX.tsv")
+os_rm_later "$tsv"
+printf 'round\trecords\tms\n' >"$tsv"
+hours=0
 for round in $(seq 1 "$ROUNDS"); do
 	for n in 100 "$N"; do
-		age=$((age + 1))
-		printf '%s\t%s\t%s\n' "$round" "$n" "$(drop_ms "$n" "$age")" >>"$dir/trim.tsv"
+		hours=$((hours + 1))
+		printf '%s\t%s\t%s\n' "$round" "$n" "$(drop_ms "$n" "$hours")" >>"$tsv"
 	done
 done
 
-delete_ms=$(q <<-SQL | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
-	CREATE TABLE delete_reference (LIKE orders_stream.record_store INCLUDING INDEXES);
-	INSERT INTO delete_reference
-	SELECT 1, now(), 0, 0, orders_stream.sequence_key(lpad(g::text, 30, '0')), 'INSERT',
-		   format('"ApproximateCreationDateTime":0,"Keys":{"id":{"N":"%s"}},"NewImage":{"note":{"S":"%s"}}',
-				  g, repeat('x', 200)), false
-	  FROM generate_series(1, $N) g;
-	CHECKPOINT;
-	\timing on
-	DELETE FROM delete_reference;
-SQL
-)
+bench_psql -c 'CREATE TABLE delete_reference (LIKE orders_stream.record_store INCLUDING INDEXES)' \
+	-c "INSERT INTO delete_reference SELECT 1, now(), 0, 0,
+			orders_stream.sequence_key(lpad(g::text, 30, '0')), 'INSERT',
+			format('\"ApproximateCreationDateTime\":0,\"Keys\":{\"id\":{\"N\":\"%s\"}},\"NewImage\":{\"note\":{\"S\":\"%s\"}}',
+				   g, repeat('x', 200)), false
+		  FROM generate_series(1, $N) g" -c CHECKPOINT >/dev/null
+delete_ms=$(bench_psql -c '\timing on' -c 'DELETE FROM delete_reference' | timed_ms)
 
-os_log "trimming: maintain_partitions() dropping one expired partition ($ROUNDS rounds)"
-cat "$dir/trim.tsv"
-small=$(awk -F'\t' 'NR > 1 && $2 == 100 { print $3 }' "$dir/trim.tsv" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-big=$(awk -F'\t' -v n="$N" 'NR > 1 && $2 == n { print $3 }' "$dir/trim.tsv" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+bench_log "trimming: maintain_partitions() dropping one expired partition ($ROUNDS rounds)"
+cat "$tsv"
+small=$(awk -F'\t' 'NR == 1 || $2 == 100' "$tsv" > "$tsv.small" && bench_median "$tsv.small" 3)
+big=$(awk -F'\t' -v n="$N" 'NR == 1 || $2 == n' "$tsv" > "$tsv.big" && bench_median "$tsv.big" 3)
+rm -f "$tsv.small" "$tsv.big"
 awk -v s="$small" -v b="$big" -v n="$N" -v d="$delete_ms" 'BEGIN {
 	printf "median %.3f ms dropping 100 records, %.3f ms dropping %d: ratio %.2f\n", s, b, n, b / s
 	printf "for scale: a DELETE of %d records takes %.1f ms\n", n, d

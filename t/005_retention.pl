@@ -243,34 +243,10 @@ ok($node->poll_query_until('postgres', qq{SELECT to_regclass('$pinned') IS NULL}
 	'once nothing depends on it, the partition is dropped');
 
 # ---- trimming is DROP TABLE, whatever the number of records ----
-# An expired partition of n records is made by hand (as old as "age"), kept
-# out of orders_stream.partitions while it is filled, then listed again just
-# before the maintain_partitions() under test, so that it is the one
-# partition that call drops.
-$node->safe_psql('postgres', q{
-CREATE TABLE hidden_partitions (LIKE orders_stream.partitions);
-CREATE FUNCTION make_old_partition(n int, age interval) RETURNS regclass
-LANGUAGE plpgsql AS $$
-DECLARE
-	part regclass := orders_stream_internal.ensure_partition(now() - age);
-	sid bigint := (SELECT stream_id FROM orders_stream.streams);
-BEGIN
-	WITH h AS (DELETE FROM orders_stream.partitions WHERE partition = part RETURNING *)
-	INSERT INTO hidden_partitions SELECT * FROM h;
-	INSERT INTO orders_stream.record_store
-	SELECT sid, now() - age, 0, 0, orders_stream.sequence_key(lpad(g::text, 30, '0')), 'INSERT',
-		   format('"ApproximateCreationDateTime":0,"Keys":{"id":{"N":"%s"}},"NewImage":{"note":{"S":"%s"}}',
-				  g, repeat('x', 200)), false
-	  FROM generate_series(1, n) g;
-	RETURN part;
-END
-$$;
-CREATE FUNCTION make_visible(part regclass) RETURNS void
-LANGUAGE sql AS $$
-	WITH h AS (DELETE FROM hidden_partitions WHERE partition = part RETURNING *)
-	INSERT INTO orders_stream.partitions SELECT * FROM h;
-$$;
-});
+# Expired partitions of 100 and 200,000 records, made by hand
+# (test/expired_partition.sql), each the one partition that the
+# maintain_partitions() under test drops.
+$node->safe_psql('postgres', slurp_file('test/expired_partition.sql'));
 
 my %drops;
 my $age = 0;
