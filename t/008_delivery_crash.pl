@@ -25,45 +25,14 @@ CREATE TABLE f_orders (id int PRIMARY KEY, item text NOT NULL, quantity int NOT 
 SELECT orders_stream.enable_stream('f_orders', 'NEW_AND_OLD_IMAGES');
 CREATE SCHEMA f_pl;
 CREATE SCHEMA f_c;
-CREATE TABLE f_pl.item_totals (item text PRIMARY KEY, total bigint NOT NULL);
 CREATE TABLE f_c.item_totals (item text PRIMARY KEY, total bigint NOT NULL);
-CREATE FUNCTION f_pl.item_totals_aggregator(event jsonb)
-RETURNS jsonb
-LANGUAGE plpgsql
-AS $$
-DECLARE
-	poison jsonb;
-BEGIN
-	SELECT r INTO poison
-	  FROM jsonb_array_elements(event->'Records') AS r
-	 WHERE (r#>>'{dynamodb,NewImage,quantity,N}')::numeric < 0
-	 LIMIT 1;
-	IF FOUND THEN
-		RAISE EXCEPTION 'order % has a negative quantity', poison#>>'{dynamodb,Keys,id,S}';
-	END IF;
-	INSERT INTO item_totals AS t (item, total)
-	SELECT item, sum(delta)
-	  FROM (SELECT r#>>'{dynamodb,NewImage,item,S}' AS item,
-				   (r#>>'{dynamodb,NewImage,quantity,N}')::bigint AS delta
-			  FROM jsonb_array_elements(event->'Records') AS r
-			 WHERE r#> '{dynamodb,NewImage}' IS NOT NULL
-			   AND (r->>'eventName' = 'INSERT' OR r#> '{dynamodb,OldImage}' IS NOT NULL)
-			UNION ALL
-			SELECT r#>>'{dynamodb,OldImage,item,S}',
-				   -(r#>>'{dynamodb,OldImage,quantity,N}')::bigint
-			  FROM jsonb_array_elements(event->'Records') AS r
-			 WHERE r->>'eventName' IN ('MODIFY', 'REMOVE')
-			   AND r#> '{dynamodb,OldImage}' IS NOT NULL) AS d
-	 GROUP BY item
-	ON CONFLICT (item) DO UPDATE SET total = t.total + excluded.total;
-	RETURN NULL;
-END
-$$;
 CREATE FUNCTION f_c.item_totals_aggregator_c(event jsonb)
 RETURNS jsonb
 AS 'orders_stream_item_totals', 'item_totals_aggregator'
 LANGUAGE C STRICT;
 SQL
+# the example's PL/pgSQL aggregator, and its item_totals, in schema f_pl
+sql("SET search_path = f_pl;\n" . slurp_file('examples/item_totals.sql'));
 my $mf_pl = sql(q{
 	SET search_path = f_pl;
 	SELECT orders_stream.create_event_source_mapping('public.f_orders', 'item_totals_aggregator(jsonb)',

@@ -126,17 +126,18 @@ sub sql
 sub safe_psql_as
 {
 	my $node = _node(\@_);
-	my ($role, $sql) = @_;
-	my ($rc, $out, $err) = psql_as($node, $role, $sql);
-	die "as $role: $err" if $rc;
-	return $out;
+	return _stdout_or_die($_[0], psql_as($node, @_));
 }
 
 sub safe_psql_login
 {
 	my $node = _node(\@_);
-	my ($role, $sql) = @_;
-	my ($rc, $out, $err) = psql_login($node, $role, $sql);
+	return _stdout_or_die($_[0], psql_login($node, @_));
+}
+
+sub _stdout_or_die
+{
+	my ($role, $rc, $out, $err) = @_;
 	die "as $role: $err" if $rc;
 	return $out;
 }
