@@ -76,26 +76,31 @@ CREATE TABLE after_trap (id int);
 CREATE TRIGGER escalate AFTER INSERT ON after_trap
 	FOR EACH ROW EXECUTE FUNCTION escalate();
 
--- each record's key says which trick to play
+-- each record's key says which trick to play; "fail-<trick>" fails until
+-- mallory's "fix" (a row in fixed), then plays the trick
+CREATE TABLE fixed ();
 CREATE FUNCTION agg(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
 	id text;
+	trick text;
 BEGIN
 	FOR id IN SELECT r#>>'{dynamodb,Keys,id,S}' FROM jsonb_array_elements(event->'Records') r LOOP
-		IF id LIKE 'fail%' THEN
+		IF id LIKE 'fail%' AND NOT EXISTS (SELECT FROM mallory.fixed) THEN
 			RAISE EXCEPTION 'not yet: %', id;
-		ELSIF id LIKE 'deferred%' THEN
+		END IF;
+		trick := regexp_replace(id, '^fail-', '');
+		IF trick LIKE 'deferred%' THEN
 			INSERT INTO mallory.deferred_trap VALUES (1);
-		ELSIF id LIKE 'setconstraints%' THEN
+		ELSIF trick LIKE 'setconstraints%' THEN
 			SET CONSTRAINTS ALL DEFERRED;
 			INSERT INTO mallory.immediate_trap VALUES (1);
-		ELSIF id LIKE 'after%' THEN
+		ELSIF trick LIKE 'after%' THEN
 			INSERT INTO mallory.after_trap VALUES (1);
-		ELSIF id LIKE 'tempview%' THEN
+		ELSIF trick LIKE 'tempview%' THEN
 			CREATE TEMP VIEW pg_settings AS SELECT 'pwned'::text AS name, 'pwned'::text AS setting;
-		ELSIF id LIKE 'temptable%' THEN
+		ELSIF trick LIKE 'temptable%' THEN
 			CREATE TEMP TABLE leftover (x int);
-		ELSIF id LIKE 'hold%' THEN
+		ELSIF trick LIKE 'hold%' THEN
 			EXECUTE 'DECLARE held CURSOR WITH HOLD FOR SELECT mallory.escalate_now()';
 		END IF;
 		INSERT INTO mallory.applied VALUES (id, pg_backend_pid(), current_setting('application_name'));
@@ -161,24 +166,7 @@ is(sql(qq{SELECT count(*) FROM orders_stream.failures WHERE mapping_uuid = '$m'
 	AND records->0#>>'{dynamodb,Keys,id,S}' LIKE 'fail-%'}), '4', '(d) four more failures');
 sql(q{TRUNCATE mallory.applied});
 # the "fix": the same tricks, played on whoever replays the records
-safe_psql_as('mallory', <<'SQL');
-CREATE OR REPLACE FUNCTION mallory.agg(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-	id text;
-BEGIN
-	FOR id IN SELECT r#>>'{dynamodb,Keys,id,S}' FROM jsonb_array_elements(event->'Records') r LOOP
-		IF id = 'fail-deferred' THEN
-			INSERT INTO mallory.deferred_trap VALUES (1);
-		ELSIF id = 'fail-tempview' THEN
-			CREATE TEMP VIEW pg_settings AS SELECT 'pwned'::text AS name, 'pwned'::text AS setting;
-		ELSIF id = 'fail-hold' THEN
-			EXECUTE 'DECLARE held CURSOR WITH HOLD FOR SELECT mallory.escalate_now()';
-		END IF;
-		INSERT INTO mallory.applied VALUES (id, pg_backend_pid(), current_setting('application_name'));
-	END LOOP;
-END
-$$;
-SQL
+safe_psql_as('mallory', 'INSERT INTO mallory.fixed DEFAULT VALUES');
 
 my ($rc, $out, $err) = $node->psql('postgres', q{
 SELECT string_agg(f.records->0#>>'{dynamodb,Keys,id,S}' || ' ' || r.result, E'\n' ORDER BY r.failure_id)
