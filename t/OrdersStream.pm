@@ -277,6 +277,8 @@ $$;
 });
 }
 
+# The median of a list of numbers (the lower of the middle two of an even
+# count).
 sub median { my @s = sort { $a <=> $b } @_; return $s[ int($#s / 2) ]; }
 
 # The sizes in kB of /proc/pid/status (RssAnon, VmRSS, VmHWM, ...), as a
