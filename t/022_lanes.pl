@@ -104,7 +104,7 @@ for my $kill ('delivery worker', 'delivery worker', 'postmaster')
 		kill 'KILL', $pid;
 		stop_pgbench($h);
 		# the postmaster restarts every process after a child's crash
-		$node->poll_query_until('postgres', 'SELECT true');
+		wait_true('SELECT true', 'the server after the crash restart');
 	}
 	note "killed the $kill: " . sql('SELECT count(*) FROM history') . ' changes so far';
 }

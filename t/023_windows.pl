@@ -73,9 +73,9 @@ for my $round (1 .. $KILLS)
 		$worker_kills++;
 		stop_pgbench($h);
 		# the postmaster restarts the cluster after a child's crash
-		$node->poll_query_until('postgres', q{
-			SELECT count(*) >= 1 FROM pg_stat_activity WHERE backend_type = 'orders_stream delivery'})
-		  or die 'no delivery worker after the crash';
+		wait_true(q{
+			SELECT count(*) >= 1 FROM pg_stat_activity WHERE backend_type = 'orders_stream delivery'},
+			'a delivery worker after the crash');
 	}
 	if ($round == int($KILLS / 2))
 	{

@@ -210,8 +210,7 @@ $log_offset = -s $node->logfile;
 kill 'KILL', $pid;
 note "killed the TTL worker with $before rows left";
 $node->wait_for_log(qr/orders_stream ttl.*was terminated by signal 9/, $log_offset);
-$node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM sessions WHERE id > 30000')
-  or die 'rows were not deleted after the crash';
+wait_true('SELECT count(*) = 0 FROM sessions WHERE id > 30000', 'the rows to be deleted after the crash');
 OrdersStream::capture($node);
 is($node->safe_psql('postgres', q{
 SELECT count(*), count(DISTINCT r.record->'dynamodb'->'Keys'->'id'->>'N'), count(DISTINCT r.sequence_number)

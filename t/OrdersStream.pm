@@ -25,7 +25,7 @@ use Scalar::Util qw(blessed);
 use Time::HiRes qw(usleep time);
 
 use Exporter 'import';
-our @EXPORT = qw(sql wait_mapping mapping_status seq_value poll poll_true capture
+our @EXPORT = qw(sql wait_mapping mapping_status seq_value poll poll_true wait_true capture
   worker_pid wait_new_worker busy_worker psql_as psql_login safe_psql_as
   safe_psql_login start_pgbench stop_pgbench kill_pgbench crash_restart median
   swallow_cancels_function);
@@ -195,7 +195,10 @@ sub poll
 }
 
 # Whether the query returns 't' within $secs, asking every 5 ms (to catch a
-# worker in a short-lived state).
+# worker in a short-lived state).  The query goes with -c, not on psql's
+# stdin as in poll_query_until: while the server restarts after a crash, a
+# psql that cannot connect exits before reading its stdin, and the write to
+# it fails with EPIPE, which kills the test.
 sub poll_true
 {
 	my $node = _node(\@_);
@@ -203,12 +206,28 @@ sub poll_true
 	my $deadline = time + $secs;
 	while (time < $deadline)
 	{
-		my $out = '';
-		my $rc = $node->psql('postgres', $query, stdout => \$out);
-		return 1 if $rc == 0 && $out eq 't';
+		my ($out, $err) = ('', '');
+		IPC::Run::run(
+			[
+				$node->installed_command('psql'), '-XAtq', '-d',
+				$node->connstr('postgres'), '-c', $query
+			],
+			'>', \$out, '2>', \$err);
+		chomp $out;
+		return 1 if $? == 0 && $out eq 't';
 		usleep(5_000);
 	}
 	return 0;
+}
+
+# Waits until the query returns 't', through crash restarts; dies after
+# the default timeout.
+sub wait_true
+{
+	my $node = _node(\@_);
+	my ($query, $what) = @_;
+	poll_true($node, $query, $PostgreSQL::Test::Utils::timeout_default)
+	  or die "timed out waiting for $what";
 }
 
 # The pid of the process whose backend_type is $type ('' if none; one a
@@ -667,9 +686,9 @@ sub kill_pgbench
 	my $node = _node(\@_);
 	my ($h) = @_;
 	$h->kill_kill;
-	$node->poll_query_until('postgres', q{
-		SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'pgbench'})
-	  or die 'pgbench sessions did not go away';
+	wait_true($node, q{
+		SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'pgbench'},
+		'the pgbench sessions to go away');
 }
 
 # A crash of the server, as the crash tests make them: SIGKILLs the
