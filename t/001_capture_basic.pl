@@ -77,7 +77,7 @@ $node->safe_psql('postgres', q{
 	INSERT INTO orders VALUES (4, 1, 'd');
 	COMMIT;
 });
-$node->safe_psql('postgres', 'SELECT orders_stream.wait_for_capture(\'60s\')');
+capture('60s');
 is(events(), 'INSERT:1:1 INSERT:2:1 MODIFY:1:2 REMOVE:2:1 INSERT:3:1 MODIFY:1:3 INSERT:4:1',
 	'changes captured as INSERT/MODIFY/REMOVE, in commit order');
 
@@ -119,7 +119,7 @@ $a->query_safe(q{INSERT INTO orders VALUES (10, 1, 'started first')});
 $node->safe_psql('postgres', q{INSERT INTO orders VALUES (11, 1, 'committed first')});
 $a->query_safe('COMMIT');
 $a->quit;
-$node->safe_psql('postgres', 'SELECT orders_stream.wait_for_capture(\'60s\')');
+capture('60s');
 is(events(q{(record->'dynamodb'->'Keys'->'id'->>'N')::int IN (10, 11)}),
 	'INSERT:11:1 INSERT:10:1', 'records follow commit order');
 
@@ -167,7 +167,7 @@ $node->safe_psql('postgres', q{
 	RELEASE x;
 	ROLLBACK;
 });
-$node->safe_psql('postgres', 'SELECT orders_stream.wait_for_capture(\'60s\')');
+capture('60s');
 is(events("sequence_number > '$mark'"),
 	'INSERT:102:1 MODIFY:3:5',
 	'aborted transactions and rolled-back savepoints leave no records');
@@ -187,7 +187,7 @@ like($pid, qr/^\d+$/, 'one capture worker');
 $node->safe_psql('postgres', q{ALTER SYSTEM SET orders_stream.capture_naptime = '500ms'});
 $node->safe_psql('postgres', 'SELECT pg_reload_conf()');
 $node->safe_psql('postgres', q{INSERT INTO orders VALUES (201, 1, 'after reload')});
-$node->safe_psql('postgres', 'SELECT orders_stream.wait_for_capture(\'60s\')');
+capture('60s');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM orders_stream.records
 	 WHERE record->'dynamodb'->'Keys'->'id'->>'N' = '201'}), '1',
 	'capture continues after SIGHUP');
@@ -234,7 +234,7 @@ $node->safe_psql('postgres', q{
 	UPDATE orders SET version = version + 1 WHERE id = 400;
 	DELETE FROM orders WHERE id = 300;
 });
-$node->safe_psql('postgres', 'SELECT orders_stream.wait_for_capture(\'60s\')');
+capture('60s');
 is(events(), 'INSERT:400:1 MODIFY:400:2 REMOVE:300:1',
 	're-created extension captures again, and only changes made since');
 

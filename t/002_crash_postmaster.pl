@@ -6,7 +6,8 @@
 # with SIGKILL at random moments, at least ten times, some of them while the
 # capture worker is storing a large batch.  After each kill, a process of the
 # server that outlives the postmaster by 5 s (an orphan, which keeps the dead
-# server's shared memory attached) fails the test.
+# server's shared memory attached) or a "pg_ctl start" that fails fails the
+# test (OrdersStream::crash_restart).
 #
 # Oracle (OrdersStream::history_setup and history_check): every row of orders
 # has a version, incremented by every update, and an AFTER ROW trigger appends
@@ -23,13 +24,10 @@ use OrdersStream;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
-use Time::HiRes qw(usleep time);
+use Time::HiRes qw(usleep);
 
 my $KILLS = $ENV{OS_CRASH_KILLS} // 12;
-my $seed = $ENV{OS_CRASH_SEED} // time;
-srand($seed);
-note "random seed $seed (set OS_CRASH_SEED to repeat)";
+OrdersStream::random_seed('OS_CRASH_SEED');
 
 my $node = OrdersStream::new_node('crash_postmaster', no_extension => 1, extra_conf => q{
 checkpoint_timeout = 30s
@@ -42,51 +40,16 @@ OrdersStream::history_setup($node);
 
 # Small transactions (OrdersStream::history_small_script).
 my $small = OrdersStream::history_small_script($node, 35);
-# Bulk transactions: 100 rows each, in one of five disjoint ranges.
-my $bulk = $node->basedir . '/bulk.sql';
-PostgreSQL::Test::Utils::append_to_file($bulk, q{
-\set base 1000 + random(0, 4) * 100
-\set r random(1, 4)
-BEGIN;
-\if :r = 1
-DELETE FROM orders WHERE id BETWEEN :base AND :base + 99;
-\else
-INSERT INTO orders SELECT g, 1, repeat(md5(random()::text), 8) FROM generate_series(:base, :base + 99) g ON CONFLICT (id) DO UPDATE SET version = orders.version + 1, note = excluded.note;
-\endif
-COMMIT;
-});
+my $bulk = OrdersStream::history_bulk_script($node);
 
-sub start_pgbench
-{
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[
-			$node->installed_command('pgbench'), '-n', '-c', '4', '-j', '2',
-			'-T', '300', '--max-tries=20', '-f', "$small\@50", '-f', "$bulk\@1",
-			$node->connstr('postgres') . ' application_name=pgbench'
-		],
-		'>', \$out, '2>', \$err,
-		IPC::Run::timeout(600));
-	return $h;
-}
-
-# SIGKILL the postmaster; then either SIGKILL all its children at once (a
-# machine crash) or let them notice on their own that it died.
-sub crash
-{
-	my ($what) = @_;
-	my $all = rand() < 0.5;
-	my ($orphans, $last) = OrdersStream::kill_postmaster($node, $all);
-	is(join(', ', @$orphans), '', "$what: no process outlives the postmaster by 5 s");
-	note sprintf('crashed %s (%s); the last child exited after %.2f s',
-		$what, $all ? 'with all children' : 'postmaster only', $last);
-}
+my @workload = (qw(-c 4 -j 2 --max-tries=20), '-f', "$small\@50", '-f', "$bulk\@1");
 
 my $big_state = 0;
 my $crashes = 0;
 for my $round (1 .. $KILLS)
 {
-	my $h = start_pgbench();
+	my $h = start_pgbench(@workload, qw(-T 300));
+	my $what = "round $round";
 	if ($round % 3 == 0)
 	{
 		# a big transaction, and the kill while the worker is busy with it
@@ -95,38 +58,23 @@ for my $round (1 .. $KILLS)
 			'UPDATE orders SET version = version + 1 WHERE id > 100000',
 			'DELETE FROM orders WHERE id > 100000')[ $big_state++ % 3 ];
 		$node->safe_psql('postgres', $sql);
-		my $deadline = time + 10;
-		my $act = '';
-		while (time < $deadline)
-		{
-			$act = $node->safe_psql('postgres', q{
-				SELECT coalesce(query, '') FROM pg_stat_activity
-				 WHERE backend_type = 'orders_stream capture'});
-			last if $act eq 'storing stream records';
-			usleep(5_000);
-		}
+		my $busy = busy_worker('orders_stream capture', 'storing stream records', 10);
+		# a random moment of the store: where the kill lands, not a wait
 		usleep(int(rand(100_000)));
-		crash("round $round, during heavy capture (worker: '$act')");
+		$what .= ', during heavy capture' . ($busy ? '' : ' (the worker was not seen storing)');
 	}
 	else
 	{
-		# a random moment of the workload
+		# a random moment of the workload: where the kill lands, not a wait
 		usleep(int(300_000 + rand(3_000_000)));
-		crash("round $round");
 	}
+	crash_restart($what, all => rand() < 0.5, pgbench => $h);
 	$crashes++;
-	OrdersStream::stop_pgbench($h);
-	$node->start;
 }
 
 # A last stretch of workload without crashes, then let capture finish.
-my $h = start_pgbench();
-usleep(2_000_000);
-$node->safe_psql('postgres', q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgbench'});
-$h->kill_kill;
-$node->poll_query_until('postgres', q{
-	SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'pgbench'});
-$node->safe_psql('postgres', q{SELECT orders_stream.wait_for_capture('300s')});
+stop_pgbench(start_pgbench(@workload, qw(-T 2)));
+capture('300s');
 
 cmp_ok($crashes, '>=', 10, "postmaster killed with SIGKILL $crashes times");
 ok($node->log_contains('database system was interrupted|database system was not properly shut down'),

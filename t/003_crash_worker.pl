@@ -21,14 +21,11 @@ use OrdersStream;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
-use Time::HiRes qw(usleep time);
+use Time::HiRes qw(usleep);
 
 my $KILLS = $ENV{OS_CRASH_KILLS} // 12;
 my $TERMS = 5;
-my $seed = $ENV{OS_CRASH_SEED} // time;
-srand($seed);
-note "random seed $seed (set OS_CRASH_SEED to repeat)";
+OrdersStream::random_seed('OS_CRASH_SEED');
 
 my $node = OrdersStream::new_node('crash_worker', no_extension => 1, extra_conf => q{
 restart_after_crash = on
@@ -41,112 +38,42 @@ $node->safe_psql('postgres', 'SELECT orders_stream.wait_for_slot()');
 OrdersStream::history_setup($node);
 
 my $small = OrdersStream::history_small_script($node, 35);
-my $bulk = $node->basedir . '/bulk.sql';
-PostgreSQL::Test::Utils::append_to_file($bulk, q{
-\set base 1000 + random(0, 4) * 100
-\set r random(1, 4)
-BEGIN;
-\if :r = 1
-DELETE FROM orders WHERE id BETWEEN :base AND :base + 99;
-\else
-INSERT INTO orders SELECT g, 1, repeat(md5(random()::text), 8) FROM generate_series(:base, :base + 99) g ON CONFLICT (id) DO UPDATE SET version = orders.version + 1, note = excluded.note;
-\endif
-COMMIT;
-});
-
-sub start_pgbench
-{
-	my ($out, $err) = ('', '');
-	return IPC::Run::start(
-		[
-			$node->installed_command('pgbench'), '-n', '-c', '4', '-j', '2',
-			'-T', '300', '--max-tries=20', '-f', "$small\@50", '-f', "$bulk\@1",
-			$node->connstr('postgres') . ' application_name=pgbench'
-		],
-		'>', \$out, '2>', \$err,
-		IPC::Run::timeout(600));
-}
-
-sub stop_pgbench
-{
-	my ($h) = @_;
-	$h->kill_kill;
-	$node->poll_query_until('postgres', q{
-		SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'pgbench'})
-	  or die 'pgbench sessions did not go away';
-}
-
-sub worker_pid
-{
-	my ($stdout, $stderr);
-	$node->psql('postgres', q{
-		SELECT pid FROM pg_stat_activity WHERE backend_type = 'orders_stream capture'},
-		stdout => \$stdout, stderr => \$stderr);
-	return $stdout // '';
-}
-
-# Waits for a capture worker other than $old; returns its pid.
-sub wait_new_worker
-{
-	my ($old) = @_;
-	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-	while (time < $deadline)
-	{
-		my $pid = worker_pid();
-		return $pid if $pid =~ /^\d+$/ && $pid ne $old;
-		usleep(50_000);
-	}
-	die "no new capture worker after $old";
-}
-
-# Waits until the worker reports $activity (or 10 s pass); returns what it reports.
-sub wait_activity
-{
-	my ($activity) = @_;
-	my $deadline = time + 10;
-	my $act = '';
-	while (time < $deadline)
-	{
-		$act = $node->safe_psql('postgres', q{
-			SELECT coalesce(query, '') FROM pg_stat_activity
-			 WHERE backend_type = 'orders_stream capture'});
-		last if $act eq $activity;
-		usleep(5_000);
-	}
-	return $act;
-}
+my $bulk = OrdersStream::history_bulk_script($node);
 
 my @big = (
 	'INSERT INTO orders SELECT g, 1, md5(g::text) FROM generate_series(100001, 108000) g',
 	'UPDATE orders SET version = version + 1 WHERE id > 100000',
 	'DELETE FROM orders WHERE id > 100000');
 my $big_state = 0;
+my @workload = (qw(-c 4 -j 2 -T 300 --max-tries=20), '-f', "$small\@50", '-f', "$bulk\@1");
 
 # ---- SIGKILL of the capture worker: crash restart of the whole server ----
 my $sigkills = 0;
 for my $round (1 .. $KILLS)
 {
-	my $h = start_pgbench();
+	my $h = start_pgbench(@workload);
 	my $what;
 	if ($round % 3 == 0)
 	{
 		$node->safe_psql('postgres', $big[ $big_state++ % 3 ]);
-		my $act = wait_activity('storing stream records');
+		my $busy = busy_worker('orders_stream capture', 'storing stream records', 10);
+		# a random moment of the store: where the kill lands, not a wait
 		usleep(int(rand(100_000)));
-		$what = "during heavy capture (worker: '$act')";
+		$what = 'during heavy capture' . ($busy ? '' : ' (the worker was not seen storing)');
 	}
 	else
 	{
+		# a random moment of the workload: where the kill lands, not a wait
 		usleep(int(300_000 + rand(3_000_000)));
 		$what = 'at a random moment';
 	}
-	my $pid = worker_pid();
+	my $pid = worker_pid('orders_stream capture');
 	die "no capture worker to kill" unless $pid =~ /^\d+$/;
 	kill 'KILL', $pid or die "could not kill $pid: $!";
 	$sigkills++;
 	note "round $round: SIGKILL capture worker $pid $what";
-	stop_pgbench($h);
-	wait_new_worker($pid);
+	kill_pgbench($h);
+	wait_new_worker('orders_stream capture', $pid);
 }
 cmp_ok($sigkills, '>=', 10, "capture worker killed with SIGKILL $sigkills times");
 ok($node->log_contains('background worker "orders_stream capture" \(PID \d+\) was terminated by signal 9'),
@@ -155,53 +82,54 @@ ok($node->log_contains('all server processes terminated; reinitializing'),
 	'and restarted the server');
 
 # ---- SIGTERM of the capture worker, the workload running on ----
-my $h = start_pgbench();
+my $h = start_pgbench(@workload);
 my $sigterms = 0;
 for my $round (1 .. $TERMS)
 {
 	if ($round % 2 == 0)
 	{
 		$node->safe_psql('postgres', $big[ $big_state++ % 3 ]);
-		wait_activity('storing stream records');
+		busy_worker('orders_stream capture', 'storing stream records', 10);
 	}
 	else
 	{
+		# a random moment of the workload: where the signal lands, not a wait
 		usleep(int(200_000 + rand(1_500_000)));
 	}
-	my $pid = worker_pid();
+	my $pid = worker_pid('orders_stream capture');
 	kill 'TERM', $pid or die "could not signal $pid: $!";
 	$sigterms++;
 	note "SIGTERM capture worker $pid";
-	wait_new_worker($pid);
+	wait_new_worker('orders_stream capture', $pid);
 }
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench'}),
 	'4', 'the workload kept running through the SIGTERMs (no crash restart)');
-stop_pgbench($h);
+kill_pgbench($h);
 ok($node->log_contains('terminating background worker "orders_stream capture" due to administrator command'),
 	'the worker exited on SIGTERM');
 
 # ---- an ERROR inside the worker's transaction loses nothing ----
-$node->safe_psql('postgres', q{SELECT orders_stream.wait_for_capture('300s')});
+capture('300s');
 my $stored = $node->safe_psql('postgres', 'SELECT count(*) FROM orders_stream.records');
 my $log_offset = -s $node->logfile;
 $node->safe_psql('postgres', q{
 	ALTER TABLE orders_stream.capture_progress
 		ADD CONSTRAINT fail CHECK (updated_at IS NULL) NOT VALID});
-$h = start_pgbench();
+$h = start_pgbench(@workload);
 $node->safe_psql('postgres', $big[ $big_state++ % 3 ]);
 # the worker fails on every attempt: wait for two failures
 $log_offset = $node->wait_for_log(
 	qr/new row for relation "capture_progress" violates check constraint "fail"/, $log_offset);
 $node->wait_for_log(
 	qr/new row for relation "capture_progress" violates check constraint "fail"/, $log_offset);
-stop_pgbench($h);
+kill_pgbench($h);
 my ($rc, $out, $err) = $node->psql('postgres', q{SELECT orders_stream.wait_for_capture('2s')});
 like($err, qr/capture did not reach/, 'capture is stuck while the worker errors');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM orders_stream.records'), $stored,
 	'a failed store leaves no records behind');
 $node->safe_psql('postgres', q{
 	ALTER TABLE orders_stream.capture_progress DROP CONSTRAINT fail});
-$node->safe_psql('postgres', q{SELECT orders_stream.wait_for_capture('300s')});
+capture('300s');
 cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM orders_stream.records'), '>', $stored,
 	'capture resumes once the error is gone');
 

@@ -39,31 +39,11 @@ $node->safe_psql('postgres', q{
 });
 my $slot = $node->safe_psql('postgres', 'SELECT orders_stream.wait_for_slot()');
 
-sub worker_pid
-{
-	return $node->safe_psql('postgres', q{
-		SELECT pid FROM pg_stat_activity WHERE backend_type = 'orders_stream capture'});
-}
-
-# fields of /proc/<pid>/status, in kB; undef once the process is gone
-sub proc_status
-{
-	my ($pid) = @_;
-	open(my $fh, '<', "/proc/$pid/status") or return undef;
-	my %f;
-	while (<$fh>)
-	{
-		$f{$1} = $2 if /^(\w+):\s+(\d+) kB/;
-	}
-	close $fh;
-	return \%f;
-}
-
 ok($node->poll_query_until('postgres', q{
 	SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'orders_stream capture'}),
 	'capture worker running');
-my $pid = worker_pid();
-my $start = proc_status($pid);
+my $pid = worker_pid('orders_stream capture');
+my $start = OrdersStream::proc_status($pid);
 note sprintf('worker %d before: RssAnon %d kB, RssShmem %d kB, VmRSS %d kB',
 	$pid, $start->{RssAnon}, $start->{RssShmem}, $start->{VmRSS});
 
@@ -83,7 +63,7 @@ my $last_check = 0;
 my $deadline = time + 3 * $PostgreSQL::Test::Utils::timeout_default + $ROWS / 1000;
 while (time < $deadline)
 {
-	my $st = proc_status($pid);
+	my $st = OrdersStream::proc_status($pid);
 	if ($st)
 	{
 		$samples++;
@@ -95,7 +75,7 @@ while (time < $deadline)
 	if (time - $last_check >= 1)
 	{
 		$last_check = time;
-		my $now_pid = worker_pid();
+		my $now_pid = worker_pid('orders_stream capture');
 		if ($now_pid ne $pid)
 		{
 			$pid_changed++;
@@ -110,6 +90,7 @@ while (time < $deadline)
 			last;
 		}
 	}
+	# the sampling interval, not a wait for a condition
 	usleep(50_000);
 }
 my $elapsed = time - $t0;
@@ -119,12 +100,10 @@ is($pid_changed, 0, 'the capture worker did not restart during the capture');
 note sprintf('worker memory over %d samples: peak RssAnon %.1f MB, peak RssShmem %.1f MB, '
 	  . 'peak VmRSS %.1f MB, VmHWM %.1f MB',
 	$samples, $peak_anon / 1024, $peak_shmem / 1024, $peak_rss / 1024, $hwm / 1024);
-diag sprintf('peak capture worker RssAnon (private anonymous memory) %.1f MB; VmHWM %.1f MB',
-	$peak_anon / 1024, $hwm / 1024);
 cmp_ok($samples, '>', 10, 'memory sampled while capturing');
 cmp_ok($peak_anon, '<=', $LIMIT_KB, 'capture worker private memory stays within 64 MB');
 
-$node->safe_psql('postgres', q{SELECT orders_stream.wait_for_capture('600s')});
+capture('600s');
 is($node->safe_psql('postgres', q{
 	SELECT format('%s/%s/%s/%s', count(*), count(DISTINCT sequence_number),
 		count(DISTINCT (record->'dynamodb'->'Keys'->'id'->>'N')::int),
@@ -150,7 +129,7 @@ cmp_ok($stream_txns // 0, '>', 0, 'the reorder buffer streamed the transaction t
 
 # The worker keeps working after the big one.
 $node->safe_psql('postgres', q{UPDATE orders SET version = 2 WHERE id = 1});
-$node->safe_psql('postgres', q{SELECT orders_stream.wait_for_capture('60s')});
+capture('60s');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM orders_stream.records WHERE record->>'eventName' = 'MODIFY'}),
 	'1', 'capture continues after the big transaction');

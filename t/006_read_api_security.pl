@@ -33,8 +33,6 @@ my $shard = $node->safe_psql('postgres',
 	qq{SELECT orders_stream.describe_stream('$arn')->'StreamDescription'->'Shards'->0->>'ShardId'});
 like($shard, qr/^shardId-\d{20}-[0-9a-f]{8}$/, 'describe_stream gives the shard');
 
-sub capture { $node->safe_psql('postgres', q{SELECT orders_stream.wait_for_capture('60s')}); }
-
 # query as a role (a new session: SET ROLE would keep the superuser's session)
 sub as
 {

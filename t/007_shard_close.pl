@@ -22,8 +22,6 @@ use lib 't';
 use OrdersStream;
 
 my $node = OrdersStream::new_node('shard_close', extra_conf => "restart_after_crash = on\n");
-sub sql { return $node->safe_psql('postgres', $_[0]); }
-sub capture { OrdersStream::capture($node); }
 
 sql(q{CREATE TABLE t (id int PRIMARY KEY, v text); CREATE TABLE other (id int)});
 my $s1 = sql(q{SELECT orders_stream.enable_stream('t')});

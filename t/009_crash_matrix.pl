@@ -24,14 +24,11 @@ use OrdersStream;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
 use List::Util qw(shuffle);
-use Time::HiRes qw(usleep time);
+use Time::HiRes qw(usleep);
 
 my $ROUNDS = $ENV{OS_CRASH_MATRIX_ROUNDS} // 4;
-my $seed = $ENV{OS_CRASH_SEED} // time;
-srand($seed);
-note "random seed $seed (set OS_CRASH_SEED to repeat)";
+OrdersStream::random_seed('OS_CRASH_SEED');
 
 my $node = OrdersStream::new_node('crash_matrix', extra_conf => q{
 checkpoint_timeout = 30s
@@ -41,8 +38,6 @@ orders_stream.ttl_batch_size = 200
 orders_stream.retry_base_delay = 10
 orders_stream.retry_max_delay = 100
 });
-
-sub sql { return $node->safe_psql('postgres', shift); }
 
 OrdersStream::history_setup($node);
 sql(q{
@@ -103,49 +98,16 @@ my $window = sql(q{
 # Small transactions (OrdersStream::history_small_script), more upserts.
 my $small = OrdersStream::history_small_script($node, 40);
 
-sub start_pgbench
+sub start_load
 {
 	my ($secs) = @_;
-	my ($out, $err) = ('', '');
-	return IPC::Run::start(
-		[
-			$node->installed_command('pgbench'), '-n', '-c', '3', '-j', '1',
-			'-T', $secs, '--max-tries=20', '-f', $small,
-			$node->connstr('postgres') . ' application_name=pgbench'
-		],
-		'>', \$out, '2>', \$err,
-		IPC::Run::timeout(300));
+	return start_pgbench(qw(-c 3 -j 1 --max-tries=20 -T), $secs, '-f', $small);
 }
 
-# Polls a query until it returns 't'; false after $secs.
-sub poll_true
-{
-	my ($query, $secs) = @_;
-	my $deadline = time + $secs;
-	while (time < $deadline)
-	{
-		my ($rc, $out) = (0, '');
-		$rc = $node->psql('postgres', $query, stdout => \$out);
-		return 1 if $rc == 0 && $out eq 't';
-		usleep(5_000);
-	}
-	return 0;
-}
-
-# SIGKILLs the postmaster alone: each of its children must exit within 5 s,
-# and the server must start again.
 my $kills = 0;
-sub crash
-{
-	my ($state) = @_;
-	my ($orphans, $last) = OrdersStream::kill_postmaster($node, 0);
-	$kills++;
-	is(join(', ', @$orphans), '', "$state: no process outlives the postmaster by 5 s");
-	note sprintf('%s: the last child exited %.2f s after the kill', $state, $last);
-	ok($node->start(fail_ok => 1), "$state: the server starts again after the SIGKILL");
-	sql(q{UPDATE knob SET mode = 'fast'});
-}
 
+# Each entry brings the server into its state; the random usleep at its end
+# picks where in that state the kill lands (not a wait for a condition).
 my $big_round = 0;
 my $function_round = 0;
 my $ttl_base = 1_000_000;
@@ -156,7 +118,7 @@ my %prepare = (
 		return;
 	},
 	load => sub {
-		my $h = start_pgbench(60);
+		my $h = start_load(60);
 		usleep(int(500_000 + rand(1_500_000)));
 		return $h;
 	},
@@ -197,7 +159,7 @@ my %prepare = (
 		return;
 	},
 	window => sub {
-		OrdersStream::stop_pgbench(start_pgbench(1));
+		stop_pgbench(start_load(1));
 		# windows of the burst close on the idle stream within a second or so
 		usleep(int(rand(1_500_000)));
 		return;
@@ -208,8 +170,11 @@ my @rounds = shuffle(map { my $s = $_; map { $s } 1 .. $ROUNDS } sort keys %prep
 for my $state (@rounds)
 {
 	my $h = $prepare{$state}->();
-	crash($state);
-	OrdersStream::stop_pgbench($h) if $h;
+	# the postmaster alone: each of its children must notice and exit
+	crash_restart($state);
+	$kills++;
+	sql(q{UPDATE knob SET mode = 'fast'});
+	stop_pgbench($h) if $h;
 }
 cmp_ok($kills, '>=', 20, "postmaster killed with SIGKILL $kills times");
 
@@ -220,7 +185,7 @@ ok(poll_true(q{SELECT count(*) = 0 FROM orders WHERE expires_at IS NOT NULL}, 12
 	'TTL deleted every expired row');
 OrdersStream::capture($node, '300s');
 OrdersStream::history_check($node);
-sql("SELECT orders_stream.wait_for_mapping('$apply', '300s')");
+wait_mapping($apply, '300s');
 is(sql(q{SELECT count(*) - count(DISTINCT seq) FROM delivered}), '0',
 	'the mapping applied no record twice');
 is(sql(q{SELECT count(*) FROM orders_stream.records r

@@ -23,8 +23,6 @@ orders_stream.retry_base_delay = 10
 orders_stream.retry_max_delay = 100
 });
 
-sub sql { return $node->safe_psql('postgres', shift); }
-
 # Runs SQL logged in as a role; returns (rc, stdout, stderr).
 sub as { my ($role, $q) = @_; return OrdersStream::psql_login($node, $role, $q); }
 

@@ -36,16 +36,6 @@ orders_stream.retry_max_delay = 100
 orders_stream.ttl_naptime = 100ms
 });
 
-sub sql { return $node->safe_psql('postgres', shift); }
-
-sub as_mallory
-{
-	my ($sql) = @_;
-	my ($rc, $out, $err) = OrdersStream::psql_as($node, 'mallory', $sql);
-	die "as mallory: $err" if $rc;
-	return $out;
-}
-
 sub mallory_is_superuser
 {
 	return sql(q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'});
@@ -56,7 +46,7 @@ CREATE ROLE mallory LOGIN;
 CREATE SCHEMA mallory AUTHORIZATION mallory;
 SQL
 
-as_mallory(<<'SQL');
+safe_psql_as('mallory', <<'SQL');
 SET search_path = mallory;
 CREATE TABLE orders (id text PRIMARY KEY);
 SELECT orders_stream.enable_stream('mallory.orders', 'KEYS_ONLY');
@@ -86,26 +76,31 @@ CREATE TABLE after_trap (id int);
 CREATE TRIGGER escalate AFTER INSERT ON after_trap
 	FOR EACH ROW EXECUTE FUNCTION escalate();
 
--- each record's key says which trick to play
+-- each record's key says which trick to play; "fail-<trick>" fails until
+-- mallory's "fix" (a row in fixed), then plays the trick
+CREATE TABLE fixed ();
 CREATE FUNCTION agg(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
 	id text;
+	trick text;
 BEGIN
 	FOR id IN SELECT r#>>'{dynamodb,Keys,id,S}' FROM jsonb_array_elements(event->'Records') r LOOP
-		IF id LIKE 'fail%' THEN
+		IF id LIKE 'fail%' AND NOT EXISTS (SELECT FROM mallory.fixed) THEN
 			RAISE EXCEPTION 'not yet: %', id;
-		ELSIF id LIKE 'deferred%' THEN
+		END IF;
+		trick := regexp_replace(id, '^fail-', '');
+		IF trick LIKE 'deferred%' THEN
 			INSERT INTO mallory.deferred_trap VALUES (1);
-		ELSIF id LIKE 'setconstraints%' THEN
+		ELSIF trick LIKE 'setconstraints%' THEN
 			SET CONSTRAINTS ALL DEFERRED;
 			INSERT INTO mallory.immediate_trap VALUES (1);
-		ELSIF id LIKE 'after%' THEN
+		ELSIF trick LIKE 'after%' THEN
 			INSERT INTO mallory.after_trap VALUES (1);
-		ELSIF id LIKE 'tempview%' THEN
+		ELSIF trick LIKE 'tempview%' THEN
 			CREATE TEMP VIEW pg_settings AS SELECT 'pwned'::text AS name, 'pwned'::text AS setting;
-		ELSIF id LIKE 'temptable%' THEN
+		ELSIF trick LIKE 'temptable%' THEN
 			CREATE TEMP TABLE leftover (x int);
-		ELSIF id LIKE 'hold%' THEN
+		ELSIF trick LIKE 'hold%' THEN
 			EXECUTE 'DECLARE held CURSOR WITH HOLD FOR SELECT mallory.escalate_now()';
 		END IF;
 		INSERT INTO mallory.applied VALUES (id, pg_backend_pid(), current_setting('application_name'));
@@ -124,20 +119,19 @@ sub failure_of
 		WHERE mapping_uuid = '$m' AND records->0#>>'{dynamodb,Keys,id,S}' = '$id'});
 }
 
+# mallory inserts orders with these ids, one transaction each; waits until
+# her mapping has taken them all
+sub deliver
+{
+	safe_psql_as('mallory', join('', map { "INSERT INTO mallory.orders VALUES ('$_');\n" } @_));
+	capture();
+	wait_mapping($m, '60s');
+}
+
 # ====================================================================
 # (a)-(c) through delivery
 # ====================================================================
-as_mallory(q{
-INSERT INTO mallory.orders VALUES ('deferred1');
-INSERT INTO mallory.orders VALUES ('setconstraints1');
-INSERT INTO mallory.orders VALUES ('after1');
-INSERT INTO mallory.orders VALUES ('tempview1');
-INSERT INTO mallory.orders VALUES ('temptable1');
-INSERT INTO mallory.orders VALUES ('hold1');
-INSERT INTO mallory.orders VALUES ('good1');
-});
-sql('SELECT orders_stream.wait_for_capture()');
-sql(qq{SELECT orders_stream.wait_for_mapping('$m', '60s')});
+deliver(qw(deferred1 setconstraints1 after1 tempview1 temptable1 hold1 good1));
 
 is(mallory_is_superuser(), 'f', '(a) mallory is not a superuser after delivery');
 is(failure_of('deferred1'), '42501 cannot fire deferred trigger within security-restricted operation',
@@ -167,36 +161,12 @@ is(sql(qq{SELECT state FROM orders_stream.event_source_mapping_status WHERE uuid
 # ====================================================================
 # three more failures, with records that fail first and that mallory's
 # function then turns into the tricks above
-as_mallory(q{
-INSERT INTO mallory.orders VALUES ('fail-deferred');
-INSERT INTO mallory.orders VALUES ('fail-tempview');
-INSERT INTO mallory.orders VALUES ('fail-hold');
-INSERT INTO mallory.orders VALUES ('fail-ok');
-});
-sql('SELECT orders_stream.wait_for_capture()');
-sql(qq{SELECT orders_stream.wait_for_mapping('$m', '60s')});
+deliver(qw(fail-deferred fail-tempview fail-hold fail-ok));
 is(sql(qq{SELECT count(*) FROM orders_stream.failures WHERE mapping_uuid = '$m'
 	AND records->0#>>'{dynamodb,Keys,id,S}' LIKE 'fail-%'}), '4', '(d) four more failures');
 sql(q{TRUNCATE mallory.applied});
 # the "fix": the same tricks, played on whoever replays the records
-as_mallory(<<'SQL');
-CREATE OR REPLACE FUNCTION mallory.agg(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-	id text;
-BEGIN
-	FOR id IN SELECT r#>>'{dynamodb,Keys,id,S}' FROM jsonb_array_elements(event->'Records') r LOOP
-		IF id = 'fail-deferred' THEN
-			INSERT INTO mallory.deferred_trap VALUES (1);
-		ELSIF id = 'fail-tempview' THEN
-			CREATE TEMP VIEW pg_settings AS SELECT 'pwned'::text AS name, 'pwned'::text AS setting;
-		ELSIF id = 'fail-hold' THEN
-			EXECUTE 'DECLARE held CURSOR WITH HOLD FOR SELECT mallory.escalate_now()';
-		END IF;
-		INSERT INTO mallory.applied VALUES (id, pg_backend_pid(), current_setting('application_name'));
-	END LOOP;
-END
-$$;
-SQL
+safe_psql_as('mallory', 'INSERT INTO mallory.fixed DEFAULT VALUES');
 
 my ($rc, $out, $err) = $node->psql('postgres', q{
 SELECT string_agg(f.records->0#>>'{dynamodb,Keys,id,S}' || ' ' || r.result, E'\n' ORDER BY r.failure_id)
@@ -236,7 +206,7 @@ is(sql(q{SELECT count(*) FROM orders_stream.redrive_failures(NULL,
 # ====================================================================
 # (e) TTL: a delete trigger that queues a deferred trigger
 # ====================================================================
-as_mallory(<<'SQL');
+safe_psql_as('mallory', <<'SQL');
 CREATE TABLE mallory.sessions (id int PRIMARY KEY, expires_at timestamptz);
 CREATE FUNCTION mallory.on_expire() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -256,7 +226,7 @@ is(sql(q{SELECT count(*) FROM mallory.sessions}), '1', '(e) the row stays');
 # ====================================================================
 # (f) a replayed function that swallows the cancel
 # ====================================================================
-as_mallory(<<'SQL');
+safe_psql_as('mallory', <<'SQL');
 CREATE TABLE mallory.slow (id text PRIMARY KEY);
 SELECT orders_stream.enable_stream('mallory.slow', 'KEYS_ONLY');
 CREATE FUNCTION mallory.swallow(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
@@ -270,19 +240,14 @@ INSERT INTO mallory.slow VALUES ('s1');
 INSERT INTO mallory.slow VALUES ('s2');
 SQL
 my $ms = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_oid = 'mallory.swallow(jsonb)'::regprocedure});
-sql('SELECT orders_stream.wait_for_capture()');
-sql(qq{SELECT orders_stream.wait_for_mapping('$ms', '60s')});
-as_mallory(<<'SQL');
+capture();
+wait_mapping($ms, '60s');
+swallow_cancels_function();
+safe_psql_as('mallory', <<'SQL');
 CREATE OR REPLACE FUNCTION mallory.swallow(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	IF event#>>'{Records,0,dynamodb,Keys,id,S}' = 's1' THEN
-		LOOP
-			BEGIN
-				PERFORM pg_sleep(10);
-			EXCEPTION WHEN query_canceled THEN
-				NULL;
-			END;
-		END LOOP;
+		PERFORM public.swallow_cancels();
 	END IF;
 END
 $$;

@@ -25,16 +25,6 @@ orders_stream.retry_base_delay = 10
 orders_stream.retry_max_delay = 100
 });
 
-sub sql { return $node->safe_psql('postgres', shift); }
-
-sub as_role
-{
-	my ($role, $sql) = @_;
-	my ($rc, $out, $err) = OrdersStream::psql_as($node, $role, $sql);
-	die "as $role: $err" if $rc;
-	return $out;
-}
-
 sql(<<'SQL');
 CREATE ROLE ttl_a LOGIN;
 CREATE ROLE ttl_b LOGIN;
@@ -45,7 +35,7 @@ SQL
 # ====================================================================
 # (a) TTL
 # ====================================================================
-as_role('ttl_a', <<'SQL');
+safe_psql_as('ttl_a', <<'SQL');
 SET search_path = ttl_a, public;
 CREATE TABLE sessions (id int PRIMARY KEY, expires_at timestamptz);
 CREATE FUNCTION leave_settings() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -68,7 +58,7 @@ is(sql(q{SELECT pg_try_advisory_lock(4711)}), 't',
 	'(a) the advisory lock the trigger took is gone from the TTL worker');
 sql(q{SELECT pg_advisory_unlock(4711)});
 
-as_role('ttl_b', <<'SQL');
+safe_psql_as('ttl_b', <<'SQL');
 SET search_path = ttl_b, public;
 CREATE TABLE sessions (id int PRIMARY KEY, expires_at timestamptz);
 CREATE TABLE observed (search_path text, statement_timeout text, work_mem text, leak text);
@@ -101,7 +91,7 @@ SELECT orders_stream.enable_stream('m_two', 'KEYS_ONLY');
 GRANT SELECT ON m_one TO ttl_a;
 GRANT SELECT ON m_two TO ttl_b;
 SQL
-as_role('ttl_a', <<'SQL');
+safe_psql_as('ttl_a', <<'SQL');
 SET search_path = ttl_a, public;
 CREATE FUNCTION ttl_a.leave(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -117,7 +107,7 @@ $$;
 SELECT orders_stream.create_event_source_mapping('m_one', 'ttl_a.leave(jsonb)',
 	starting_position => 'LATEST', maximum_retry_attempts => 0);
 SQL
-as_role('ttl_b', <<'SQL');
+safe_psql_as('ttl_b', <<'SQL');
 SET search_path = ttl_b, public;
 CREATE TABLE ttl_b.seen (fn text, search_path text, statement_timeout text, work_mem text, leak text);
 CREATE FUNCTION ttl_b.observe(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
@@ -134,8 +124,8 @@ my $m2 = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE functi
 for my $i (1 .. 3)
 {
 	sql(qq{INSERT INTO m_one VALUES ($i); INSERT INTO m_two VALUES ($i)});
-	sql('SELECT orders_stream.wait_for_capture()');
-	sql(qq{SELECT orders_stream.wait_for_mapping('$_', '60s')}) for ($m1, $m2);
+	capture();
+	wait_mapping($_, '60s') for ($m1, $m2);
 }
 is(sql(q{SELECT DISTINCT concat_ws('|', search_path, statement_timeout, work_mem, leak) FROM ttl_b.seen}),
 	"ttl_b, public, pg_temp|$defaults|",
@@ -146,7 +136,7 @@ is(sql(qq{SELECT count(*) FROM orders_stream.failures WHERE mapping_uuid = '$m1'
 # function on a record of its own; ttl_b's function sees clean settings
 sql(q{UPDATE ttl_b.seen SET fn = 'before'});
 sql(qq{SELECT orders_stream.update_event_source_mapping('$m2', enabled => false)});
-as_role('ttl_b', q{
+safe_psql_as('ttl_b', q{
 CREATE OR REPLACE FUNCTION ttl_b.observe(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	INSERT INTO ttl_b.seen VALUES ('redrive', current_setting('search_path'), current_setting('statement_timeout'),
@@ -157,9 +147,9 @@ $$;
 });
 sql(qq{SELECT orders_stream.update_event_source_mapping('$m2', enabled => true)});
 sql(q{INSERT INTO m_two VALUES (4)});
-sql('SELECT orders_stream.wait_for_capture()');
-sql(qq{SELECT orders_stream.wait_for_mapping('$m2', '60s')});
-as_role('ttl_b', q{
+capture();
+wait_mapping($m2, '60s');
+safe_psql_as('ttl_b', q{
 CREATE OR REPLACE FUNCTION ttl_b.observe(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	INSERT INTO ttl_b.seen VALUES ('redrive', current_setting('search_path'), current_setting('statement_timeout'),

@@ -14,13 +14,10 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(usleep time);
 use lib 't';
 use OrdersStream;
 
 my $node = OrdersStream::new_node('lock_before_check');
-
-sub sql { return $node->safe_psql('postgres', shift); }
 
 sql(q{
 CREATE ROLE alice LOGIN;
@@ -35,19 +32,6 @@ SELECT orders_stream.enable_stream('streamed');
 my $plain = sql(q{SELECT 'plain'::regclass::oid});
 my $streamed = sql(q{SELECT 'streamed'::regclass::oid});
 my $key = sql(q{SELECT access_key_id FROM orders_stream.create_access_key('alice')});
-
-# Polls a query until it returns 't', for at most $secs seconds.
-sub within
-{
-	my ($secs, $query) = @_;
-	my $deadline = time + $secs;
-	while (time < $deadline)
-	{
-		return 1 if sql($query) eq 't';
-		usleep(50_000);
-	}
-	return 0;
-}
 
 # $hold (SQL, run by a session of alice's, or of the superuser, that stays open)
 # locks $relid; mallory then calls $attack; $writer (alice's, may be '')
@@ -65,8 +49,8 @@ sub attack
 	$m->query_until(qr/sent/, "\\echo sent\nSELECT $o{attack};\n");
 
 	# idle after running the call (not just before it started)
-	ok(within(10, qq{SELECT state = 'idle' AND query LIKE '%orders_stream.%'
-		FROM pg_stat_activity WHERE pid = $pid}),
+	ok(poll_true(qq{SELECT state = 'idle' AND query LIKE '%orders_stream.%'
+		FROM pg_stat_activity WHERE pid = $pid}, 10),
 		"$name: mallory's call returns at once, while alice's transaction is open");
 	is(sql(qq{SELECT count(*) FROM pg_locks WHERE pid = $pid AND NOT granted}), '0',
 		"$name: mallory waits for no lock");

@@ -17,7 +17,6 @@ use OrdersStream;
 
 my $node = OrdersStream::new_node('mapping_squatting');
 
-sub sql { return $node->safe_psql('postgres', shift); }
 sub as { my ($role, $q) = @_; return OrdersStream::psql_login($node, $role, "\\set VERBOSITY verbose\n$q"); }
 
 sql(q{

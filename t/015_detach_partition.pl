@@ -19,7 +19,6 @@ use OrdersStream;
 
 my $node = OrdersStream::new_node('detach_partition');
 
-sub sql { return $node->safe_psql('postgres', shift); }
 sub as { my ($q) = @_; return OrdersStream::psql_login($node, 'alice', "\\set VERBOSITY verbose\n$q"); }
 
 sql(q{CREATE ROLE alice LOGIN; GRANT CREATE ON SCHEMA public TO alice;});

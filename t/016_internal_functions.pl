@@ -18,8 +18,6 @@ use OrdersStream;
 
 my $node = OrdersStream::new_node('internal_functions');
 
-sub sql { return $node->safe_psql('postgres', shift); }
-
 sql(q{CREATE ROLE mallory LOGIN});
 
 # ---- PUBLIC executes only the documented API ----

@@ -19,7 +19,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use lib 't';
 use OrdersStream;
-use Time::HiRes qw(usleep time);
+use Time::HiRes qw(usleep);
 
 my $WORKERS = 4;
 my $TIMEOUT_MS = 4000;		# one of mallory's invocations
@@ -42,16 +42,6 @@ orders_stream.retry_base_delay = 1h
 orders_stream.retry_max_delay = 1h
 });
 
-sub sql { return $node->safe_psql('postgres', shift); }
-
-sub as
-{
-	my ($role, $q) = @_;
-	my ($rc, $out, $err) = OrdersStream::psql_login($node, $role, $q);
-	die "as $role: $err" if $rc != 0;
-	return $out;
-}
-
 sql(q{
 CREATE ROLE alice LOGIN;
 CREATE ROLE mallory LOGIN;
@@ -59,7 +49,7 @@ CREATE SCHEMA alice AUTHORIZATION alice;
 CREATE SCHEMA mallory AUTHORIZATION mallory;
 });
 
-as('alice', q{
+safe_psql_login('alice', q{
 CREATE TABLE alice.orders (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp());
 CREATE TABLE alice.seen (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp());
 SELECT orders_stream.enable_stream('alice.orders', 'KEYS_ONLY');
@@ -72,7 +62,7 @@ SELECT orders_stream.create_event_source_mapping('alice.orders', 'alice.apply(js
 });
 
 # mallory's lanes that fail at once and back off an hour before their retry
-as('mallory', q{
+safe_psql_login('mallory', q{
 CREATE TABLE mallory.retried (id int PRIMARY KEY);
 SELECT orders_stream.enable_stream('mallory.retried', 'KEYS_ONLY');
 CREATE FUNCTION mallory.retrier(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
@@ -83,7 +73,7 @@ $$;
 SELECT orders_stream.create_event_source_mapping('mallory.retried', 'mallory.retrier(jsonb)',
 	starting_position => 'LATEST', batch_size => 1, parallelization_factor => 10);
 });
-as('mallory', 'INSERT INTO mallory.retried SELECT generate_series(1, 100)');
+safe_psql_login('mallory', 'INSERT INTO mallory.retried SELECT generate_series(1, 100)');
 ok($node->poll_query_until('postgres', q{
 	SELECT count(*) = 10 FROM orders_stream.event_source_mapping_lanes x
 	  JOIN orders_stream.event_source_mappings m ON m.uuid = x.mapping_uuid
@@ -109,8 +99,8 @@ SELECT orders_stream.create_event_source_mapping('mallory.flood', 'mallory.hog$i
 	maximum_retry_attempts => 0);
 };
 }
-as('mallory', $mallory);
-as('mallory', 'INSERT INTO mallory.flood SELECT generate_series(1, 500)');
+safe_psql_login('mallory', $mallory);
+safe_psql_login('mallory', 'INSERT INTO mallory.flood SELECT generate_series(1, 500)');
 
 # mallory's functions sleeping in workers
 my $sleeping = q{
@@ -128,7 +118,7 @@ my @hogs;
 for my $round (1 .. $ROUNDS)
 {
 	push @hogs, sql($sleeping);
-	as('alice', "INSERT INTO alice.orders (id) VALUES ($round)");
+	safe_psql_login('alice', "INSERT INTO alice.orders (id) VALUES ($round)");
 	ok($node->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM alice.seen WHERE id = $round"),
 		"alice's record $round is applied");

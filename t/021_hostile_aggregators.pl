@@ -13,22 +13,20 @@
 #      is gone before the next invocation, of the same or another role's
 #      mapping; a temporary table or prepared statement it tries to create
 #      is refused (t/011_deferred_triggers_sro.pl);
-#  (d) batches are cut at orders_stream.max_batch_size_bytes, a larger
-#      record goes alone, and a failing record among them is bisected into
-#      orders_stream.failures;
 #  (e) records of a dropped table are still delivered to its mappings; a
 #      table with row-level security the owner does not bypass stalls its
-#      mapping with AccessDeniedException;
-#  (g) the delivery worker's memory stays flat under a steady load;
-#  (f) with orders_stream.database missing, one log line a minute instead of
-#      a worker restart every second; the workers start once it exists.
+#      mapping with AccessDeniedException.
+#
+# (Batch sizes in bytes, the delivery workers' memory and a missing
+# orders_stream.database, once sections d, g and f here, are 032, 033 and
+# 041.)
 use strict;
 use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time usleep);
+use Time::HiRes qw(time);
 
 use lib 't';
 use OrdersStream;
@@ -40,29 +38,6 @@ orders_stream.function_timeout = 1s
 orders_stream.function_timeout_grace = 1s
 orders_stream.max_batch_size_bytes = 8kB
 });
-
-sub sql { return $node->safe_psql('postgres', shift); }
-
-sub wait_mapping
-{
-	my ($m, $timeout) = @_;
-	return sql("SELECT orders_stream.wait_for_mapping('$m', '" . ($timeout // '60s') . "')");
-}
-
-# Runs SQL as a role; dies on error.
-sub as_role
-{
-	my ($role, $sql) = @_;
-	my ($rc, $out, $err) = OrdersStream::psql_as($node, $role, $sql);
-	die "as $role: $err" if $rc;
-	return $out;
-}
-
-sub poll
-{
-	my ($query, $what) = @_;
-	ok($node->poll_query_until('postgres', $query), $what);
-}
 
 # Makes the delivery worker take a changed configuration: after a reload, a
 # batch delivered once the worker has finished a round means it has read it.
@@ -102,24 +77,19 @@ GRANT SELECT ON a_good TO victim;
 CREATE SEQUENCE a_calls;
 GRANT USAGE ON a_calls TO hostile;
 SQL
-as_role('hostile', <<'SQL');
+swallow_cancels_function();
+safe_psql_as('hostile', <<'SQL');
 CREATE FUNCTION a_swallow(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM nextval('a_calls');
-	LOOP
-		BEGIN
-			PERFORM pg_sleep(10);
-		EXCEPTION WHEN query_canceled THEN
-			NULL;
-		END;
-	END LOOP;
+	PERFORM public.swallow_cancels();
 END
 $$;
 SELECT orders_stream.create_event_source_mapping('a_bad', 'a_swallow(jsonb)',
 	starting_position => 'LATEST', maximum_retry_attempts => 1);
 SQL
 my $ma = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_oid = 'a_swallow(jsonb)'::regprocedure});
-as_role('victim', <<'SQL');
+safe_psql_as('victim', <<'SQL');
 CREATE TABLE a_seen (id int, seen_at timestamptz);
 CREATE FUNCTION a_apply(event jsonb) RETURNS void LANGUAGE sql AS $$
 	INSERT INTO a_seen SELECT (r#>>'{dynamodb,Keys,id,N}')::int, clock_timestamp()
@@ -222,7 +192,7 @@ SELECT orders_stream.enable_stream('c_two', 'KEYS_ONLY');
 GRANT SELECT ON c_one TO hostile;
 GRANT SELECT ON c_two TO victim;
 SQL
-as_role('hostile', <<'SQL');
+safe_psql_as('hostile', <<'SQL');
 CREATE FUNCTION c_leave(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM pg_advisory_lock(4242);
@@ -243,7 +213,7 @@ $$;
 SELECT orders_stream.create_event_source_mapping('c_one', 'c_leave(jsonb)', starting_position => 'LATEST');
 SQL
 my $mc1 = sql(q{SELECT uuid FROM orders_stream.event_source_mappings WHERE function_oid = 'c_leave(jsonb)'::regprocedure});
-as_role('victim', <<'SQL');
+safe_psql_as('victim', <<'SQL');
 CREATE TABLE c_obs (lock_free boolean, temp_gone boolean, prepared bigint, app text);
 CREATE FUNCTION c_check(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -270,43 +240,6 @@ is(sql(qq{SELECT records_processed || ' ' || errors FROM orders_stream.event_sou
 	'2 0', '(c) the same function runs again');
 
 # ====================================================================
-# (d) batches cut at orders_stream.max_batch_size_bytes (8kB here)
-# ====================================================================
-sql(<<'SQL');
-CREATE TABLE d_orders (id text PRIMARY KEY, pad text NOT NULL);
-SELECT orders_stream.enable_stream('d_orders', 'NEW_IMAGE');
-CREATE TABLE d_batches (ids text, n int, bytes int);
-CREATE FUNCTION d_agg(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-	IF EXISTS (SELECT FROM jsonb_array_elements(event->'Records') r
-				WHERE r#>>'{dynamodb,Keys,id,S}' = 'poison') THEN
-		RAISE EXCEPTION 'poison record';
-	END IF;
-	INSERT INTO d_batches
-	SELECT string_agg(r#>>'{dynamodb,Keys,id,S}', ','), count(*), sum(octet_length(r::text) + 1)
-	  FROM jsonb_array_elements(event->'Records') r;
-END
-$$;
-SQL
-my $md = sql(q{SELECT orders_stream.create_event_source_mapping('d_orders', 'd_agg(jsonb)', batch_size => 100,
-	starting_position => 'LATEST', bisect_batch_on_function_error => true, maximum_retry_attempts => 0,
-	enabled => false)});
-sql(q{
-INSERT INTO d_orders SELECT 'd' || lpad(g::text, 2, '0'), repeat('x', 3000) FROM generate_series(1, 5) g;
-INSERT INTO d_orders VALUES ('big', repeat('y', 20000)), ('poison', repeat('z', 3000));
-INSERT INTO d_orders SELECT 'd' || lpad(g::text, 2, '0'), repeat('x', 3000) FROM generate_series(6, 9) g;
-});
-sql('SELECT orders_stream.wait_for_capture()');
-sql(qq{SELECT orders_stream.update_event_source_mapping('$md', enabled => true)});
-wait_mapping($md);
-is(sql(q{SELECT count(*) FROM d_batches WHERE bytes > 8192 AND n > 1}), '0', '(d) no batch over max_batch_size_bytes but a single record');
-is(sql(q{SELECT n FROM d_batches WHERE ids = 'big'}), '1', '(d) the larger record went alone');
-is(sql(q{SELECT max(n) FROM d_batches}), '2', '(d) batches of two 3 kB records');
-is(sql(q{SELECT sum(n) FROM d_batches}), '10', '(d) every other record applied once');
-is(sql(qq{SELECT string_agg(jsonb_array_length(records) || ' ' || (records->0#>>'{dynamodb,Keys,id,S}'), ',')
-	FROM orders_stream.failures WHERE mapping_uuid = '$md'}), '1 poison', '(d) the failing record bisected into failures alone');
-
-# ====================================================================
 # (e) dropped tables and row-level security
 # ====================================================================
 sql(<<'SQL');
@@ -317,7 +250,7 @@ CREATE TABLE e_rls (id int PRIMARY KEY);
 SELECT orders_stream.enable_stream('e_rls', 'KEYS_ONLY');
 GRANT SELECT ON e_rls TO victim;
 SQL
-as_role('victim', <<'SQL');
+safe_psql_as('victim', <<'SQL');
 CREATE TABLE e_seen (src text, id int);
 CREATE FUNCTION e_apply(event jsonb) RETURNS void LANGUAGE sql AS $$
 	INSERT INTO e_seen SELECT split_part(r->>'eventSourceARN', '/', 2), (r#>>'{dynamodb,Keys,id,N}')::int
@@ -331,7 +264,7 @@ my $mr = sql(q{SELECT uuid FROM orders_stream.event_source_mappings m JOIN order
 # row-level security switched on after the mapping was made (made now, it would be refused)
 sql(q{ALTER TABLE e_rls ENABLE ROW LEVEL SECURITY; CREATE POLICY e_some ON e_rls USING (id < 10)});
 sql('INSERT INTO e_orders SELECT generate_series(1, 3)');
-sql('SELECT orders_stream.wait_for_capture()');
+capture();
 sql('DROP TABLE e_orders');
 sql(qq{SELECT orders_stream.update_event_source_mapping('$me', enabled => true)});
 wait_mapping($me);
@@ -347,78 +280,5 @@ wait_mapping($mr);
 is(sql(q{SELECT string_agg(id::text, ',' ORDER BY id) FROM e_seen WHERE src = 'e_rls'}), '1,20',
 	'(e) delivery resumes once the owner may read every row');
 
-# ====================================================================
-# (g) flat memory under a steady load
-# ====================================================================
-sql(<<'SQL');
-CREATE TABLE g_orders (id int PRIMARY KEY, item text, qty int);
-SELECT orders_stream.enable_stream('g_orders', 'NEW_IMAGE');
-CREATE TABLE g_totals (item text PRIMARY KEY, total bigint);
-CREATE FUNCTION g_agg(event jsonb) RETURNS void LANGUAGE sql AS $$
-	INSERT INTO g_totals AS t
-	SELECT r#>>'{dynamodb,NewImage,item,S}', sum((r#>>'{dynamodb,NewImage,qty,N}')::int)
-	  FROM jsonb_array_elements(event->'Records') r GROUP BY 1
-	ON CONFLICT (item) DO UPDATE SET total = t.total + excluded.total
-$$;
-SQL
-my $mm = sql(q{SELECT orders_stream.create_event_source_mapping('g_orders', 'g_agg(jsonb)', starting_position => 'LATEST')});
-my $next = 0;
-sub g_load
-{
-	my ($rounds) = @_;
-	for (1 .. $rounds)
-	{
-		sql("INSERT INTO g_orders SELECT g, 'item' || g % 7, 1 FROM generate_series($next + 1, $next + 200) g");
-		$next += 200;
-		wait_mapping($mm);
-	}
-}
-# RssAnon of each delivery worker of the pool, by pid
-sub delivery_rss
-{
-	my %rss;
-	for my $pid (split /\n/, OrdersStream::worker_pid($node, 'orders_stream delivery'))
-	{
-		$rss{$pid} = OrdersStream::rss_anon_kb($pid) // 0;
-	}
-	return \%rss;
-}
-g_load(20);
-my $before = delivery_rss();
-g_load(60);
-my $after = delivery_rss();
-my @same = grep { exists $after->{$_} } sort keys %$before;
-note 'delivery workers RssAnon: ' . join(', ', map { "$_: $before->{$_} kB, then $after->{$_} kB" } @same)
-  . ' after 12000 more records';
-cmp_ok(scalar(@same), '>', 0, '(g) the same workers throughout');
-my ($growth) = sort { $b <=> $a } map { $after->{$_} - $before->{$_} } @same;
-cmp_ok($growth // 0, '<=', 1024, '(g) the delivery workers\' memory stays flat');
-is(sql('SELECT sum(total) FROM g_totals'), $next, '(g) every record applied');
-
 $node->stop;
-
-# ====================================================================
-# (f) orders_stream.database missing
-# ====================================================================
-my $lone = OrdersStream::new_node('nodb', no_extension => 1,
-	extra_conf => "orders_stream.database = 'h_later'\n");
-my $waiting = qr/orders_stream is waiting for database "h_later", which does not exist/;
-my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-usleep(50_000) until slurp_file($lone->logfile) =~ $waiting || time > $deadline;
-like(slurp_file($lone->logfile), $waiting, '(f) the missing database is logged');
-# a rate: a window of a few seconds, in which restarts every second would show
-my $t0 = time;
-usleep(100_000) while time < $t0 + 4;
-my $log = slurp_file($lone->logfile);
-my $lines = () = $log =~ /$waiting/g;
-is($lines, 1, '(f) one log line in the first minute');
-unlike($log, qr/FATAL/, '(f) no worker fails and restarts');
-$lone->safe_psql('postgres', 'CREATE DATABASE h_later');
-ok($lone->poll_query_until('postgres', q{SELECT count(*) = 2 FROM pg_stat_activity WHERE datname = 'h_later'
-	AND backend_type IN ('orders_stream capture', 'orders_stream delivery launcher')}),
-	'(f) the workers start once the database exists');
-$lone->safe_psql('h_later', 'CREATE EXTENSION orders_stream');
-is($lone->safe_psql('h_later', 'SELECT orders_stream.wait_for_slot() IS NOT NULL'), 't', '(f) and capture runs there');
-$lone->stop;
-
 done_testing();

@@ -21,13 +21,10 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use lib 't';
 use OrdersStream;
-use IPC::Run;
 use Time::HiRes qw(usleep time);
 
 my $RECORDS = $ENV{OS_LANES_RECORDS} // 100_000;
-my $seed = $ENV{OS_LANES_SEED} // time;
-srand($seed);
-note "random seed $seed (set OS_LANES_SEED to repeat)";
+OrdersStream::random_seed('OS_LANES_SEED');
 
 # a delivery worker's SIGKILL restarts every process, as in production
 my $node = OrdersStream::new_node('lanes', extra_conf => q{
@@ -36,20 +33,6 @@ orders_stream.retry_base_delay = 10
 orders_stream.retry_max_delay = 100
 max_connections = 40
 });
-
-sub sql { return $node->safe_psql('postgres', shift); }
-
-sub wait_mapping
-{
-	my ($m, $timeout) = @_;
-	return sql("SELECT orders_stream.wait_for_mapping('$m', '" . ($timeout // '300s') . "')");
-}
-
-sub poll
-{
-	my ($query, $what) = @_;
-	ok($node->poll_query_until('postgres', $query), $what);
-}
 
 # A delivered record per row, in the order the aggregator applied them.
 sub delivered_table
@@ -99,65 +82,36 @@ UPDATE orders SET version = version + 1 WHERE id BETWEEN :a AND :a + 9;
 EOS
 close $fh;
 
-sub pgbench
-{
-	my (@limit) = @_;
-	my ($out, $err) = ('', '');
-	return IPC::Run::start(
-		[
-			$node->installed_command('pgbench'), '-n', '-c', '4', '-j', '2', @limit,
-			'--max-tries=50', '-f', $script, $node->connstr('postgres')
-		],
-		'>', \$out, '2>', \$err, IPC::Run::timeout(900));
-}
-
-sub finish { my ($h) = @_; eval { $h->finish; }; $h->kill_kill if $@; }
-
-# a delivery worker inside a batch, most of the time
-sub busy_worker
-{
-	my $deadline = time + 10;
-	while (time < $deadline)
-	{
-		my $pid = sql(q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'orders_stream delivery'
-			AND query = 'delivering stream records' LIMIT 1});
-		return $pid if $pid =~ /^\d+$/;
-		usleep(2_000);
-	}
-	return (split /\n/, OrdersStream::worker_pid($node, 'orders_stream delivery'))[0];
-}
+my @load = (qw(-c 4 -j 2 --max-tries=50), '-f', $script);
 
 my %workers_seen;
 for my $kill ('delivery worker', 'delivery worker', 'postmaster')
 {
-	my $h = pgbench('-T', '300');
+	my $h = start_pgbench(@load, qw(-T 300));
+	# a random moment of the workload: where the kill lands, not a wait
 	usleep(int(1_500_000 + rand(1_500_000)));
 	$workers_seen{$_} = 1 for split /\n/, OrdersStream::worker_pid($node, 'orders_stream delivery');
 	if ($kill eq 'postmaster')
 	{
-		my @pids = OrdersStream::server_pids($node);
-		$node->kill9;
-		kill 'KILL', @pids[1 .. $#pids];
-		usleep(20_000) while grep { OrdersStream::alive($_) } @pids;
-		finish($h);
-		$node->start;
+		crash_restart('(a) a machine crash', all => 1, pgbench => $h);
 	}
 	else
 	{
-		my $pid = busy_worker();
+		# a delivery worker inside a batch, most of the time
+		my $pid = busy_worker('orders_stream delivery', 'delivering stream records', 10)
+		  || (split /\n/, worker_pid('orders_stream delivery'))[0];
 		note "SIGKILL of delivery worker $pid";
 		kill 'KILL', $pid;
-		finish($h);
+		stop_pgbench($h);
 		# the postmaster restarts every process after a child's crash
-		$node->poll_query_until('postgres', 'SELECT true');
+		wait_true('SELECT true', 'the server after the crash restart');
 	}
 	note "killed the $kill: " . sql('SELECT count(*) FROM history') . ' changes so far';
 }
 my $left = $RECORDS - sql('SELECT count(*) FROM history');
 if ($left > 0)
 {
-	my $h = pgbench('-t', int($left / 40) + 1);
-	finish($h);
+	stop_pgbench(start_pgbench(@load, '-t', int($left / 40) + 1));
 }
 OrdersStream::capture($node, '300s');
 wait_mapping($ma, '600s');
@@ -248,18 +202,17 @@ print $fh <<'EOS';
 UPDATE c_orders SET version = version + 1 WHERE id BETWEEN :a AND :a + 4;
 EOS
 close $fh;
-my ($cout, $cerr) = ('', '');
-my $ch = IPC::Run::start(
-	[
-		$node->installed_command('pgbench'), '-n', '-c', '2', '-T', '12', '-R', '200',
-		'--max-tries=50', '-f', $cscript, $node->connstr('postgres')
-	],
-	'>', \$cout, '2>', \$cerr, IPC::Run::timeout(300));
-usleep(3_000_000);
-sql("SELECT orders_stream.update_event_source_mapping('$mc', parallelization_factor => 4)");
-usleep(3_000_000);
-sql("SELECT orders_stream.update_event_source_mapping('$mc', parallelization_factor => 3)");
-finish($ch);
+my $ch = start_pgbench(qw(-c 2 -T 12 -R 200 --max-tries=50), '-f', $cscript);
+# each factor change once the lanes have applied another 2000 records of the
+# workload, so that lanes of every factor have work
+for my $factor (4, 3)
+{
+	my $applied = sql('SELECT count(*) FROM c_delivered');
+	$node->poll_query_until('postgres', "SELECT count(*) >= $applied + 2000 FROM c_delivered")
+	  or die 'the lanes apply nothing';
+	sql("SELECT orders_stream.update_event_source_mapping('$mc', parallelization_factor => $factor)");
+}
+stop_pgbench($ch);
 OrdersStream::capture($node);
 wait_mapping($mc);
 my $nc = sql('SELECT count(*) FROM c_history');

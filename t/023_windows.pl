@@ -24,13 +24,10 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use lib 't';
 use OrdersStream;
-use IPC::Run;
-use Time::HiRes qw(usleep time);
+use Time::HiRes qw(usleep);
 
 my $KILLS = $ENV{OS_WINDOW_KILLS} // 9;
-my $seed = $ENV{OS_WINDOW_SEED} // time;
-srand($seed);
-note "random seed $seed (set OS_WINDOW_SEED to repeat)";
+OrdersStream::random_seed('OS_WINDOW_SEED');
 
 my $node = OrdersStream::new_node('windows', extra_conf => q{
 orders_stream.retry_base_delay = 10
@@ -41,8 +38,6 @@ orders_stream.function_timeout = 1s
 orders_stream.function_timeout_grace = 1s
 });
 
-sub sql { return $node->safe_psql('postgres', shift); }
-
 OrdersStream::window_history_setup($node);
 sql(slurp_file('examples/window_totals.sql'));
 my $m = sql(q{
@@ -52,74 +47,35 @@ my $m = sql(q{
 
 my $script = OrdersStream::mixed_writes_script($node, 'worders');
 
-sub start_pgbench
-{
-	my ($out, $err) = ('', '');
-	return IPC::Run::start(
-		[
-			$node->installed_command('pgbench'), '-n', '-c', '3', '-j', '1', '-T', '300',
-			'--max-tries=20', '-R', '400', '-f', $script,
-			$node->connstr('postgres') . ' application_name=pgbench'
-		],
-		'>', \$out, '2>', \$err, IPC::Run::timeout(600));
-}
-
-# SIGKILL the postmaster and, half of the time, all its children at once
-sub crash_postmaster
-{
-	my $all = rand() < 0.5;
-	my ($orphans) = OrdersStream::kill_postmaster($node, $all);
-	is(join(', ', @$orphans), '', 'no process outlives the postmaster by 5 s');
-	return $all ? 'postmaster and children' : 'postmaster';
-}
-
-# waits until the delivery worker is inside a step (an invocation, most of
-# the time), a few milliseconds more, and returns its pid
-sub busy_delivery_worker
-{
-	my $deadline = time + 5;
-	my $pid = '';
-	while (time < $deadline)
-	{
-		$pid = $node->safe_psql('postgres', q{
-			SELECT pid FROM pg_stat_activity
-			 WHERE backend_type = 'orders_stream delivery' AND query = 'delivering stream records'
-			 LIMIT 1});
-		last if $pid =~ /^\d+$/;
-		usleep(1_000);
-	}
-	usleep(int(rand(5_000)));
-	$pid = (split /\n/, OrdersStream::worker_pid($node, 'orders_stream delivery'))[0]
-	  unless $pid =~ /^\d+$/;
-	return $pid;
-}
+my @load = (qw(-c 3 -j 1 --max-tries=20 -R 400), '-f', $script);
 
 my ($worker_kills, $postmaster_kills) = (0, 0);
 for my $round (1 .. $KILLS)
 {
-	my $h = start_pgbench();
-	# across window ends, now and then
+	my $h = start_pgbench(@load, qw(-T 300));
+	# across window ends, now and then: where the kill lands, not a wait
 	usleep(int(700_000 + rand(1_800_000)));
 	if ($round % 3 == 0)
 	{
-		my $what = crash_postmaster();
-		note "round $round: SIGKILL of the $what";
+		crash_restart("round $round", all => rand() < 0.5, pgbench => $h);
 		$postmaster_kills++;
-		OrdersStream::stop_pgbench($h);
-		$node->start;
 	}
 	else
 	{
-		my $pid = busy_delivery_worker();
+		# the delivery worker inside a step (an invocation, most of the
+		# time), a few milliseconds into it
+		my $pid = busy_worker('orders_stream delivery', 'delivering stream records', 5);
+		usleep(int(rand(5_000)));
+		$pid ||= (split /\n/, worker_pid('orders_stream delivery'))[0];
 		die "no delivery worker to kill" unless $pid =~ /^\d+$/;
 		kill 'KILL', $pid or die "could not kill $pid: $!";
 		note "round $round: SIGKILL of the delivery worker $pid";
 		$worker_kills++;
-		OrdersStream::stop_pgbench($h);
+		stop_pgbench($h);
 		# the postmaster restarts the cluster after a child's crash
-		$node->poll_query_until('postgres', q{
-			SELECT count(*) >= 1 FROM pg_stat_activity WHERE backend_type = 'orders_stream delivery'})
-		  or die 'no delivery worker after the crash';
+		wait_true(q{
+			SELECT count(*) >= 1 FROM pg_stat_activity WHERE backend_type = 'orders_stream delivery'},
+			'a delivery worker after the crash');
 	}
 	if ($round == int($KILLS / 2))
 	{
@@ -130,13 +86,8 @@ for my $round (1 .. $KILLS)
 }
 
 # the load stops; the mapping catches up and its last window ends
-my $h = start_pgbench();
-usleep(1_500_000);
-sql(q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgbench'});
-$h->kill_kill;
-$node->poll_query_until('postgres',
-	q{SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'pgbench'});
-sql("SELECT orders_stream.wait_for_mapping('$m', '600s')");
+stop_pgbench(start_pgbench(@load, qw(-T 2)));
+wait_mapping($m, '600s');
 ok($node->poll_query_until('postgres', qq{
 	SELECT bool_and(window_state IS NULL) FROM orders_stream.event_source_mapping_lanes WHERE mapping_uuid = '$m'}),
 	'the last window ends once the stream is idle');
@@ -167,6 +118,7 @@ is(sql(qq{SELECT failures || '/' || coalesce(last_error, '') FROM orders_stream.
 		  WHERE uuid = '$m'}), '0/', 'no batch was given up on');
 
 # ---- a final invocation that swallows the cancel ----
+swallow_cancels_function();
 sql(q{
 CREATE TABLE kt (id int PRIMARY KEY);
 SELECT orders_stream.enable_stream('kt', 'KEYS_ONLY');
@@ -176,13 +128,7 @@ CREATE TABLE klog (event jsonb NOT NULL);
 CREATE FUNCTION khang_agg(event jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
 	IF (event->>'isFinalInvokeForWindow')::boolean AND (SELECT hang FROM khang) THEN
-		LOOP
-			BEGIN
-				PERFORM pg_sleep(10);
-			EXCEPTION WHEN query_canceled THEN
-				NULL;
-			END;
-		END LOOP;
+		PERFORM public.swallow_cancels();
 	END IF;
 	INSERT INTO klog VALUES (event);
 	RETURN jsonb_build_object('state', jsonb_build_object('n',

@@ -25,20 +25,13 @@ my $node = OrdersStream::new_node('soak', extra_conf => "max_connections = 30\n"
 $node->safe_psql('postgres', q{
 CREATE TABLE soak_streamed (id bigserial PRIMARY KEY, item text NOT NULL, quantity int NOT NULL);
 CREATE TABLE soak_plain (id bigserial PRIMARY KEY, item text NOT NULL, quantity int NOT NULL);
-CREATE TABLE soak_totals (item text PRIMARY KEY, total bigint NOT NULL);
-CREATE FUNCTION soak_agg(event jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
-BEGIN
-	INSERT INTO soak_totals AS t
-	SELECT r#>>'{dynamodb,NewImage,item,S}', sum((r#>>'{dynamodb,NewImage,quantity,N}')::int)
-	  FROM jsonb_array_elements(event->'Records') r GROUP BY 1
-	ON CONFLICT (item) DO UPDATE SET total = t.total + excluded.total;
-	RETURN NULL;
-END
-$$;
 SELECT orders_stream.enable_stream('soak_streamed', 'NEW_IMAGE');
 });
+# the seed's aggregator: with a NEW_IMAGE stream of inserts, item_totals
+# adds up the quantities
+$node->safe_psql('postgres', slurp_file('examples/item_totals.sql'));
 my $mapping = $node->safe_psql('postgres', q{
-	SELECT orders_stream.create_event_source_mapping('soak_streamed', 'soak_agg(jsonb)',
+	SELECT orders_stream.create_event_source_mapping('soak_streamed', 'item_totals_aggregator(jsonb)',
 		batch_size => 100, starting_position => 'TRIM_HORIZON')});
 
 my $script = $node->basedir . '/soak.sql';
@@ -67,8 +60,6 @@ my %pid = (
 	delivery => OrdersStream::wait_new_worker($node, 'orders_stream delivery'));
 like($pid{$_}, qr/^\d+$/, "$_ worker running") for sort keys %pid;
 
-sub median { my @s = sort { $a <=> $b } @_; return $s[ int($#s / 2) ]; }
-
 my $start = time;
 my %samples;
 while (time - $start < $SECONDS)
@@ -77,6 +68,7 @@ while (time - $start < $SECONDS)
 	{
 		push @{ $samples{$w} }, [ time - $start, OrdersStream::rss_anon_kb($pid{$w}) // -1 ];
 	}
+	# the sampling interval, not a wait for a condition
 	usleep(3_000_000);
 }
 $h->finish;
@@ -103,8 +95,8 @@ for my $w (sort keys %pid)
 is(OrdersStream::worker_pid($node, 'orders_stream capture'), $pid{capture},
 	'the capture worker never restarted');
 OrdersStream::capture($node, '300s');
-$node->safe_psql('postgres', "SELECT orders_stream.wait_for_mapping('$mapping', '300s')");
-is($node->safe_psql('postgres', q{SELECT sum(total) FROM soak_totals}),
+wait_mapping($mapping, '300s');
+is($node->safe_psql('postgres', q{SELECT sum(total) FROM item_totals}),
 	$node->safe_psql('postgres', q{SELECT sum(quantity) FROM soak_streamed}),
 	'the aggregator saw every streamed insert');
 

@@ -30,7 +30,6 @@ my $eplog = "$tmp/endpoint.log";
 my $conninfo = 'host=' . $node->host . ' port=' . $node->port
   . ' dbname=postgres user=orders_stream_endpoint';
 
-sub sql { return $node->safe_psql('postgres', shift); }
 
 sql(q{
 CREATE ROLE reader LOGIN;

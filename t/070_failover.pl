@@ -20,8 +20,7 @@ use OrdersStream;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
-use Time::HiRes qw(usleep time);
+use Time::HiRes qw(time);
 
 # wal_keep_size: the oracle reads the gap's WAL with pg_walinspect after the
 # promotion, and the checkpoints there must not have removed it yet
@@ -55,21 +54,23 @@ DELETE FROM orders WHERE id = :id;
 sub pgbench
 {
 	my ($node, $secs) = @_;
-	my ($out, $err) = ('', '');
-	return IPC::Run::start(
-		[
-			$node->installed_command('pgbench'), '-n', '-c', '3', '-j', '1',
-			'-T', $secs, '-f', $script, $node->connstr('postgres')
-		],
-		'>', \$out, '2>', \$err, IPC::Run::timeout(300));
+	return start_pgbench($node, qw(-c 3 -j 1 -T), $secs, '-f', $script);
 }
 
 # writes on the primary; its capture runs, then is held up
+my $seeded = $primary->safe_psql('postgres', 'SELECT count(*) FROM orders_stream.records');
 my $load = pgbench($primary, 60);
-usleep(2_000_000);
+$primary->poll_query_until('postgres', "SELECT count(*) > $seeded + 100 FROM orders_stream.records")
+  or die 'capture stores nothing of the writes';
 my $holder = $primary->background_psql('postgres');
 $holder->query_safe('BEGIN; LOCK TABLE orders_stream.capture_progress IN EXCLUSIVE MODE');
-usleep(2_000_000);
+# held up: the worker waits for the lock, and writes go on meanwhile
+my $changes = $primary->safe_psql('postgres', 'SELECT count(*) FROM history');
+$primary->poll_query_until('postgres', qq{
+	SELECT (SELECT count(*) FROM pg_stat_activity
+			 WHERE backend_type = 'orders_stream capture' AND wait_event_type = 'Lock') = 1
+	   AND (SELECT count(*) FROM history) > $changes + 100})
+  or die 'capture is not held up behind the writes';
 my $captured_before = $primary->safe_psql('postgres', 'SELECT count(*) FROM orders_stream.records');
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 $primary->stop('immediate');
@@ -105,13 +106,8 @@ ok($standby->log_contains('orders_stream did not capture the changes of table "o
 	'and logged as a WARNING naming the table');
 
 # the oracle
+OrdersStream::history_records($standby, 'rec');
 $standby->safe_psql('postgres', q{
-CREATE TABLE rec AS
-SELECT r.sequence_number AS seq,
-	   (r.record->'dynamodb'->'Keys'->'id'->>'N')::int AS id,
-	   r.record->>'eventName' AS event,
-	   (coalesce(r.record->'dynamodb'->'NewImage', r.record->'dynamodb'->'OldImage')->'version'->>'N')::int AS version
-  FROM orders_stream.records r;
 CREATE TABLE gap AS SELECT gap_start_lsn, gap_end_lsn FROM orders_stream.capture_exceptions WHERE event_name = 'GAP';
 CREATE TABLE gap_commits AS
 SELECT w.xid FROM gap, pg_get_wal_records_info(gap.gap_start_lsn, gap.gap_end_lsn) w

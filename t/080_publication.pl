@@ -96,6 +96,7 @@ while (time - $t0 < 26)
 	$pub->safe_psql('postgres',
 		"INSERT INTO orders SELECT g, 'during' FROM generate_series($id + 1, $id + 40) g");
 	$id += 40;
+	# pacing the writes over the seconds retention acts on, not a wait
 	usleep(500_000);
 }
 OrdersStream::capture($pub);

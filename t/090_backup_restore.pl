@@ -84,7 +84,7 @@ INSERT INTO a_orders SELECT g, 'alice-old-secret-' || g, 4102444800 FROM generat
 INSERT INTO b_orders SELECT g, 'bob-old-secret-' || g FROM generate_series(1, 3) g;
 });
 OrdersStream::capture($old);
-$old->safe_psql('postgres', "SELECT orders_stream.wait_for_mapping('$mapping{$_}', '60s')") for qw(a b a_fail);
+wait_mapping($old, $mapping{$_}, '60s') for qw(a b a_fail);
 $old->poll_query_until('postgres',
 	"SELECT count(*) > 0 FROM orders_stream.failures WHERE mapping_uuid = '$mapping{a_fail}'")
   or die 'no failure recorded';
@@ -160,7 +160,7 @@ INSERT INTO a_orders VALUES (100, 'alice-new', NULL), (101, 'alice-new', NULL);
 INSERT INTO b_orders VALUES (100, 'bob-new', '{"color": {"S": "red"}}');
 });
 	OrdersStream::capture($node);
-	$node->safe_psql('postgres', "SELECT orders_stream.wait_for_mapping('$mapping{$_}', '60s')") for qw(a b);
+	wait_mapping($node, $mapping{$_}, '60s') for qw(a b);
 	is($node->safe_psql('postgres', 'SELECT n FROM a_totals UNION ALL SELECT n FROM b_totals'), "7\n4",
 		"$how: the mappings deliver the new writes, and only them");
 	is($node->safe_psql('postgres', q{

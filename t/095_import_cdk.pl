@@ -60,7 +60,6 @@ like($out, qr/echoLambdaDynamoDB\S*\s*\|\s*AWS::Lambda::EventSourceMapping\s*\|\
 like($out, qr/DLQ581697C4\s*\|\s*AWS::SQS::Queue\s*\|\s*skip\s*\|\s*not imported: failed batches go to orders_stream.failures/,
 	'and the dead-letter queue it does not import');
 
-sub sql { return $node->safe_psql('postgres', shift); }
 
 is(sql(q{SELECT string_agg(item || '=' || total, ' ' ORDER BY item) FROM item_totals}),
 	sql(q{SELECT string_agg(item || '=' || total, ' ' ORDER BY item)

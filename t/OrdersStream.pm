@@ -3,10 +3,15 @@
 #   use lib 't';
 #   use OrdersStream;
 #   my $node = OrdersStream::new_node('name', extra_conf => "...");
+#   sql('CREATE TABLE t (id int PRIMARY KEY)');
 #
 # new_node() initialises and starts a cluster configured for orders_stream
 # (wal_level, preload, output_plugin_libraries, database 'postgres'), creates
 # the extension and waits for the capture slot unless no_extension => 1.
+#
+# The helpers exported below (sql, wait_mapping, poll, capture, worker_pid,
+# ...) act on the first node new_node() made, the node under test, unless
+# their first argument is a node: sql($standby, 'SELECT ...').
 package OrdersStream;
 
 use strict;
@@ -16,7 +21,26 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use Scalar::Util qw(blessed);
 use Time::HiRes qw(usleep time);
+
+use Exporter 'import';
+our @EXPORT = qw(sql wait_mapping mapping_status seq_value poll poll_true wait_true capture
+  worker_pid wait_new_worker busy_worker psql_as psql_login safe_psql_as
+  safe_psql_login start_pgbench stop_pgbench kill_pgbench crash_restart median
+  swallow_cancels_function);
+
+# The node under test: the first node new_node() made.
+our $default_node;
+
+# Takes the node off the front of an argument list, or the node under test.
+sub _node
+{
+	my ($args) = @_;
+	return shift @$args
+	  if blessed($args->[0]) && $args->[0]->isa('PostgreSQL::Test::Cluster');
+	return $default_node // die 'no node: call OrdersStream::new_node first';
+}
 
 our $BASE_CONF = q{
 wal_level = logical
@@ -33,6 +57,15 @@ max_worker_processes = 16
 orders_stream.max_delivery_workers = 4
 };
 
+# Settings of the delivery tests: retries after 10 ms, backing off to 100 ms
+# at most, so that retries and bisection run in a test's time; room for
+# pgbench's clients.
+our $DELIVERY_CONF = q{
+orders_stream.retry_base_delay = 10
+orders_stream.retry_max_delay = 100
+max_connections = 40
+};
+
 sub new_node
 {
 	my ($name, %opts) = @_;
@@ -40,6 +73,7 @@ sub new_node
 	$node->init(%{ $opts{init} // {} });
 	$node->append_conf('postgresql.conf', $BASE_CONF . ($opts{extra_conf} // ''));
 	$node->start;
+	$default_node //= $node;
 	unless ($opts{no_extension})
 	{
 		$node->safe_psql('postgres', 'CREATE EXTENSION orders_stream');
@@ -48,10 +82,22 @@ sub new_node
 	return $node;
 }
 
+# Seeds rand() from the environment variable $var, or from the time, and
+# notes the seed, so that a failing run can be repeated.
+sub random_seed
+{
+	my ($var) = @_;
+	my $seed = $ENV{$var} // time;
+	srand($seed);
+	note "random seed $seed (set $var to repeat)";
+	return $seed;
+}
+
 # Runs SQL as a role (SET ROLE in one session); returns (rc, stdout, stderr).
 sub psql_as
 {
-	my ($node, $role, $sql, %opts) = @_;
+	my $node = _node(\@_);
+	my ($role, $sql, %opts) = @_;
 	my ($out, $err);
 	my $rc = $node->psql($opts{db} // 'postgres', "SET ROLE $role;\n$sql",
 		stdout => \$out, stderr => \$err, on_error_stop => 1);
@@ -61,24 +107,135 @@ sub psql_as
 # Connects as a role directly (no SET ROLE: what a real login does).
 sub psql_login
 {
-	my ($node, $role, $sql) = @_;
+	my $node = _node(\@_);
+	my ($role, $sql) = @_;
 	my ($out, $err);
 	my $rc = $node->psql('postgres', $sql, stdout => \$out, stderr => \$err,
 		on_error_stop => 1, extra_params => [ '-U', $role ]);
 	return ($rc, $out // '', $err // '');
 }
 
+# Runs a query on database postgres; dies on error, returns its output.
+sub sql
+{
+	my $node = _node(\@_);
+	return $node->safe_psql('postgres', $_[0]);
+}
+
+# psql_as and psql_login that die on error and return stdout.
+sub safe_psql_as
+{
+	my $node = _node(\@_);
+	return _stdout_or_die($_[0], psql_as($node, @_));
+}
+
+sub safe_psql_login
+{
+	my $node = _node(\@_);
+	return _stdout_or_die($_[0], psql_login($node, @_));
+}
+
+sub _stdout_or_die
+{
+	my ($role, $rc, $out, $err) = @_;
+	die "as $role: $err" if $rc;
+	return $out;
+}
+
+# Waits until capture has stored every change committed so far.
 sub capture
 {
-	my ($node, $timeout) = @_;
+	my $node = _node(\@_);
+	my ($timeout) = @_;
 	$node->safe_psql('postgres',
 		"SELECT orders_stream.wait_for_capture('" . ($timeout // '120s') . "')");
 }
 
-# The pid of the process whose backend_type is $type ('' if none).
+# Waits until mapping $m has applied every record captured so far.
+sub wait_mapping
+{
+	my $node = _node(\@_);
+	my ($m, $timeout) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT orders_stream.wait_for_mapping('$m', '" . ($timeout // '300s') . "')");
+}
+
+# The counters of a mapping, as a hash.
+sub mapping_status
+{
+	my $node = _node(\@_);
+	my ($m) = @_;
+	my @cols = qw(state checkpoint invocations records_processed errors retries failures
+	  last_error last_processing_result);
+	my $row = $node->safe_psql('postgres', qq{
+		SELECT state, checkpoint_sequence_number, invocations, records_processed, errors,
+			   retries, failures, coalesce(last_error, ''), last_processing_result
+		  FROM orders_stream.event_source_mapping_status WHERE uuid = '$m'});
+	my @v = split /\|/, $row, scalar(@cols);
+	my %s;
+	@s{@cols} = @v;
+	return \%s;
+}
+
+# How many times nextval() was called on a sequence (0 before the first).
+sub seq_value
+{
+	my $node = _node(\@_);
+	my ($seq) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM $seq");
+}
+
+# Asserts that the query returns 't' within the default timeout.
+sub poll
+{
+	my $node = _node(\@_);
+	my ($query, $what) = @_;
+	return ok($node->poll_query_until('postgres', $query), $what);
+}
+
+# Whether the query returns 't' within $secs, asking every 5 ms (to catch a
+# worker in a short-lived state).  The query goes with -c, not on psql's
+# stdin as in poll_query_until: while the server restarts after a crash, a
+# psql that cannot connect exits before reading its stdin, and the write to
+# it fails with EPIPE, which kills the test.
+sub poll_true
+{
+	my $node = _node(\@_);
+	my ($query, $secs) = @_;
+	my $deadline = time + $secs;
+	while (time < $deadline)
+	{
+		my ($out, $err) = ('', '');
+		IPC::Run::run(
+			[
+				$node->installed_command('psql'), '-XAtq', '-d',
+				$node->connstr('postgres'), '-c', $query
+			],
+			'>', \$out, '2>', \$err);
+		chomp $out;
+		return 1 if $? == 0 && $out eq 't';
+		usleep(5_000);
+	}
+	return 0;
+}
+
+# Waits until the query returns 't', through crash restarts; dies after
+# the default timeout.
+sub wait_true
+{
+	my $node = _node(\@_);
+	my ($query, $what) = @_;
+	poll_true($node, $query, $PostgreSQL::Test::Utils::timeout_default)
+	  or die "timed out waiting for $what";
+}
+
+# The pid of the process whose backend_type is $type ('' if none; one a
+# line if several).
 sub worker_pid
 {
-	my ($node, $type) = @_;
+	my $node = _node(\@_);
+	my ($type) = @_;
 	my ($stdout, $stderr);
 	$node->psql('postgres',
 		"SELECT pid FROM pg_stat_activity WHERE backend_type = '$type'",
@@ -89,7 +246,8 @@ sub worker_pid
 # Waits for a process of $type other than $old; returns its pid.
 sub wait_new_worker
 {
-	my ($node, $type, $old) = @_;
+	my $node = _node(\@_);
+	my ($type, $old) = @_;
 	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
 	while (time < $deadline)
 	{
@@ -100,16 +258,69 @@ sub wait_new_worker
 	die "no new $type worker after " . ($old // 'none');
 }
 
+# Waits up to $secs for a process of $type reporting $activity (a worker
+# inside a step, to be killed there); returns its pid, or '' if none came.
+sub busy_worker
+{
+	my $node = _node(\@_);
+	my ($type, $activity, $secs) = @_;
+	my $deadline = time + $secs;
+	while (time < $deadline)
+	{
+		my $pid = $node->safe_psql('postgres', qq{
+			SELECT pid FROM pg_stat_activity
+			 WHERE backend_type = '$type' AND query = '$activity' LIMIT 1});
+		return $pid if $pid =~ /^\d+$/;
+		usleep(1_000);
+	}
+	return '';
+}
+
+# Creates public.swallow_cancels(), what a hostile function calls to run
+# forever: it sleeps, and swallows every cancel (query_canceled) it gets.
+sub swallow_cancels_function
+{
+	my $node = _node(\@_);
+	$node->safe_psql('postgres', q{
+CREATE OR REPLACE FUNCTION public.swallow_cancels() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	LOOP
+		BEGIN
+			PERFORM pg_sleep(10);
+		EXCEPTION WHEN query_canceled THEN
+			NULL;
+		END;
+	END LOOP;
+END
+$$;
+});
+}
+
+# The median of a list of numbers (the lower of the middle two of an even
+# count).
+sub median { my @s = sort { $a <=> $b } @_; return $s[ int($#s / 2) ]; }
+
+# The sizes in kB of /proc/pid/status (RssAnon, VmRSS, VmHWM, ...), as a
+# hash; undef once the process is gone.
+sub proc_status
+{
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/status") or return undef;
+	my %f;
+	while (<$fh>)
+	{
+		$f{$1} = $2 if /^(\w+):\s+(\d+) kB/;
+	}
+	close $fh;
+	return \%f;
+}
+
 # Resident anonymous memory of a process, in kB (RssAnon of /proc/pid/status).
 sub rss_anon_kb
 {
 	my ($pid) = @_;
-	open my $fh, '<', "/proc/$pid/status" or return undef;
-	while (<$fh>)
-	{
-		return $1 if /^RssAnon:\s+(\d+)\s+kB/;
-	}
-	return undef;
+	my $status = proc_status($pid);
+	return $status ? $status->{RssAnon} : undef;
 }
 
 # The small transactions of the crash tests (002, 003, 009) on the history
@@ -148,6 +359,28 @@ COMMIT;
 	return $small;
 }
 
+# The bulk transactions of the crash tests (002, 003) on the history
+# oracle's "orders": 100 rows each, in one of five disjoint ranges, deleted
+# or upserted with notes long enough to make the reorder buffer spill.
+# Writes the pgbench script and returns its path.
+sub history_bulk_script
+{
+	my ($node) = @_;
+	my $bulk = $node->basedir . '/bulk.sql';
+	PostgreSQL::Test::Utils::append_to_file($bulk, q{
+\\set base 1000 + random(0, 4) * 100
+\\set r random(1, 4)
+BEGIN;
+\\if :r = 1
+DELETE FROM orders WHERE id BETWEEN :base AND :base + 99;
+\\else
+INSERT INTO orders SELECT g, 1, repeat(md5(random()::text), 8) FROM generate_series(:base, :base + 99) g ON CONFLICT (id) DO UPDATE SET version = orders.version + 1, note = excluded.note;
+\\endif
+COMMIT;
+});
+	return $bulk;
+}
+
 # The history oracle of the crash tests (002, 003): "orders" has a version
 # per row, incremented by every update, and an AFTER ROW trigger appends
 # (id, event, version) to "history" in the same transaction, so a history
@@ -177,6 +410,22 @@ SELECT orders_stream.enable_stream('orders', 'NEW_AND_OLD_IMAGES');
 });
 }
 
+# The records of the history oracle as table $table (n, seq, id, event,
+# version): n numbers them in SequenceNumber order.
+sub history_records
+{
+	my ($node, $table) = @_;
+	$node->safe_psql('postgres', qq{
+CREATE TABLE $table AS
+SELECT row_number() OVER (ORDER BY r.sequence_number) AS n,
+	   r.sequence_number AS seq,
+	   (r.record->'dynamodb'->'Keys'->'id'->>'N')::int AS id,
+	   r.record->>'eventName' AS event,
+	   (coalesce(r.record->'dynamodb'->'NewImage', r.record->'dynamodb'->'OldImage')->'version'->>'N')::int AS version
+  FROM orders_stream.records r;
+});
+}
+
 # The oracle's checks, once capture has caught up: the multiset of
 # (Keys.id, eventName, version) of the records equals history, per key in the
 # same order, with no SequenceNumber twice, and replaying the records gives
@@ -188,32 +437,8 @@ sub history_check
 	note "history rows (committed changes): $n_hist; records: "
 	  . $node->safe_psql('postgres', 'SELECT count(*) FROM orders_stream.records');
 	cmp_ok($n_hist, '>', 1000, 'the workload committed a fair number of changes');
-	$node->safe_psql('postgres', q{
-CREATE TABLE rec AS
-SELECT r.sequence_number AS seq,
-	   (r.record->'dynamodb'->'Keys'->'id'->>'N')::int AS id,
-	   r.record->>'eventName' AS event,
-	   (coalesce(r.record->'dynamodb'->'NewImage', r.record->'dynamodb'->'OldImage')->'version'->>'N')::int AS version
-  FROM orders_stream.records r;
-});
-	is($node->safe_psql('postgres', 'SELECT count(*) - count(DISTINCT seq) FROM rec'),
-		'0', 'no SequenceNumber is stored twice');
-	is($node->safe_psql('postgres', q{
-	SELECT count(*) FROM (SELECT id, event, version FROM history
-						  EXCEPT ALL SELECT id, event, version FROM rec) x}),
-		'0', 'every committed change has a record');
-	is($node->safe_psql('postgres', q{
-	SELECT count(*) FROM (SELECT id, event, version FROM rec
-						  EXCEPT ALL SELECT id, event, version FROM history) x}),
-		'0', 'no record without a committed change (nothing aborted, nothing twice)');
-	is($node->safe_psql('postgres', q{
-	SELECT count(*) FROM
-	  (SELECT id, array_agg(event || ':' || version ORDER BY seq) AS evs FROM rec GROUP BY id) r
-	  FULL JOIN
-	  (SELECT id, array_agg(event || ':' || version ORDER BY hid) AS evs FROM history GROUP BY id) h
-	  USING (id)
-	 WHERE r.evs IS DISTINCT FROM h.evs}),
-		'0', 'per key, records are in the order of the changes');
+	history_records($node, 'rec');
+	history_compare($node, 'rec', 'records');
 	is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM
 	  (SELECT DISTINCT ON (id) id, event, version FROM rec ORDER BY id, seq DESC) last
@@ -223,10 +448,10 @@ SELECT r.sequence_number AS seq,
 		'0', 'replaying the records gives the final table');
 }
 
-# The oracle's checks for records read by a consumer outside the database:
-# $table (n bigserial, seq text, id int, event text, version int) holds them
-# in the order the consumer read them.  None lost, none twice, and per key in
-# the order of the changes.
+# The oracle's checks for records as read by a consumer (one outside the
+# database, or history_records): $table (n, seq, id, event, version) holds
+# them in the order the consumer read them.  None lost, none twice, and per
+# key in the order of the changes.
 sub history_compare
 {
 	my ($node, $table, $label) = @_;
@@ -432,12 +657,57 @@ sub kill_postmaster
 	return (\@orphans, $last);
 }
 
-# Waits for a pgbench started with IPC::Run::start, or kills it if it failed.
+# Starts pgbench on database postgres in the background (IPC::Run::start),
+# with @args (clients, duration, scripts, ...), as application_name pgbench.
+sub start_pgbench
+{
+	my $node = _node(\@_);
+	my (@args) = @_;
+	my ($out, $err) = ('', '');
+	return IPC::Run::start(
+		[
+			$node->installed_command('pgbench'), '-n', @args,
+			$node->connstr('postgres') . ' application_name=pgbench'
+		],
+		'>', \$out, '2>', \$err, IPC::Run::timeout(900));
+}
+
+# Waits for a pgbench started with start_pgbench, or kills it if it failed.
 sub stop_pgbench
 {
 	my ($h) = @_;
 	eval { $h->finish; };
 	$h->kill_kill if $@;
+}
+
+# Kills a running pgbench and waits until its sessions are gone.
+sub kill_pgbench
+{
+	my $node = _node(\@_);
+	my ($h) = @_;
+	$h->kill_kill;
+	wait_true($node, q{
+		SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'pgbench'},
+		'the pgbench sessions to go away');
+}
+
+# A crash of the server, as the crash tests make them: SIGKILLs the
+# postmaster, and all its children at once too if $opts{all} (a machine
+# crash), waits for the pgbench $opts{pgbench} (if any) to end, and starts
+# the server again.  Fails the test if a process outlives the postmaster by
+# 5 s (an orphan) or if "pg_ctl start" does not succeed unaided.  Returns
+# how long the last child took to exit.
+sub crash_restart
+{
+	my $node = _node(\@_);
+	my ($what, %opts) = @_;
+	my ($orphans, $last) = kill_postmaster($node, $opts{all});
+	is(join(', ', @$orphans), '', "$what: no process outlives the postmaster by 5 s");
+	note sprintf('%s: SIGKILL of the %s; the last child exited after %.2f s',
+		$what, $opts{all} ? 'postmaster and all its children' : 'postmaster', $last);
+	stop_pgbench($opts{pgbench}) if $opts{pgbench};
+	ok($node->start(fail_ok => 1), "$what: the server starts again unaided");
+	return $last;
 }
 
 # A pgbench script of mixed writes to $table (id, item, quantity) over ids

@@ -1,4 +1,4 @@
-# 025_metrics.pl: AWS's metrics move under real delivery, and a hostile
+# 034_metrics.pl: AWS's metrics move under real delivery, and a hostile
 # role can neither see nor inflate another role's.
 #
 #  (a) a mapping whose function fails on a poison record: Invocations,
@@ -27,13 +27,6 @@ orders_stream.retry_base_delay = 10
 orders_stream.retry_max_delay = 100
 });
 
-sub sql { return $node->safe_psql('postgres', shift); }
-
-sub poll
-{
-	my ($query, $what) = @_;
-	ok($node->poll_query_until('postgres', $query), $what);
-}
 
 sql(q{
 CREATE ROLE mallory LOGIN;
