@@ -27,6 +27,10 @@
  */
 #include "postgres.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlogutils.h"
@@ -77,6 +81,8 @@
  * well under the 10 ms median target.
  */
 #define CAPTURE_GATHER_MS		5
+/* At most this often, memory freed after a burst goes back to the system. */
+#define CAPTURE_TRIM_MS			5000
 /* How long the worker waits for the rest of a record cut by the flush. */
 #define CAPTURE_PARTIAL_RECORD_MS	10
 /* Longest time between two checks that the extension is still there. */
@@ -712,6 +718,27 @@ maintain_partitions(CaptureLoop *loop)
 }
 
 /* Decodes and stores what is flushed, then sleeps until woken. */
+/*
+ * A burst of changes (a backlog after a stall, a large transaction) raises
+ * the heap's high-water mark, and glibc keeps what was freed below it:
+ * once the worker has caught up, the memory is given back, so that the
+ * worker's size shows what it holds, not the largest burst it ever saw.
+ */
+static void
+release_freed_memory(void)
+{
+#ifdef __GLIBC__
+	static TimestampTz last_trim = 0;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (TimestampDifferenceExceeds(last_trim, now, CAPTURE_TRIM_MS))
+	{
+		malloc_trim(0);
+		last_trim = now;
+	}
+#endif
+}
+
 static void
 decode_and_sleep(LogicalDecodingContext *ctx)
 {
@@ -725,6 +752,8 @@ decode_and_sleep(LogicalDecodingContext *ctx)
 	pgstat_report_activity(STATE_IDLE, NULL);
 	last_pass = GetCurrentTimestamp();
 	flush_before_sleep(ctx);
+	if (complete)
+		release_freed_memory();
 	/* no commit need wake the worker for the rest of a cut record */
 	worker_wait(complete ? orders_stream_capture_naptime : CAPTURE_PARTIAL_RECORD_MS);
 
