@@ -99,6 +99,8 @@ static HTAB *stream_table = NULL;
 
 /* In the capture worker: what it stored since the last flush. */
 static HTAB *capture_pending = NULL;
+/* capture stores runs of one stream's records: its entry, until the flush */
+static StreamMetrics *capture_last = NULL;
 
 static bool warned_full = false;
 
@@ -251,9 +253,15 @@ metrics_capture_stored(int64 stream_id, int64 bytes, bool exception)
 		capture_pending = hash_create("orders_stream capture metrics", 64, &info,
 									  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
-	e = hash_search(capture_pending, &stream_id, HASH_ENTER, &found);
-	if (!found)
-		memset((char *) e + sizeof(int64), 0, sizeof(StreamMetrics) - sizeof(int64));
+	if (capture_last != NULL && capture_last->stream_id == stream_id)
+		e = capture_last;
+	else
+	{
+		e = hash_search(capture_pending, &stream_id, HASH_ENTER, &found);
+		if (!found)
+			memset((char *) e + sizeof(int64), 0, sizeof(StreamMetrics) - sizeof(int64));
+		capture_last = e;
+	}
 	e->records_stored++;
 	e->bytes_stored += bytes;
 	if (exception)
@@ -269,6 +277,7 @@ metrics_capture_flush(void)
 
 	if (capture_pending == NULL || shared == NULL)
 		return;
+	capture_last = NULL;
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	hash_seq_init(&seq, capture_pending);
 	while ((p = hash_seq_search(&seq)) != NULL)
