@@ -281,8 +281,7 @@ invoke_as_owner(DeliveryInvocation *call, int timeout, MemoryContext cxt)
 	 * queries, e.g. under a search_path the function chose) or in the next
 	 * mapping's function.
 	 */
-	AtEOXact_GUC(false, nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	security_end_owner(nestlevel, save_userid, save_sec_context);
 }
 
 bool

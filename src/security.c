@@ -324,3 +324,14 @@ security_become_owner(Oid owner, const char *search_path, int sec_context)
 							 true, 0, false);
 	return nestlevel;
 }
+
+/*
+ * Ends what security_become_owner() began: every setting made since, SET or
+ * SET LOCAL, is undone, and the saved user and security context are back.
+ */
+void
+security_end_owner(int nestlevel, Oid save_userid, int save_sec_context)
+{
+	AtEOXact_GUC(false, nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}

@@ -50,6 +50,8 @@ extern void security_reset_session_state(void);
  */
 extern int	security_become_owner(Oid owner, const char *search_path,
 								  int sec_context);
+extern void security_end_owner(int nestlevel, Oid save_userid,
+							   int save_sec_context);
 
 /*
  * Opens a table the caller must own, checking ownership before locking it

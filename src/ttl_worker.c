@@ -304,8 +304,7 @@ delete_as_owner(TtlSetting *s, Oid owner, const char *sql)
 	deleted = SPI_processed;
 	SPI_finish();
 	disable_timeout(STATEMENT_TIMEOUT, false);
-	AtEOXact_GUC(false, nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	security_end_owner(nestlevel, save_userid, save_sec_context);
 	/* advisory locks, prepared statements a trigger left */
 	security_reset_session_state();
 	return deleted;
