@@ -34,16 +34,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		fn=item_totals_aggregator; [ "${variant%%:*}" = c ] && fn=item_totals_aggregator_c
 		batch=${variant##*:}
 		q -c "TRUNCATE item_totals"
-		secs=$(q <<-SQL | tail -2 | head -1
-			SELECT orders_stream.create_event_source_mapping('orders', '$fn(jsonb)', batch_size => $batch,
-				starting_position => 'TRIM_HORIZON', enabled => false) AS m \gset
-			SELECT clock_timestamp() AS t0 \gset
-			SELECT orders_stream.update_event_source_mapping(:'m', enabled => true) IS NULL;
-			SELECT orders_stream.wait_for_mapping(:'m', '30min') IS NULL;
-			SELECT extract(epoch FROM clock_timestamp() - :'t0');
-			SELECT orders_stream.delete_event_source_mapping(:'m') IS NULL;
-		SQL
-		)
+		secs=$(mapping_catch_up_secs orders "$fn(jsonb)" "batch_size => $batch")
 		got=$(q -c "SELECT sum(total) FROM item_totals")
 		[ "$got" = "$expected" ] || os_die "$variant: item_totals $got, expected $expected"
 		printf '%s\t%s\t%s\t%s\n' "$round" "$variant" "$secs" \

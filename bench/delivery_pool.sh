@@ -113,16 +113,7 @@ for mode in $MODES; do
 		for round in $(seq 1 "$FACTOR_ROUNDS"); do
 			for f in 1 2; do
 				q -c "TRUNCATE cpu_done"
-				secs=$(q <<-SQL | tail -2 | head -1
-					SELECT orders_stream.create_event_source_mapping('cpu_orders', 'cpu_bound(jsonb)', batch_size => 10,
-						parallelization_factor => $f, starting_position => 'TRIM_HORIZON', enabled => false) AS m \gset
-					SELECT clock_timestamp() AS t0 \gset
-					SELECT orders_stream.update_event_source_mapping(:'m', enabled => true) IS NULL;
-					SELECT orders_stream.wait_for_mapping(:'m', '30min') IS NULL;
-					SELECT extract(epoch FROM clock_timestamp() - :'t0');
-					SELECT orders_stream.delete_event_source_mapping(:'m') IS NULL;
-				SQL
-				)
+				secs=$(mapping_catch_up_secs cpu_orders 'cpu_bound(jsonb)' "batch_size => 10, parallelization_factor => $f")
 				n=$(q -c "SELECT count(*) FROM cpu_done")
 				[ "$n" -ge "$FACTOR_RECORDS" ] || os_die "factor $f: $n records applied, expected $FACTOR_RECORDS"
 				report factor "$round" "factor $f" "$(awk -v n="$FACTOR_RECORDS" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')" "records/s"

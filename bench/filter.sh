@@ -37,16 +37,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	for variant in none filter5; do
 		criteria=NULL
 		[ "$variant" = filter5 ] && criteria="jsonb_build_object('Filters', jsonb_build_array(jsonb_build_object('Pattern', \$p\$$PATTERN\$p\$)))"
-		secs=$(q <<-SQL | tail -2 | head -1
-			SELECT orders_stream.create_event_source_mapping('orders', 'filter_sink(jsonb)', batch_size => $BATCH,
-				starting_position => 'TRIM_HORIZON', enabled => false, filter_criteria => $criteria) AS m \gset
-			SELECT clock_timestamp() AS t0 \gset
-			SELECT orders_stream.update_event_source_mapping(:'m', enabled => true) IS NULL;
-			SELECT orders_stream.wait_for_mapping(:'m', '30min') IS NULL;
-			SELECT extract(epoch FROM clock_timestamp() - :'t0');
-			SELECT orders_stream.delete_event_source_mapping(:'m') IS NULL;
-		SQL
-		)
+		secs=$(mapping_catch_up_secs orders 'filter_sink(jsonb)' "batch_size => $BATCH, filter_criteria => $criteria")
 		printf '%s\t%s\t%s\t%s\n' "$round" "$variant" "$secs" \
 			"$(awk -v n="$N" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')" >>"$dir/filter.tsv"
 	done
