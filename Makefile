@@ -7,13 +7,23 @@ PGFILEDESC = "orders_stream - DynamoDB Streams for PostgreSQL"
 MODULES = examples/orders_stream_item_totals
 
 EXTENSION = orders_stream
-# the install script is built from one file per concern, as pg_cron's
-DATA_built = sql/orders_stream--1.0.sql
+# the version being built, the control file's default_version: the library
+# knows it (src/version.c), and its install script is built under its name
+EXTVERSION := $(shell sed -n "s/^default_version = '\\(.*\\)'$$/\\1/p" $(EXTENSION).control)
+# The install script of EXTVERSION is built from one file per concern, as
+# pg_cron's; the update script from the previous version, from the fragments
+# of sql/update/<from>--<to>, in name order.  A released version's install
+# script is checked in as it was released (as PostgreSQL's contrib keeps
+# its old scripts): CREATE EXTENSION ... VERSION installs it, and the update
+# scripts bring it to EXTVERSION.
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--1.0--1.1.sql
+DATA = sql/$(EXTENSION)--1.0.sql
 
 REGRESS = setup view_types types settings size_bytes sets numbers keys toast noop_update key_change ddl partitions partitions_late savepoints api streams_api errors privileges truncate json_fallback mappings filter ttl windows document_column import metrics
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/orders_stream.conf
 TAP_TESTS = 1
 
+PG_CPPFLAGS = -DORDERS_STREAM_VERSION=\"$(EXTVERSION)\"
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
 EXTRA_CLEAN = tmp_check results regression.diffs regression.out
@@ -26,7 +36,13 @@ include $(PGXS)
 # object built against its old layout
 $(OBJS): $(wildcard src/*.h)
 
-sql/orders_stream--1.0.sql: $(sort $(wildcard sql/install/*.sql))
+# the version is compiled in: a new default_version rebuilds what uses it
+src/version.o: $(EXTENSION).control
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
+	cat $^ > $@
+
+sql/$(EXTENSION)--1.0--1.1.sql: $(sort $(wildcard sql/update/1.0--1.1/*.sql))
 	cat $^ > $@
 
 # the DynamoDB Streams endpoint, a program of its own (src/endpoint/Makefile)

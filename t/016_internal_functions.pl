@@ -100,7 +100,11 @@ is($out, qq|"},\\ \x01 quote|, 'a reader of the records view gets the records, e
 is($out, 'INSERT', 'and get_records too') or diag($err);
 
 # ---- the install script replaces nothing (the class of CVE-2022-2625) ----
-my $script = $node->config_data('--sharedir') . '/extension/orders_stream--1.0.sql';
+# the install script of the default version (the control file's); update
+# scripts may CREATE OR REPLACE the extension's own members
+my $extdir = $node->config_data('--sharedir') . '/extension';
+my ($version) = slurp_file("$extdir/orders_stream.control") =~ /^default_version = '([^']+)'/m;
+my $script = "$extdir/orders_stream--$version.sql";
 open my $sfh, '<', $script or die "$script: $!";
 my $install = do { local $/; <$sfh> };
 close $sfh;
