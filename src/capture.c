@@ -545,6 +545,7 @@ typedef struct CaptureLoop
 	LogicalDecodingContext *ctx;	/* NULL until the slot is open */
 	Oid			ctx_extension;	/* the extension ctx decodes for */
 	Oid			extension;		/* the extension now, or InvalidOid */
+	bool		version_ok;		/* installed at the library's version */
 	const char *unavailable_logged; /* why decoding cannot run, as logged */
 	TimestampTz started;
 	TimestampTz last_maintenance;
@@ -612,23 +613,28 @@ check_extension(CaptureLoop *loop)
 	/*
 	 * Invalidations arrive with every transaction the worker runs (to store,
 	 * to replay a decoded transaction), a DROP EXTENSION's among them; the
-	 * timer is a safety net.
+	 * timer is a safety net, and what notices an ALTER EXTENSION ... UPDATE
+	 * (no cache of pg_extension is invalidated).
 	 */
 	if (namespaces_changed || !OidIsValid(loop->extension) ||
 		TimestampDifferenceExceeds(loop->last_extension_check, GetCurrentTimestamp(),
 								   EXTENSION_CHECK_MS))
 	{
 		namespaces_changed = false;
-		loop->extension = worker_extension_oid();
+		loop->extension = worker_extension_oid(&loop->version_ok);
 		MemoryContextSwitchTo(CaptureLoopContext);
 		loop->last_extension_check = GetCurrentTimestamp();
 	}
-	if (loop->ctx != NULL && loop->extension != loop->ctx_extension)
+	if (loop->ctx != NULL &&
+		(loop->extension != loop->ctx_extension || !loop->version_ok))
 	{
 		/*
 		 * The extension was dropped (and maybe created again): the slot's
 		 * pending WAL refers to a streams catalog that is gone, and cannot
-		 * be decoded any more.
+		 * be decoded any more.  Or it was updated to a version other than
+		 * the library's: decoding stops at the last stored record, and
+		 * starts again from the slot, as after a restart, once the versions
+		 * agree.
 		 */
 		FreeDecodingContext(loop->ctx);
 		loop->ctx = NULL;
@@ -681,9 +687,9 @@ decoding_available(CaptureLoop *loop)
 	return false;
 }
 
-/* Creates the slot if it is missing, then starts decoding from it. */
-static void
-open_slot(CaptureLoop *loop)
+/* Creates the slot if it is missing; returns its name. */
+static char *
+ensure_slot(CaptureLoop *loop)
 {
 	char	   *slot_name = capture_slot_name_for(loop->extension);
 
@@ -694,6 +700,32 @@ open_slot(CaptureLoop *loop)
 		create_slot(slot_name);
 		MemoryContextSwitchTo(CaptureLoopContext);
 	}
+	return slot_name;
+}
+
+/*
+ * The extension is installed at another version than the library's: no
+ * decoding until an ALTER EXTENSION makes them agree.  The slot exists
+ * meanwhile (created now if it is missing: a database created at the old
+ * version under the new library), so that it keeps the WAL of every change
+ * committed while the worker waits, and they are captured then.  Opening a
+ * capture gap for a missing slot is the one SQL run before the versions
+ * agree: without it, a lost slot's gap would go unrecorded.
+ */
+static void
+wait_for_version(CaptureLoop *loop)
+{
+	(void) ensure_slot(loop);
+	pgstat_report_activity(STATE_IDLE, "waiting for ALTER EXTENSION orders_stream UPDATE");
+	worker_wait(WORKER_VERSION_WAIT_MS);
+}
+
+/* Creates the slot if it is missing, then starts decoding from it. */
+static void
+open_slot(CaptureLoop *loop)
+{
+	char	   *slot_name = ensure_slot(loop);
+
 	/* failover: closes that gap, or one a crash left open */
 	failover_close_gaps(slot_name);
 	MemoryContextSwitchTo(CaptureLoopContext);
@@ -791,6 +823,11 @@ orders_stream_capture_main(Datum arg)
 		}
 		if (!decoding_available(&loop))
 			continue;
+		if (!loop.version_ok)
+		{
+			wait_for_version(&loop);
+			continue;
+		}
 		if (loop.ctx == NULL)
 			open_slot(&loop);
 		maintain_partitions(&loop);

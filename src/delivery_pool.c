@@ -125,6 +125,7 @@ typedef struct DeliveryPool
 {
 	pg_atomic_uint32 changes;	/* bumped when mappings change */
 	bool		lanes_waiting;	/* runnable lanes wait for a worker */
+	bool		version_wait;	/* the launcher waits for the versions to agree */
 	int			nslots;
 	DeliverySlot slots[FLEXIBLE_ARRAY_MEMBER];
 } DeliveryPool;
@@ -711,16 +712,25 @@ stop_workers(int code, Datum arg)
 /*
  * Just launched by CREATE EXTENSION, the launcher may run before the
  * extension has committed: waits for it for a while, and stops if it does
- * not come.
+ * not come.  Installed at another version than the library's, it waits,
+ * with its workers, until an ALTER EXTENSION makes them agree.
  */
 static void
 await_extension(TimestampTz started)
 {
 	for (;;)
 	{
+		bool		version_ok;
+
 		CHECK_FOR_INTERRUPTS();
-		if (OidIsValid(worker_extension_oid()))
-			return;
+		if (OidIsValid(worker_extension_oid(&version_ok)))
+		{
+			pool->version_wait = !version_ok;
+			if (version_ok)
+				return;
+			worker_wait(WORKER_VERSION_WAIT_MS);
+			continue;
+		}
 		if (TimestampDifferenceExceeds(started, GetCurrentTimestamp(), WORKER_EXTENSION_WAIT_MS))
 		{
 			ereport(LOG,
@@ -786,6 +796,14 @@ orders_stream_delivery_launcher_main(Datum arg)
 		current = pg_atomic_read_u32(&pool->changes);
 		if (current != changes || now >= next_refresh)
 		{
+			bool		version_ok;
+
+			/* an ALTER EXTENSION ... UPDATE, noticed within a refresh */
+			if (!OidIsValid(worker_extension_oid(&version_ok)) || !version_ok)
+			{
+				extension_ok = false;
+				continue;
+			}
 			/* after an error, the extension is checked again next time */
 			extension_ok = refresh_lanes_guarded();
 			/* a mapping changed: each of its lanes may have work now */
@@ -879,6 +897,12 @@ serve_lane(const LaneKey *key, const KilledInvocation *killed,
 		killed = NULL;
 		if (!step.worked)
 			break;
+		/* the launcher waits for ALTER EXTENSION: so do the lanes */
+		if (pool->version_wait)
+		{
+			step.due = GetCurrentTimestamp();
+			break;
+		}
 		if (pool->lanes_waiting &&
 			TimestampDifferenceExceeds(started, GetCurrentTimestamp(), DELIVERY_LANE_QUANTUM_MS))
 		{

@@ -53,6 +53,7 @@
 #include "delivery_internal.h"
 #include "orders_stream.h"
 #include "security.h"
+#include "version.h"
 #include "workers.h"
 
 PG_FUNCTION_INFO_V1(orders_stream_redrive_failures);
@@ -461,6 +462,8 @@ orders_stream_redrive_failures(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	PreventCommandDuringRecovery("redrive_failures()");
+	/* its worker runs the extension's SQL, as the delivery workers do */
+	version_require_installed("redrive_failures");
 	if (PG_ARGISNULL(0))
 		nulls[0] = 'n';
 	else

@@ -491,14 +491,22 @@ orders_stream_ttl_main(Datum arg)
 
 	for (;;)
 	{
+		bool		version_ok;
+
 		MemoryContextSwitchTo(round_cxt);
 		MemoryContextReset(round_cxt);
 		CHECK_FOR_INTERRUPTS();
 		if (!PostmasterIsAlive())
 			proc_exit(1);
-		if (!OidIsValid(worker_extension_oid()))
+		if (!OidIsValid(worker_extension_oid(&version_ok)))
 		{
 			wait_for_extension(started);
+			continue;
+		}
+		/* installed at another version than the library's: until it agrees */
+		if (!version_ok)
+		{
+			worker_wait(WORKER_VERSION_WAIT_MS);
 			continue;
 		}
 		if (replorigin_session_origin == InvalidRepOriginId)

@@ -23,6 +23,7 @@
 #include "capture_slot.h"
 #include "compat.h"
 #include "delivery.h"
+#include "version.h"
 #include "workers.h"
 
 PG_FUNCTION_INFO_V1(orders_stream_launch_workers);
@@ -134,6 +135,8 @@ orders_stream_wait_for_capture(PG_FUNCTION_ARGS)
 	char	   *slot = begin_wait(timeout, &deadline);
 	XLogRecPtr	target;
 
+	/* capture stores nothing until the versions agree: say so now */
+	version_require_installed("wait_for_capture");
 	target = LogLogicalMessage("orders_stream", "", 0, false);
 	XLogFlush(target);
 	worker_nudge(OS_WORKER_CAPTURE);

@@ -15,6 +15,12 @@
  * so that the modules can wake their workers (commits the capture worker,
  * stored records the delivery launcher) without polling.  Workers are named
  * by their functions' names only: this file calls into none of them.
+ *
+ * A worker runs the extension's SQL only while the installed version is the
+ * library's (worker_extension_oid): after a new package and before ALTER
+ * EXTENSION orders_stream UPDATE, or the reverse, it logs why once and
+ * waits, looking again every second, rather than fail and be restarted in
+ * a loop.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -46,6 +52,7 @@
 
 #include "compat.h"
 #include "orders_stream.h"
+#include "version.h"
 #include "workers.h"
 
 typedef struct WorkerSlot
@@ -77,6 +84,8 @@ static const char *const worker_functions[OS_NUM_WORKERS] = {
 
 static WorkersShared *workers_shared = NULL;
 static OsWorkerKind my_kind;
+/* the installed version this worker last logged it waits for, or NULL */
+static char *waiting_for = NULL;
 
 Size
 workers_shmem_size(void)
@@ -355,14 +364,54 @@ worker_wait(long timeout_ms)
 	}
 }
 
+/* Logs once that the worker waits for the versions to agree, and why. */
+static void
+log_waiting(const char *installed)
+{
+	const char *database = get_database_name(MyDatabaseId);
+
+	if (waiting_for != NULL && strcmp(waiting_for, installed) == 0)
+		return;
+	if (version_compare(installed, VERSION_LIBRARY) < 0)
+		ereport(LOG,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s: the library is version %s but database \"%s\" has the extension at version %s; waiting for ALTER EXTENSION orders_stream UPDATE",
+						worker_names[my_kind], VERSION_LIBRARY, database, installed),
+				 errhint("Run ALTER EXTENSION orders_stream UPDATE in database \"%s\". Changes committed meanwhile are captured then: the capture slot keeps their WAL.",
+						 database)));
+	else
+		ereport(LOG,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s: the library is version %s, older than the extension's version %s in database \"%s\"; waiting for the library of version %s",
+						worker_names[my_kind], VERSION_LIBRARY, installed, database, installed),
+				 errhint("Install the orders_stream package of version %s and restart the server, or ALTER EXTENSION orders_stream UPDATE TO '%s' if an update script leads there. Changes committed meanwhile are captured then: the capture slot keeps their WAL.",
+						 installed, VERSION_LIBRARY)));
+	if (waiting_for != NULL)
+		pfree(waiting_for);
+	waiting_for = MemoryContextStrdup(TopMemoryContext, installed);
+}
+
 Oid
-worker_extension_oid(void)
+worker_extension_oid(bool *version_ok)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	Oid			extension;
+	char	   *installed;
 
 	StartTransactionCommand();
 	extension = get_extension_oid("orders_stream", true);
+	installed = OidIsValid(extension) ? version_installed() : NULL;
+	*version_ok = installed != NULL && strcmp(installed, VERSION_LIBRARY) == 0;
+	if (installed != NULL && !*version_ok)
+		log_waiting(installed);
+	else if (*version_ok && waiting_for != NULL)
+	{
+		ereport(LOG,
+				(errmsg("%s resumes: database \"%s\" has the extension at version %s, the library's",
+						worker_names[my_kind], get_database_name(MyDatabaseId), installed)));
+		pfree(waiting_for);
+		waiting_for = NULL;
+	}
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(cxt);
 	return extension;

@@ -68,8 +68,17 @@ extern void worker_keep_heap(void);
 /* Sleeps until woken or timeout_ms, then handles interrupts and SIGHUP. */
 extern void worker_wait(long timeout_ms);
 
-/* The extension's OID in this database, or InvalidOid (starts a transaction). */
-extern Oid	worker_extension_oid(void);
+/*
+ * The extension's OID in this database, or InvalidOid (starts a
+ * transaction).  *version_ok says whether its installed version is the
+ * library's.  When it is not, the worker must run none of the extension's
+ * SQL (it may not have the objects the library expects, or has others) and
+ * waits, looking again every WORKER_VERSION_WAIT_MS: it logs why once, and
+ * once again when the versions agree.
+ */
+extern Oid	worker_extension_oid(bool *version_ok);
+
+#define WORKER_VERSION_WAIT_MS	1000
 
 /*
  * How long a worker launched by CREATE EXTENSION waits for that transaction

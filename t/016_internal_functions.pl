@@ -30,7 +30,7 @@ my @api = qw(enable_stream disable_stream list_streams describe_stream get_shard
   create_event_source_mapping update_event_source_mapping delete_event_source_mapping
   list_event_source_mappings get_event_source_mapping ListEventSourceMappings
   CreateEventSourceMapping wait_for_mapping redrive_failures wait_for_slot wait_for_capture
-  capture_slot_name
+  capture_slot_name library_version
   update_time_to_live describe_time_to_live create_access_key revoke_access_key
   sequence_number sequence_key sequence_text record_json filter_matches delivery_workers
   import_stack lambda_function_name lambda_function_sql_name

@@ -1,0 +1,1 @@
+../../install/05_version.sql
