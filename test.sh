@@ -68,6 +68,15 @@ if want tap; then
 		skipped+=(tap)
 	else
 		os_log "TAP tests: make installcheck (prove t/*.pl)"
+		# t/096_upgrade.pl updates the extension past the library's version
+		# and back: a test-only pair of update scripts, in the share
+		# directory (root's) of the PostgreSQL under test, for this run only
+		ext_dir="$("$PG_CONFIG" --sharedir)/extension"
+		ext_ver=$(sed -n "s/^default_version = '\(.*\)'$/\1/p" orders_stream.control)
+		for pair in "$ext_ver--9.9" "9.9--$ext_ver"; do
+			install -m 644 test/upgrade_newer.sql "$ext_dir/orders_stream--$pair.sql"
+			os_add_cleanup "rm -f '$ext_dir/orders_stream--$pair.sql'"
+		done
 		# Debian's PGXS has enable_tap_tests = yes and PROVE = /usr/bin/prove,
 		# with PostgreSQL::Test::Cluster under its src/test/perl: nothing to add.
 		if pg_make installcheck REGRESS= PROVE_FLAGS=--timer ${ORDERS_STREAM_TAP:+PROVE_TESTS="$ORDERS_STREAM_TAP"} 2>&1 | tee "$W/prove.out"; then

@@ -1,0 +1,230 @@
+# 096_upgrade.pl: ALTER EXTENSION orders_stream UPDATE on a live database
+# keeps capture and every mapping exact, and a library whose version is not
+# the installed extension's waits, with a clear log line, never a crash.
+#
+# (a) The released 1.0 (its frozen install script) under the new library:
+#     CREATE EXTENSION ... VERSION '1.0' works, which is also the check that
+#     every C symbol a 1.0 function names still exists (CREATE FUNCTION ...
+#     LANGUAGE C looks each up); the workers log that they wait; the slot
+#     exists all the same.
+# (b) Streams on two tables, a PL/pgSQL and a C item_totals mapping; writes
+#     under load, ALTER EXTENSION ... UPDATE in their middle: every change is
+#     captured once, in each row's order (an audit trigger logs the source
+#     changes), and the totals are exact.
+# (c) The reverse: updated to 9.9 (test.sh installs a test-only pair of
+#     update scripts, test/upgrade_newer.sql), the library is older and the
+#     workers wait; updated back, they resume, and nothing is lost.
+# (d) A database created at 1.0 and updated has exactly the objects of a
+#     fresh install (test/extension_objects.sql, a line per fact): what keeps
+#     every fragment of sql/update honest.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use lib 't';
+use OrdersStream;
+use Time::HiRes qw(usleep);
+
+my $node = OrdersStream::new_node('upgrade', no_extension => 1,
+	extra_conf => $OrdersStream::DELIVERY_CONF);
+
+my $extdir = $node->config_data('--sharedir') . '/extension';
+my ($version) = slurp_file("$extdir/orders_stream.control") =~ /^default_version = '([^']+)'/m;
+my @workers = ('orders_stream capture', 'orders_stream delivery launcher', 'orders_stream ttl');
+
+# ---- (a) the released 1.0 under the new library ----
+my $offset = -s $node->logfile;
+sql(q{CREATE EXTENSION orders_stream VERSION '1.0'});
+is(sql(q{SELECT extversion FROM pg_extension WHERE extname = 'orders_stream'}), '1.0',
+	'(a) CREATE EXTENSION orders_stream VERSION 1.0 with the new library: every C symbol of 1.0 exists');
+for my $w (@workers)
+{
+	$node->wait_for_log(
+		qr/LOG:  \Q$w\E: the library is version \Q$version\E but database "postgres" has the extension at version 1\.0; waiting for ALTER EXTENSION orders_stream UPDATE\n.*HINT:  Run ALTER EXTENSION orders_stream UPDATE in database "postgres"/,
+		$offset);
+	pass("(a) $w logs that it waits for ALTER EXTENSION orders_stream UPDATE");
+}
+like(sql(q{SELECT orders_stream.wait_for_slot()}), qr/^orders_stream_/,
+	'(a) capture creates its slot while it waits: it keeps the WAL of what is written meanwhile');
+my ($rc, $out, $err) = $node->psql('postgres', q{SELECT orders_stream.wait_for_capture('5s')},
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/ERROR:  55000: wait_for_capture\(\) cannot run: the orders_stream library is version \Q$version\E but this database has the extension at version 1\.0.*HINT:  Run ALTER EXTENSION orders_stream UPDATE/s,
+	'(a) wait_for_capture() says why it cannot work, at once');
+
+# ---- (b) streams and mappings at 1.0, the update under load ----
+sql(<<'SQL');
+CREATE TABLE u_orders (id int PRIMARY KEY, item text NOT NULL, quantity int NOT NULL);
+CREATE TABLE u_events (id bigserial PRIMARY KEY, payload text NOT NULL);
+-- the source changes as the stream must show them, in each row's order: two
+-- writers of a row are serialized by its lock, so audit_id orders its changes
+CREATE TABLE u_audit (audit_id bigserial PRIMARY KEY, tbl text, id bigint, event text,
+					  old_item text, old_quantity int, new_item text, new_quantity int);
+CREATE FUNCTION u_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_TABLE_NAME = 'u_orders' THEN
+		INSERT INTO u_audit (tbl, id, event, old_item, old_quantity, new_item, new_quantity)
+		VALUES (TG_TABLE_NAME, coalesce(NEW.id, OLD.id),
+				CASE TG_OP WHEN 'INSERT' THEN 'INSERT' WHEN 'UPDATE' THEN 'MODIFY' ELSE 'REMOVE' END,
+				OLD.item, OLD.quantity, NEW.item, NEW.quantity);
+	ELSE
+		INSERT INTO u_audit (tbl, id, event) VALUES (TG_TABLE_NAME, NEW.id, 'INSERT');
+	END IF;
+	RETURN NULL;
+END $$;
+-- an UPDATE that changes nothing has no record (as in DynamoDB)
+CREATE TRIGGER u_audit_iud AFTER INSERT OR DELETE ON u_orders FOR EACH ROW EXECUTE FUNCTION u_audit();
+CREATE TRIGGER u_audit_u AFTER UPDATE ON u_orders FOR EACH ROW
+	WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION u_audit();
+CREATE TRIGGER u_audit_i AFTER INSERT ON u_events FOR EACH ROW EXECUTE FUNCTION u_audit();
+SELECT orders_stream.enable_stream('u_orders', 'NEW_AND_OLD_IMAGES');
+SELECT orders_stream.enable_stream('u_events', 'NEW_IMAGE');
+CREATE SCHEMA u_pl;
+CREATE SCHEMA u_c;
+CREATE TABLE u_c.item_totals (item text PRIMARY KEY, total bigint NOT NULL);
+CREATE FUNCTION u_c.item_totals_aggregator_c(event jsonb)
+RETURNS jsonb
+AS 'orders_stream_item_totals', 'item_totals_aggregator'
+LANGUAGE C STRICT;
+SQL
+# the demo's PL/pgSQL aggregator and its item_totals, in schema u_pl
+sql("SET search_path = u_pl;\n" . slurp_file('examples/item_totals.sql'));
+my $m_pl = sql(q{
+	SET search_path = u_pl;
+	SELECT orders_stream.create_event_source_mapping('public.u_orders', 'item_totals_aggregator(jsonb)',
+		batch_size => 10, starting_position => 'TRIM_HORIZON')});
+my $m_c = sql(q{
+	SET search_path = u_c;
+	SELECT orders_stream.create_event_source_mapping('public.u_orders', 'item_totals_aggregator_c(jsonb)',
+		batch_size => 7, starting_position => 'TRIM_HORIZON')});
+
+my $orders = OrdersStream::mixed_writes_script($node, 'u_orders');
+my $events = $node->basedir . '/u_events-writes.sql';
+append_to_file($events, "INSERT INTO u_events (payload) VALUES (md5(random()::text));\n");
+my $h = start_pgbench(qw(-c 4 -j 2 --max-tries=20 -T 12), '-f', "$orders\@3", '-f', "$events\@1");
+
+# a few seconds of writes at 1.0: nothing is stored yet
+wait_true(q{SELECT count(*) > 200 FROM u_audit}, 'the load to write');
+usleep(3_000_000);
+is(sql(q{SELECT count(*) FROM orders_stream.record_store}), '0',
+	'(b) at 1.0, capture stores nothing while it waits');
+$offset = -s $node->logfile;
+sql(q{ALTER EXTENSION orders_stream UPDATE});
+is(sql(q{SELECT extversion = orders_stream.library_version() FROM pg_extension WHERE extname = 'orders_stream'}),
+	't', "(b) ALTER EXTENSION orders_stream UPDATE in the middle of the load: at $version, the library's");
+for my $w (@workers)
+{
+	$node->wait_for_log(
+		qr/LOG:  \Q$w\E resumes: database "postgres" has the extension at version \Q$version\E, the library's/,
+		$offset);
+	pass("(b) $w resumes by itself");
+}
+my $at_update = sql(q{SELECT count(*) FROM u_audit});
+wait_true("SELECT count(*) > $at_update + 100 FROM u_audit", 'the load to go on');
+pass('(b) the load goes on after the update');
+stop_pgbench($h);
+
+# every source change captured once, in each row's order; the totals exact
+sub check_exact
+{
+	my ($what) = @_;
+	OrdersStream::capture($node);
+	wait_mapping($m_pl, '300s');
+	wait_mapping($m_c, '300s');
+	for my $tbl ('u_orders', 'u_events')
+	{
+		my $diff = sql(qq{
+			WITH r AS (
+				SELECT (r.record::jsonb #>> '{dynamodb,Keys,id,N}')::bigint AS id, r.sequence_key,
+					   r.record::jsonb ->> 'eventName' AS event,
+					   r.record::jsonb #>> '{dynamodb,OldImage,item,S}' AS old_item,
+					   (r.record::jsonb #>> '{dynamodb,OldImage,quantity,N}')::int AS old_quantity,
+					   r.record::jsonb #>> '{dynamodb,NewImage,item,S}' AS new_item,
+					   (r.record::jsonb #>> '{dynamodb,NewImage,quantity,N}')::int AS new_quantity
+				  FROM orders_stream.records r JOIN orders_stream.streams s USING (stream_id)
+				 WHERE s.relid = '$tbl'::regclass),
+			 got AS (SELECT id, string_agg(concat_ws(':', event, old_item, old_quantity, new_item, new_quantity),
+										   ' ' ORDER BY sequence_key) AS changes FROM r GROUP BY id),
+			 want AS (SELECT id, string_agg(concat_ws(':', event, old_item, old_quantity, new_item, new_quantity),
+											' ' ORDER BY audit_id) AS changes
+						FROM u_audit WHERE tbl = '$tbl' GROUP BY id)
+			SELECT string_agg(format('id %s: source %s, stream %s', id, w.changes, g.changes), E'\\n' ORDER BY id)
+			  FROM want w FULL JOIN got g USING (id)
+			 WHERE w.changes IS DISTINCT FROM g.changes});
+		is($diff, '', "$what $tbl: every source change is in the stream once, in the row's order");
+		is(sql(qq{
+			SELECT count(*) = count(DISTINCT sequence_number) AND count(*) = (SELECT count(*) FROM u_audit WHERE tbl = '$tbl')
+			  FROM orders_stream.records r JOIN orders_stream.streams s USING (stream_id)
+			 WHERE s.relid = '$tbl'::regclass}), 't',
+			"$what $tbl: as many records as source changes, no SequenceNumber twice");
+	}
+	for my $t ([ 'PL/pgSQL', 'u_pl', $m_pl ], [ 'C', 'u_c', $m_c ])
+	{
+		my ($lang, $schema, $m) = @$t;
+		is(sql(qq{
+			SELECT count(*) FROM (SELECT item, sum(quantity) AS total FROM u_orders GROUP BY item) o
+			  FULL JOIN $schema.item_totals t USING (item)
+			 WHERE coalesce(o.total, 0) <> coalesce(t.total, 0)}),
+			'0', "$what $lang aggregator: item_totals exact");
+		my $s = mapping_status($m);
+		is("$s->{failures} $s->{errors}", '0 0', "$what $lang aggregator: no error, no failure");
+	}
+}
+note sprintf('(b) %d source changes, %d of them before the update',
+	sql(q{SELECT count(*) FROM u_audit}), $at_update);
+check_exact('(b)');
+
+# ---- (c) the reverse: an extension newer than the library ----
+my $newer = "$extdir/orders_stream--$version--9.9.sql";
+ok(-e $newer && -e "$extdir/orders_stream--9.9--$version.sql",
+	"(c) the test-only update scripts to 9.9 and back are installed (test.sh: test/upgrade_newer.sql)")
+  or BAIL_OUT("$newer is missing: run the test through test.sh, which installs it");
+$offset = -s $node->logfile;
+sql(q{ALTER EXTENSION orders_stream UPDATE TO '9.9'});
+for my $w (@workers)
+{
+	$node->wait_for_log(
+		qr/LOG:  \Q$w\E: the library is version \Q$version\E, older than the extension's version 9\.9 in database "postgres"; waiting for the library of version 9\.9/,
+		$offset);
+	pass("(c) at 9.9, $w logs that the library is older, and waits");
+}
+my $stored = sql(q{SELECT count(*) FROM orders_stream.record_store});
+$h = start_pgbench(qw(-c 2 -j 2 --max-tries=20 -t 100), '-f', "$orders\@3", '-f', "$events\@1");
+stop_pgbench($h);
+usleep(1_500_000);
+is(sql(q{SELECT count(*) FROM orders_stream.record_store}), $stored,
+	'(c) while it waits, capture stores nothing');
+$offset = -s $node->logfile;
+sql(qq{ALTER EXTENSION orders_stream UPDATE TO '$version'});
+for my $w (@workers)
+{
+	$node->wait_for_log(qr/LOG:  \Q$w\E resumes/, $offset);
+	pass("(c) back at $version, $w resumes");
+}
+check_exact('(c)');
+
+ok(!$node->log_contains(qr/orders_stream[^\n]*\(PID \d+\) (?:was terminated by signal|exited with exit code)/),
+	'no orders_stream worker crashed or failed');
+
+# ---- (d) updated from 1.0 = installed fresh ----
+$node->safe_psql('postgres', 'CREATE DATABASE u_updated');
+$node->safe_psql('postgres', 'CREATE DATABASE u_fresh');
+$node->safe_psql('u_updated', q{SET client_min_messages = error; CREATE EXTENSION orders_stream VERSION '1.0'});
+$node->safe_psql('u_updated', q{ALTER EXTENSION orders_stream UPDATE});
+$node->safe_psql('u_fresh', q{SET client_min_messages = error; CREATE EXTENSION orders_stream});
+my $objects = slurp_file('test/extension_objects.sql');
+my %facts = map { $_ => [ split /\n/, $node->safe_psql($_, $objects) ] } qw(u_fresh u_updated postgres);
+cmp_ok(scalar @{ $facts{u_fresh} }, '>', 500, '(d) the catalog query lists the objects of a fresh install');
+for my $db ('u_updated', 'postgres')
+{
+	my %in_fresh = map { $_ => 1 } @{ $facts{u_fresh} };
+	my %in_updated = map { $_ => 1 } @{ $facts{$db} };
+	my @diff = ((map { "only in a fresh $version: $_" } grep { !$in_updated{$_} } @{ $facts{u_fresh} }),
+		(map { "only in $db, updated from 1.0: $_" } grep { !$in_fresh{$_} } @{ $facts{$db} }));
+	is(join("\n", @diff), '',
+		"(d) $db, created at 1.0 and updated, has exactly the objects of a fresh install of $version");
+}
+
+$node->stop;
+done_testing();
