@@ -76,5 +76,13 @@ _PG_init(void)
 
 	capture_register_wakeups();
 	delivery_pool_register_wakeups();
-	workers_register_launcher();
+
+	/*
+	 * pg_upgrade starts the new cluster in binary upgrade mode and restores
+	 * each database with DROP DATABASE first: a worker connected to
+	 * orders_stream.database would make that fail.  The workers start at
+	 * the cluster's first normal start.
+	 */
+	if (!IsBinaryUpgrade)
+		workers_register_launcher();
 }
