@@ -74,6 +74,7 @@
 #include "capture_slot.h"
 #include "compat.h"
 #include "delivery_internal.h"
+#include "housekeeping.h"
 #include "metrics.h"
 #include "orders_stream.h"
 #include "workers.h"
@@ -741,6 +742,21 @@ await_extension(TimestampTz started)
 	}
 }
 
+/*
+ * pg_upgrade gives functions new OIDs: binds the mappings to theirs again
+ * by name (rebind_functions(), 73_pg_upgrade.sql) before any lane runs.
+ */
+static void
+rebind_functions(void *arg)
+{
+	if (SPI_execute("SELECT orders_stream_internal.rebind_functions()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not bind the event source mappings to their functions");
+	if (SPI_processed > 0)
+		ereport(LOG,
+				(errmsg("orders_stream delivery bound %llu event source mapping(s) to their functions again, by name: their functions' OIDs had changed (pg_upgrade)",
+						(unsigned long long) SPI_processed)));
+}
+
 /* refresh_lanes(); false after an error (DROP EXTENSION, most likely). */
 static bool
 refresh_lanes_guarded(void)
@@ -789,6 +805,8 @@ orders_stream_delivery_launcher_main(Datum arg)
 		if (!extension_ok)
 		{
 			await_extension(started);
+			housekeeping_run(rebind_functions, NULL, "bind the event source mappings to their functions",
+							 "Delivery goes on; a mapping whose function cannot be found fails with ResourceNotFoundException until UpdateEventSourceMapping names it.");
 			extension_ok = true;
 			next_refresh = 0;
 		}

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * housekeeping.h
- *	  The capture worker's housekeeping between passes, which must never
- *	  stop capture.
+ *	  The workers' housekeeping (capture's between passes, the delivery
+ *	  launcher's at its start), which must never stop them.
  *-------------------------------------------------------------------------
  */
 #ifndef ORDERS_STREAM_HOUSEKEEPING_H

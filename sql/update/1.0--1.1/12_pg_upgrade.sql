@@ -1,0 +1,1 @@
+../../install/73_pg_upgrade.sql
