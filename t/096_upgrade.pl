@@ -17,6 +17,12 @@
 # (d) A database created at 1.0 and updated has exactly the objects of a
 #     fresh install (test/extension_objects.sql, a line per fact): what keeps
 #     every fragment of sql/update honest.
+# (e) pg_upgrade (15 to 15: the same binaries) by README's procedure, writers
+#     stopped and capture and the mappings caught up: records, stream ARNs
+#     and mappings survive; capture resumes on a new slot (pg_upgrade
+#     carries no logical slot) and delivery binds the mappings to their
+#     functions' new OIDs; SequenceNumbers go on increasing (the new
+#     cluster's WAL starts after the old one's); nothing twice, nothing lost.
 use strict;
 use warnings;
 
@@ -26,6 +32,7 @@ use Test::More;
 use lib 't';
 use OrdersStream;
 use Time::HiRes qw(usleep);
+use Cwd ();
 
 my $node = OrdersStream::new_node('upgrade', no_extension => 1,
 	extra_conf => $OrdersStream::DELIVERY_CONF);
@@ -129,7 +136,7 @@ stop_pgbench($h);
 sub check_exact
 {
 	my ($what) = @_;
-	OrdersStream::capture($node);
+	OrdersStream::capture();
 	wait_mapping($m_pl, '300s');
 	wait_mapping($m_c, '300s');
 	for my $tbl ('u_orders', 'u_events')
@@ -226,5 +233,59 @@ for my $db ('u_updated', 'postgres')
 		"(d) $db, created at 1.0 and updated, has exactly the objects of a fresh install of $version");
 }
 
+# ---- (e) pg_upgrade ----
+# the procedure (README "Upgrading"): writers stopped (they are), capture and
+# the mappings caught up (check_exact waited for both), then the server stopped
+my $streams_q = q{SELECT string_agg(format('%s %s %s', stream_arn, n, last), ' ' ORDER BY stream_arn)
+	FROM (SELECT s.stream_arn, count(r.*) AS n, max(r.sequence_number) AS last
+			FROM orders_stream.streams s LEFT JOIN orders_stream.records r USING (stream_id)
+		   GROUP BY s.stream_arn) x};
+my $before = sql($streams_q);
+my %last_before = map { my ($arn, $last, $n) = split / /; ($arn => [ $last, $n ]) } split /\n/,
+  sql(q{SELECT s.stream_arn || ' ' || max(r.sequence_number) || ' ' || count(*)
+		  FROM orders_stream.records r JOIN orders_stream.streams s USING (stream_id) GROUP BY s.stream_arn});
+my $mappings = sql(q{SELECT string_agg(uuid::text, ' ' ORDER BY uuid) FROM orders_stream.event_source_mappings});
 $node->stop;
+my $new = PostgreSQL::Test::Cluster->new('upgrade_new');
+$new->init;
+$new->append_conf('postgresql.conf', $OrdersStream::BASE_CONF . $OrdersStream::DELIVERY_CONF);
+my $bindir = $node->config_data('--bindir');
+{
+	# pg_upgrade writes its scripts into the current directory
+	my $cwd = Cwd::getcwd();
+	chdir $new->basedir or die;
+	command_ok(
+		[
+			"$bindir/pg_upgrade", '--no-sync', '-b', $bindir, '-B', $bindir,
+			'-d', $node->data_dir, '-D', $new->data_dir,
+			'-p', $node->port, '-P', $new->port, '-s', $new->host
+		],
+		'(e) pg_upgrade with orders_stream preloaded in both clusters');
+	chdir $cwd or die;
+}
+$new->start;
+$OrdersStream::default_node = $new;
+is(sql($streams_q), $before, '(e) after pg_upgrade: the same streams (ARNs), records and SequenceNumbers');
+is(sql(q{SELECT string_agg(uuid::text, ' ' ORDER BY uuid) FROM orders_stream.event_source_mappings}),
+	$mappings, '(e) and the same mappings');
+$new->wait_for_log(qr/orders_stream capture created replication slot/, 0);
+pass('(e) capture creates a new slot (pg_upgrade carries none)');
+ok($new->log_contains(
+		qr/orders_stream delivery bound 2 event source mapping\(s\) to their functions again, by name/),
+	'(e) delivery binds both mappings to their functions\' new OIDs');
+$h = start_pgbench(qw(-c 2 -j 2 --max-tries=20 -t 300), '-f', "$orders\@3", '-f', "$events\@1");
+stop_pgbench($h);
+check_exact('(e)');
+for my $arn (sort keys %last_before)
+{
+	my ($last, $n) = @{ $last_before{$arn} };
+	is(sql(qq{SELECT format('%s %s', count(*) FILTER (WHERE r.sequence_number <= '$last'), count(*) > $n)
+				FROM orders_stream.records r JOIN orders_stream.streams s USING (stream_id)
+			   WHERE s.stream_arn = '$arn'}), "$n t",
+		"(e) $arn: the records captured after pg_upgrade all have higher SequenceNumbers than the earlier ones");
+}
+ok(!$new->log_contains(qr/orders_stream[^\n]*\(PID \d+\) (?:was terminated by signal|exited with exit code)/),
+	'(e) no orders_stream worker crashed or failed on the new cluster');
+
+$new->stop;
 done_testing();
