@@ -14,7 +14,7 @@ CREATE EXTENSION pg_walinspect;
 -- the capture worker creates its slot once CREATE EXTENSION has committed;
 -- streams can be enabled from then on
 SELECT orders_stream.wait_for_slot() IS NOT NULL AS capture_slot_ready;
-SELECT extname, extversion, nspname, getdatabaseencoding() AS encoding
+SELECT extname, extversion, orders_stream.library_version(), nspname, getdatabaseencoding() AS encoding
 FROM pg_extension JOIN pg_namespace n ON n.oid = extnamespace
 WHERE extname = 'orders_stream';
 
