@@ -187,7 +187,10 @@ my $newer = "$extdir/orders_stream--$version--9.9.sql";
 ok(-e $newer && -e "$extdir/orders_stream--9.9--$version.sql",
 	"(c) the test-only update scripts to 9.9 and back are installed (test.sh: test/upgrade_newer.sql)")
   or BAIL_OUT("$newer is missing: run the test through test.sh, which installs it");
+# updated under load, capture and the lanes busy: they stop where they are
 $offset = -s $node->logfile;
+$h = start_pgbench(qw(-c 2 -j 2 --max-tries=20 -T 4), '-f', "$orders\@3", '-f', "$events\@1");
+usleep(1_000_000);
 sql(q{ALTER EXTENSION orders_stream UPDATE TO '9.9'});
 for my $w (@workers)
 {
@@ -197,7 +200,6 @@ for my $w (@workers)
 	pass("(c) at 9.9, $w logs that the library is older, and waits");
 }
 my $stored = sql(q{SELECT count(*) FROM orders_stream.record_store});
-$h = start_pgbench(qw(-c 2 -j 2 --max-tries=20 -t 100), '-f', "$orders\@3", '-f', "$events\@1");
 stop_pgbench($h);
 usleep(1_500_000);
 is(sql(q{SELECT count(*) FROM orders_stream.record_store}), $stored,
