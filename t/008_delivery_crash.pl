@@ -23,25 +23,12 @@ my $node = OrdersStream::new_node('delivery_crash', extra_conf => $OrdersStream:
 sql(<<'SQL');
 CREATE TABLE f_orders (id int PRIMARY KEY, item text NOT NULL, quantity int NOT NULL);
 SELECT orders_stream.enable_stream('f_orders', 'NEW_AND_OLD_IMAGES');
-CREATE SCHEMA f_pl;
-CREATE SCHEMA f_c;
-CREATE TABLE f_c.item_totals (item text PRIMARY KEY, total bigint NOT NULL);
-CREATE FUNCTION f_c.item_totals_aggregator_c(event jsonb)
-RETURNS jsonb
-AS 'orders_stream_item_totals', 'item_totals_aggregator'
-LANGUAGE C STRICT;
 SQL
-# the example's PL/pgSQL aggregator, and its item_totals, in schema f_pl
-sql("SET search_path = f_pl;\n" . slurp_file('examples/item_totals.sql'));
-my $mf_pl = sql(q{
-	SET search_path = f_pl;
-	SELECT orders_stream.create_event_source_mapping('public.f_orders', 'item_totals_aggregator(jsonb)',
-		batch_size => 10, starting_position => 'LATEST', bisect_batch_on_function_error => true,
-		maximum_retry_attempts => 10)});
-my $mf_c = sql(q{
-	SET search_path = f_c;
-	SELECT orders_stream.create_event_source_mapping('public.f_orders', 'item_totals_aggregator_c(jsonb)',
-		batch_size => 7, starting_position => 'LATEST')});
+# the example's PL/pgSQL and C aggregators, into the item_totals of f_pl and f_c
+my ($mf_pl, $mf_c) = item_totals_mappings('f_orders', 'f',
+	q{batch_size => 10, starting_position => 'LATEST', bisect_batch_on_function_error => true,
+	  maximum_retry_attempts => 10},
+	q{batch_size => 7, starting_position => 'LATEST'});
 
 my $script = OrdersStream::mixed_writes_script($node, 'f_orders');
 
@@ -81,10 +68,7 @@ cmp_ok($n, '>', 500, '(f) the workload made a fair number of changes');
 for my $t ([ 'PL/pgSQL', 'f_pl', $mf_pl ], [ 'C', 'f_c', $mf_c ])
 {
 	my ($lang, $schema, $m) = @$t;
-	is(sql(qq{
-		SELECT count(*) FROM (SELECT item, sum(quantity) AS total FROM f_orders GROUP BY item) o
-		  FULL JOIN $schema.item_totals t USING (item)
-		 WHERE coalesce(o.total, 0) <> coalesce(t.total, 0)}),
+	is(item_totals_mismatches('f_orders', $schema),
 		'0', "(f) $lang aggregator: item_totals = SELECT item, sum(quantity) FROM orders GROUP BY item");
 	my $s = mapping_status($m);
 	is("$s->{failures} $s->{records_processed}", "0 $n", "(f) $lang aggregator: every record processed once, no failure");

@@ -25,7 +25,7 @@ use Scalar::Util qw(blessed);
 use Time::HiRes qw(usleep time);
 
 use Exporter 'import';
-our @EXPORT = qw(sql wait_mapping mapping_status seq_value poll poll_true wait_true capture
+our @EXPORT = qw(sql wait_mapping mapping_status item_totals_mappings item_totals_mismatches seq_value poll poll_true wait_true capture
   worker_pid wait_new_worker busy_worker psql_as psql_login safe_psql_as
   safe_psql_login start_pgbench stop_pgbench kill_pgbench crash_restart median
   swallow_cancels_function);
@@ -175,6 +175,51 @@ sub mapping_status
 	my %s;
 	@s{@cols} = @v;
 	return \%s;
+}
+
+# The examples' two item_totals aggregators on table $orders (id, item,
+# quantity): the PL/pgSQL one of examples/item_totals.sql in schema
+# ${prefix}_pl, the C one in ${prefix}_c, each into the item_totals of its
+# schema, and a mapping from public.$orders to each, with the further
+# arguments of create_event_source_mapping() in $pl_args and $c_args.
+# Returns the two mappings' UUIDs.
+sub item_totals_mappings
+{
+	my $node = _node(\@_);
+	my ($orders, $prefix, $pl_args, $c_args) = @_;
+	$node->safe_psql('postgres', qq{
+		CREATE SCHEMA ${prefix}_pl;
+		CREATE SCHEMA ${prefix}_c;
+		CREATE TABLE ${prefix}_c.item_totals (item text PRIMARY KEY, total bigint NOT NULL);
+		CREATE FUNCTION ${prefix}_c.item_totals_aggregator_c(event jsonb)
+		RETURNS jsonb
+		AS 'orders_stream_item_totals', 'item_totals_aggregator'
+		LANGUAGE C STRICT;
+		SET search_path = ${prefix}_pl;
+	} . PostgreSQL::Test::Utils::slurp_file('examples/item_totals.sql'));
+	my @mappings;
+	for my $m ([ 'pl', 'item_totals_aggregator(jsonb)', $pl_args ],
+		[ 'c', 'item_totals_aggregator_c(jsonb)', $c_args ])
+	{
+		my ($suffix, $function, $args) = @$m;
+		push @mappings, $node->safe_psql('postgres', qq{
+			SET search_path = ${prefix}_$suffix;
+			SELECT orders_stream.create_event_source_mapping('public.$orders', '$function', $args)});
+	}
+	return @mappings;
+}
+
+# How many items' totals in $schema.item_totals (the examples' aggregators')
+# differ from SELECT item, sum(quantity) FROM $orders GROUP BY item: 0 when
+# the mapping applied every change exactly once.
+sub item_totals_mismatches
+{
+	my $node = _node(\@_);
+	my ($orders, $schema) = @_;
+	return $node->safe_psql('postgres', qq{
+		SELECT count(*) FROM (SELECT item, sum(quantity) AS total FROM $orders GROUP BY item) o
+		  FULL JOIN $schema.item_totals t USING (item)
+		 WHERE coalesce(o.total, 0) <> coalesce(t.total, 0)});
 }
 
 # How many times nextval() was called on a sequence (0 before the first).
