@@ -15,8 +15,9 @@
  * The gap is opened before the slot is created and closed after, each in
  * its own transaction: a crash in between leaves an open gap, which the
  * next worker closes (it finds the slot, or creates it and opens nothing
- * new).  A slot dropped by hand, or a cluster restored from a backup, are
- * the same case and are recorded the same way.
+ * new).  A slot dropped by hand, a cluster restored from a backup, or one
+ * made by pg_upgrade (which carries no logical slot), are the same case and
+ * are recorded the same way.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -50,7 +51,7 @@ failover_open_gaps(void)
 	if (SPI_execute("INSERT INTO orders_stream.capture_exceptions"
 					" (stream_id, sequence_number, event_name, reason, record_size, gap_start_lsn, gap_start_time)"
 					" SELECT s.stream_id, orders_stream.sequence_number(g.lsn, 0), 'GAP',"
-					" 'changes may be missing: the capture slot was lost (promotion of a standby, restore, or dropped by hand)',"
+					" 'changes may be missing: the capture slot was lost (promotion of a standby, pg_upgrade, restore, or dropped by hand)',"
 					" 0, g.lsn, g.at"
 					" FROM orders_stream.streams s CROSS JOIN orders_stream.capture_progress p,"
 					" LATERAL (SELECT CASE WHEN s.start_lsn OPERATOR(pg_catalog.>) p.lsn THEN s.start_lsn ELSE p.lsn END AS lsn,"
@@ -95,7 +96,7 @@ failover_close_gaps(const char *slot_name)
 	if (SPI_execute_with_args("UPDATE orders_stream.capture_exceptions x"
 							  " SET gap_end_lsn = $1, gap_end_time = pg_catalog.now(),"
 							  " reason = pg_catalog.format('changes committed from LSN %s to %s (%s to %s) were not captured:"
-							  " the capture slot was lost (promotion of a standby, restore, or dropped by hand)',"
+							  " the capture slot was lost (promotion of a standby, pg_upgrade, restore, or dropped by hand)',"
 							  " x.gap_start_lsn, $1, x.gap_start_time, pg_catalog.now())"
 							  " FROM orders_stream.streams s"
 							  " WHERE s.stream_id OPERATOR(pg_catalog.=) x.stream_id"
@@ -110,7 +111,7 @@ failover_close_gaps(const char *slot_name)
 						SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
 						SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2),
 						LSN_FORMAT_ARGS(slot_start)),
-				 errdetail("The capture slot was lost (the promotion of a standby: PostgreSQL 15 does not carry logical slots to standbys); changes committed since %s are missing from the stream up to that position.",
+				 errdetail("The capture slot was lost (PostgreSQL 15 carries logical slots neither to a promoted standby nor through pg_upgrade); changes committed since %s are missing from the stream up to that position.",
 						   SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3)),
 				 errhint("orders_stream.capture_exceptions has the gap (event_name GAP); compare the table with its records for that range.")));
 	SPI_finish();

@@ -255,6 +255,9 @@ is(sql(q{SELECT string_agg(uuid::text, ' ' ORDER BY uuid) FROM orders_stream.eve
 	$mappings, '(e) and the same mappings');
 $new->wait_for_log(qr/orders_stream capture created replication slot/, 0);
 pass('(e) capture creates a new slot (pg_upgrade carries none)');
+wait_true(q{SELECT count(*) = 2 FROM orders_stream.capture_exceptions WHERE event_name = 'GAP' AND gap_end_lsn IS NOT NULL},
+	'the gaps to be closed');
+pass('(e) and records a GAP per open stream, as for any lost slot (README: nothing is in it)');
 $new->wait_for_log(qr/orders_stream delivery bound 2 event source mapping\(s\) to their functions again, by name/, 0);
 pass('(e) delivery binds both mappings to their functions\' new OIDs');
 $h = start_pgbench(qw(-c 2 -j 2 --max-tries=20 -t 300), '-f', "$orders\@3", '-f', "$events\@1");
