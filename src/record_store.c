@@ -21,10 +21,12 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type_d.h"
 #include "common/jsonapi.h"
 #include "common/md5.h"
 #include "mb/pg_wchar.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
@@ -38,6 +40,7 @@ PG_FUNCTION_INFO_V1(orders_stream_sequence_key);
 PG_FUNCTION_INFO_V1(orders_stream_sequence_text);
 PG_FUNCTION_INFO_V1(orders_stream_record_json);
 PG_FUNCTION_INFO_V1(orders_stream_stored_record_json);
+PG_FUNCTION_INFO_V1(orders_stream_records_page);
 
 void
 record_envelope_init(OsStreamEnvelope *env, const char *arn, const char *view_type)
@@ -391,4 +394,80 @@ Datum
 orders_stream_stored_record_json(PG_FUNCTION_ARGS)
 {
 	return record_json(fcinfo, false);
+}
+
+/*
+ * orders_stream.records_page(stream_arn, records json[], next_shard_iterator)
+ * -> text: the GetRecords response {"Records":[...],"NextShardIterator":...}
+ * written once, in the records' order, each record as the records view
+ * rendered it less its eventSourceARN (GetRecords' records have none), and
+ * without NextShardIterator when it is NULL.  record_json() writes
+ * eventSourceARN last, so it is cut from the end of each record's text: the
+ * caller passes any json it likes, so a record that does not end with the
+ * stream's eventSourceARN is refused; cutting that last member from a valid
+ * JSON object leaves a valid object, so the response is valid JSON.
+ */
+Datum
+orders_stream_records_page(PG_FUNCTION_ARGS)
+{
+	StringInfoData suffix;
+	StringInfoData out;
+	char	   *arn;
+
+	if (PG_ARGISNULL(0))
+		aws_error(AWS_VALIDATION, "Pass the stream ARN of the records.",
+				  "records_page needs the stream ARN");
+	arn = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	initStringInfo(&suffix);
+	appendStringInfoString(&suffix, ",\"eventSourceARN\":");
+	escape_json(&suffix, arn);
+	appendStringInfoChar(&suffix, '}');
+
+	/* written after room for the text's header: the result is not copied */
+	initStringInfo(&out);
+	appendStringInfoSpaces(&out, VARHDRSZ);
+	appendStringInfoString(&out, "{\"Records\":[");
+	if (!PG_ARGISNULL(1))
+	{
+		ArrayType  *records = PG_GETARG_ARRAYTYPE_P(1);
+		ArrayIterator it = array_create_iterator(records, 0, NULL);
+		Datum		value;
+		bool		isnull;
+		bool		first = true;
+
+		if (ARR_ELEMTYPE(records) != JSONOID)
+			elog(ERROR, "records_page expects an array of json");
+		while (array_iterate(it, &value, &isnull))
+		{
+			text	   *record;
+			const char *data;
+			int			len;
+
+			if (isnull)
+				aws_error(AWS_VALIDATION, "Pass the records of orders_stream.records.",
+						  "a record of the page is null");
+			record = DatumGetTextPP(value);
+			data = VARDATA_ANY(record);
+			len = VARSIZE_ANY_EXHDR(record);
+			if (len <= suffix.len ||
+				memcmp(data + len - suffix.len, suffix.data, suffix.len) != 0)
+				aws_error(AWS_VALIDATION, "Pass the records of orders_stream.records, of the one stream.",
+						  "a record of the page is not a record of stream %s", arn);
+			if (!first)
+				appendStringInfoChar(&out, ',');
+			first = false;
+			appendBinaryStringInfo(&out, data, len - suffix.len);
+			appendStringInfoChar(&out, '}');
+		}
+		array_free_iterator(it);
+	}
+	appendStringInfoChar(&out, ']');
+	if (!PG_ARGISNULL(2))
+	{
+		appendStringInfoString(&out, ",\"NextShardIterator\":");
+		escape_json(&out, text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	}
+	appendStringInfoChar(&out, '}');
+	SET_VARSIZE(out.data, out.len);
+	PG_RETURN_TEXT_P((text *) out.data);
 }
