@@ -252,17 +252,22 @@ COMMENT ON FUNCTION orders_stream."GetShardIterator"(text, text, text, text) IS
  * The records of a stream from a sequence key on (that key included), at
  * most "limit" of them, in order: GetRecords' read of orders_stream.records.
  * One lower bound, chosen before the query (GetRecords passes the key after
- * a position as the position's key || '\x00', the least key above it), so
- * that the plan is an index range read of record_store (stream_id,
- * sequence_key) that stops at the LIMIT, in every partition, whatever
- * statistics they have.  No ORDER BY: the view is ordered, and one here
- * would make the planner plan the view for reading all of the stream's
- * later records (a security barrier view is planned on its own).  A SQL
- * function the planner inlines: EXPLAIN shows the plan (sql/read_plans.sql).
+ * a position as the position's key || '\x00', the least key above it): an
+ * index condition.  No ORDER BY here: the view is ordered, and one here
+ * would make the planner plan the view (a security barrier view is planned
+ * on its own) for reading all of the stream's later records.  enable_sort
+ * off: the view's order comes from the index (stream_id, sequence_key) of
+ * every partition, read from the key on and stopped at the LIMIT, or from a
+ * sort of every later record of the stream.  Which is cheaper the planner
+ * judges from the partitions' statistics, and a partition that autovacuum
+ * has not analyzed yet (a fresh one, with a burst of records) has none: it
+ * then sorts, hundreds of ms for a page of a large stream.  A page never
+ * wants the sort.  sql/read_plans.sql guards the plan.
  */
 CREATE FUNCTION orders_stream.records_from(stream_id bigint, from_key bytea, "limit" integer DEFAULT 1000)
 RETURNS SETOF orders_stream.records
 LANGUAGE sql STABLE
+SET enable_sort = off
 BEGIN ATOMIC
 	SELECT r.stream_id, r.sequence_number, r.captured_at, r.record, r.key_hash, r.sequence_key
 	  FROM orders_stream.records r
