@@ -10,7 +10,7 @@ EXTENSION = orders_stream
 # the install script is built from one file per concern, as pg_cron's
 DATA_built = sql/orders_stream--1.0.sql
 
-REGRESS = setup view_types types settings size_bytes sets numbers keys toast noop_update key_change ddl partitions partitions_late savepoints api streams_api errors privileges truncate json_fallback mappings filter ttl windows document_column import metrics
+REGRESS = setup view_types types settings size_bytes sets numbers keys toast noop_update key_change ddl partitions partitions_late savepoints api streams_api errors privileges truncate json_fallback mappings filter ttl windows document_column import metrics read_plans
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/orders_stream.conf
 TAP_TESTS = 1
 
