@@ -111,7 +111,7 @@ is($out, qq|"},\\ \x01 quote|, 'records_page renders the records of a stream, va
 for my $forged (q|'{"a":1,"eventSourceARN":"x"}'|, q|'{"a":"b"}'|, q|'[]'|)
 {
 	($rc, $out, $err) = OrdersStream::psql_login($node, 'mallory', qq{\\set VERBOSITY sqlstate
-SELECT orders_stream.records_page(s.stream_arn, ARRAY[$forged::json])
+SELECT orders_stream.records_page(s.stream_arn, ARRAY[${forged}::json])
   FROM orders_stream.readable_streams s WHERE s.readable});
 	like($err, qr/ERROR:\s+22023/, "records_page refuses $forged, no record of the stream")
 	  or diag("rc=$rc out=$out err=$err");
