@@ -77,15 +77,19 @@ $$;
 
 -- a stream of 30,000 records in partitions autovacuum leaves alone, without
 -- statistics: as a fresh partition is before autovacuum's first ANALYZE
-DO $$
+-- autovacuum off (or back to its default) for every partition
+CREATE FUNCTION rp_autovacuum(setting text) RETURNS void
+LANGUAGE plpgsql
+AS $$
 DECLARE
 	p regclass;
 BEGIN
 	FOR p IN SELECT partition FROM orders_stream.partitions LOOP
-		EXECUTE format('ALTER TABLE %s SET (autovacuum_enabled = false)', p);
+		EXECUTE format('ALTER TABLE %s %s', p, setting);
 	END LOOP;
 END
 $$;
+SELECT rp_autovacuum('SET (autovacuum_enabled = false)');
 CREATE TABLE rp_orders (id int PRIMARY KEY, note text);
 SELECT orders_stream.enable_stream('rp_orders', 'NEW_IMAGE') AS arn \gset
 INSERT INTO rp_orders SELECT g, 'order ' || g FROM generate_series(1, 30000) g;
@@ -153,15 +157,7 @@ SELECT rp_plan('SELECT r.stream_id, r.stream_arn, r.table_name, r.stream_label,
 
 RESET ROLE;
 SELECT orders_stream.disable_stream('rp_orders') IS NOT NULL AS disabled;
-DO $$
-DECLARE
-	p regclass;
-BEGIN
-	FOR p IN SELECT partition FROM orders_stream.partitions LOOP
-		EXECUTE format('ALTER TABLE %s RESET (autovacuum_enabled)', p);
-	END LOOP;
-END
-$$;
+SELECT rp_autovacuum('RESET (autovacuum_enabled)');
 DROP TABLE rp_orders;
 DROP ROLE regress_rp_reader;
-DROP FUNCTION rp_function_plan(regprocedure, text), rp_range_read(text[]), rp_plan(text);
+DROP FUNCTION rp_function_plan(regprocedure, text), rp_range_read(text[]), rp_plan(text), rp_autovacuum(text);

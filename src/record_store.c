@@ -26,12 +26,16 @@
 #include "common/md5.h"
 #include "mb/pg_wchar.h"
 #include "fmgr.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
 
 #include "aws_error.h"
+#include "delivery_record.h"
 #include "record_store.h"
 
 #define ARN_PREFIX "arn:aws:dynamodb:"
@@ -41,6 +45,7 @@ PG_FUNCTION_INFO_V1(orders_stream_sequence_text);
 PG_FUNCTION_INFO_V1(orders_stream_record_json);
 PG_FUNCTION_INFO_V1(orders_stream_stored_record_json);
 PG_FUNCTION_INFO_V1(orders_stream_records_page);
+PG_FUNCTION_INFO_V1(orders_stream_dynamodb_streams);
 
 void
 record_envelope_init(OsStreamEnvelope *env, const char *arn, const char *view_type)
@@ -470,4 +475,42 @@ orders_stream_records_page(PG_FUNCTION_ARGS)
 	appendStringInfoChar(&out, '}');
 	SET_VARSIZE(out.data, out.len);
 	PG_RETURN_TEXT_P((text *) out.data);
+}
+
+/*
+ * orders_stream.dynamodb_streams(operation, request) -> jsonb: the response
+ * of orders_stream.dynamodb_streams_text() as jsonb, for SQL callers.  The
+ * text is the dispatcher's own (a GetRecords page records_page() wrote, or
+ * the text of a jsonb document), never a caller's, so it is converted as
+ * delivery converts records (delivery_record.c: jsonb's layout written
+ * directly, byte for byte what jsonb_in makes of it, and jsonb_in for
+ * anything else): jsonb_in would take longer than the page itself.  The
+ * dispatcher runs as the caller, as any call of it.
+ */
+Datum
+orders_stream_dynamodb_streams(PG_FUNCTION_ARGS)
+{
+	FmgrInfo   *dispatcher = fcinfo->flinfo->fn_extra;
+	LOCAL_FCINFO(call, 2);
+	Datum		response;
+
+	if (dispatcher == NULL)
+	{
+		Oid			argtypes[2] = {TEXTOID, JSONBOID};
+		Oid			oid = LookupFuncName(list_make2(makeString("orders_stream"),
+												   makeString("dynamodb_streams_text")),
+										 2, argtypes, false);
+
+		dispatcher = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
+		fmgr_info_cxt(oid, dispatcher, fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = dispatcher;
+	}
+	InitFunctionCallInfoData(*call, dispatcher, 2, PG_GET_COLLATION(), NULL, NULL);
+	call->args[0] = fcinfo->args[0];
+	call->args[1] = fcinfo->args[1];
+	response = FunctionCallInvoke(call);
+	if (call->isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(delivery_record_jsonb(delivery_record_parser(),
+											text_to_cstring(DatumGetTextPP(response))));
 }

@@ -511,16 +511,14 @@ COMMENT ON FUNCTION orders_stream.dynamodb_streams_text(text, jsonb) IS
 'Runs a DynamoDB Streams request: operation as in X-Amz-Target, request as its JSON body; returns the response body as text, as the endpoint sends it';
 
 /*
- * The same, the response as jsonb, for SQL callers.  A GetRecords response
- * is rendered as text once (records_page()) and parsed here only for them.
+ * The same, the response as jsonb, for SQL callers: a GetRecords page is
+ * written as text once (records_page()) and converted here only for them,
+ * without jsonb_in (record_store.c).
  */
 CREATE FUNCTION orders_stream.dynamodb_streams(operation text, request jsonb DEFAULT '{}')
 RETURNS jsonb
-LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT orders_stream.dynamodb_streams_text(operation, request)::pg_catalog.jsonb;
-END;
+AS 'MODULE_PATHNAME', 'orders_stream_dynamodb_streams'
+LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION orders_stream.dynamodb_streams(text, jsonb) IS
 'Runs a DynamoDB Streams request: operation as in X-Amz-Target, request as its JSON body; returns the response body';
