@@ -3,8 +3,11 @@
  * record_store through records_from() and writes its page as text once
  * (records_page(), get_records_text()); the endpoint calls
  * dynamodb_streams_text(); DescribeStream and ListStreams compute only the
- * columns of readable_streams they show.  New functions are PUBLIC, as in
- * a fresh install; replaced ones keep their privileges.
+ * columns of readable_streams they show; dynamodb_streams() is C.  New
+ * functions are created (CREATE: one somebody made beforehand is an error,
+ * not taken over), PUBLIC as in a fresh install; replaced ones keep their
+ * privileges.  records_page() and dynamodb_streams() are in the 1.1
+ * library: the server must have loaded it (a restart, as it is preloaded).
  */
 
 CREATE OR REPLACE FUNCTION orders_stream."DescribeStream"("StreamArn" text,
@@ -170,7 +173,7 @@ COMMENT ON FUNCTION orders_stream."ListStreams"(text, integer, text) IS
  * then sorts, hundreds of ms for a page of a large stream.  A page never
  * wants the sort.  sql/read_plans.sql guards the plan.
  */
-CREATE OR REPLACE FUNCTION orders_stream.records_from(stream_id bigint, from_key bytea, "limit" integer DEFAULT 1000)
+CREATE FUNCTION orders_stream.records_from(stream_id bigint, from_key bytea, "limit" integer DEFAULT 1000)
 RETURNS SETOF orders_stream.records
 LANGUAGE sql STABLE
 SET enable_sort = off
@@ -192,7 +195,7 @@ COMMENT ON FUNCTION orders_stream.records_from(bigint, bytea, integer) IS
  * records view renders them, eventSourceARN cut) and NextShardIterator,
  * none if NULL.
  */
-CREATE OR REPLACE FUNCTION orders_stream.records_page(stream_arn text, records json[],
+CREATE FUNCTION orders_stream.records_page(stream_arn text, records json[],
 										   next_shard_iterator text DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'orders_stream_records_page'
@@ -205,7 +208,7 @@ COMMENT ON FUNCTION orders_stream.records_page(text, json[], text) IS
  * GetRecords, its response as text (what the endpoint sends) and the number
  * of records in it (what metrics count).  "GetRecords" is its jsonb.
  */
-CREATE OR REPLACE FUNCTION orders_stream.get_records_text(shard_iterator text, "limit" integer DEFAULT 1000,
+CREATE FUNCTION orders_stream.get_records_text(shard_iterator text, "limit" integer DEFAULT 1000,
 	OUT response text, OUT record_count integer)
 RETURNS record
 LANGUAGE plpgsql VOLATILE
@@ -338,7 +341,7 @@ COMMENT ON FUNCTION orders_stream."GetRecords"(text, integer) IS
  * body as it came.  Members of the wrong JSON type are a
  * SerializationException, as AWS answers them; unknown members are ignored.
  */
-CREATE OR REPLACE FUNCTION orders_stream.dynamodb_streams_text(operation text, request jsonb DEFAULT '{}')
+CREATE FUNCTION orders_stream.dynamodb_streams_text(operation text, request jsonb DEFAULT '{}')
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
