@@ -21,13 +21,16 @@
  */
 #include "postgres.h"
 
+#include "catalog/objectaccess.h"
 #include "catalog/pg_type_d.h"
 #include "common/jsonapi.h"
 #include "common/md5.h"
 #include "mb/pg_wchar.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/value.h"
 #include "parser/parse_func.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -485,7 +488,8 @@ orders_stream_records_page(PG_FUNCTION_ARGS)
  * delivery converts records (delivery_record.c: jsonb's layout written
  * directly, byte for byte what jsonb_in makes of it, and jsonb_in for
  * anything else): jsonb_in would take longer than the page itself.  The
- * dispatcher runs as the caller, as any call of it.
+ * dispatcher runs as the caller, as any call of it, and only if the caller
+ * may execute it.
  */
 Datum
 orders_stream_dynamodb_streams(PG_FUNCTION_ARGS)
@@ -505,6 +509,9 @@ orders_stream_dynamodb_streams(PG_FUNCTION_ARGS)
 		fmgr_info_cxt(oid, dispatcher, fcinfo->flinfo->fn_mcxt);
 		fcinfo->flinfo->fn_extra = dispatcher;
 	}
+	if (pg_proc_aclcheck(dispatcher->fn_oid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, "dynamodb_streams_text");
+	InvokeFunctionExecuteHook(dispatcher->fn_oid);
 	InitFunctionCallInfoData(*call, dispatcher, 2, PG_GET_COLLATION(), NULL, NULL);
 	call->args[0] = fcinfo->args[0];
 	call->args[1] = fcinfo->args[1];
