@@ -117,6 +117,14 @@ SELECT orders_stream.records_page(s.stream_arn, ARRAY[${forged}::json])
 	  or diag("rc=$rc out=$out err=$err");
 }
 
+# ---- dynamodb_streams() reaches the text dispatcher as a call from SQL would ----
+sql(q{REVOKE EXECUTE ON FUNCTION orders_stream.dynamodb_streams_text(text, jsonb) FROM PUBLIC});
+($rc, $out, $err) = OrdersStream::psql_login($node, 'mallory',
+	q{SELECT orders_stream.dynamodb_streams('ListStreams')});
+like($err, qr/permission denied for function dynamodb_streams_text/,
+	'dynamodb_streams() needs EXECUTE on dynamodb_streams_text()');
+sql(q{GRANT EXECUTE ON FUNCTION orders_stream.dynamodb_streams_text(text, jsonb) TO PUBLIC});
+
 # ---- the install script replaces nothing (the class of CVE-2022-2625) ----
 my $script = $node->config_data('--sharedir') . '/extension/orders_stream--1.0.sql';
 open my $sfh, '<', $script or die "$script: $!";
