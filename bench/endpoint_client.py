@@ -10,6 +10,8 @@ NextShardIterator are picked out.
       reads the shard from TRIM_HORIZON to its end (an empty page), Limit 1000
   endpoint_client.py latency URL ARN SHARD N    -> one latency (ms) per line
       N GetRecords of an iterator at LATEST (empty pages)
+  endpoint_client.py window URL ARN SHARD SEQ PAGES -> "records seconds"
+      PAGES pages of 1000 from AFTER_SEQUENCE_NUMBER SEQ (bench/read_path.sh)
 
 Credentials and region: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 AWS_DEFAULT_REGION.
@@ -72,17 +74,33 @@ def iterator(c, arn, shard, kind):
                                                   'ShardIteratorType': kind}))['ShardIterator']
 
 
-def throughput(url, arn, shard):
-    c = Client(url)
-    start = time.monotonic()
-    it = iterator(c, arn, shard, 'TRIM_HORIZON')
+def read_pages(c, it, pages):
+    """Reads up to pages pages from iterator it, to the end; the records read."""
     records = 0
-    while it:
+    while it and pages > 0:
         page = c.call('GetRecords', {'ShardIterator': it, 'Limit': 1000})
         n = page.count(b'"eventID"')
         records += n
+        pages -= 1
         m = NEXT.search(page)
         it = m.group(1).decode() if m and n > 0 else None
+    return records
+
+
+def throughput(url, arn, shard):
+    c = Client(url)
+    start = time.monotonic()
+    records = read_pages(c, iterator(c, arn, shard, 'TRIM_HORIZON'), float('inf'))
+    print('%d %.3f' % (records, time.monotonic() - start))
+
+
+def window(url, arn, shard, seq, pages):
+    c = Client(url)
+    it = json.loads(c.call('GetShardIterator', {'StreamArn': arn, 'ShardId': shard,
+                                                'ShardIteratorType': 'AFTER_SEQUENCE_NUMBER',
+                                                'SequenceNumber': seq}))['ShardIterator']
+    start = time.monotonic()
+    records = read_pages(c, it, pages)
     print('%d %.3f' % (records, time.monotonic() - start))
 
 
@@ -100,5 +118,7 @@ def latency(url, arn, shard, n):
 if __name__ == '__main__':
     if sys.argv[1] == 'throughput':
         throughput(*sys.argv[2:5])
+    elif sys.argv[1] == 'window':
+        window(*sys.argv[2:6], int(sys.argv[6]))
     else:
         latency(*sys.argv[2:5], int(sys.argv[5]))

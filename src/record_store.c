@@ -21,15 +21,24 @@
  */
 #include "postgres.h"
 
+#include "catalog/objectaccess.h"
+#include "catalog/pg_type_d.h"
 #include "common/jsonapi.h"
 #include "common/md5.h"
 #include "mb/pg_wchar.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
+#include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
 
 #include "aws_error.h"
+#include "delivery_record.h"
 #include "record_store.h"
 
 #define ARN_PREFIX "arn:aws:dynamodb:"
@@ -38,6 +47,8 @@ PG_FUNCTION_INFO_V1(orders_stream_sequence_key);
 PG_FUNCTION_INFO_V1(orders_stream_sequence_text);
 PG_FUNCTION_INFO_V1(orders_stream_record_json);
 PG_FUNCTION_INFO_V1(orders_stream_stored_record_json);
+PG_FUNCTION_INFO_V1(orders_stream_records_page);
+PG_FUNCTION_INFO_V1(orders_stream_dynamodb_streams);
 
 void
 record_envelope_init(OsStreamEnvelope *env, const char *arn, const char *view_type)
@@ -391,4 +402,122 @@ Datum
 orders_stream_stored_record_json(PG_FUNCTION_ARGS)
 {
 	return record_json(fcinfo, false);
+}
+
+/*
+ * orders_stream.records_page(stream_arn, records json[], next_shard_iterator)
+ * -> text: the GetRecords response {"Records":[...],"NextShardIterator":...}
+ * written once, in the records' order, each record as the records view
+ * rendered it less its eventSourceARN (GetRecords' records have none), and
+ * without NextShardIterator when it is NULL.  record_json() writes
+ * eventSourceARN last, so it is cut from the end of each record's text: the
+ * caller passes any json it likes, so a record that does not end with the
+ * stream's eventSourceARN is refused; cutting that last member from a valid
+ * JSON object leaves a valid object, so the response is valid JSON.
+ */
+Datum
+orders_stream_records_page(PG_FUNCTION_ARGS)
+{
+	StringInfoData suffix;
+	StringInfoData out;
+	char	   *arn;
+
+	if (PG_ARGISNULL(0))
+		aws_error(AWS_VALIDATION, "Pass the stream ARN of the records.",
+				  "records_page needs the stream ARN");
+	arn = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	initStringInfo(&suffix);
+	appendStringInfoString(&suffix, ",\"eventSourceARN\":");
+	escape_json(&suffix, arn);
+	appendStringInfoChar(&suffix, '}');
+
+	/* written after room for the text's header: the result is not copied */
+	initStringInfo(&out);
+	appendStringInfoSpaces(&out, VARHDRSZ);
+	appendStringInfoString(&out, "{\"Records\":[");
+	if (!PG_ARGISNULL(1))
+	{
+		ArrayType  *records = PG_GETARG_ARRAYTYPE_P(1);
+		ArrayIterator it = array_create_iterator(records, 0, NULL);
+		Datum		value;
+		bool		isnull;
+		bool		first = true;
+
+		if (ARR_ELEMTYPE(records) != JSONOID)
+			elog(ERROR, "records_page expects an array of json");
+		while (array_iterate(it, &value, &isnull))
+		{
+			text	   *record;
+			const char *data;
+			int			len;
+
+			if (isnull)
+				aws_error(AWS_VALIDATION, "Pass the records of orders_stream.records.",
+						  "a record of the page is null");
+			record = DatumGetTextPP(value);
+			data = VARDATA_ANY(record);
+			len = VARSIZE_ANY_EXHDR(record);
+			if (len <= suffix.len ||
+				memcmp(data + len - suffix.len, suffix.data, suffix.len) != 0)
+				aws_error(AWS_VALIDATION, "Pass the records of orders_stream.records, of the one stream.",
+						  "a record of the page is not a record of stream %s", arn);
+			if (!first)
+				appendStringInfoChar(&out, ',');
+			first = false;
+			appendBinaryStringInfo(&out, data, len - suffix.len);
+			appendStringInfoChar(&out, '}');
+		}
+		array_free_iterator(it);
+	}
+	appendStringInfoChar(&out, ']');
+	if (!PG_ARGISNULL(2))
+	{
+		appendStringInfoString(&out, ",\"NextShardIterator\":");
+		escape_json(&out, text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	}
+	appendStringInfoChar(&out, '}');
+	SET_VARSIZE(out.data, out.len);
+	PG_RETURN_TEXT_P((text *) out.data);
+}
+
+/*
+ * orders_stream.dynamodb_streams(operation, request) -> jsonb: the response
+ * of orders_stream.dynamodb_streams_text() as jsonb, for SQL callers.  The
+ * text is the dispatcher's own (a GetRecords page records_page() wrote, or
+ * the text of a jsonb document), never a caller's, so it is converted as
+ * delivery converts records (delivery_record.c: jsonb's layout written
+ * directly, byte for byte what jsonb_in makes of it, and jsonb_in for
+ * anything else): jsonb_in would take longer than the page itself.  The
+ * dispatcher runs as the caller, as any call of it, and only if the caller
+ * may execute it.
+ */
+Datum
+orders_stream_dynamodb_streams(PG_FUNCTION_ARGS)
+{
+	FmgrInfo   *dispatcher = fcinfo->flinfo->fn_extra;
+	LOCAL_FCINFO(call, 2);
+	Datum		response;
+
+	if (dispatcher == NULL)
+	{
+		Oid			argtypes[2] = {TEXTOID, JSONBOID};
+		Oid			oid = LookupFuncName(list_make2(makeString("orders_stream"),
+												   makeString("dynamodb_streams_text")),
+										 2, argtypes, false);
+
+		dispatcher = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
+		fmgr_info_cxt(oid, dispatcher, fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = dispatcher;
+	}
+	if (pg_proc_aclcheck(dispatcher->fn_oid, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, "dynamodb_streams_text");
+	InvokeFunctionExecuteHook(dispatcher->fn_oid);
+	InitFunctionCallInfoData(*call, dispatcher, 2, PG_GET_COLLATION(), NULL, NULL);
+	call->args[0] = fcinfo->args[0];
+	call->args[1] = fcinfo->args[1];
+	response = FunctionCallInvoke(call);
+	if (call->isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(delivery_record_jsonb(delivery_record_parser(),
+											text_to_cstring(DatumGetTextPP(response))));
 }

@@ -27,6 +27,7 @@ sql(q{CREATE ROLE mallory LOGIN});
 # may_read() twice, for a role by OID and by name
 my @api = qw(enable_stream disable_stream list_streams describe_stream get_shard_iterator
   get_records DescribeStream ListStreams GetShardIterator GetRecords dynamodb_streams
+  dynamodb_streams_text get_records_text records_from records_page
   create_event_source_mapping update_event_source_mapping delete_event_source_mapping
   list_event_source_mappings get_event_source_mapping ListEventSourceMappings
   CreateEventSourceMapping wait_for_mapping redrive_failures wait_for_slot wait_for_capture
@@ -98,6 +99,31 @@ is($out, qq|"},\\ \x01 quote|, 'a reader of the records view gets the records, e
 	q{SELECT orders_stream.get_records((orders_stream.get_shard_iterator(s.stream_arn, s.shard_id, 'TRIM_HORIZON')))->'Records'->0->>'eventName'
 	    FROM orders_stream.readable_streams s WHERE s.readable});
 is($out, 'INSERT', 'and get_records too') or diag($err);
+
+# ---- records_page: only records of the stream named, cut to valid JSON ----
+($rc, $out, $err) = OrdersStream::psql_login($node, 'mallory',
+	q{SELECT (orders_stream.records_page(s.stream_arn, array_agg(r.record), 'it"')::jsonb
+			  #>> '{Records,0,dynamodb,NewImage,v,S}')
+	    FROM orders_stream.readable_streams s JOIN orders_stream.records r USING (stream_id)
+	   WHERE s.readable GROUP BY s.stream_arn});
+is($out, qq|"},\\ \x01 quote|, 'records_page renders the records of a stream, valid JSON')
+  or diag($err);
+for my $forged (q|'{"a":1,"eventSourceARN":"x"}'|, q|'{"a":"b"}'|, q|'[]'|)
+{
+	($rc, $out, $err) = OrdersStream::psql_login($node, 'mallory', qq{\\set VERBOSITY sqlstate
+SELECT orders_stream.records_page(s.stream_arn, ARRAY[${forged}::json])
+  FROM orders_stream.readable_streams s WHERE s.readable});
+	like($err, qr/ERROR:\s+22023/, "records_page refuses $forged, no record of the stream")
+	  or diag("rc=$rc out=$out err=$err");
+}
+
+# ---- dynamodb_streams() reaches the text dispatcher as a call from SQL would ----
+sql(q{REVOKE EXECUTE ON FUNCTION orders_stream.dynamodb_streams_text(text, jsonb) FROM PUBLIC});
+($rc, $out, $err) = OrdersStream::psql_login($node, 'mallory',
+	q{SELECT orders_stream.dynamodb_streams('ListStreams')});
+like($err, qr/permission denied for function dynamodb_streams_text/,
+	'dynamodb_streams() needs EXECUTE on dynamodb_streams_text()');
+sql(q{GRANT EXECUTE ON FUNCTION orders_stream.dynamodb_streams_text(text, jsonb) TO PUBLIC});
 
 # ---- the install script replaces nothing (the class of CVE-2022-2625) ----
 # the install script of the default version (the control file's); update

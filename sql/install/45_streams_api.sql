@@ -24,7 +24,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	s		orders_stream.readable_streams;
+	s		record;
 	m		text;
 	shard	jsonb;
 	shards	jsonb := '[]';
@@ -50,7 +50,10 @@ BEGIN
 			'A stream ARN is arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>; orders_stream.list_streams() shows them.');
 	END IF;
 
-	SELECT * INTO s FROM orders_stream.readable_streams r WHERE r.stream_arn = "StreamArn";
+	/* the columns it shows: no more (trim_point is state of its own) */
+	SELECT r.readable, r.stream_arn, r.stream_label, r.enabled, r.view_type, r.created_at,
+		   r.table_name, r.key_columns, r.shard_id, r.start_lsn, r.ending_sequence_number
+	  INTO s FROM orders_stream.readable_streams r WHERE r.stream_arn = "StreamArn";
 	IF NOT FOUND THEN
 		m := format('Requested resource not found: Stream: %s not found', "StreamArn");
 		PERFORM orders_stream.aws_error('ResourceNotFoundException', m,
@@ -108,7 +111,7 @@ AS $$
 DECLARE
 	m		text;
 	n		integer := coalesce("Limit", 100);
-	after	orders_stream.readable_streams;
+	after	bigint;
 	page	jsonb;
 	more	boolean;
 BEGIN
@@ -122,7 +125,7 @@ BEGIN
 			'ListStreams returns at most 100 streams per call: page with ExclusiveStartStreamArn.');
 	END IF;
 	IF "ExclusiveStartStreamArn" IS NOT NULL THEN
-		SELECT * INTO after FROM orders_stream.readable_streams r
+		SELECT r.stream_id INTO after FROM orders_stream.readable_streams r
 		 WHERE r.stream_arn = "ExclusiveStartStreamArn" AND r.readable;
 		IF NOT FOUND THEN
 			/* ValidationException, ResourceNotFoundException or AccessDeniedException */
@@ -139,12 +142,12 @@ BEGIN
 				ORDER BY p.stream_id) FILTER (WHERE p.rn <= n), '[]'),
 		   count(*) > n
 	  INTO page, more
-	  FROM (SELECT r.*, row_number() OVER (ORDER BY r.stream_id) AS rn
+	  FROM (SELECT r.stream_id, r.stream_arn, r.table_name, r.stream_label,
+				   row_number() OVER (ORDER BY r.stream_id) AS rn
 			  FROM orders_stream.readable_streams r
 			 WHERE r.readable
 			   AND ("TableName" IS NULL OR r.table_name = "TableName")
-			   AND (after.stream_id IS NULL
-					OR r.stream_id > after.stream_id)
+			   AND (after IS NULL OR r.stream_id > after)
 			 ORDER BY r.stream_id
 			 LIMIT n + 1) p;
 	IF more THEN
@@ -245,28 +248,80 @@ $$;
 COMMENT ON FUNCTION orders_stream."GetShardIterator"(text, text, text, text) IS
 'DynamoDB Streams GetShardIterator: {"ShardIterator": ...}, valid for 15 minutes';
 
-CREATE FUNCTION orders_stream."GetRecords"("ShardIterator" text, "Limit" integer DEFAULT NULL)
-RETURNS jsonb
+/*
+ * The records of a stream from a sequence key on (that key included), at
+ * most "limit" of them, in order: GetRecords' read of orders_stream.records.
+ * One lower bound, chosen before the query (GetRecords passes the key after
+ * a position as the position's key || '\x00', the least key above it): an
+ * index condition.  No ORDER BY here: the view is ordered, and one here
+ * would make the planner plan the view (a security barrier view is planned
+ * on its own) for reading all of the stream's later records.  enable_sort
+ * off: the view's order comes from the index (stream_id, sequence_key) of
+ * every partition, read from the key on and stopped at the LIMIT, or from a
+ * sort of every later record of the stream.  Which is cheaper the planner
+ * judges from the partitions' statistics, and a partition that autovacuum
+ * has not analyzed yet (a fresh one, with a burst of records) has none: it
+ * then sorts, hundreds of ms for a page of a large stream.  A page never
+ * wants the sort.  sql/read_plans.sql guards the plan.
+ */
+CREATE FUNCTION orders_stream.records_from(stream_id bigint, from_key bytea, "limit" integer DEFAULT 1000)
+RETURNS SETOF orders_stream.records
+LANGUAGE sql STABLE
+SET enable_sort = off
+BEGIN ATOMIC
+	SELECT r.stream_id, r.sequence_number, r.captured_at, r.record, r.key_hash, r.sequence_key
+	  FROM orders_stream.records r
+	 WHERE r.stream_id OPERATOR(pg_catalog.=) records_from.stream_id
+	   AND r.sequence_key OPERATOR(pg_catalog.>=) records_from.from_key
+	   AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
+		   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)
+	 LIMIT records_from."limit";
+END;
+
+COMMENT ON FUNCTION orders_stream.records_from(bigint, bytea, integer) IS
+'The records of orders_stream.records of one stream from a sequence key on, at most "limit", in order: an index range read';
+
+/*
+ * A GetRecords response as text, written once in C: the records (as the
+ * records view renders them, eventSourceARN cut) and NextShardIterator,
+ * none if NULL.
+ */
+CREATE FUNCTION orders_stream.records_page(stream_arn text, records json[],
+										   next_shard_iterator text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'orders_stream_records_page'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION orders_stream.records_page(text, json[], text) IS
+'The GetRecords response {"Records": [...], "NextShardIterator": ...} of records of orders_stream.records, as text';
+
+/*
+ * GetRecords, its response as text (what the endpoint sends) and the number
+ * of records in it (what metrics count).  "GetRecords" is its jsonb.
+ */
+CREATE FUNCTION orders_stream.get_records_text(shard_iterator text, "limit" integer DEFAULT 1000,
+	OUT response text, OUT record_count integer)
+RETURNS record
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	parts		text[] := regexp_match("ShardIterator", '^(.+)\|([A-Za-z0-9+/=]+)$');
+	parts		text[] := regexp_match(shard_iterator, '^(.+)\|([A-Za-z0-9+/=]+)$');
 	arn			text := parts[1];
-	n_max		integer := coalesce("Limit", 1000);
+	n_max		integer := coalesce("limit", 1000);
 	it			jsonb;
 	issued		numeric;
 	now_ms		numeric := floor(extract(epoch FROM clock_timestamp()) * 1000);
 	s			orders_stream.readable_streams;
 	m			text;
-	pos			text;
 	inclusive	boolean;
 	key			bytea;
-	result		jsonb;
+	trim_key	bytea;
+	records		json[];
 	last_seq	text;
-	n			integer;
+	next		text;
 BEGIN
-	IF "ShardIterator" IS NULL THEN
+	IF shard_iterator IS NULL THEN
 		m := '1 validation error detected: Value null at ''shardIterator'' failed to satisfy constraint: Member must not be null';
 	ELSIF n_max < 1 OR n_max > 1000 THEN
 		m := format('1 validation error detected: Value ''%s'' at ''limit'' failed to satisfy constraint: Member must have value between 1 and 1000', n_max);
@@ -314,34 +369,31 @@ BEGIN
 			'orders_stream."DescribeStream"(arn) lists the shards of a stream.');
 	END IF;
 
-	pos := it->>'p';
-	IF pos <> '' AND (pos < s.trim_point OR (inclusive AND pos = s.trim_point)) THEN
+	/*
+	 * Where the page starts: after the iterator's position (at it, if
+	 * inclusive), and after the trim horizon.
+	 */
+	key := orders_stream.sequence_key(it->>'p');
+	trim_key := orders_stream.sequence_key(s.trim_point);
+	IF key <> '' AND (key < trim_key OR (inclusive AND key = trim_key)) THEN
 		m := format('the shard iterator points before the trim horizon of stream %s', arn);
 		PERFORM orders_stream.aws_error('TrimmedDataAccessException', m,
 			'Records are kept for orders_stream.retention, then trimmed; start again from TRIM_HORIZON.');
 	END IF;
-	IF pos < s.trim_point THEN
-		pos := s.trim_point;
+	IF key < trim_key THEN
+		key := trim_key;
 		inclusive := false;
 	END IF;
 
-	key := orders_stream.sequence_key(pos);
 	/*
 	 * Through the records view, as any reader: the caller has no privilege
-	 * on record_store.  In the view's order (stream, then sequence key),
-	 * with no ORDER BY here: one would make the planner plan the view for
-	 * reading all of the stream's later records, and sort them, rather than
-	 * walk the index and stop at the LIMIT.
+	 * on record_store.  In the view's order (records_from()).
 	 */
-	SELECT coalesce(jsonb_agg((r.record::jsonb - 'eventSourceARN') ORDER BY r.sequence_key), '[]'::jsonb),
-		   orders_stream.sequence_text((array_agg(r.sequence_key ORDER BY r.sequence_key DESC))[1]), count(*)
-	  INTO result, last_seq, n
-	  FROM (SELECT rr.sequence_key, rr.record
-			  FROM orders_stream.records rr
-			 WHERE rr.stream_id = s.stream_id
-			   AND rr.captured_at >= now() - current_setting('orders_stream.retention')::interval
-			   AND (rr.sequence_key > key OR (inclusive AND rr.sequence_key = key))
-			 LIMIT n_max) r;
+	SELECT array_agg(r.record), max(r.sequence_number COLLATE "C"), count(*)
+	  INTO records, last_seq, record_count
+	  FROM orders_stream.records_from(s.stream_id,
+									  CASE WHEN inclusive THEN key ELSE key || '\x00'::bytea END,
+									  n_max) r;
 
 	/*
 	 * The end of a closed shard: no NextShardIterator.  The shard's
@@ -349,18 +401,27 @@ BEGIN
 	 * records, so whoever sees it closed sees all of them: the page is the
 	 * shard's last if it is short, or ends at EndingSequenceNumber.
 	 */
-	IF s.ending_sequence_number IS NOT NULL
-	   AND (n < n_max OR last_seq >= s.ending_sequence_number) THEN
-		RETURN jsonb_build_object('Records', result);
+	IF s.ending_sequence_number IS NULL
+	   OR (record_count = n_max AND last_seq < s.ending_sequence_number) THEN
+		next := arn || '|' || translate(encode(convert_to(jsonb_build_object(
+			's', s.shard_id, 'p', coalesce(last_seq, orders_stream.sequence_text(key)),
+			'i', last_seq IS NULL AND inclusive,
+			't', floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint)::text, 'UTF8'), 'base64'), E'\n', '');
 	END IF;
-	RETURN jsonb_build_object(
-		'Records', result,
-		'NextShardIterator',
-		arn || '|' || translate(encode(convert_to(jsonb_build_object(
-			's', s.shard_id, 'p', coalesce(last_seq, pos), 'i', last_seq IS NULL AND inclusive,
-			't', floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint)::text, 'UTF8'), 'base64'), E'\n', ''));
+	response := orders_stream.records_page(arn, records, next);
 END
 $$;
+
+COMMENT ON FUNCTION orders_stream.get_records_text(text, integer) IS
+'orders_stream."GetRecords" as text, and the number of records in it: for callers that send the response on (the endpoint)';
+
+CREATE FUNCTION orders_stream."GetRecords"("ShardIterator" text, "Limit" integer DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT (orders_stream.get_records_text("ShardIterator", "Limit")).response::pg_catalog.jsonb;
+END;
 
 COMMENT ON FUNCTION orders_stream."GetRecords"(text, integer) IS
 'DynamoDB Streams GetRecords: {"Records": [...], "NextShardIterator": ...}; no NextShardIterator at the end of a closed shard';
@@ -371,8 +432,8 @@ COMMENT ON FUNCTION orders_stream."GetRecords"(text, integer) IS
  * body as it came.  Members of the wrong JSON type are a
  * SerializationException, as AWS answers them; unknown members are ignored.
  */
-CREATE FUNCTION orders_stream.dynamodb_streams(operation text, request jsonb DEFAULT '{}')
-RETURNS jsonb
+CREATE FUNCTION orders_stream.dynamodb_streams_text(operation text, request jsonb DEFAULT '{}')
+RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -384,7 +445,8 @@ DECLARE
 	kind	text;
 	started	timestamptz := clock_timestamp();
 	arn		text;
-	result	jsonb;
+	result	text;
+	n		integer := 0;
 BEGIN
 	IF op IS NULL OR op NOT IN ('ListStreams', 'DescribeStream', 'GetShardIterator', 'GetRecords') THEN
 		m := format('Unknown operation %s', coalesce(quote_literal(operation), 'null'));
@@ -419,7 +481,7 @@ BEGIN
 			'Send the request members as the DynamoDB Streams API reference types them.');
 	END IF;
 	IF op = 'ListStreams' THEN
-		RETURN orders_stream."ListStreams"(r->>'TableName', (r->>'Limit')::integer, r->>'ExclusiveStartStreamArn');
+		RETURN orders_stream."ListStreams"(r->>'TableName', (r->>'Limit')::integer, r->>'ExclusiveStartStreamArn')::text;
 	END IF;
 	/* the stream's metrics count the request, served or failed (85_metrics.sql) */
 	arn := coalesce(r->>'StreamArn', substring(r->>'ShardIterator' FROM '^(.+)\|'));
@@ -427,23 +489,36 @@ BEGIN
 		CASE op
 			WHEN 'DescribeStream' THEN
 				result := orders_stream."DescribeStream"(r->>'StreamArn', (r->>'Limit')::integer,
-					r->>'ExclusiveStartShardId', nullif(r->'ShardFilter', 'null'));
+					r->>'ExclusiveStartShardId', nullif(r->'ShardFilter', 'null'))::text;
 			WHEN 'GetShardIterator' THEN
 				result := orders_stream."GetShardIterator"(r->>'StreamArn', r->>'ShardId',
-					r->>'ShardIteratorType', r->>'SequenceNumber');
+					r->>'ShardIteratorType', r->>'SequenceNumber')::text;
 			ELSE
-				result := orders_stream."GetRecords"(r->>'ShardIterator', (r->>'Limit')::integer);
+				SELECT p.response, p.record_count INTO result, n
+				  FROM orders_stream.get_records_text(r->>'ShardIterator', (r->>'Limit')::integer) p;
 		END CASE;
 	EXCEPTION WHEN OTHERS THEN
 		PERFORM orders_stream.metrics_note_request(arn, op, started, 0, 0, SQLSTATE);
 		RAISE;
 	END;
-	PERFORM orders_stream.metrics_note_request(arn, op, started,
-		jsonb_array_length(coalesce(result->'Records', '[]')),
-		CASE WHEN op = 'GetRecords' THEN octet_length((result->'Records')::text) ELSE 0 END, NULL);
+	PERFORM orders_stream.metrics_note_request(arn, op, started, n,
+		CASE WHEN op = 'GetRecords' THEN octet_length(result) ELSE 0 END, NULL);
 	RETURN result;
 END
 $$;
+
+COMMENT ON FUNCTION orders_stream.dynamodb_streams_text(text, jsonb) IS
+'Runs a DynamoDB Streams request: operation as in X-Amz-Target, request as its JSON body; returns the response body as text, as the endpoint sends it';
+
+/*
+ * The same, the response as jsonb, for SQL callers: a GetRecords page is
+ * written as text once (records_page()) and converted here only for them,
+ * without jsonb_in (record_store.c).
+ */
+CREATE FUNCTION orders_stream.dynamodb_streams(operation text, request jsonb DEFAULT '{}')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'orders_stream_dynamodb_streams'
+LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION orders_stream.dynamodb_streams(text, jsonb) IS
 'Runs a DynamoDB Streams request: operation as in X-Amz-Target, request as its JSON body; returns the response body';

@@ -3,7 +3,7 @@
  *	  An authenticated request, as its role, through the SQL dispatcher:
  *
  *		SET LOCAL ROLE "role";
- *		SELECT orders_stream.dynamodb_streams(target, body)
+ *		SELECT orders_stream.dynamodb_streams_text(target, body)
  *		  FROM pg_roles WHERE rolname = CURRENT_USER AND NOT rolsuper
  *
  *	  sent as one simple-protocol query: one round trip, one implicit
@@ -12,7 +12,9 @@
  *	  made superuser after its key was loaded gets no row, and the refusal of
  *	  an unknown key: requests never run as a superuser.
  *
- *	  The answer is the dispatcher's document (200), or its error: the
+ *	  The answer is the dispatcher's document (200), sent as the text it
+ *	  returns (a GetRecords page is written once, in the server, and never
+ *	  parsed or re-rendered on its way out), or its error: the
  *	  dispatcher puts AWS's error body in the DETAIL of every error it raises
  *	  (45_streams_api.sql), and DynamoDB answers all of those with 400.
  *	  Errors the request's content causes are 400 too: a value the database
@@ -158,7 +160,7 @@ dispatch(const char *role, const char *target, const char *body,
 			return;
 		}
 		call = target ?
-			psprintf("orders_stream.dynamodb_streams(%s, %s::pg_catalog.jsonb)", target_lit, body_lit) :
+			psprintf("orders_stream.dynamodb_streams_text(%s, %s::pg_catalog.jsonb)", target_lit, body_lit) :
 			pg_strdup("orders_stream.prometheus_metrics()");
 		sql = psprintf("SET LOCAL ROLE %s; "
 					   "SELECT %s "

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * dispatch.h
- *	  One authenticated request through orders_stream.dynamodb_streams().
+ *	  One authenticated request through orders_stream.dynamodb_streams_text().
  *-------------------------------------------------------------------------
  */
 #ifndef ORDERS_STREAM_DISPATCH_H

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * endpoint.h
  *	  orders_stream_endpoint: the DynamoDB Streams API over HTTP (AWS JSON
- *	  1.0), SigV4-authenticated, answered by orders_stream.dynamodb_streams().
+ *	  1.0), SigV4-authenticated, answered by orders_stream.dynamodb_streams_text().
  *
  * Threads: libmicrohttpd runs one thread per client connection and calls
  * http.c, whose sweeper thread closes connections past their request

@@ -1,0 +1,434 @@
+/*
+ * 1.0 -> 1.1, the read path (issue 17): GetRecords reads an index range of
+ * record_store through records_from() and writes its page as text once
+ * (records_page(), get_records_text()); the endpoint calls
+ * dynamodb_streams_text(); DescribeStream and ListStreams compute only the
+ * columns of readable_streams they show; dynamodb_streams() is C.  New
+ * functions are created (CREATE: one somebody made beforehand is an error,
+ * not taken over), PUBLIC as in a fresh install; replaced ones keep their
+ * privileges.  records_page() and dynamodb_streams() are in the 1.1
+ * library: the server must have loaded it (a restart, as it is preloaded).
+ */
+
+CREATE OR REPLACE FUNCTION orders_stream."DescribeStream"("StreamArn" text,
+	"Limit" integer DEFAULT NULL, "ExclusiveStartShardId" text DEFAULT NULL,
+	"ShardFilter" jsonb DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s		record;
+	m		text;
+	shard	jsonb;
+	shards	jsonb := '[]';
+BEGIN
+	IF "StreamArn" IS NULL THEN
+		m := '1 validation error detected: Value null at ''streamArn'' failed to satisfy constraint: Member must not be null';
+	ELSIF length("StreamArn") < 37 OR length("StreamArn") > 1024
+		  OR "StreamArn" !~ '^arn:[^:]+:dynamodb:[^:]*:[^:]*:table/.+/stream/[^/]+$' THEN
+		m := format('Invalid StreamArn: %s', "StreamArn");
+	ELSIF "Limit" IS NOT NULL AND ("Limit" < 1 OR "Limit" > 100) THEN
+		m := format('1 validation error detected: Value ''%s'' at ''limit'' failed to satisfy constraint: Member must have value between 1 and 100', "Limit");
+	ELSIF "ExclusiveStartShardId" IS NOT NULL
+		  AND (length("ExclusiveStartShardId") < 28 OR length("ExclusiveStartShardId") > 65) THEN
+		m := format('1 validation error detected: Value ''%s'' at ''exclusiveStartShardId'' failed to satisfy constraint: Member must have length between 28 and 65', "ExclusiveStartShardId");
+	ELSIF "ShardFilter" IS NOT NULL
+		  AND (jsonb_typeof("ShardFilter") IS DISTINCT FROM 'object'
+			   OR "ShardFilter"->>'Type' IS DISTINCT FROM 'CHILD_SHARDS'
+			   OR jsonb_typeof("ShardFilter"->'ShardId') IS DISTINCT FROM 'string') THEN
+		m := 'ShardFilter needs Type CHILD_SHARDS and a ShardId';
+	END IF;
+	IF m IS NOT NULL THEN
+		PERFORM orders_stream.aws_error('ValidationException', m,
+			'A stream ARN is arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>; orders_stream.list_streams() shows them.');
+	END IF;
+
+	/* the columns it shows: no more (trim_point is state of its own) */
+	SELECT r.readable, r.stream_arn, r.stream_label, r.enabled, r.view_type, r.created_at,
+		   r.table_name, r.key_columns, r.shard_id, r.start_lsn, r.ending_sequence_number
+	  INTO s FROM orders_stream.readable_streams r WHERE r.stream_arn = "StreamArn";
+	IF NOT FOUND THEN
+		m := format('Requested resource not found: Stream: %s not found', "StreamArn");
+		PERFORM orders_stream.aws_error('ResourceNotFoundException', m,
+			'orders_stream.list_streams() shows the stream ARNs of this database.');
+	END IF;
+	IF NOT s.readable THEN
+		m := format('permission denied to read stream %s: reading a stream requires SELECT on its table, and bypassing its row-level security if it has any', "StreamArn");
+		PERFORM orders_stream.aws_error('AccessDeniedException', m,
+			'Ask the table''s owner for GRANT SELECT; read a table with row-level security as its owner or a BYPASSRLS role.');
+	END IF;
+
+	/*
+	 * One shard per stream, never split, so it has no parent and no
+	 * children; closed (EndingSequenceNumber) once capture has passed the
+	 * commit of the disable.  Shards are listed in ShardId order, after
+	 * ExclusiveStartShardId.
+	 */
+	shard := jsonb_build_object('ShardId', s.shard_id,
+		'SequenceNumberRange', jsonb_strip_nulls(jsonb_build_object(
+			'StartingSequenceNumber', orders_stream.sequence_number(s.start_lsn),
+			'EndingSequenceNumber', s.ending_sequence_number)));
+	IF "ShardFilter" IS NULL
+	   AND ("ExclusiveStartShardId" IS NULL OR s.shard_id COLLATE "C" > "ExclusiveStartShardId") THEN
+		shards := jsonb_build_array(shard);
+	END IF;
+	RETURN jsonb_build_object('StreamDescription', jsonb_build_object(
+		'StreamArn', s.stream_arn,
+		'StreamLabel', s.stream_label,
+		'StreamStatus', CASE WHEN s.enabled THEN 'ENABLED'
+							 WHEN s.ending_sequence_number IS NULL THEN 'DISABLING'
+							 ELSE 'DISABLED' END,
+		'StreamViewType', s.view_type,
+		'CreationRequestDateTime', extract(epoch FROM s.created_at),
+		'TableName', s.table_name,
+		'KeySchema', (SELECT jsonb_agg(jsonb_build_object(
+							'AttributeName', k.name,
+							'KeyType', CASE WHEN k.ord = 1 THEN 'HASH' ELSE 'RANGE' END)
+						ORDER BY k.ord)
+					  FROM unnest(s.key_columns) WITH ORDINALITY AS k(name, ord)
+					 /* DynamoDB has a HASH and at most one RANGE key; Keys hold them all */
+					 WHERE k.ord <= 2),
+		'Shards', shards));
+END
+$$;
+
+COMMENT ON FUNCTION orders_stream."DescribeStream"(text, integer, text, jsonb) IS
+'DynamoDB Streams DescribeStream: {"StreamDescription": {...}}; EndingSequenceNumber once the shard is closed';
+
+
+CREATE OR REPLACE FUNCTION orders_stream."ListStreams"("TableName" text DEFAULT NULL,
+	"Limit" integer DEFAULT NULL, "ExclusiveStartStreamArn" text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m		text;
+	n		integer := coalesce("Limit", 100);
+	after	bigint;
+	page	jsonb;
+	more	boolean;
+BEGIN
+	IF n < 1 OR n > 100 THEN
+		m := format('1 validation error detected: Value ''%s'' at ''limit'' failed to satisfy constraint: Member must have value between 1 and 100', n);
+	ELSIF "TableName" IS NOT NULL AND (length("TableName") < 1 OR length("TableName") > 1024) THEN
+		m := format('1 validation error detected: Value ''%s'' at ''tableName'' failed to satisfy constraint: Member must have length between 1 and 1024', "TableName");
+	END IF;
+	IF m IS NOT NULL THEN
+		PERFORM orders_stream.aws_error('ValidationException', m,
+			'ListStreams returns at most 100 streams per call: page with ExclusiveStartStreamArn.');
+	END IF;
+	IF "ExclusiveStartStreamArn" IS NOT NULL THEN
+		SELECT r.stream_id INTO after FROM orders_stream.readable_streams r
+		 WHERE r.stream_arn = "ExclusiveStartStreamArn" AND r.readable;
+		IF NOT FOUND THEN
+			/* ValidationException, ResourceNotFoundException or AccessDeniedException */
+			PERFORM orders_stream."DescribeStream"("ExclusiveStartStreamArn");
+		END IF;
+	END IF;
+	/*
+	 * oldest first, by stream_id: created_at can be a millisecond ahead
+	 * (a label must be new), so it does not order streams enabled in one
+	 * millisecond; a page of n, and whether there is more
+	 */
+	SELECT coalesce(jsonb_agg(jsonb_build_object('StreamArn', p.stream_arn,
+				'TableName', p.table_name, 'StreamLabel', p.stream_label)
+				ORDER BY p.stream_id) FILTER (WHERE p.rn <= n), '[]'),
+		   count(*) > n
+	  INTO page, more
+	  FROM (SELECT r.stream_id, r.stream_arn, r.table_name, r.stream_label,
+				   row_number() OVER (ORDER BY r.stream_id) AS rn
+			  FROM orders_stream.readable_streams r
+			 WHERE r.readable
+			   AND ("TableName" IS NULL OR r.table_name = "TableName")
+			   AND (after IS NULL OR r.stream_id > after)
+			 ORDER BY r.stream_id
+			 LIMIT n + 1) p;
+	IF more THEN
+		RETURN jsonb_build_object('Streams', page,
+			'LastEvaluatedStreamArn', page->(n - 1)->'StreamArn');
+	END IF;
+	RETURN jsonb_build_object('Streams', page);
+END
+$$;
+
+COMMENT ON FUNCTION orders_stream."ListStreams"(text, integer, text) IS
+'DynamoDB Streams ListStreams: {"Streams": [...], "LastEvaluatedStreamArn": ...} of the streams you may read, oldest first';
+
+
+/*
+ * The records of a stream from a sequence key on (that key included), at
+ * most "limit" of them, in order: GetRecords' read of orders_stream.records.
+ * One lower bound, chosen before the query (GetRecords passes the key after
+ * a position as the position's key || '\x00', the least key above it): an
+ * index condition.  No ORDER BY here: the view is ordered, and one here
+ * would make the planner plan the view (a security barrier view is planned
+ * on its own) for reading all of the stream's later records.  enable_sort
+ * off: the view's order comes from the index (stream_id, sequence_key) of
+ * every partition, read from the key on and stopped at the LIMIT, or from a
+ * sort of every later record of the stream.  Which is cheaper the planner
+ * judges from the partitions' statistics, and a partition that autovacuum
+ * has not analyzed yet (a fresh one, with a burst of records) has none: it
+ * then sorts, hundreds of ms for a page of a large stream.  A page never
+ * wants the sort.  sql/read_plans.sql guards the plan.
+ */
+CREATE FUNCTION orders_stream.records_from(stream_id bigint, from_key bytea, "limit" integer DEFAULT 1000)
+RETURNS SETOF orders_stream.records
+LANGUAGE sql STABLE
+SET enable_sort = off
+BEGIN ATOMIC
+	SELECT r.stream_id, r.sequence_number, r.captured_at, r.record, r.key_hash, r.sequence_key
+	  FROM orders_stream.records r
+	 WHERE r.stream_id OPERATOR(pg_catalog.=) records_from.stream_id
+	   AND r.sequence_key OPERATOR(pg_catalog.>=) records_from.from_key
+	   AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
+		   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)
+	 LIMIT records_from."limit";
+END;
+
+COMMENT ON FUNCTION orders_stream.records_from(bigint, bytea, integer) IS
+'The records of orders_stream.records of one stream from a sequence key on, at most "limit", in order: an index range read';
+
+/*
+ * A GetRecords response as text, written once in C: the records (as the
+ * records view renders them, eventSourceARN cut) and NextShardIterator,
+ * none if NULL.
+ */
+CREATE FUNCTION orders_stream.records_page(stream_arn text, records json[],
+										   next_shard_iterator text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'orders_stream_records_page'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION orders_stream.records_page(text, json[], text) IS
+'The GetRecords response {"Records": [...], "NextShardIterator": ...} of records of orders_stream.records, as text';
+
+/*
+ * GetRecords, its response as text (what the endpoint sends) and the number
+ * of records in it (what metrics count).  "GetRecords" is its jsonb.
+ */
+CREATE FUNCTION orders_stream.get_records_text(shard_iterator text, "limit" integer DEFAULT 1000,
+	OUT response text, OUT record_count integer)
+RETURNS record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	parts		text[] := regexp_match(shard_iterator, '^(.+)\|([A-Za-z0-9+/=]+)$');
+	arn			text := parts[1];
+	n_max		integer := coalesce("limit", 1000);
+	it			jsonb;
+	issued		numeric;
+	now_ms		numeric := floor(extract(epoch FROM clock_timestamp()) * 1000);
+	s			orders_stream.readable_streams;
+	m			text;
+	inclusive	boolean;
+	key			bytea;
+	trim_key	bytea;
+	records		json[];
+	last_seq	text;
+	next		text;
+BEGIN
+	IF shard_iterator IS NULL THEN
+		m := '1 validation error detected: Value null at ''shardIterator'' failed to satisfy constraint: Member must not be null';
+	ELSIF n_max < 1 OR n_max > 1000 THEN
+		m := format('1 validation error detected: Value ''%s'' at ''limit'' failed to satisfy constraint: Member must have value between 1 and 1000', n_max);
+	END IF;
+	IF m IS NULL THEN
+		/* every field, of the right type and shape, or the iterator is invalid */
+		BEGIN
+			it := convert_from(decode(parts[2], 'base64'), 'UTF8')::jsonb;
+			IF jsonb_typeof(it) IS DISTINCT FROM 'object'
+			   OR jsonb_typeof(it->'s') IS DISTINCT FROM 'string'
+			   OR jsonb_typeof(it->'p') IS DISTINCT FROM 'string' OR it->>'p' !~ '^(\d{30})?$'
+			   OR jsonb_typeof(it->'t') IS DISTINCT FROM 'number'
+			   OR jsonb_typeof(coalesce(it->'i', 'false')) IS DISTINCT FROM 'boolean'
+			   /* "c", the closing position of iterators of earlier versions: ignored */
+			   OR jsonb_typeof(coalesce(it->'c', '""')) IS DISTINCT FROM 'string' THEN
+				it := NULL;
+			END IF;
+			issued := (it->>'t')::numeric;
+			inclusive := coalesce((it->>'i')::boolean, false);
+			PERFORM (it->>'c')::pg_lsn;
+		EXCEPTION WHEN data_exception THEN
+			it := NULL;
+		END;
+		IF parts IS NULL OR it IS NULL OR issued IS NULL OR issued <> trunc(issued)
+		   OR issued > now_ms + 60 * 1000 THEN
+			m := 'Invalid ShardIterator';
+		END IF;
+	END IF;
+	IF m IS NOT NULL THEN
+		PERFORM orders_stream.aws_error('ValidationException', m,
+			'Get a shard iterator from GetShardIterator; GetRecords returns at most 1000 records per call.');
+	END IF;
+	IF issued < now_ms - 15 * 60 * 1000 THEN
+		m := 'Iterator expired: shard iterators are valid for 15 minutes';
+		PERFORM orders_stream.aws_error('ExpiredIteratorException', m,
+			'Get a new one with GetShardIterator, AFTER_SEQUENCE_NUMBER the last SequenceNumber read.');
+	END IF;
+	SELECT * INTO s FROM orders_stream.readable_streams r WHERE r.stream_arn = arn AND r.readable;
+	IF NOT FOUND THEN
+		PERFORM orders_stream."DescribeStream"(arn);
+	END IF;
+	IF s.shard_id <> it->>'s' THEN
+		m := format('Requested resource not found: Shard: %s in Stream: %s not found', it->>'s', arn);
+		PERFORM orders_stream.aws_error('ResourceNotFoundException', m,
+			'orders_stream."DescribeStream"(arn) lists the shards of a stream.');
+	END IF;
+
+	/*
+	 * Where the page starts: after the iterator's position (at it, if
+	 * inclusive), and after the trim horizon.
+	 */
+	key := orders_stream.sequence_key(it->>'p');
+	trim_key := orders_stream.sequence_key(s.trim_point);
+	IF key <> '' AND (key < trim_key OR (inclusive AND key = trim_key)) THEN
+		m := format('the shard iterator points before the trim horizon of stream %s', arn);
+		PERFORM orders_stream.aws_error('TrimmedDataAccessException', m,
+			'Records are kept for orders_stream.retention, then trimmed; start again from TRIM_HORIZON.');
+	END IF;
+	IF key < trim_key THEN
+		key := trim_key;
+		inclusive := false;
+	END IF;
+
+	/*
+	 * Through the records view, as any reader: the caller has no privilege
+	 * on record_store.  In the view's order (records_from()).
+	 */
+	SELECT array_agg(r.record), max(r.sequence_number COLLATE "C"), count(*)
+	  INTO records, last_seq, record_count
+	  FROM orders_stream.records_from(s.stream_id,
+									  CASE WHEN inclusive THEN key ELSE key || '\x00'::bytea END,
+									  n_max) r;
+
+	/*
+	 * The end of a closed shard: no NextShardIterator.  The shard's
+	 * EndingSequenceNumber is stored in the transaction that stored its last
+	 * records, so whoever sees it closed sees all of them: the page is the
+	 * shard's last if it is short, or ends at EndingSequenceNumber.
+	 */
+	IF s.ending_sequence_number IS NULL
+	   OR (record_count = n_max AND last_seq < s.ending_sequence_number) THEN
+		next := arn || '|' || translate(encode(convert_to(jsonb_build_object(
+			's', s.shard_id, 'p', coalesce(last_seq, orders_stream.sequence_text(key)),
+			'i', last_seq IS NULL AND inclusive,
+			't', floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint)::text, 'UTF8'), 'base64'), E'\n', '');
+	END IF;
+	response := orders_stream.records_page(arn, records, next);
+END
+$$;
+
+COMMENT ON FUNCTION orders_stream.get_records_text(text, integer) IS
+'orders_stream."GetRecords" as text, and the number of records in it: for callers that send the response on (the endpoint)';
+
+CREATE OR REPLACE FUNCTION orders_stream."GetRecords"("ShardIterator" text, "Limit" integer DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT (orders_stream.get_records_text("ShardIterator", "Limit")).response::pg_catalog.jsonb;
+END;
+
+COMMENT ON FUNCTION orders_stream."GetRecords"(text, integer) IS
+'DynamoDB Streams GetRecords: {"Records": [...], "NextShardIterator": ...}; no NextShardIterator at the end of a closed shard';
+
+/*
+ * The single entry point of an HTTP front end: the operation of X-Amz-Target
+ * (with or without its "DynamoDBStreams_20120810." prefix) and the request
+ * body as it came.  Members of the wrong JSON type are a
+ * SerializationException, as AWS answers them; unknown members are ignored.
+ */
+CREATE FUNCTION orders_stream.dynamodb_streams_text(operation text, request jsonb DEFAULT '{}')
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	op		text := regexp_replace(operation, '^DynamoDBStreams_20120810\.', '');
+	r		jsonb := coalesce(request, '{}');
+	m		text;
+	member	text;
+	kind	text;
+	started	timestamptz := clock_timestamp();
+	arn		text;
+	result	text;
+	n		integer := 0;
+BEGIN
+	IF op IS NULL OR op NOT IN ('ListStreams', 'DescribeStream', 'GetShardIterator', 'GetRecords') THEN
+		m := format('Unknown operation %s', coalesce(quote_literal(operation), 'null'));
+		PERFORM orders_stream.aws_error('UnknownOperationException', m,
+			'The operations of DynamoDB Streams are ListStreams, DescribeStream, GetShardIterator and GetRecords.');
+	END IF;
+	IF jsonb_typeof(r) <> 'object' THEN
+		m := 'the request body must be a JSON object';
+	ELSE
+		FOR member, kind IN
+			SELECT k, CASE WHEN k IN ('Limit') THEN 'number'
+						   WHEN k = 'ShardFilter' THEN 'object'
+						   ELSE 'string' END
+			  FROM jsonb_object_keys(r) AS k
+			 WHERE k IN ('TableName', 'Limit', 'ExclusiveStartStreamArn', 'StreamArn',
+						 'ExclusiveStartShardId', 'ShardFilter', 'ShardId',
+						 'ShardIteratorType', 'SequenceNumber', 'ShardIterator')
+			   AND jsonb_typeof(r->k) <> 'null'
+		LOOP
+			IF jsonb_typeof(r->member) <> kind
+			   OR (kind = 'number' AND ((r->>member)::numeric <> trunc((r->>member)::numeric)
+										OR abs((r->>member)::numeric) > 2147483647)) THEN
+				m := format('%s must be %s, got %s', member,
+							CASE kind WHEN 'number' THEN 'an integer' WHEN 'object' THEN 'an object' ELSE 'a string' END,
+							r->member);
+				EXIT;
+			END IF;
+		END LOOP;
+	END IF;
+	IF m IS NOT NULL THEN
+		PERFORM orders_stream.aws_error('SerializationException', m,
+			'Send the request members as the DynamoDB Streams API reference types them.');
+	END IF;
+	IF op = 'ListStreams' THEN
+		RETURN orders_stream."ListStreams"(r->>'TableName', (r->>'Limit')::integer, r->>'ExclusiveStartStreamArn')::text;
+	END IF;
+	/* the stream's metrics count the request, served or failed (85_metrics.sql) */
+	arn := coalesce(r->>'StreamArn', substring(r->>'ShardIterator' FROM '^(.+)\|'));
+	BEGIN
+		CASE op
+			WHEN 'DescribeStream' THEN
+				result := orders_stream."DescribeStream"(r->>'StreamArn', (r->>'Limit')::integer,
+					r->>'ExclusiveStartShardId', nullif(r->'ShardFilter', 'null'))::text;
+			WHEN 'GetShardIterator' THEN
+				result := orders_stream."GetShardIterator"(r->>'StreamArn', r->>'ShardId',
+					r->>'ShardIteratorType', r->>'SequenceNumber')::text;
+			ELSE
+				SELECT p.response, p.record_count INTO result, n
+				  FROM orders_stream.get_records_text(r->>'ShardIterator', (r->>'Limit')::integer) p;
+		END CASE;
+	EXCEPTION WHEN OTHERS THEN
+		PERFORM orders_stream.metrics_note_request(arn, op, started, 0, 0, SQLSTATE);
+		RAISE;
+	END;
+	PERFORM orders_stream.metrics_note_request(arn, op, started, n,
+		CASE WHEN op = 'GetRecords' THEN octet_length(result) ELSE 0 END, NULL);
+	RETURN result;
+END
+$$;
+
+COMMENT ON FUNCTION orders_stream.dynamodb_streams_text(text, jsonb) IS
+'Runs a DynamoDB Streams request: operation as in X-Amz-Target, request as its JSON body; returns the response body as text, as the endpoint sends it';
+
+/*
+ * The same, the response as jsonb, for SQL callers: a GetRecords page is
+ * written as text once (records_page()) and converted here only for them,
+ * without jsonb_in (record_store.c).
+ */
+CREATE OR REPLACE FUNCTION orders_stream.dynamodb_streams(operation text, request jsonb DEFAULT '{}')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'orders_stream_dynamodb_streams'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION orders_stream.dynamodb_streams(text, jsonb) IS
+'Runs a DynamoDB Streams request: operation as in X-Amz-Target, request as its JSON body; returns the response body';
+
