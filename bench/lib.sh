@@ -61,7 +61,9 @@ bench_install() {
 	rm -rf "$prefix"/usr/lib/postgresql/15/lib/orders_stream.so \
 		"$prefix"/usr/lib/postgresql/15/lib/bitcode/orders_stream* \
 		"$prefix"/usr/share/postgresql/15/extension/orders_stream*
-	make -s -C "$build" PG_CONFIG="$PG_CONFIG" DESTDIR="$prefix" install >>"$build/make.log" 2>&1 ||
+	# installed by the copy's own pg_config, which places it in the copy
+	# whatever the original's prefix (Debian's /usr or a relocated one)
+	make -s -C "$build" PG_CONFIG="$prefix/usr/lib/postgresql/15/bin/pg_config" install >>"$build/make.log" 2>&1 ||
 		{ cat "$build/make.log"; os_die "install failed"; }
 	chmod 755 "$prefix"
 	PG_BINDIR=$prefix/usr/lib/postgresql/15/bin
