@@ -57,12 +57,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 . bench/delivery_lib.sh
 os_init
-# say why a run ends early (the machine is shared: it happens)
-set -E
-trap 'echo "$0: line $LINENO: failed: $BASH_COMMAND" >&2' ERR
-trap 'echo "$0: terminated by SIGTERM" >&2; exit 143' TERM
-trap 'echo "$0: interrupted" >&2; exit 130' INT
-trap 'echo "$0: SIGHUP (run it under nohup or setsid)" >&2; exit 129' HUP
+bench_traps
 
 read -r -a NS <<<"${READ_SCALE_N:-500000 5000000 50000000}"
 REPS=${READ_SCALE_REPS:-50}
@@ -75,9 +70,9 @@ ROUNDS=${READ_SCALE_ROUNDS:-2}
 CAPTURE_ROWS=${READ_SCALE_CAPTURE_ROWS:-200000}
 [ "${READ_SCALE_KEEP:-0}" = 1 ] && export ORDERS_STREAM_KEEP=1
 export ORDERS_STREAM_TMPDIR=${READ_SCALE_DIR:-${ORDERS_STREAM_TMPDIR:-/tmp}}
-# about what a record costs on disk while loading (heap, index, WAL up to
-# max_wal_size below) and in the load (from runs at 5,000,000): for the
-# estimate printed first, and the check that the largest N fits
+# about what a record costs on disk (record_store, heap and index, took 342
+# bytes a record at 5,000,000), plus WAL up to max_wal_size: for the check
+# that the largest N fits
 DISK_PER_RECORD=400
 WAL_MAX_GB=4
 
@@ -102,9 +97,7 @@ src=${BENCH_SRC:-$BENCH_DIR/..}
 	echo
 	echo '```'
 	bench_machine
-	if git -C "$src" rev-parse HEAD >/dev/null 2>&1; then
-		echo "source: $(cd "$src" && pwd) at $(git -C "$src" rev-parse --short HEAD)$(git -C "$src" diff --quiet HEAD -- src sql 2>/dev/null || echo ' + uncommitted changes in src/ sql/')"
-	fi
+	bench_source "$src"
 	echo "N: ${NS[*]}; reps $REPS (+$WARMUP warm-up); phases ${PHASES[*]}; readers $READERS; clusters in $ORDERS_STREAM_TMPDIR ($avail_gb GB free)"
 	echo '```'
 } >"$SUMMARY"
@@ -436,34 +429,37 @@ for phase in "${PHASES[@]}"; do
 		done
 	done
 done
-summary "" "## Read calls: p50 / p99 ms ($REPS calls each; p99 of $REPS is about the maximum), as role reader" ""
-awk -F'\t' -v small="$small" -v large="$largest" -v ns="$(printf '%s\n' "${NS[@]}" | sort -n | tr '\n' ' ')" '
-	BEGIN {
-		target["getrecords_middle"] = 10; target["getrecords_trim_horizon"] = 10
-		target["getrecords_latest"] = 1; target["stream_status"] = 10
-		k = split(ns, N, " ")
-		hdr = "| phase | call |"; sep = "|---|---|"
-		for (i = 1; i <= k; i++) { hdr = hdr " N=" N[i] " |"; sep = sep "---|" }
-		print hdr " ratio " large "/" small ": p50 (p99) | target | verdict |"; print sep "---|---|---|"
-	}
-	NR == 1 { next }
-	{ row = $1 SUBSEP $2; if (!(row in seen)) { seen[row] = 1; rows[++nr] = row }
-	  p50[row, $3] = $4; p99[row, $3] = $5 }
-	END {
-		for (r = 1; r <= nr; r++) {
-			split(rows[r], pc, SUBSEP); line = "| " pc[1] " | " pc[2] " |"
-			for (i = 1; i <= k; i++) line = line " " p50[rows[r], N[i]] " / " p99[rows[r], N[i]] " |"
-			a50 = p50[rows[r], small]; b50 = p50[rows[r], large]; a99 = p99[rows[r], small]; b99 = p99[rows[r], large]
-			r50 = a50 > 0 ? b50 / a50 : 0; r99 = a99 > 0 ? b99 / a99 : 0
-			t = (pc[2] in target) ? target[pc[2]] : 0
-			verdict = r50 <= 1.3 ? "ratio met" : "ratio missed"
-			if (t) verdict = verdict (b99 <= t ? ", time met" : b50 <= t ? ", time met at p50 only" : ", time missed")
-			printf "%s %.2f (%.2f) | %s | %s |\n", line, r50, r99, (t ? "<= " t " ms, " : "") "ratio <= 1.3", verdict
+if [ ${#PHASES[@]} -gt 0 ]; then
+	summary "" "## Read calls: p50 / p99 ms ($REPS calls each; p99 of $REPS is about the maximum), as role reader" ""
+	awk -F'\t' -v small="$small" -v large="$largest" -v ns="$(printf '%s\n' "${NS[@]}" | sort -n | tr '\n' ' ')" '
+		BEGIN {
+			target["getrecords_middle"] = 10; target["getrecords_trim_horizon"] = 10
+			target["getrecords_latest"] = 1; target["stream_status"] = 10
+			k = split(ns, N, " ")
+			hdr = "| phase | call |"; sep = "|---|---|"
+			for (i = 1; i <= k; i++) { hdr = hdr " N=" N[i] " |"; sep = sep "---|" }
+			print hdr " ratio " large "/" small ": p50 (p99) | target | verdict |"; print sep "---|---|---|"
 		}
-	}' "$STATS_TSV" | tee -a "$SUMMARY"
-summary "" "(records_view: the issue asks for an index range read, no time; GetShardIterator, DescribeStream, ListStreams: O(page), the ratio.)" \
-	"" "## Retention: maintain_partitions() dropping one expired partition (target <= 100 ms, readers never wait)" "" \
+		NR == 1 { next }
+		{ row = $1 SUBSEP $2; if (!(row in seen)) { seen[row] = 1; rows[++nr] = row }
+		  p50[row, $3] = $4; p99[row, $3] = $5 }
+		END {
+			for (r = 1; r <= nr; r++) {
+				split(rows[r], pc, SUBSEP); line = "| " pc[1] " | " pc[2] " |"
+				for (i = 1; i <= k; i++) line = line " " p50[rows[r], N[i]] " / " p99[rows[r], N[i]] " |"
+				a50 = p50[rows[r], small]; b50 = p50[rows[r], large]; a99 = p99[rows[r], small]; b99 = p99[rows[r], large]
+				r50 = a50 > 0 ? b50 / a50 : 0; r99 = a99 > 0 ? b99 / a99 : 0
+				t = (pc[2] in target) ? target[pc[2]] : 0
+				verdict = r50 <= 1.3 ? "ratio met" : "ratio missed"
+				if (t) verdict = verdict (b99 <= t ? ", time met" : b50 <= t ? ", time met at p50 only" : ", time missed")
+				printf "%s %.2f (%.2f) | %s | %s |\n", line, r50, r99, (t ? "<= " t " ms, " : "") "ratio <= 1.3", verdict
+			}
+		}' "$STATS_TSV" | tee -a "$SUMMARY"
+	summary "" "(records_view: the issue asks for an index range read, no time; GetShardIterator, DescribeStream, ListStreams: O(page), the ratio.)"
+fi
+summary "" "## Retention: maintain_partitions() dropping one expired partition (target <= 100 ms, readers never wait)" "" \
 	'```' "$(column -t -s$'\t' "$TRIM_TSV")" '```' \
+	"(dropped 0: maintain_partitions() gave up at its lock_timeout, waiting for a reader's statement to release record_store.)" \
 	"" "## Load (seed through capture, then INSERT ... SELECT of the copies)" "" \
 	'```' "$(column -t -s$'\t' "$LOAD_TSV")" '```'
 awk -F'\t' -v w="$WAL_MAX_GB" 'NR > 1 { n = $1; s = $3; r = $8 }
