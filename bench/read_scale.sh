@@ -10,8 +10,10 @@
 #     and a fresh sequence key, in capture-time order, after the seed's and
 #     before anything capture stores next (sql/read_scale_seed.sql,
 #     sql/read_scale_load.sql); then orders_stream_internal.recount_streams()
-#     if this build has it.  Pages read back through GetRecords are checked
-#     to parse as AWS records (sql/read_scale_check.sql);
+#     if this build has it.  The retention ends just before the oldest
+#     record: the oldest partition holds the trim horizon, as a running
+#     stream's does.  Pages read back through GetRecords are checked to
+#     parse as AWS records (sql/read_scale_check.sql);
 #  2. per phase ("fresh": never analyzed, autovacuum is off; "analyzed":
 #     after VACUUM ANALYZE), READ_SCALE_REPS timed calls of each read, after
 #     READ_SCALE_WARMUP untimed rounds, interleaved, in one psql session of
@@ -476,4 +478,4 @@ if [ "$READERS" -gt 0 ]; then
 				ok = "missed"; if (cr >= 0.9 && dr >= 0.9) ok = "met"
 				printf "- N=%s, round %d: speed with readers / alone: capture %.2f, delivery %.2f (%s)\n", n, i, cr, dr, ok } }' "$CONTENTION_TSV" | sort)"
 fi
-summary "" "Raw figures: $BENCH_OUT (calls.tsv, load.tsv, trim.tsv$([ "$READERS" -gt 0 ] && echo ", readers.tsv, contention.tsv"))."
+summary "" "Raw figures: $BENCH_OUT (calls.tsv, stats.tsv, load.tsv, trim.tsv$([ "$READERS" -gt 0 ] && echo ", readers.tsv, contention.tsv"))."
