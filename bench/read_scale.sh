@@ -219,8 +219,7 @@ check_pages() {
 	mid=$((n / 2))
 	for start in trim:TRIM_HORIZON "mid:AFTER_SEQUENCE_NUMBER:$(seq_of "$mid")"; do
 		IFS=: read -r name type sn <<<"$start"
-		it=$(reader_psql -At -c "SELECT orders_stream.dynamodb_streams('GetShardIterator', jsonb_build_object(
-			'StreamArn', '$arn', 'ShardId', '$shard', 'ShardIteratorType', '$type'${sn:+, 'SequenceNumber', '$sn'}))->>'ShardIterator'")
+		it=$(reader_psql -At -v arn="$arn" -v shard="$shard" <<<"$(iterator "$type" "$sn");")
 		prev=""
 		for page in 1 2 3; do
 			IFS='|' read -r cnt ok first last it < <(reader_psql -At -v it="$it" -f "$BENCH_DIR/sql/read_scale_check.sql")
@@ -244,6 +243,9 @@ check_pages() {
 # ---------------------------------------------------------------- timings --
 # gsi TYPE [SEQUENCENUMBER]: a GetShardIterator call, in psql (:arn, :shard)
 gsi() { echo "SELECT orders_stream.dynamodb_streams('GetShardIterator', jsonb_build_object('StreamArn', :'arn', 'ShardId', :'shard', 'ShardIteratorType', '$1'${2:+, 'SequenceNumber', '$2'}))"; }
+# iterator TYPE [SEQUENCENUMBER]: the ShardIterator of such a call (whether
+# the API answers jsonb, json or text)
+iterator() { echo "SELECT ($(gsi "$1" "${2:-}" | sed 's/^SELECT //'))::jsonb->>'ShardIterator'"; }
 # timed LABEL CALL SQL: SQL timed in psql, after a line "@ LABEL CALL"
 timed() { printf '\\echo @ %s %s\n\\timing on\n%s \\g /dev/null\n\\timing off\n' "$1" "$2" "$3"; }
 
@@ -257,11 +259,11 @@ calls_script() {
 		# a position in the middle half of the stream
 		g=$((n / 4 + (RANDOM * 32768 + RANDOM) % (n / 2 > 0 ? n / 2 : 1)))
 		sn=$(seq_of "$g")
-		echo "$(gsi AFTER_SEQUENCE_NUMBER "$sn")->>'ShardIterator' AS it \\gset"
+		echo "$(iterator AFTER_SEQUENCE_NUMBER "$sn") AS it \\gset"
 		timed "$label" getrecords_middle "SELECT orders_stream.dynamodb_streams('GetRecords', jsonb_build_object('ShardIterator', :'it', 'Limit', 1000))"
-		echo "$(gsi TRIM_HORIZON)->>'ShardIterator' AS it \\gset"
+		echo "$(iterator TRIM_HORIZON) AS it \\gset"
 		timed "$label" getrecords_trim_horizon "SELECT orders_stream.dynamodb_streams('GetRecords', jsonb_build_object('ShardIterator', :'it', 'Limit', 1000))"
-		echo "$(gsi LATEST)->>'ShardIterator' AS it \\gset"
+		echo "$(iterator LATEST) AS it \\gset"
 		timed "$label" getrecords_latest "SELECT orders_stream.dynamodb_streams('GetRecords', jsonb_build_object('ShardIterator', :'it', 'Limit', 1000))"
 		timed "$label" getsharditerator_trim_horizon "$(gsi TRIM_HORIZON)"
 		timed "$label" getsharditerator_latest "$(gsi LATEST)"
@@ -294,10 +296,13 @@ measure_calls() {
 # trim N: maintain_partitions() dropping one expired partition of N/24
 # records, alone and while a reader pages through GetRecords
 trim() {
-	local n=$1 size parts part case res ms dropped gone log t_start t_end
+	local n=$1 size parts part case res ms dropped log t_start t_end maintain
 	size=$(((n + 23) / 24))
 	bench_log "N=$n: retention, dropping an expired partition of $size records"
 	q <test/expired_partition.sql >/dev/null
+	# a function today; CALL if it becomes a procedure (to commit as it goes)
+	maintain="$([ "$(q -c "SELECT prokind FROM pg_proc WHERE oid = 'orders_stream_internal.maintain_partitions'::regproc")" = p ] &&
+		echo CALL || echo SELECT) orders_stream_internal.maintain_partitions()"
 	# two hidden expired partitions, the older first, each listed again just
 	# before the drop that is timed (the capture worker maintains every 10 s)
 	parts=$(q -c "SELECT make_old_partition($size, current_setting('orders_stream.retention')::interval + interval '2 hours')" \
@@ -314,14 +319,12 @@ trim() {
 			sleep 3
 		fi
 		t_start=$(now)
-		res=$(q -c "SELECT make_visible('$part')" -c '\timing on' -c 'SELECT orders_stream_internal.maintain_partitions()' \
-			-c '\timing off' -c "SELECT to_regclass('$part') IS NULL")
+		res=$(q -c "SELECT make_visible('$part')" -c '\timing on' -c "$maintain" -c '\timing off' \
+			-c "SELECT NOT EXISTS (SELECT FROM pg_inherits WHERE inhrelid = to_regclass('$part'))")
 		t_end=$(now)
-		# maintain_partitions()'s result, then its time, then whether the partition is gone
-		dropped=$(echo "$res" | awk '/^Time: / { print prev } { prev = $0 }')
+		# its time, then whether the partition is gone, or at least out of record_store
 		ms=$(echo "$res" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
-		gone=$(echo "$res" | tail -1)
-		[ "$gone" = t ] && [ "$dropped" -ge 1 ] || dropped=0
+		dropped=$([ "$(echo "$res" | tail -1)" = t ] && echo 1 || echo 0)
 		local during="-" maxd="-" p50o="-"
 		if [ "$case" = reader ]; then
 			wait "$reader" || { cat "$log.out"; os_die "the reader failed"; }
@@ -461,7 +464,7 @@ if [ ${#PHASES[@]} -gt 0 ]; then
 fi
 summary "" "## Retention: maintain_partitions() dropping one expired partition (target <= 100 ms, readers never wait)" "" \
 	'```' "$(column -t -s$'\t' "$TRIM_TSV")" '```' \
-	"(dropped 0: maintain_partitions() gave up at its lock_timeout, waiting for a reader's statement to release record_store.)" \
+	"(dropped 0: the partition was still in record_store after maintain_partitions(); on main's code, it gives up at its 200 ms lock_timeout when a reader's statement holds record_store longer.)" \
 	"" "## Load (seed through capture, then INSERT ... SELECT of the copies)" "" \
 	'```' "$(column -t -s$'\t' "$LOAD_TSV")" '```'
 awk -F'\t' -v w="$WAL_MAX_GB" 'NR > 1 { n = $1; s = $3; r = $8 }
