@@ -4,7 +4,7 @@
 #
 # For each N of READ_SCALE_N, a fresh cluster (bench/lib.sh):
 #  1. load: capture stores READ_SCALE_SEED real orders (NEW_IMAGE); their
-#     records become templates, copied N times over into record_store across
+#     records become templates of N records in record_store, in turn, across
 #     24 hourly partitions of the last day (made by ensure_partition()), each
 #     with a backdated capture time, a matching ApproximateCreationDateTime
 #     and a fresh sequence key, in capture-time order, after the seed's and
