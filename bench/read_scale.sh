@@ -34,7 +34,8 @@
 #     READ_SCALE_ROUNDS rounds), capture of one READ_SCALE_CAPTURE_ROWS-row
 #     INSERT into another streamed table (from the INSERT's start to
 #     wait_for_capture(), sql/capture_load.sql) and a new mapping delivering
-#     that stream to item_totals (mapping_catch_up_secs).
+#     that stream to item_totals (mapping_catch_up_secs); and the capture
+#     worker's CPU for the INSERT.
 # Prints each call's p50/p99 per N, the ratio of the largest N's to the
 # smallest N's, and the issue's targets, met or missed: informational, it
 # never fails on a timing.  Results: bench/results/read-scale-<date>-<time>/.
@@ -147,7 +148,7 @@ printf 'n\tphase\tcall\trep\tms\n' >"$CALLS_TSV"
 printf 'n\tseed_s\tload_s\trecords_per_s\trecount_s\tcount_s\tvacuum_analyze_s\trecord_store_bytes\tdata_dir_bytes\n' >"$LOAD_TSV"
 printf 'n\tcase\tpartition_records\tdropped\tms\treader_calls_during\treader_max_ms_during\treader_p50_ms_outside\n' >"$TRIM_TSV"
 printf 'n\tround\treader\tpages\trecords_per_s\tp50_ms\tp99_ms\n' >"$READERS_TSV"
-printf 'n\tround\tvariant\tcapture_s\tdelivery_s\tdelivered\treader_records_per_s\n' >"$CONTENTION_TSV"
+printf 'n\tround\tvariant\tcapture_s\tdelivery_s\tdelivered\tcapture_worker_cpu_s\treader_records_per_s\n' >"$CONTENTION_TSV"
 
 # ------------------------------------------------------------------- load --
 # load N: a fresh cluster holding N records of the stream on orders
@@ -348,14 +349,20 @@ trim() {
 # captured (the worker decodes the transaction while it is being written:
 # COMMIT -> captured alone is only the tail), then a new mapping from
 # TRIM_HORIZON of that stream to caught up; prints "capture_s delivery_s
-# records_delivered"
+# records_delivered capture_worker_cpu_s" (the CPU the capture worker used
+# for the INSERT: unlike the times, what sharing the CPU with readers does
+# not change, unless they make it work more)
 capture_and_delivery() {
-	local out load_s capture_s secs
+	local out load_s capture_s secs worker cpu0 cpu1
+	worker=$(capture_pid)
+	cpu0=$(proc_cpu "$worker")
 	out=$(bench_psql -At -v rows="$CAPTURE_ROWS" -f "$BENCH_DIR/sql/capture_load.sql")
+	cpu1=$(proc_cpu "$worker")
 	read -r load_s _ capture_s <<<"$(echo "$out" | tr '\n' ' ')"
 	secs=$(mapping_catch_up_secs orders_load 'item_totals_aggregator(jsonb)' 'batch_size => 1000')
-	printf '%.3f %.3f %s\n' "$(awk -v a="$load_s" -v b="$capture_s" 'BEGIN { print a + b }')" "$secs" "$(q -c "SELECT count(*) FROM orders_stream.record_store
-		WHERE stream_id = (SELECT stream_id FROM orders_stream.streams WHERE table_name = 'orders_load')")"
+	printf '%.3f %.3f %s %.2f\n' "$(awk -v a="$load_s" -v b="$capture_s" 'BEGIN { print a + b }')" "$secs" "$(q -c "SELECT count(*) FROM orders_stream.record_store
+		WHERE stream_id = (SELECT stream_id FROM orders_stream.streams WHERE table_name = 'orders_load')")" \
+		"$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { print b - a }')"
 }
 
 many_readers() {
@@ -392,9 +399,9 @@ many_readers() {
 				done <"$log.rps"
 				rps=$(awk -F'\t' '{ t += $4 } END { printf "%.0f", t / NR }' "$log.rps")
 			fi
-			read -r cs ds dn <<<"$res"
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$round" "$variant" "$cs" "$ds" "$dn" "$rps" >>"$CONTENTION_TSV"
-			echo "  round $round, $variant: capture ${cs}s, delivery of $dn records ${ds}s$([ "$variant" = readers ] && echo "; readers: $rps records/s each on average")"
+			read -r cs ds dn ccpu <<<"$res"
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$round" "$variant" "$cs" "$ds" "$dn" "$ccpu" "$rps" >>"$CONTENTION_TSV"
+			echo "  round $round, $variant: capture ${cs}s (worker CPU ${ccpu}s), delivery of $dn records ${ds}s$([ "$variant" = readers ] && echo "; readers: $rps records/s each on average")"
 		done
 	done
 }
@@ -475,10 +482,12 @@ if [ "$READERS" -gt 0 ]; then
 		"$(awk -F'\t' 'NR > 1 { k = "N=" $1 ", round " $2; v[k] = v[k] " " $5; if (!(k in mn) || $5 + 0 < mn[k]) mn[k] = $5 + 0 }
 			END { for (k in v) { ok = "missed"; if (mn[k] >= 30000) ok = "met"
 				printf "- %s: slowest reader %d records/s (%s); all:%s\n", k, mn[k], ok, v[k] } }' "$READERS_TSV" | sort)" \
-		"$(awk -F'\t' 'NR > 1 { c[$1, $2, $3] = $4; d[$1, $2, $3] = $6 / $5; ns[$1] = 1; if ($2 > r) r = $2 }
+		"$(awk -F'\t' 'NR > 1 { c[$1, $2, $3] = $4; d[$1, $2, $3] = $6 / $5; w[$1, $2, $3] = $7; ns[$1] = 1; if ($2 > r) r = $2 }
 			END { for (n in ns) for (i = 1; i <= r; i++) {
 				cr = c[n, i, "alone"] / c[n, i, "readers"]; dr = d[n, i, "readers"] / d[n, i, "alone"]
 				ok = "missed"; if (cr >= 0.9 && dr >= 0.9) ok = "met"
-				printf "- N=%s, round %d: speed with readers / alone: capture %.2f, delivery %.2f (%s)\n", n, i, cr, dr, ok } }' "$CONTENTION_TSV" | sort)"
+				wr = w[n, i, "readers"] > 0 ? w[n, i, "alone"] / w[n, i, "readers"] : 0
+				printf "- N=%s, round %d: speed with readers / alone: capture %.2f, delivery %.2f (%s); capture worker CPU alone / with readers %.2f\n",
+					n, i, cr, dr, ok, wr } }' "$CONTENTION_TSV" | sort)"
 fi
 summary "" "Raw figures: $BENCH_OUT (calls.tsv, stats.tsv, load.tsv, trim.tsv$([ "$READERS" -gt 0 ] && echo ", readers.tsv, contention.tsv"))."
