@@ -472,6 +472,15 @@ fi
 summary "" "## Retention: maintain_partitions() dropping one expired partition (target <= 100 ms, readers never wait)" "" \
 	'```' "$(column -t -s$'\t' "$TRIM_TSV")" '```' \
 	"(dropped 0: the partition was still in record_store after maintain_partitions(); on main's code, it gives up at its 200 ms lock_timeout when a reader's statement holds record_store longer.)" \
+	"$(awk -F'\t' 'NR > 1 {
+			v = ($4 == 1 && $5 + 0 <= 100) ? "met" : "missed"
+			w = ""
+			if ($2 == "reader") {
+				waited = "-"
+				if ($6 + 0 > 0) waited = ($7 - $8 > 100) ? "yes" : "no"
+				w = sprintf("; the reader: its longest call during the drop %s ms, median %s ms otherwise (waited: %s)", $7, $8, waited)
+			}
+			printf "- N=%s, %s: %s ms, dropped %s: %s%s\n", $1, $2, $5, $4, v, w }' "$TRIM_TSV")" \
 	"" "## Load (seed through capture, then INSERT ... SELECT of the copies)" "" \
 	'```' "$(column -t -s$'\t' "$LOAD_TSV")" '```'
 awk -F'\t' -v w="$WAL_MAX_GB" 'NR > 1 { n = $1; s = $3; r = $8 }
