@@ -23,13 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . ./lib.sh
 os_init
-# say why a run ends early (the machine is shared: it happens)
-# and name the command that failed, rather than exiting silently (set -e)
-set -E
-trap 'echo "$0: line $LINENO: failed: $BASH_COMMAND" >&2' ERR
-trap 'echo "$0: terminated by SIGTERM" >&2; exit 143' TERM
-trap 'echo "$0: interrupted" >&2; exit 130' INT
-trap 'echo "$0: SIGHUP (run it under nohup or setsid)" >&2; exit 129' HUP
+bench_traps
 
 [ $# -ge 2 ] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2; }
 SRC_A=$(cd "$1" && pwd)

@@ -15,6 +15,26 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 bench_log() { printf '\n[%s] ==> %s\n' "$(date +%H:%M:%S)" "$*"; }
 
+# bench_traps: after os_init, say why a run ends early (the machine is
+# shared: it happens) and name the command that failed, rather than exit
+# silently (set -e)
+bench_traps() {
+	set -E
+	trap 'echo "$0: line $LINENO: failed: $BASH_COMMAND" >&2' ERR
+	trap 'echo "$0: terminated by SIGTERM" >&2; exit 143' TERM
+	trap 'echo "$0: interrupted" >&2; exit 130' INT
+	trap 'echo "$0: SIGHUP (run it under nohup or setsid)" >&2; exit 129' HUP
+}
+
+# bench_source SRC: a line naming the source tree measured, and its commit
+bench_source() {
+	if git -C "$1" rev-parse HEAD >/dev/null 2>&1; then
+		echo "source: $(cd "$1" && pwd) at $(git -C "$1" rev-parse --short HEAD)$(git -C "$1" diff --quiet HEAD -- src sql 2>/dev/null || echo ' + uncommitted changes in src/ sql/')"
+	else
+		echo "source: $(cd "$1" && pwd)"
+	fi
+}
+
 # bench_prereqs: the tools the benchmarks use, with the Debian package to
 # install when one is missing.  Installs nothing itself.
 bench_prereqs() {
@@ -61,7 +81,9 @@ bench_install() {
 	rm -rf "$prefix"/usr/lib/postgresql/15/lib/orders_stream.so \
 		"$prefix"/usr/lib/postgresql/15/lib/bitcode/orders_stream* \
 		"$prefix"/usr/share/postgresql/15/extension/orders_stream*
-	make -s -C "$build" PG_CONFIG="$PG_CONFIG" DESTDIR="$prefix" install >>"$build/make.log" 2>&1 ||
+	# installed by the copy's own pg_config, which places it in the copy
+	# whatever the original's prefix (Debian's /usr or a relocated one)
+	make -s -C "$build" PG_CONFIG="$prefix/usr/lib/postgresql/15/bin/pg_config" install >>"$build/make.log" 2>&1 ||
 		{ cat "$build/make.log"; os_die "install failed"; }
 	chmod 755 "$prefix"
 	PG_BINDIR=$prefix/usr/lib/postgresql/15/bin

@@ -31,13 +31,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . ./lib.sh
 os_init
-# say why a run ends early (the machine is shared: it happens)
-# and name the command that failed, rather than exiting silently (set -e)
-set -E
-trap 'echo "$0: line $LINENO: failed: $BASH_COMMAND" >&2' ERR
-trap 'echo "$0: terminated by SIGTERM" >&2; exit 143' TERM
-trap 'echo "$0: interrupted" >&2; exit 130' INT
-trap 'echo "$0: SIGHUP (run it under nohup or setsid)" >&2; exit 129' HUP
+bench_traps
 
 WRITER_ROUNDS=${WRITER_ROUNDS:-5}
 WRITER_SECONDS=${WRITER_SECONDS:-30}
@@ -76,11 +70,7 @@ src=${BENCH_SRC:-$BENCH_DIR/..}
 	echo
 	echo '```'
 	bench_machine
-	if git -C "$src" rev-parse HEAD >/dev/null 2>&1; then
-		echo "source: $(cd "$src" && pwd) at $(git -C "$src" rev-parse --short HEAD)$(git -C "$src" diff --quiet HEAD -- src sql 2>/dev/null || echo ' + uncommitted changes in src/ sql/')"
-	else
-		echo "source: $(cd "$src" && pwd)"
-	fi
+	bench_source "$src"
 	echo "command: bench/run.sh ${*:-all}"
 	echo '```'
 } >"$SUMMARY"
