@@ -79,18 +79,6 @@ CREATE TABLE orders_stream.stream_trim (
 	trimmed_key bytea NOT NULL DEFAULT ''
 );
 
-/*
- * What stream_status reports per stream without counting: the records after
- * the trim point (capture adds what it stores, in the same transaction;
- * trim_streams subtracts what it trims) and the rows of capture_exceptions
- * (kept by triggers on that table).  recount_streams() rebuilds both.
- */
-CREATE TABLE orders_stream.stream_counts (
-	stream_id	bigint PRIMARY KEY,
-	records_retained bigint NOT NULL DEFAULT 0,
-	capture_exceptions bigint NOT NULL DEFAULT 0
-);
-
 /* The capture worker's high-water mark, written with the records it stores. */
 CREATE TABLE orders_stream.capture_progress (
 	singleton	boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -110,7 +98,7 @@ INSERT INTO orders_stream.capture_progress DEFAULT VALUES;
  * SHARE to add a partition (ensure_partition).
  */
 REVOKE ALL ON orders_stream.record_store, orders_stream.partitions,
-	orders_stream.stream_trim, orders_stream.stream_counts, orders_stream.capture_progress FROM PUBLIC;
+	orders_stream.stream_trim, orders_stream.capture_progress FROM PUBLIC;
 
 /*
  * The partition of record_store that holds capture time ts, created if
@@ -174,100 +162,6 @@ BEGIN
 	END IF;
 	INSERT INTO orders_stream.partitions VALUES (part, lower_ts, upper_ts);
 	RETURN part;
-END
-$$;
-
-/*
- * Moves each stream's trim point (stream_trim) past its records that
- * expired before cutoff, oldest first, up to the first one still retained,
- * and takes them off its count (stream_counts).  It reads only the index
- * range after the trim point, so a run costs what expired since the last
- * one, not the length of the stream; the planner settings keep it on the
- * index in a partition autovacuum has not analyzed yet.  Capture times
- * follow sequence keys (capture stores in commit order, each pass at its
- * own transaction's start), so what stays behind the trim point is what a
- * clock set back made look younger: maintain_partitions handles it.
- */
-CREATE FUNCTION orders_stream_internal.trim_streams(cutoff timestamptz)
-RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-SET enable_seqscan = off
-SET enable_bitmapscan = off
-SET enable_sort = off
-AS $$
-DECLARE
-	/* after every sequence key (12 bytes) */
-	past_end	constant bytea := '\xffffffffffffffffffffffffff';
-	s			record;
-	kept		bytea;
-	newest		bytea;
-BEGIN
-	FOR s IN SELECT st.stream_id, coalesce(t.trimmed_key, ''::bytea) AS trimmed_key
-			   FROM orders_stream.streams st
-			   LEFT JOIN orders_stream.stream_trim t ON t.stream_id = st.stream_id LOOP
-		/* the oldest record still retained */
-		SELECT r.sequence_key INTO kept FROM orders_stream.record_store r
-		 WHERE r.stream_id = s.stream_id AND r.sequence_key > s.trimmed_key
-		   AND r.captured_at >= cutoff
-		 ORDER BY r.sequence_key LIMIT 1;
-		/* the newest record before it: every one from the trim point to it expired */
-		SELECT r.sequence_key INTO newest FROM orders_stream.record_store r
-		 WHERE r.stream_id = s.stream_id AND r.sequence_key > s.trimmed_key
-		   AND r.sequence_key < coalesce(kept, past_end) AND r.captured_at < cutoff
-		 ORDER BY r.sequence_key DESC LIMIT 1;
-		CONTINUE WHEN newest IS NULL;
-		INSERT INTO orders_stream.stream_trim AS t VALUES (s.stream_id, orders_stream.sequence_text(newest), newest)
-		ON CONFLICT (stream_id) DO UPDATE
-			SET trimmed_through = excluded.trimmed_through, trimmed_key = excluded.trimmed_key;
-		UPDATE orders_stream.stream_counts c
-		   SET records_retained = c.records_retained - (
-				SELECT count(*) FROM orders_stream.record_store r
-				 WHERE r.stream_id = s.stream_id AND r.sequence_key > s.trimmed_key
-				   AND r.sequence_key <= newest AND r.captured_at < cutoff)
-		 WHERE c.stream_id = s.stream_id;
-	END LOOP;
-END
-$$;
-
-/*
- * Rebuilds stream_trim and stream_counts from the records: each stream
- * trimmed through its newest record older than the retention (or further,
- * where it already was), and counted after that.  For state that capture
- * and maintenance did not write: a database updated from 1.0, records
- * loaded into record_store directly (the benchmarks).  Reads every record:
- * O(records), once.  Capture's and maintenance's changes to the state wait
- * for it, so the counts are exact whatever runs meanwhile.
- */
-CREATE FUNCTION orders_stream_internal.recount_streams()
-RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	cutoff		timestamptz := now() - orders_stream_internal.retention_interval();
-BEGIN
-	LOCK TABLE orders_stream.stream_trim, orders_stream.stream_counts IN SHARE ROW EXCLUSIVE MODE;
-	INSERT INTO orders_stream.stream_trim AS t
-	SELECT s.stream_id, orders_stream.sequence_text(k.key), k.key
-	  FROM orders_stream.streams s
-	  LEFT JOIN orders_stream.stream_trim o ON o.stream_id = s.stream_id
-	 CROSS JOIN LATERAL (
-		SELECT greatest(o.trimmed_key, orders_stream.sequence_key(o.trimmed_through),
-						(SELECT r.sequence_key FROM orders_stream.record_store r
-						  WHERE r.stream_id = s.stream_id AND r.captured_at < cutoff
-						  ORDER BY r.sequence_key DESC LIMIT 1),
-						''::bytea) AS key) k
-	ON CONFLICT (stream_id) DO UPDATE
-		SET trimmed_through = excluded.trimmed_through, trimmed_key = excluded.trimmed_key;
-	INSERT INTO orders_stream.stream_counts AS c
-	SELECT t.stream_id,
-		   (SELECT count(*) FROM orders_stream.record_store r
-			 WHERE r.stream_id = t.stream_id AND r.sequence_key > t.trimmed_key),
-		   (SELECT count(*) FROM orders_stream.capture_exceptions x WHERE x.stream_id = t.stream_id)
-	  FROM orders_stream.stream_trim t
-	ON CONFLICT (stream_id) DO UPDATE
-		SET records_retained = excluded.records_retained, capture_exceptions = excluded.capture_exceptions;
 END
 $$;
 
@@ -361,54 +255,3 @@ BEGIN
 	RETURN dropped;
 END
 $$;
-
-/*
- * ACCESS EXCLUSIVE on record_store and on its partition part, for dropping
- * the partition, only if no transaction holds a lock on them: a few tries,
- * 20 ms apart, then lock_not_available.  Never a request in the lock
- * queue, where every reader coming after it would wait.
- */
-CREATE FUNCTION orders_stream_internal.lock_for_drop(part regclass)
-RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	FOR attempt IN 1..5 LOOP
-		BEGIN
-			EXECUTE format('LOCK TABLE ONLY orders_stream.record_store, %s IN ACCESS EXCLUSIVE MODE NOWAIT', part);
-			RETURN;
-		EXCEPTION WHEN lock_not_available THEN
-			IF attempt = 5 THEN
-				RAISE;
-			END IF;
-			PERFORM pg_sleep(0.02);
-		END;
-	END LOOP;
-END
-$$;
-
-/*
- * Takes the records of partition part that are after their stream's trim
- * point off the counts, as the partition goes.  None, unless a clock set
- * back stopped trim_streams before them: one index probe per stream.
- */
-CREATE FUNCTION orders_stream_internal.uncount_partition(part regclass)
-RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-SET enable_seqscan = off
-SET enable_bitmapscan = off
-AS $$
-BEGIN
-	EXECUTE format('UPDATE orders_stream.stream_counts c SET records_retained = c.records_retained - x.n
-					  FROM (SELECT s.stream_id,
-								   (SELECT count(*) FROM %s r
-									 WHERE r.stream_id = s.stream_id
-									   AND r.sequence_key > coalesce(t.trimmed_key, ''''::bytea)) AS n
-							  FROM orders_stream.streams s
-							  LEFT JOIN orders_stream.stream_trim t ON t.stream_id = s.stream_id) x
-					 WHERE c.stream_id = x.stream_id AND x.n > 0', part);
-END
-$$;
-

@@ -29,38 +29,3 @@ CREATE TABLE orders_stream.capture_exceptions (
 CREATE INDEX capture_exceptions_stream ON orders_stream.capture_exceptions (stream_id, sequence_number);
 
 REVOKE ALL ON orders_stream.capture_exceptions FROM PUBLIC;
-
-/*
- * Its rows per stream, kept in stream_counts (20_records.sql) by whoever
- * inserts or deletes them (capture, failover.c, maintenance, an
- * administrator), so that stream_status never counts them.
- */
-CREATE FUNCTION orders_stream_internal.count_capture_exceptions()
-RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF TG_OP = 'TRUNCATE' THEN
-		UPDATE orders_stream.stream_counts SET capture_exceptions = 0 WHERE capture_exceptions <> 0;
-	ELSIF TG_OP = 'INSERT' THEN
-		INSERT INTO orders_stream.stream_counts AS c (stream_id, capture_exceptions)
-		SELECT n.stream_id, count(*) FROM changed n GROUP BY n.stream_id
-		ON CONFLICT (stream_id) DO UPDATE SET capture_exceptions = c.capture_exceptions + excluded.capture_exceptions;
-	ELSE
-		UPDATE orders_stream.stream_counts c SET capture_exceptions = c.capture_exceptions - o.n
-		  FROM (SELECT d.stream_id, count(*) AS n FROM changed d GROUP BY d.stream_id) o
-		 WHERE c.stream_id = o.stream_id;
-	END IF;
-	RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER count_inserted AFTER INSERT ON orders_stream.capture_exceptions
-	REFERENCING NEW TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION orders_stream_internal.count_capture_exceptions();
-CREATE TRIGGER count_deleted AFTER DELETE ON orders_stream.capture_exceptions
-	REFERENCING OLD TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION orders_stream_internal.count_capture_exceptions();
-CREATE TRIGGER count_truncated AFTER TRUNCATE ON orders_stream.capture_exceptions
-	FOR EACH STATEMENT EXECUTE FUNCTION orders_stream_internal.count_capture_exceptions();
