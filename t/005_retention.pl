@@ -97,6 +97,16 @@ sub check_trim_state
 }
 check_trim_state('batch A fresh');
 
+# The trim point and the counts are read from state, and the one probe of
+# the records (the oldest retained) walks the index, in partitions that
+# autovacuum (off here) has never analyzed too.
+my $plan = $node->safe_psql('postgres', 'EXPLAIN (COSTS OFF) SELECT trim_point, trim_key FROM orders_stream.readable_streams');
+unlike($plan, qr/records_|record_store/, 'readable_streams reads no record');
+$plan = $node->safe_psql('postgres', 'EXPLAIN (COSTS OFF) SELECT * FROM orders_stream.stream_status');
+unlike($plan, qr/Seq Scan on "?records_|Bitmap Heap Scan on "?records_|->\s+Sort\b/, 'stream_status scans no partition');
+like($plan, qr/Limit\s+->\s+Merge Append\s+Sort Key: r\.sequence_key\s+->\s+Index Scan using "?records_\d{8}T\d{6}_stream_id_sequence_key_idx/,
+	'its oldest record: the first index entry after the trim point');
+
 # ---- once trimmed, never returned ----
 # within one maintenance run of its expiry (README "Retention")
 ok($node->poll_query_until('postgres', qq{
