@@ -244,7 +244,7 @@ ok($node->log_contains(qr/orders_stream.record_store is in use: expired stream p
 # at once, as nothing it needs is held or queued for
 my $maint = $node->background_psql('postgres');
 $maint->query_safe('SET client_min_messages = error');
-my $second = $node->background_psql('postgres', extra_params => [ '-U', 'reader' ]);
+my $second = $node->background_psql('postgres', on_error_stop => 0, extra_params => [ '-U', 'reader' ]);
 $second->query_safe(q{SET lock_timeout = '20ms'});
 my $queued = 0;
 for my $round (1 .. 5)
