@@ -47,6 +47,12 @@ DECLARE
 	kept		bytea;
 	newest		bytea;
 BEGIN
+	/*
+	 * One run at a time (a run by hand meets the worker's): each subtracts
+	 * what it trims from the counts, which must happen once.  The state is
+	 * read after the lock, as the last run left it.
+	 */
+	LOCK TABLE orders_stream.stream_trim IN SHARE ROW EXCLUSIVE MODE;
 	FOR s IN SELECT st.stream_id, coalesce(t.trimmed_key, ''::bytea) AS trimmed_key
 			   FROM orders_stream.streams st
 			   LEFT JOIN orders_stream.stream_trim t ON t.stream_id = st.stream_id LOOP
@@ -193,7 +199,13 @@ BEGIN
 		END IF;
 	END;
 	DELETE FROM orders_stream.capture_exceptions WHERE created_at < cutoff;
-	PERFORM orders_stream_internal.trim_streams(cutoff);
+	BEGIN
+		PERFORM orders_stream_internal.trim_streams(cutoff);
+	EXCEPTION WHEN lock_not_available THEN
+		/* the drops go by the trim points, which the other run is moving */
+		RAISE LOG 'orders_stream: another maintenance run is trimming: trim and drops put off this time';
+		RETURN dropped;
+	END;
 	FOR p IN SELECT * FROM orders_stream.partitions WHERE upper_bound <= cutoff ORDER BY lower_bound LOOP
 		BEGIN
 			PERFORM orders_stream_internal.lock_for_drop(p.partition);
