@@ -296,6 +296,13 @@ capture_buffer_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
 
 /* ---- storing ---- */
 
+/* How many records of a stream one store added. */
+typedef struct StreamStored
+{
+	int64		stream_id;		/* hash key */
+	int64		records;
+} StreamStored;
+
 typedef struct RecordInserter
 {
 	Relation	rel;
@@ -309,6 +316,8 @@ typedef struct RecordInserter
 	TimestampTz captured_at;
 	XLogRecPtr	newest_lsn;		/* the newest record stored */
 	uint32		newest_position;
+	HTAB	   *stored;			/* StreamStored per stream, for stream_counts */
+	StreamStored *last;			/* the entry of the previous record */
 } RecordInserter;
 
 static void
@@ -410,6 +419,7 @@ store_close(RecordInserter *ins, BufferedRecord *hdr)
 		"ORDER BY r.sequence_key DESC LIMIT 1), "
 		"(SELECT t.trimmed_through FROM orders_stream.stream_trim t "
 		"WHERE t.stream_id OPERATOR(pg_catalog.=) $1 "
+		"AND t.trimmed_through OPERATOR(pg_catalog.<>) '' "
 		"AND t.trimmed_through OPERATOR(pg_catalog.<) $2)), $2) "
 		"WHERE s.stream_id OPERATOR(pg_catalog.=) $1 "
 		"AND s.closing_sequence_number IS NULL";
@@ -484,8 +494,46 @@ inserter_add(RecordInserter *ins, BufferedRecord *hdr, const char *body)
 
 	if (hdr->exception != OS_RECORD_COMPLETE)
 		store_exception(hdr);
+	/* records come in runs of one stream: a hash lookup per run, not per record */
+	if (ins->last == NULL || ins->last->stream_id != hdr->stream_id)
+	{
+		bool		found;
+
+		ins->last = hash_search(ins->stored, &hdr->stream_id, HASH_ENTER, &found);
+		if (!found)
+			ins->last->records = 0;
+	}
+	ins->last->records++;
 	if (++ins->nslots == CAPTURE_INSERT_BATCH)
 		inserter_flush(ins);
+}
+
+/*
+ * Adds what this store added to each stream's records_retained, in the
+ * transaction that stores the records: the count is exact, as they are.
+ */
+static void
+store_counts(RecordInserter *ins)
+{
+	static SPIPlanPtr plan = NULL;
+	const char *query = "INSERT INTO orders_stream.stream_counts AS c (stream_id, records_retained) "
+		"VALUES ($1, $2) ON CONFLICT (stream_id) DO UPDATE "
+		"SET records_retained = c.records_retained OPERATOR(pg_catalog.+) excluded.records_retained";
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+	HASH_SEQ_STATUS status;
+	StreamStored *entry;
+
+	hash_seq_init(&status, ins->stored);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		values[0] = Int64GetDatum(entry->stream_id);
+		values[1] = Int64GetDatum(entry->records);
+		if (SPI_execute_plan(capture_buffer_kept_plan(&plan, query, 2, argtypes),
+							 values, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not count the records of stream %lld",
+				 (long long) entry->stream_id);
+	}
 }
 
 /*
@@ -564,8 +612,14 @@ capture_buffer_store(Oid partition, XLogRecPtr *newest_lsn,
 	RecordInserter ins;
 	ListCell   *lc;
 	int			i;
+	HASHCTL		ctl;
 
 	memset(&ins, 0, sizeof(ins));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(StreamStored);
+	ctl.hcxt = CurrentMemoryContext;
+	ins.stored = hash_create("orders_stream records stored per stream", 16, &ctl,
+							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	ins.rel = table_open(partition, RowExclusiveLock);
 	if (RelationGetDescr(ins.rel)->natts != RECORD_STORE_NATTS)
 		elog(ERROR, "unexpected layout of stream partition \"%s\"",
@@ -585,6 +639,7 @@ capture_buffer_store(Oid partition, XLogRecPtr *newest_lsn,
 		store_buffer(&ins, lfirst(lc));
 	store_buffer(&ins, current);
 	inserter_flush(&ins);
+	store_counts(&ins);
 
 	for (i = 0; i < CAPTURE_INSERT_BATCH && ins.slots[i]; i++)
 		ExecDropSingleTupleTableSlot(ins.slots[i]);
@@ -593,6 +648,7 @@ capture_buffer_store(Oid partition, XLogRecPtr *newest_lsn,
 	FreeExecutorState(ins.estate);
 	table_close(ins.rel, NoLock);
 	MemoryContextDelete(ins.batch_cxt);
+	hash_destroy(ins.stored);
 	*newest_lsn = ins.newest_lsn;
 	*newest_position = ins.newest_position;
 	return ins.newest_lsn != InvalidXLogRecPtr;

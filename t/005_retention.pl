@@ -1,11 +1,15 @@
 # 005_retention.pl: retention and partition trimming.
 #
 # With orders_stream.partition_interval = 2s and orders_stream.retention = 4s:
-#  - records older than the retention are never returned, by get_records nor
-#    by orders_stream.records, even before their
-#    partition is dropped;
+#  - maintenance (every 10 s) moves each stream's trim point past the records
+#    older than the retention, never before they are; the records up to it
+#    are never returned, by get_records nor by orders_stream.records, even
+#    before their partition is dropped;
+#  - stream_status' records_retained is the number of records after the trim
+#    point, exactly, whatever capture and maintenance do meanwhile;
 #  - expired partitions are dropped, so their number stays bounded while time
-#    passes;
+#    passes, and a reader's open transaction puts the drop off without any
+#    other reader waiting behind it;
 #  - a SequenceNumber of a trimmed record gives TrimmedDataAccessException
 #    (get_shard_iterator AT_SEQUENCE_NUMBER, and get_records with an iterator
 #    taken before the trim);
@@ -74,12 +78,41 @@ my $it_a = $node->safe_psql('postgres',
 my $it_a_last = $node->safe_psql('postgres',
 	qq{SELECT orders_stream.get_shard_iterator('$arn', '$shard', 'AT_SEQUENCE_NUMBER', '$a_last')});
 
-# ---- once older than the retention, never returned ----
+# The trim state: nothing trimmed before it is older than the retention,
+# and records_retained counts exactly the records after the trim point.
+sub check_trim_state
+{
+	my ($what) = @_;
+	my ($early, $miscount) = split /\|/, $node->safe_psql('postgres', qq{
+		SELECT (SELECT count(*) FROM orders_stream.record_store r
+				  JOIN orders_stream.stream_trim t USING (stream_id)
+				 WHERE r.sequence_key <= t.trimmed_key
+				   AND r.captured_at >= now() - interval '$RETENTION s'),
+			   (SELECT count(*) FROM orders_stream.stream_status s
+				  JOIN orders_stream.readable_streams rs USING (stream_arn)
+				 WHERE s.records_retained <> (SELECT count(*) FROM orders_stream.record_store r
+											   WHERE r.stream_id = rs.stream_id
+												 AND r.sequence_key > rs.trim_key))});
+	is("$early $miscount", '0 0', "$what: trimmed only once expired, counted exactly");
+}
+check_trim_state('batch A fresh');
+
+# The trim point and the counts are read from state, and the one probe of
+# the records (the oldest retained) walks the index, in partitions that
+# autovacuum (off here) has never analyzed too.
+my $plan = $node->safe_psql('postgres', 'EXPLAIN (COSTS OFF) SELECT trim_point, trim_key FROM orders_stream.readable_streams');
+unlike($plan, qr/records_|record_store/, 'readable_streams reads no record');
+$plan = $node->safe_psql('postgres', 'EXPLAIN (COSTS OFF) SELECT * FROM orders_stream.stream_status');
+unlike($plan, qr/Seq Scan on "?records_|Bitmap Heap Scan on "?records_|->\s+Sort\b/, 'stream_status scans no partition');
+like($plan, qr/Limit\s+->\s+Merge Append\s+Sort Key: r\.sequence_key\s+->\s+Index Scan using "?records_\d{8}T\d{6}_stream_id_sequence_key_idx/,
+	'its oldest record: the first index entry after the trim point');
+
+# ---- once trimmed, never returned ----
+# within one maintenance run of its expiry (README "Retention")
 ok($node->poll_query_until('postgres', qq{
-	SELECT now() - max(captured_at) > interval '$RETENTION s' FROM orders_stream.records
-	 WHERE sequence_number <= '$a_last'}),
-	'batch A ages past the retention');
-# one statement each: the same now() for the check and the read
+	SELECT trim_point >= '$a_last' FROM orders_stream.readable_streams WHERE stream_id = $sid}),
+	'batch A is trimmed once older than the retention');
+check_trim_state('batch A trimmed');
 is($node->safe_psql('postgres', qq{
 	SET ROLE reader;
 	SELECT count(*) FROM jsonb_array_elements(orders_stream.get_records(
@@ -129,6 +162,8 @@ is($node->safe_psql('postgres', qq{
 	'INSERT:100', 'TRIM_HORIZON starts after the trimmed records');
 
 # ---- partitions stay bounded while time passes ----
+# Read paths never return a record at or before the trim point (read in the
+# same statement, so no later than the one the read used).
 # Kept: the ones made ahead (6 hours worth, at most 48: maintain_partitions), the
 # current one, and the ones overlapping the last RETENTION seconds plus what
 # expires between the worker's 10 s maintenance runs.
@@ -147,12 +182,14 @@ while (time < $t_end)
 			   (SELECT string_agg(partition::text, ' ') FROM orders_stream.partitions),
 			   (SELECT count(*) FROM jsonb_array_elements(orders_stream.get_records(
 					orders_stream.get_shard_iterator('$arn', '$shard', 'TRIM_HORIZON'), 1000)->'Records') e
-				  JOIN orders_stream.records r ON r.sequence_number = e->'dynamodb'->>'SequenceNumber'
-				 WHERE r.captured_at < now() - interval '$RETENTION s')});
+				 WHERE e->'dynamodb'->>'SequenceNumber' <= (SELECT trim_point FROM orders_stream.readable_streams
+															  WHERE stream_id = $sid))});
 	my $old_view_reader = $node->safe_psql('postgres', qq{
 		SET ROLE reader;
-		SELECT count(*) FROM orders_stream.records WHERE captured_at < now() - interval '$RETENTION s'});
+		SELECT count(*) FROM orders_stream.records r JOIN orders_stream.readable_streams s USING (stream_id)
+		 WHERE r.sequence_key <= s.trim_key});
 	$violations += $old_api + $old_view_reader;
+	check_trim_state("trickle $i") if $i % 10 == 0;
 	$max_parts = max($max_parts, $count);
 	$names{$_} = 1 for split / /, $list;
 	usleep(500_000);    # pacing the trickle, not synchronisation
@@ -162,7 +199,13 @@ note sprintf('partitions: at most %d at a time (bound %d), %d distinct seen over
 	$max_parts, $bound, scalar(keys %names), $now_parts);
 cmp_ok($max_parts, '<=', $bound, 'the number of partitions stays bounded');
 cmp_ok(scalar(keys %names), '>', $max_parts, 'old partitions are dropped as new ones come');
-is($violations, 0, 'no record older than the retention was ever returned');
+is($violations, 0, 'no trimmed record was ever returned');
+ok($node->poll_query_until('postgres', qq{
+	SELECT count(*) = 0 FROM orders_stream.record_store r
+	  LEFT JOIN orders_stream.stream_trim t USING (stream_id)
+	 WHERE r.captured_at < now() - interval '$RETENTION s' - interval '10 s'
+	   AND r.sequence_key > coalesce(t.trimmed_key, '')}),
+	'the trim point keeps up with the retention');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_inherits WHERE inhparent = 'orders_stream.record_store'::regclass}),
 	$now_parts, 'orders_stream.partitions lists exactly the partitions of records');
@@ -170,7 +213,8 @@ is($node->safe_psql('postgres', q{
 # ---- a reader's long transaction stalls neither capture nor other readers ----
 # Dropping a partition needs ACCESS EXCLUSIVE on records, which an open
 # transaction that has read records blocks.  The worker must give up on it
-# rather than wait (queueing every reader behind it), and never creates the
+# without ever queueing for it (every reader would wait behind the request:
+# readers here allow themselves 100 ms for a lock), and never creates the
 # partition it stores into (t/017_reader_lock_capture.pl holds the locks
 # for longer than the partitions made ahead last).
 my $long = $node->background_psql('postgres', extra_params => [ '-U', 'reader' ]);
@@ -186,7 +230,7 @@ while (time < $t_end)
 	my ($rc1, $o1, $e1) = $node->psql('postgres', q{SELECT orders_stream.wait_for_capture('10s')});
 	$stalls++ if $e1 ne '';
 	my ($rc2, $o2, $e2) = $node->psql('postgres', q{
-		SET lock_timeout = '5s';
+		SET lock_timeout = '100ms';
 		SELECT count(*) FROM orders_stream.records}, extra_params => [ '-U', 'reader' ]);
 	$blocked++ if $e2 ne '';
 	usleep(500_000);    # pacing, not synchronisation
@@ -195,6 +239,35 @@ is($stalls, 0, 'capture keeps up while a reader holds a transaction open on reco
 is($blocked, 0, 'other readers are not blocked behind the worker');
 ok($node->log_contains(qr/orders_stream.record_store is in use: expired stream partition .* not dropped this time/, $log_offset),
 	'the worker put off dropping expired partitions');
+
+# maintenance trying to drop, a second reader at the same time: it returns
+# at once, as nothing it needs is held or queued for
+my $maint = $node->background_psql('postgres');
+$maint->query_safe('SET client_min_messages = error');
+my $second = $node->background_psql('postgres', on_error_stop => 0, extra_params => [ '-U', 'reader' ]);
+$second->query_safe(q{SET lock_timeout = '20ms'});
+my $queued = 0;
+for my $round (1 .. 5)
+{
+	$maint->query_until(qr/maintaining/,
+		"\\echo maintaining\nSELECT orders_stream_internal.maintain_partitions();\n");
+	# for longer than the 200 ms an attempt that queued would wait
+	my $until = time + 0.4;
+	while (time < $until)
+	{
+		my ($out, $ret) = $second->query('SELECT count(*) FROM orders_stream.records');
+		$queued++ if $ret != 0;
+	}
+	$maint->query_safe('SELECT 1');
+}
+ok($node->log_contains(qr/LOG:  orders_stream.record_store is in use: expired stream partition/, $log_offset),
+	'maintenance found the lock in use meanwhile');
+is($queued, 0, 'a reader never waits for the lock that maintenance tries to take');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'orders_stream.record_store'::regclass}),
+	'0', 'no lock request on record_store left queued');
+$second->quit;
+$maint->quit;
 $long->query_safe('COMMIT');
 $long->quit;
 ok($node->poll_query_until('postgres', qq{
@@ -296,6 +369,7 @@ SELECT 'gone=' || CASE WHEN to_regclass('$part') IS NULL THEN 'yes' ELSE 'no' EN
 }
 is($drops{200_000} // 0, 3, 'three drops of a 200,000-record partition');
 
+check_trim_state('after hand-made partitions');
 is($node->safe_psql('postgres', q{
 	SELECT coalesce(sum(n_tup_del), 0) FROM pg_stat_user_tables
 	 WHERE relid IN (SELECT inhrelid FROM pg_inherits

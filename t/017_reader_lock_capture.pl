@@ -62,7 +62,7 @@ is($node->safe_psql('postgres', q{
 	'', 'an ordinary role has no privilege on any stored table');
 for my $t ('orders_stream.record_store', (grep { /records_/ } @tables)[0],
 	'orders_stream.streams', 'orders_stream.capture_progress', 'orders_stream.partitions',
-	'orders_stream.stream_trim')
+	'orders_stream.stream_trim', 'orders_stream.stream_counts')
 {
 	my ($rc, $out, $err) = OrdersStream::psql_login($node, 'mallory', "SELECT count(*) FROM $t");
 	like($err, qr/permission denied for table/, "mallory: permission denied reading $t");

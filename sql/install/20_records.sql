@@ -5,9 +5,9 @@
  * and the read API add back the rest of each DynamoDB record.  Partitioned
  * by capture time; maintenance creates partitions hours ahead and drops
  * whole partitions once they are older than orders_stream.retention
- * (maintain_partitions below).  The capture worker appends to the current
- * partition directly (heap multi-insert), so this layout is fixed: see
- * capture.c.
+ * (maintain_partitions, 26_stream_state.sql).  The capture worker appends
+ * to the current partition directly (heap multi-insert), so this layout is
+ * fixed: see capture.c.
  */
 CREATE TABLE orders_stream.record_store (
 	stream_id	bigint NOT NULL,
@@ -65,10 +65,18 @@ CREATE TABLE orders_stream.partitions (
 	upper_bound timestamptz NOT NULL
 );
 
-/* Newest SequenceNumber of each stream dropped by retention. */
+/*
+ * Where retention has trimmed each stream: trimmed_key is the sequence key
+ * of its newest trimmed record (trimmed_through its SequenceNumber, '' for
+ * none).  Every record of the stream up to it has expired and no read path
+ * shows it; every later one is retained.  Maintenance moves it forward as
+ * records expire (trim_streams), so reading the trim point costs one row,
+ * whatever the length of the stream.
+ */
 CREATE TABLE orders_stream.stream_trim (
 	stream_id	bigint PRIMARY KEY,
-	trimmed_through text COLLATE "C" NOT NULL
+	trimmed_through text COLLATE "C" NOT NULL,
+	trimmed_key bytea NOT NULL DEFAULT ''
 );
 
 /* The capture worker's high-water mark, written with the records it stores. */
@@ -156,102 +164,3 @@ BEGIN
 	RETURN part;
 END
 $$;
-
-/*
- * Creates the partitions of the next 6 hours (at least the next two
- * partitions, at most 48) and drops the ones whose records are all older
- * than the retention, remembering per stream the newest SequenceNumber
- * dropped.  Returns how many partitions were dropped.  The capture worker
- * runs this every 10 seconds, between its passes.
- *
- * It never waits long for a lock (lock_timeout): what it cannot do now, the
- * next run does.  Attaching a partition conflicts with no lock a reader can
- * hold (ensure_partition), so partitions stay hours ahead of capture, which
- * never creates one itself (retention.c): a failing maintenance has hours
- * of WARNINGs before capture runs out.  Dropping one takes ACCESS EXCLUSIVE
- * on record_store, which waits for every open transaction that read records
- * and queues later readers behind it: it gives up after 200 ms, and expired
- * records stay invisible until a later run drops them.
- */
-CREATE FUNCTION orders_stream_internal.maintain_partitions()
-RETURNS integer
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-SET lock_timeout = '200ms'
-AS $$
-DECLARE
-	span		interval := current_setting('orders_stream.partition_interval')::interval;
-	ahead		integer := least(48, greatest(2, ceil(6 * 3600 / extract(epoch FROM span))::integer));
-	cutoff		timestamptz := now() - orders_stream_internal.retention_interval();
-	covered		timestamptz;
-	p			record;
-	s			record;
-	newest		text;
-	dropped		integer := 0;
-	why			text;
-BEGIN
-	BEGIN
-		PERFORM orders_stream_internal.ensure_partition(now() + span * i) FROM generate_series(0, ahead) AS i;
-	EXCEPTION WHEN lock_not_available THEN
-		/* only DDL or maintenance of record_store holds a lock that conflicts */
-		covered := (SELECT max(upper_bound) FROM orders_stream.partitions);
-		IF covered IS NULL OR covered < now() + span * ahead / 2 THEN
-			RAISE WARNING 'orders_stream.record_store is locked: stream partitions not created ahead, capture has partitions until %',
-				coalesce(covered::text, 'none');
-		ELSE
-			RAISE LOG 'orders_stream.record_store is locked: stream partitions not created ahead this time';
-		END IF;
-	END;
-	DELETE FROM orders_stream.capture_exceptions WHERE created_at < cutoff;
-	FOR p IN SELECT * FROM orders_stream.partitions WHERE upper_bound <= cutoff ORDER BY lower_bound LOOP
-		BEGIN
-			FOR s IN SELECT stream_id FROM orders_stream.streams LOOP
-				EXECUTE format('SELECT orders_stream.sequence_text(sequence_key) FROM %s '
-							   'WHERE stream_id OPERATOR(pg_catalog.=) $1 ORDER BY sequence_key DESC LIMIT 1',
-							   p.partition)
-					INTO newest USING s.stream_id;
-				IF newest IS NOT NULL THEN
-					INSERT INTO orders_stream.stream_trim AS t VALUES (s.stream_id, newest)
-					ON CONFLICT (stream_id) DO UPDATE
-						SET trimmed_through = greatest(t.trimmed_through, excluded.trimmed_through);
-				END IF;
-			END LOOP;
-			BEGIN
-				EXECUTE format('ALTER EXTENSION orders_stream DROP TABLE %s', p.partition);
-				EXECUTE format('DROP TABLE %s', p.partition);
-				DELETE FROM orders_stream.partitions WHERE partition = p.partition;
-				dropped := dropped + 1;
-			EXCEPTION WHEN dependent_objects_still_exist THEN
-				/*
-				 * Any role may create a view on a partition, or a column of
-				 * its row type, without any privilege on it: that must not
-				 * keep expired records (and their disk) forever.  Empty it;
-				 * the table goes at a later run, once the object is dropped.
-				 */
-				GET STACKED DIAGNOSTICS why = PG_EXCEPTION_DETAIL;
-				EXECUTE format('TRUNCATE %s', p.partition);
-				RAISE WARNING 'could not drop expired stream partition %: %', p.partition, SQLERRM
-					USING DETAIL = why,
-						  HINT = 'Its records were removed (TRUNCATE); the empty table goes once those objects are dropped.';
-			END;
-		EXCEPTION
-			WHEN lock_not_available THEN
-				/* six runs in a row: a reader keeps a transaction open */
-				IF p.upper_bound < cutoff - interval '1 minute' THEN
-					RAISE WARNING 'orders_stream.record_store is in use: expired stream partition % not dropped this time, expired since %',
-						p.partition, p.upper_bound + orders_stream_internal.retention_interval()
-						USING HINT = 'A transaction that read orders_stream.records stays open: see pg_stat_activity.';
-				ELSE
-					RAISE LOG 'orders_stream.record_store is in use: expired stream partition % not dropped this time',
-						p.partition;
-				END IF;
-				EXIT;
-			WHEN OTHERS THEN
-				/* e.g. a view on the partition: keep it, drop the others */
-				RAISE WARNING 'could not drop expired stream partition %: %', p.partition, SQLERRM;
-		END;
-	END LOOP;
-	RETURN dropped;
-END
-$$;
-

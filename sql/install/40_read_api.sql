@@ -23,18 +23,16 @@ SELECT s.stream_arn,
 	   CASE WHEN v.readable THEN s.disabled_at IS NULL END AS enabled,
 	   /* set once capture has passed the commit of the disable: see 10_streams.sql */
 	   CASE WHEN v.readable THEN s.ending_sequence_number END AS ending_sequence_number,
-	   /* the newest SequenceNumber of the stream that retention has removed, or '' */
-	   CASE WHEN v.readable THEN
-		   GREATEST(
-			   (SELECT t.trimmed_through FROM orders_stream.stream_trim t
-				 WHERE t.stream_id OPERATOR(pg_catalog.=) s.stream_id),
-			   (SELECT orders_stream.sequence_text(r.sequence_key) FROM orders_stream.record_store r
-				 WHERE r.stream_id OPERATOR(pg_catalog.=) s.stream_id
-				   AND r.captured_at OPERATOR(pg_catalog.<) (pg_catalog.now()
-					   OPERATOR(pg_catalog.-) pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)
-				 ORDER BY r.sequence_key DESC LIMIT 1),
-			   '') END AS trim_point
-  FROM orders_stream.streams s,
+	   /*
+	    * the newest SequenceNumber of the stream that retention has trimmed,
+	    * or '': from stream_trim, which maintenance moves forward every 10
+	    * seconds (20_records.sql)
+	    */
+	   CASE WHEN v.readable THEN COALESCE(t.trimmed_through, '') END AS trim_point,
+	   /* its sequence key: the records after it, sequence_key > trim_key, are the retained ones */
+	   CASE WHEN v.readable THEN COALESCE(t.trimmed_key, ''::pg_catalog.bytea) END AS trim_key
+  FROM orders_stream.streams s
+  LEFT JOIN orders_stream.stream_trim t ON t.stream_id OPERATOR(pg_catalog.=) s.stream_id,
 	   LATERAL (SELECT orders_stream.may_read(CURRENT_USER, s.relid) AS readable) v;
 GRANT SELECT ON orders_stream.readable_streams TO PUBLIC;
 
@@ -85,23 +83,22 @@ SELECT s.stream_arn,
 	   CASE WHEN pg_catalog.pg_wal_lsn_diff(w.lsn, slot.confirmed_flush_lsn) OPERATOR(pg_catalog.<=) 0 THEN 0
 			ELSE EXTRACT(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) COALESCE(p.updated_at, s.created_at)) END
 		   AS capture_lag_seconds,
-	   (SELECT pg_catalog.count(*) FROM orders_stream.record_store r
-		 WHERE r.stream_id OPERATOR(pg_catalog.=) s.stream_id
-		   AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
-			   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)) AS records_retained,
-	   (SELECT EXTRACT(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.min(r.captured_at))
+	   /* counted as stored and trimmed (stream_counts), never by reading the records */
+	   COALESCE(c.records_retained, 0) AS records_retained,
+	   /* the first record after the trim point: one index probe per partition */
+	   (SELECT EXTRACT(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) r.captured_at)
 		  FROM orders_stream.record_store r
 		 WHERE r.stream_id OPERATOR(pg_catalog.=) s.stream_id
-		   AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
-			   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)) AS oldest_record_age_seconds,
+		   AND r.sequence_key OPERATOR(pg_catalog.>) s.trim_key
+		 ORDER BY r.sequence_key LIMIT 1) AS oldest_record_age_seconds,
 	   (SELECT pg_catalog.count(*) FROM orders_stream.partitions) AS partitions,
-	   /* records stored incomplete (see orders_stream.max_record_size) */
-	   (SELECT pg_catalog.count(*) FROM orders_stream.capture_exceptions x
-		 WHERE x.stream_id OPERATOR(pg_catalog.=) s.stream_id) AS capture_exceptions
+	   /* records stored incomplete (see orders_stream.max_record_size), and capture gaps */
+	   COALESCE(c.capture_exceptions, 0) AS capture_exceptions
   FROM orders_stream.readable_streams s
   LEFT JOIN pg_catalog.pg_replication_slots slot
 	ON slot.slot_name OPERATOR(pg_catalog.=) (SELECT orders_stream.capture_slot_name())
   CROSS JOIN orders_stream.capture_progress p
+  LEFT JOIN orders_stream.stream_counts c ON c.stream_id OPERATOR(pg_catalog.=) s.stream_id
   /* a hot standby has no slot (capture runs on the primary) and no current WAL position */
   CROSS JOIN LATERAL (SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
 								  ELSE pg_catalog.pg_current_wal_lsn() END AS lsn) w

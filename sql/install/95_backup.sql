@@ -4,11 +4,12 @@
  * pg_dump keeps the configuration: the tables and sequences marked below.
  * It leaves out the records (every partition of record_store is a member
  * of the extension, see ensure_partition) and what only means something
- * with them: lanes and their checkpoints, stream_trim, capture_progress,
- * capture_exceptions (but not its sequence).  As AWS restores a table
- * with a new stream, a restored database has new streams: SequenceNumbers
- * are positions in the WAL of the dumped cluster, so the old stream could
- * not go on with this cluster's, and its records are not there.
+ * with them: lanes and their checkpoints, stream_trim, stream_counts,
+ * capture_progress, capture_exceptions (but not its sequence).  As AWS
+ * restores a table with a new stream, a restored database has new streams:
+ * SequenceNumbers are positions in the WAL of the dumped cluster, so the
+ * old stream could not go on with this cluster's, and its records are not
+ * there.
  *
  * The rows of streams and event_source_mappings hold OIDs of the dumped
  * database.  A restore inserts them into a database where the same OIDs

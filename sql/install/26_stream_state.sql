@@ -1,0 +1,297 @@
+/*
+ * The state that keeps the read path's cost independent of the length of
+ * a stream: where retention has trimmed each stream (stream_trim,
+ * 20_records.sql) and how many records and capture exceptions it holds
+ * (stream_counts), kept as the records come and go (maintenance below,
+ * capture in capture_buffer.c), and rebuilt from them by recount_streams().
+ * New in 1.1: the update script includes this file as it is
+ * (sql/update/1.0--1.1), after dropping 1.0's maintain_partitions.
+ */
+
+/*
+ * What stream_status reports per stream without counting: the records after
+ * the trim point (capture adds what it stores, in the same transaction;
+ * trim_streams subtracts what it trims) and the rows of capture_exceptions
+ * (kept by triggers on that table).  recount_streams() rebuilds both.
+ */
+CREATE TABLE orders_stream.stream_counts (
+	stream_id	bigint PRIMARY KEY,
+	records_retained bigint NOT NULL DEFAULT 0,
+	capture_exceptions bigint NOT NULL DEFAULT 0
+);
+
+REVOKE ALL ON orders_stream.stream_counts FROM PUBLIC;
+
+/*
+ * Moves each stream's trim point (stream_trim) past its records that
+ * expired before cutoff, oldest first, up to the first one still retained,
+ * and takes them off its count (stream_counts).  It reads only the index
+ * range after the trim point, so a run costs what expired since the last
+ * one, not the length of the stream; the planner settings of its caller,
+ * maintain_partitions, keep it on the index in a partition autovacuum has
+ * not analyzed yet.  Capture times
+ * follow sequence keys (capture stores in commit order, each pass at its
+ * own transaction's start); a record that a clock set back made look
+ * younger than an older one stays after the trim point until its partition
+ * goes (maintain_partitions).
+ */
+CREATE FUNCTION orders_stream_internal.trim_streams(cutoff timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	/* after every sequence key (12 bytes) */
+	past_end	constant bytea := '\xffffffffffffffffffffffffff';
+	s			record;
+	kept		bytea;
+	newest		bytea;
+BEGIN
+	/*
+	 * One run at a time (a run by hand meets the worker's): each subtracts
+	 * what it trims from the counts, which must happen once.  The state is
+	 * read after the lock, as the last run left it.
+	 */
+	LOCK TABLE orders_stream.stream_trim IN SHARE ROW EXCLUSIVE MODE;
+	FOR s IN SELECT st.stream_id, coalesce(t.trimmed_key, ''::bytea) AS trimmed_key
+			   FROM orders_stream.streams st
+			   LEFT JOIN orders_stream.stream_trim t ON t.stream_id = st.stream_id LOOP
+		/* the oldest record still retained */
+		SELECT r.sequence_key INTO kept FROM orders_stream.record_store r
+		 WHERE r.stream_id = s.stream_id AND r.sequence_key > s.trimmed_key
+		   AND r.captured_at >= cutoff
+		 ORDER BY r.sequence_key LIMIT 1;
+		/* the newest record before it: every one from the trim point to it expired */
+		SELECT r.sequence_key INTO newest FROM orders_stream.record_store r
+		 WHERE r.stream_id = s.stream_id AND r.sequence_key > s.trimmed_key
+		   AND r.sequence_key < coalesce(kept, past_end) AND r.captured_at < cutoff
+		 ORDER BY r.sequence_key DESC LIMIT 1;
+		CONTINUE WHEN newest IS NULL;
+		INSERT INTO orders_stream.stream_trim AS t VALUES (s.stream_id, orders_stream.sequence_text(newest), newest)
+		ON CONFLICT (stream_id) DO UPDATE
+			SET trimmed_through = excluded.trimmed_through, trimmed_key = excluded.trimmed_key;
+		UPDATE orders_stream.stream_counts c
+		   SET records_retained = c.records_retained - (
+				SELECT count(*) FROM orders_stream.record_store r
+				 WHERE r.stream_id = s.stream_id AND r.sequence_key > s.trimmed_key
+				   AND r.sequence_key <= newest AND r.captured_at < cutoff)
+		 WHERE c.stream_id = s.stream_id;
+	END LOOP;
+END
+$$;
+
+/*
+ * Rebuilds stream_trim and stream_counts from the records: each stream
+ * trimmed through its newest record older than the retention (or further,
+ * where it already was), and counted after that.  For state that capture
+ * and maintenance did not write: a database updated from 1.0, records
+ * loaded into record_store directly (the benchmarks).  Reads every record:
+ * O(records), once.  Capture's and maintenance's changes to the state wait
+ * for it, so the counts are exact whatever runs meanwhile.
+ */
+CREATE FUNCTION orders_stream_internal.recount_streams()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cutoff		timestamptz := now() - orders_stream_internal.retention_interval();
+BEGIN
+	LOCK TABLE orders_stream.stream_trim, orders_stream.stream_counts IN SHARE ROW EXCLUSIVE MODE;
+	INSERT INTO orders_stream.stream_trim AS t
+	SELECT s.stream_id, orders_stream.sequence_text(k.key), k.key
+	  FROM orders_stream.streams s
+	  LEFT JOIN orders_stream.stream_trim o ON o.stream_id = s.stream_id
+	 CROSS JOIN LATERAL (
+		SELECT greatest(o.trimmed_key, orders_stream.sequence_key(o.trimmed_through),
+						(SELECT r.sequence_key FROM orders_stream.record_store r
+						  WHERE r.stream_id = s.stream_id AND r.captured_at < cutoff
+						  ORDER BY r.sequence_key DESC LIMIT 1),
+						''::bytea) AS key) k
+	ON CONFLICT (stream_id) DO UPDATE
+		SET trimmed_through = excluded.trimmed_through, trimmed_key = excluded.trimmed_key;
+	INSERT INTO orders_stream.stream_counts AS c
+	SELECT t.stream_id,
+		   (SELECT count(*) FROM orders_stream.record_store r
+			 WHERE r.stream_id = t.stream_id AND r.sequence_key > t.trimmed_key),
+		   (SELECT count(*) FROM orders_stream.capture_exceptions x WHERE x.stream_id = t.stream_id)
+	  FROM orders_stream.stream_trim t
+	ON CONFLICT (stream_id) DO UPDATE
+		SET records_retained = excluded.records_retained, capture_exceptions = excluded.capture_exceptions;
+END
+$$;
+
+/*
+ * ACCESS EXCLUSIVE on record_store and on its partition part, for dropping
+ * the partition, only if no transaction holds a lock on them: a few tries,
+ * 20 ms apart, then lock_not_available.  Never a request in the lock
+ * queue, where every reader coming after it would wait.
+ */
+CREATE FUNCTION orders_stream_internal.lock_for_drop(part regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	FOR attempt IN 1..5 LOOP
+		BEGIN
+			EXECUTE format('LOCK TABLE ONLY orders_stream.record_store, %s IN ACCESS EXCLUSIVE MODE NOWAIT', part);
+			RETURN;
+		EXCEPTION WHEN lock_not_available THEN
+			IF attempt = 5 THEN
+				RAISE;
+			END IF;
+			PERFORM pg_sleep(0.02);
+		END;
+	END LOOP;
+END
+$$;
+
+/*
+ * Creates the partitions of the next 6 hours (at least the next two
+ * partitions, at most 48), moves the trim points past what expired
+ * (trim_streams), and drops the partitions whose records are all older
+ * than the retention.  Returns how many partitions were dropped.  The
+ * capture worker runs this every 10 seconds, between its passes.
+ *
+ * It never waits long for a lock (lock_timeout): what it cannot do now, the
+ * next run does.  Attaching a partition conflicts with no lock a reader can
+ * hold (ensure_partition), so partitions stay hours ahead of capture, which
+ * never creates one itself (retention.c): a failing maintenance has hours
+ * of WARNINGs before capture runs out.  Dropping one takes ACCESS EXCLUSIVE
+ * on record_store, which every open transaction that read records
+ * conflicts with: it is only ever taken when free (NOWAIT, a few tries),
+ * never queued for, since a waiting request would hold up every later
+ * reader; and it is held for the drops alone, at the end of the
+ * transaction.  The records are invisible from their trim already, so a
+ * partition dropped a few runs late costs disk only.  The planner settings
+ * keep every read of the records on the index, also in a partition that
+ * autovacuum has not analyzed yet.
+ */
+CREATE FUNCTION orders_stream_internal.maintain_partitions()
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '200ms'
+SET enable_seqscan = off
+SET enable_bitmapscan = off
+SET enable_sort = off
+AS $$
+DECLARE
+	span		interval := current_setting('orders_stream.partition_interval')::interval;
+	ahead		integer := least(48, greatest(2, ceil(6 * 3600 / extract(epoch FROM span))::integer));
+	cutoff		timestamptz := now() - orders_stream_internal.retention_interval();
+	covered		timestamptz;
+	p			record;
+	dropped		integer := 0;
+	why			text;
+BEGIN
+	BEGIN
+		PERFORM orders_stream_internal.ensure_partition(now() + span * i) FROM generate_series(0, ahead) AS i;
+	EXCEPTION WHEN lock_not_available THEN
+		/* only DDL or maintenance of record_store holds a lock that conflicts */
+		covered := (SELECT max(upper_bound) FROM orders_stream.partitions);
+		IF covered IS NULL OR covered < now() + span * ahead / 2 THEN
+			RAISE WARNING 'orders_stream.record_store is locked: stream partitions not created ahead, capture has partitions until %',
+				coalesce(covered::text, 'none');
+		ELSE
+			RAISE LOG 'orders_stream.record_store is locked: stream partitions not created ahead this time';
+		END IF;
+	END;
+	DELETE FROM orders_stream.capture_exceptions WHERE created_at < cutoff;
+	BEGIN
+		PERFORM orders_stream_internal.trim_streams(cutoff);
+	EXCEPTION WHEN lock_not_available THEN
+		/* the drops go by the trim points, which the other run is moving */
+		RAISE LOG 'orders_stream: another maintenance run is trimming: trim and drops put off this time';
+		RETURN dropped;
+	END;
+	FOR p IN SELECT * FROM orders_stream.partitions WHERE upper_bound <= cutoff ORDER BY lower_bound LOOP
+		BEGIN
+			PERFORM orders_stream_internal.lock_for_drop(p.partition);
+			/*
+			 * Its records after their stream's trim point leave the counts
+			 * with it: none, unless a clock set back stopped trim_streams
+			 * before them.  One index probe per stream.
+			 */
+			EXECUTE format('UPDATE orders_stream.stream_counts c SET records_retained = c.records_retained - x.n
+							  FROM (SELECT s.stream_id,
+										   (SELECT count(*) FROM %s r
+											 WHERE r.stream_id = s.stream_id
+											   AND r.sequence_key > coalesce(t.trimmed_key, ''''::bytea)) AS n
+									  FROM orders_stream.streams s
+									  LEFT JOIN orders_stream.stream_trim t ON t.stream_id = s.stream_id) x
+							 WHERE c.stream_id = x.stream_id AND x.n > 0', p.partition);
+			BEGIN
+				EXECUTE format('ALTER EXTENSION orders_stream DROP TABLE %s', p.partition);
+				EXECUTE format('DROP TABLE %s', p.partition);
+				DELETE FROM orders_stream.partitions WHERE partition = p.partition;
+				dropped := dropped + 1;
+			EXCEPTION WHEN dependent_objects_still_exist THEN
+				/*
+				 * Any role may create a view on a partition, or a column of
+				 * its row type, without any privilege on it: that must not
+				 * keep expired records (and their disk) forever.  Empty it;
+				 * the table goes at a later run, once the object is dropped.
+				 */
+				GET STACKED DIAGNOSTICS why = PG_EXCEPTION_DETAIL;
+				EXECUTE format('TRUNCATE %s', p.partition);
+				RAISE WARNING 'could not drop expired stream partition %: %', p.partition, SQLERRM
+					USING DETAIL = why,
+						  HINT = 'Its records were removed (TRUNCATE); the empty table goes once those objects are dropped.';
+			END;
+		EXCEPTION
+			WHEN lock_not_available THEN
+				/* six runs in a row: a reader keeps a transaction open */
+				IF p.upper_bound < cutoff - interval '1 minute' THEN
+					RAISE WARNING 'orders_stream.record_store is in use: expired stream partition % not dropped this time, expired since %',
+						p.partition, p.upper_bound + orders_stream_internal.retention_interval()
+						USING HINT = 'A transaction that read orders_stream.records stays open: see pg_stat_activity.';
+				ELSE
+					RAISE LOG 'orders_stream.record_store is in use: expired stream partition % not dropped this time',
+						p.partition;
+				END IF;
+				EXIT;
+			WHEN OTHERS THEN
+				/* e.g. a view on the partition: keep it, drop the others */
+				RAISE WARNING 'could not drop expired stream partition %: %', p.partition, SQLERRM;
+		END;
+	END LOOP;
+	RETURN dropped;
+END
+$$;
+
+/*
+ * Its rows per stream, kept in stream_counts (20_records.sql) by whoever
+ * inserts or deletes them (capture, failover.c, maintenance, an
+ * administrator), so that stream_status never counts them.
+ */
+CREATE FUNCTION orders_stream_internal.count_capture_exceptions()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP = 'TRUNCATE' THEN
+		UPDATE orders_stream.stream_counts SET capture_exceptions = 0 WHERE capture_exceptions <> 0;
+	ELSIF TG_OP = 'INSERT' THEN
+		INSERT INTO orders_stream.stream_counts AS c (stream_id, capture_exceptions)
+		SELECT n.stream_id, count(*) FROM changed n GROUP BY n.stream_id
+		ON CONFLICT (stream_id) DO UPDATE SET capture_exceptions = c.capture_exceptions + excluded.capture_exceptions;
+	ELSE
+		UPDATE orders_stream.stream_counts c SET capture_exceptions = c.capture_exceptions - o.n
+		  FROM (SELECT d.stream_id, count(*) AS n FROM changed d GROUP BY d.stream_id) o
+		 WHERE c.stream_id = o.stream_id;
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER count_inserted AFTER INSERT ON orders_stream.capture_exceptions
+	REFERENCING NEW TABLE AS changed
+	FOR EACH STATEMENT EXECUTE FUNCTION orders_stream_internal.count_capture_exceptions();
+CREATE TRIGGER count_deleted AFTER DELETE ON orders_stream.capture_exceptions
+	REFERENCING OLD TABLE AS changed
+	FOR EACH STATEMENT EXECUTE FUNCTION orders_stream_internal.count_capture_exceptions();
+CREATE TRIGGER count_truncated AFTER TRUNCATE ON orders_stream.capture_exceptions
+	FOR EACH STATEMENT EXECUTE FUNCTION orders_stream_internal.count_capture_exceptions();

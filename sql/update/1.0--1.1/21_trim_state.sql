@@ -1,0 +1,1 @@
+../../install/26_stream_state.sql
