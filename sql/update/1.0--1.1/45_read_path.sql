@@ -283,7 +283,7 @@ BEGIN
 	 * inclusive), and after the trim horizon.
 	 */
 	key := orders_stream.sequence_key(it->>'p');
-	trim_key := orders_stream.sequence_key(s.trim_point);
+	trim_key := s.trim_key;
 	IF key <> '' AND (key < trim_key OR (inclusive AND key = trim_key)) THEN
 		m := format('the shard iterator points before the trim horizon of stream %s', arn);
 		PERFORM orders_stream.aws_error('TrimmedDataAccessException', m,
