@@ -206,28 +206,6 @@ BEGIN
 		RAISE LOG 'orders_stream: another maintenance run is trimming: trim and drops put off this time';
 		RETURN dropped;
 	END;
-	/*
-	 * A partition that holds records but was never analyzed is planned from
-	 * default estimates, with which a read of the records view by position
-	 * sorts every later record rather than walk the index: it gets
-	 * statistics here, not when autovacuum comes to it.  Two a run at most
-	 * (an ANALYZE samples 30,000 rows at most); never one that autovacuum
-	 * or an administrator is analyzing (NOWAIT), nor one whose autovacuum
-	 * an administrator turned off.
-	 */
-	FOR p IN SELECT pa.partition FROM orders_stream.partitions pa
-			   JOIN pg_class c ON c.oid = pa.partition
-			  WHERE c.reltuples < 0 AND pa.upper_bound > cutoff
-				AND NOT coalesce('autovacuum_enabled=false' = ANY (c.reloptions), false)
-				AND pg_relation_size(pa.partition) > 0
-			  ORDER BY pa.lower_bound DESC LIMIT 2 LOOP
-		BEGIN
-			EXECUTE format('LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE NOWAIT', p.partition);
-			EXECUTE format('ANALYZE %s', p.partition);
-		EXCEPTION WHEN lock_not_available THEN
-			NULL;
-		END;
-	END LOOP;
 	FOR p IN SELECT * FROM orders_stream.partitions WHERE upper_bound <= cutoff ORDER BY lower_bound LOOP
 		BEGIN
 			PERFORM orders_stream_internal.lock_for_drop(p.partition);
