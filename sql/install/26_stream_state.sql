@@ -164,18 +164,14 @@ $$;
  * never queued for, since a waiting request would hold up every later
  * reader; and it is held for the drops alone, at the end of the
  * transaction.  The records are invisible from their trim already, so a
- * partition dropped a few runs late costs disk only.  The planner settings
- * keep every read of the records on the index, also in a partition that
- * autovacuum has not analyzed yet.
+ * partition dropped a few runs late costs disk only.
  */
 CREATE FUNCTION orders_stream_internal.maintain_partitions()
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '200ms'
-SET enable_seqscan = off
-SET enable_bitmapscan = off
-SET enable_sort = off
+SET jit = off
 AS $$
 DECLARE
 	span		interval := current_setting('orders_stream.partition_interval')::interval;
@@ -199,6 +195,16 @@ BEGIN
 		END IF;
 	END;
 	DELETE FROM orders_stream.capture_exceptions WHERE created_at < cutoff;
+	/*
+	 * The reads of records from here on stay on the index, also in a
+	 * partition autovacuum has not analyzed yet.  Set here, for them only,
+	 * and jit off for the whole call: a plan with a disabled node costs more
+	 * than jit_above_cost, and JIT compiling ensure_partition's catalog work
+	 * kept some 20 MB in the capture worker's heap, growing each run
+	 * (t/040).  Local to this call (its SET clauses end them).
+	 */
+	PERFORM set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+			set_config('enable_sort', 'off', true);
 	BEGIN
 		PERFORM orders_stream_internal.trim_streams(cutoff);
 	EXCEPTION WHEN lock_not_available THEN
