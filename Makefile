@@ -13,11 +13,11 @@ EXTVERSION := $(shell sed -n "s/^default_version = '\\(.*\\)'$$/\\1/p" $(EXTENSI
 # The install script of EXTVERSION is built from one file per concern, as
 # pg_cron's; the update script from the previous version, from the fragments
 # of sql/update/<from>--<to>, in name order.  A released version's install
-# script is checked in as it was released (as PostgreSQL's contrib keeps
-# its old scripts): CREATE EXTENSION ... VERSION installs it, and the update
+# script is checked in as it was released, and so is its update script
+# (as PostgreSQL's contrib keeps its old scripts): CREATE EXTENSION ... VERSION installs it, and the update
 # scripts bring it to EXTVERSION.
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--1.0--1.1.sql
-DATA = sql/$(EXTENSION)--1.0.sql
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--1.1--$(EXTVERSION).sql
+DATA = sql/$(EXTENSION)--1.0.sql sql/$(EXTENSION)--1.1.sql sql/$(EXTENSION)--1.0--1.1.sql
 
 REGRESS = setup view_types types settings size_bytes sets numbers keys toast noop_update key_change ddl partitions partitions_late savepoints api streams_api errors privileges truncate json_fallback mappings filter ttl windows document_column import metrics read_plans
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/orders_stream.conf
@@ -36,13 +36,14 @@ include $(PGXS)
 # object built against its old layout
 $(OBJS): $(wildcard src/*.h)
 
-# the version is compiled in: a new default_version rebuilds what uses it
-src/version.o: $(EXTENSION).control
+# the version is compiled in (version.h, which the workers use too): a new
+# default_version rebuilds every object
+$(OBJS): $(EXTENSION).control
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
 
-sql/$(EXTENSION)--1.0--1.1.sql: $(sort $(wildcard sql/update/1.0--1.1/*.sql))
+sql/$(EXTENSION)--1.1--$(EXTVERSION).sql: $(sort $(wildcard sql/update/1.1--$(EXTVERSION)/*.sql))
 	cat $^ > $@
 
 # the DynamoDB Streams endpoint, a program of its own (src/endpoint/Makefile)

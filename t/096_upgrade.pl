@@ -14,8 +14,8 @@
 # (c) The reverse: updated to 9.9 (test.sh installs a test-only pair of
 #     update scripts, test/upgrade_newer.sql), the library is older and the
 #     workers wait; updated back, they resume, and nothing is lost.
-# (d) A database created at 1.0 and updated has exactly the objects of a
-#     fresh install (test/extension_objects.sql, a line per fact): what keeps
+# (d) A database created at 1.0, and one at 1.1, updated have exactly the
+#     objects of a fresh install (test/extension_objects.sql, a line per fact): what keeps
 #     every fragment of sql/update honest.
 # (e) pg_upgrade (15 to 15: the same binaries) by README's procedure, writers
 #     stopped and capture and the mappings caught up: records, stream ARNs
@@ -204,18 +204,22 @@ $node->safe_psql('postgres', 'CREATE DATABASE u_updated');
 $node->safe_psql('postgres', 'CREATE DATABASE u_fresh');
 $node->safe_psql('u_updated', q{SET client_min_messages = error; CREATE EXTENSION orders_stream VERSION '1.0'});
 $node->safe_psql('u_updated', q{ALTER EXTENSION orders_stream UPDATE});
+# and from the released 1.1
+$node->safe_psql('postgres', 'CREATE DATABASE u_updated_11');
+$node->safe_psql('u_updated_11', q{SET client_min_messages = error; CREATE EXTENSION orders_stream VERSION '1.1'});
+$node->safe_psql('u_updated_11', q{ALTER EXTENSION orders_stream UPDATE});
 $node->safe_psql('u_fresh', q{SET client_min_messages = error; CREATE EXTENSION orders_stream});
 my $objects = slurp_file('test/extension_objects.sql');
-my %facts = map { $_ => [ split /\n/, $node->safe_psql($_, $objects) ] } qw(u_fresh u_updated postgres);
+my %facts = map { $_ => [ split /\n/, $node->safe_psql($_, $objects) ] } qw(u_fresh u_updated u_updated_11 postgres);
 cmp_ok(scalar @{ $facts{u_fresh} }, '>', 500, '(d) the catalog query lists the objects of a fresh install');
-for my $db ('u_updated', 'postgres')
+for my $db ('u_updated', 'u_updated_11', 'postgres')
 {
 	my %in_fresh = map { $_ => 1 } @{ $facts{u_fresh} };
 	my %in_updated = map { $_ => 1 } @{ $facts{$db} };
 	my @diff = ((map { "only in a fresh $version: $_" } grep { !$in_updated{$_} } @{ $facts{u_fresh} }),
-		(map { "only in $db, updated from 1.0: $_" } grep { !$in_fresh{$_} } @{ $facts{$db} }));
+		(map { "only in $db, updated: $_" } grep { !$in_fresh{$_} } @{ $facts{$db} }));
 	is(join("\n", @diff), '',
-		"(d) $db, created at 1.0 and updated, has exactly the objects of a fresh install of $version");
+		"(d) $db, created at " . ($db eq 'u_updated_11' ? '1.1' : '1.0') . " and updated, has exactly the objects of a fresh install of $version");
 }
 
 # ---- (e) pg_upgrade ----

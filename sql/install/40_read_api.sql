@@ -36,38 +36,6 @@ SELECT s.stream_arn,
 	   LATERAL (SELECT orders_stream.may_read(CURRENT_USER, s.relid) AS readable) v;
 GRANT SELECT ON orders_stream.readable_streams TO PUBLIC;
 
-/*
- * The stored records as DynamoDB records, each whole (record_store.c adds
- * back what record_store does not keep): the only way an ordinary role
- * reads them, as PUBLIC has no privilege on record_store.  The view reads
- * record_store as its owner; the rule of which streams a caller sees is
- * readable_streams', evaluated as the caller, and nobody sees records older
- * than the retention through it, but roles that may read record_store
- * itself (its owner, superusers) see all of it here too.
- * security_barrier: a caller's leaky function never sees a row the rule
- * hides.  Ordered by stream and sequence key, as the index is: a security
- * barrier view is planned on its own, and only its own ORDER BY lets a
- * range read of one stream (WHERE stream_id = ... AND sequence_key > ...
- * LIMIT n, as GetRecords reads) walk the index in order and stop at the
- * LIMIT, rather than read and sort every later record of the stream.
- */
-CREATE VIEW orders_stream.records WITH (security_barrier) AS
-SELECT r.stream_id,
-	   orders_stream.sequence_text(r.sequence_key) AS sequence_number,
-	   r.captured_at,
-	   orders_stream.record_json(s.stream_arn, s.view_type, r.sequence_key,
-								 r.event_name, r.body, r.size_bytes, r.ttl_delete) AS record,
-	   r.key_hash,
-	   r.sequence_key
-  FROM orders_stream.record_store r
-  JOIN orders_stream.streams s ON s.stream_id OPERATOR(pg_catalog.=) r.stream_id
- WHERE pg_catalog.has_table_privilege('orders_stream.record_store'::pg_catalog.regclass, 'SELECT')
-	OR (r.stream_id OPERATOR(pg_catalog.=) ANY (ARRAY(
-			SELECT rs.stream_id FROM orders_stream.readable_streams rs WHERE rs.readable))
-		AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
-			pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval))
- ORDER BY r.stream_id, r.sequence_key;
-GRANT SELECT ON orders_stream.records TO PUBLIC;
 
 /* Capture health per stream, for the streams the caller may read. */
 CREATE VIEW orders_stream.stream_status WITH (security_barrier) AS

@@ -253,16 +253,14 @@ COMMENT ON FUNCTION orders_stream."GetShardIterator"(text, text, text, text) IS
  * most "limit" of them, in order: GetRecords' read of orders_stream.records.
  * One lower bound, chosen before the query (GetRecords passes the key after
  * a position as the position's key || '\x00', the least key above it): an
- * index condition.  No ORDER BY here: the view is ordered, and one here
- * would make the planner plan the view (a security barrier view is planned
- * on its own) for reading all of the stream's later records.  enable_sort
- * off: the view's order comes from the index (stream_id, sequence_key) of
- * every partition, read from the key on and stopped at the LIMIT, or from a
- * sort of every later record of the stream.  Which is cheaper the planner
- * judges from the partitions' statistics, and a partition that autovacuum
- * has not analyzed yet (a fresh one, with a burst of records) has none: it
- * then sorts, hundreds of ms for a page of a large stream.  A page never
- * wants the sort.  sql/read_plans.sql guards the plan.
+ * index condition.  enable_sort off: the order comes from the index
+ * (stream_id, sequence_key) of every partition, read from the key on and
+ * stopped at the LIMIT, or from a sort of every later record of the
+ * stream.  Which is cheaper the planner judges from the partitions'
+ * statistics, and a partition not analyzed yet (maintenance analyzes one
+ * within a run of its first records) has none: it may then sort, hundreds
+ * of ms for a page of a large stream.  A page never wants the sort.
+ * sql/read_plans.sql guards the plan.
  */
 CREATE FUNCTION orders_stream.records_from(stream_id bigint, from_key bytea, "limit" integer DEFAULT 1000)
 RETURNS SETOF orders_stream.records
@@ -273,8 +271,7 @@ BEGIN ATOMIC
 	  FROM orders_stream.records r
 	 WHERE r.stream_id OPERATOR(pg_catalog.=) records_from.stream_id
 	   AND r.sequence_key OPERATOR(pg_catalog.>=) records_from.from_key
-	   AND r.captured_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-)
-		   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)
+	 ORDER BY r.sequence_key
 	 LIMIT records_from."limit";
 END;
 

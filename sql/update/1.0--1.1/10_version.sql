@@ -1,1 +1,0 @@
-../../install/05_version.sql

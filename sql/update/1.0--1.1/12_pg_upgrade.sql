@@ -1,1 +1,0 @@
-../../install/73_pg_upgrade.sql

@@ -1,1 +1,0 @@
-../../install/26_stream_state.sql

@@ -1,0 +1,1 @@
+../../install/27_maintain_partitions.sql

@@ -1,0 +1,1 @@
+../../install/41_records_view.sql
