@@ -43,8 +43,17 @@ $(OBJS): $(EXTENSION).control
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
 
+# A fragment named *.or-replace.sql is a link to a file of sql/install whose
+# functions and views the previous version has already: it is included with
+# CREATE FUNCTION and CREATE VIEW made CREATE OR REPLACE (the install script
+# itself never replaces: t/016), so that their one source is the install file.
 sql/$(EXTENSION)--1.1--$(EXTVERSION).sql: $(sort $(wildcard sql/update/1.1--$(EXTVERSION)/*.sql))
-	cat $^ > $@
+	for f in $^; do \
+		case $$f in \
+			*.or-replace.sql) sed -E 's/^CREATE (FUNCTION|VIEW) /CREATE OR REPLACE \1 /' $$f ;; \
+			*) cat $$f ;; \
+		esac; \
+	done > $@
 
 # the DynamoDB Streams endpoint, a program of its own (src/endpoint/Makefile)
 all: endpoint

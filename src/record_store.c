@@ -421,6 +421,7 @@ orders_stream_records_page(PG_FUNCTION_ARGS)
 	StringInfoData suffix;
 	StringInfoData out;
 	char	   *arn;
+	ArrayType  *records;
 
 	if (PG_ARGISNULL(0))
 		aws_error(AWS_VALIDATION, "Pass the stream ARN of the records.",
@@ -431,13 +432,20 @@ orders_stream_records_page(PG_FUNCTION_ARGS)
 	escape_json(&suffix, arn);
 	appendStringInfoChar(&suffix, '}');
 
-	/* written after room for the text's header: the result is not copied */
+	records = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
+
+	/*
+	 * Written after room for the text's header, so that the result is not
+	 * copied; in one allocation of about the records' size, not doubled
+	 * (and copied) up to it.
+	 */
 	initStringInfo(&out);
+	if (records)
+		enlargeStringInfo(&out, ARR_SIZE(records) + 64);
 	appendStringInfoSpaces(&out, VARHDRSZ);
 	appendStringInfoString(&out, "{\"Records\":[");
-	if (!PG_ARGISNULL(1))
+	if (records)
 	{
-		ArrayType  *records = PG_GETARG_ARRAYTYPE_P(1);
 		ArrayIterator it = array_create_iterator(records, 0, NULL);
 		Datum		value;
 		bool		isnull;

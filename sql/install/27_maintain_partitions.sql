@@ -1,8 +1,7 @@
 /*
  * Maintenance of record_store's partitions, one run every 10 seconds from
- * the capture worker (retention.c).  CREATE OR REPLACE: the update scripts
- * include this file as it is (sql/update/1.1--1.2), and a fresh install
- * creates the function in a schema it has just made.
+ * the capture worker (retention.c).  A file of its own: the update script
+ * replaces the function from it (sql/update/1.1--1.2).
  *
  * Creates the partitions of the next 6 hours (at least the next two
  * partitions, at most 48), moves the trim points past what expired
@@ -22,7 +21,7 @@
  * transaction.  The records are invisible from their trim already, so a
  * partition dropped a few runs late costs disk only.
  */
-CREATE OR REPLACE FUNCTION orders_stream_internal.maintain_partitions()
+CREATE FUNCTION orders_stream_internal.maintain_partitions()
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp

@@ -1,0 +1,1 @@
+../../install/44_get_records.sql
