@@ -16,12 +16,14 @@
  * statistics, and a partition not analyzed yet (maintenance analyzes one
  * within a run of its first records) has none: it may then sort, hundreds
  * of ms for a page of a large stream.  A page never wants the sort.
- * sql/read_plans.sql guards the plan.
+ * sql/read_plans.sql guards the plan.  row_security on: the records view
+ * answers with an error, not records, where it is off.
  */
 CREATE FUNCTION orders_stream.records_from(stream_id bigint, from_key bytea, "limit" integer DEFAULT 1000)
 RETURNS SETOF orders_stream.records
 LANGUAGE sql STABLE
 SET enable_sort = off
+SET row_security = on
 BEGIN ATOMIC
 	SELECT r.stream_id, r.sequence_number, r.captured_at, r.record, r.key_hash, r.sequence_key
 	  FROM orders_stream.records r
@@ -46,6 +48,7 @@ SET search_path = pg_catalog, pg_temp
 SET enable_sort = off
 SET plan_cache_mode = force_generic_plan
 SET jit = off
+SET row_security = on
 AS $$
 DECLARE
 	parts		text[] := regexp_match(shard_iterator, '^(.+)\|([A-Za-z0-9+/=]+)$');
