@@ -19,7 +19,7 @@ EXTVERSION := $(shell sed -n "s/^default_version = '\\(.*\\)'$$/\\1/p" $(EXTENSI
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--1.1--$(EXTVERSION).sql
 DATA = sql/$(EXTENSION)--1.0.sql sql/$(EXTENSION)--1.1.sql sql/$(EXTENSION)--1.0--1.1.sql
 
-REGRESS = setup view_types types settings size_bytes sets numbers keys toast noop_update key_change ddl partitions partitions_late savepoints api streams_api errors privileges truncate json_fallback mappings filter ttl windows document_column import metrics read_plans
+REGRESS = setup view_types types settings size_bytes sets numbers keys toast noop_update key_change ddl partitions partitions_late savepoints api streams_api errors privileges truncate json_fallback mappings filter ttl windows document_column import metrics json_check read_plans
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/orders_stream.conf
 TAP_TESTS = 1
 

@@ -23,9 +23,7 @@
 
 #include "catalog/objectaccess.h"
 #include "catalog/pg_type_d.h"
-#include "common/jsonapi.h"
 #include "common/md5.h"
-#include "mb/pg_wchar.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/value.h"
@@ -39,6 +37,7 @@
 
 #include "aws_error.h"
 #include "delivery_record.h"
+#include "json_check.h"
 #include "record_store.h"
 
 #define ARN_PREFIX "arn:aws:dynamodb:"
@@ -373,9 +372,7 @@ record_json(FunctionCallInfo fcinfo, bool checked)
 	record_append(&out, &cache->env, seq, event_name,
 					 VARDATA_ANY(body), VARSIZE_ANY_EXHDR(body), size_bytes,
 					 ttl_delete);
-	if (checked &&
-		pg_parse_json(makeJsonLexContextCstringLen(out.data, out.len, GetDatabaseEncoding(), false),
-					  &nullSemAction) != JSON_SUCCESS)
+	if (checked && !json_check(out.data, out.len))
 		aws_error(AWS_VALIDATION,
 				  "Pass the columns of a row of orders_stream.record_store.",
 				  "body is not the body of a stored record");
