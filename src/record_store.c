@@ -47,6 +47,8 @@ PG_FUNCTION_INFO_V1(orders_stream_sequence_text);
 PG_FUNCTION_INFO_V1(orders_stream_record_json);
 PG_FUNCTION_INFO_V1(orders_stream_stored_record_json);
 PG_FUNCTION_INFO_V1(orders_stream_records_page);
+PG_FUNCTION_INFO_V1(orders_stream_records_page_add);
+PG_FUNCTION_INFO_V1(orders_stream_records_page_end);
 PG_FUNCTION_INFO_V1(orders_stream_dynamodb_streams);
 
 void
@@ -402,15 +404,53 @@ orders_stream_stored_record_json(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The end of a record of stream arn as record_json() writes it: its
+ * eventSourceARN, the last member.
+ */
+static void
+page_record_suffix(StringInfo suffix, const char *arn)
+{
+	initStringInfo(suffix);
+	appendStringInfoString(suffix, ",\"eventSourceARN\":");
+	escape_json(suffix, arn);
+	appendStringInfoChar(suffix, '}');
+}
+
+/*
+ * Appends a record of a GetRecords page to out: as the records view renders
+ * it, less its eventSourceARN (GetRecords' records have none).
+ * record_json() writes eventSourceARN last, so it is cut from the end of the
+ * record's text: the caller passes any json it likes, so a record that does
+ * not end with the stream's eventSourceARN is refused; cutting that last
+ * member from a valid JSON object leaves a valid object.
+ */
+static void
+append_page_record(StringInfo out, const StringInfo suffix, const char *arn,
+				   Datum value, bool isnull)
+{
+	text	   *record;
+	const char *data;
+	int			len;
+
+	if (isnull)
+		aws_error(AWS_VALIDATION, "Pass the records of orders_stream.records.",
+				  "a record of the page is null");
+	record = DatumGetTextPP(value);
+	data = VARDATA_ANY(record);
+	len = VARSIZE_ANY_EXHDR(record);
+	if (len <= suffix->len ||
+		memcmp(data + len - suffix->len, suffix->data, suffix->len) != 0)
+		aws_error(AWS_VALIDATION, "Pass the records of orders_stream.records, of the one stream.",
+				  "a record of the page is not a record of stream %s", arn);
+	appendBinaryStringInfo(out, data, len - suffix->len);
+	appendStringInfoChar(out, '}');
+}
+
+/*
  * orders_stream.records_page(stream_arn, records json[], next_shard_iterator)
  * -> text: the GetRecords response {"Records":[...],"NextShardIterator":...}
- * written once, in the records' order, each record as the records view
- * rendered it less its eventSourceARN (GetRecords' records have none), and
- * without NextShardIterator when it is NULL.  record_json() writes
- * eventSourceARN last, so it is cut from the end of each record's text: the
- * caller passes any json it likes, so a record that does not end with the
- * stream's eventSourceARN is refused; cutting that last member from a valid
- * JSON object leaves a valid object, so the response is valid JSON.
+ * written once, in the records' order (append_page_record()), and without
+ * NextShardIterator when it is NULL: valid JSON.
  */
 Datum
 orders_stream_records_page(PG_FUNCTION_ARGS)
@@ -424,11 +464,7 @@ orders_stream_records_page(PG_FUNCTION_ARGS)
 		aws_error(AWS_VALIDATION, "Pass the stream ARN of the records.",
 				  "records_page needs the stream ARN");
 	arn = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	initStringInfo(&suffix);
-	appendStringInfoString(&suffix, ",\"eventSourceARN\":");
-	escape_json(&suffix, arn);
-	appendStringInfoChar(&suffix, '}');
-
+	page_record_suffix(&suffix, arn);
 	records = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
 
 	/*
@@ -452,25 +488,10 @@ orders_stream_records_page(PG_FUNCTION_ARGS)
 			elog(ERROR, "records_page expects an array of json");
 		while (array_iterate(it, &value, &isnull))
 		{
-			text	   *record;
-			const char *data;
-			int			len;
-
-			if (isnull)
-				aws_error(AWS_VALIDATION, "Pass the records of orders_stream.records.",
-						  "a record of the page is null");
-			record = DatumGetTextPP(value);
-			data = VARDATA_ANY(record);
-			len = VARSIZE_ANY_EXHDR(record);
-			if (len <= suffix.len ||
-				memcmp(data + len - suffix.len, suffix.data, suffix.len) != 0)
-				aws_error(AWS_VALIDATION, "Pass the records of orders_stream.records, of the one stream.",
-						  "a record of the page is not a record of stream %s", arn);
 			if (!first)
 				appendStringInfoChar(&out, ',');
 			first = false;
-			appendBinaryStringInfo(&out, data, len - suffix.len);
-			appendStringInfoChar(&out, '}');
+			append_page_record(&out, &suffix, arn, value, isnull);
 		}
 		array_free_iterator(it);
 	}
@@ -483,6 +504,72 @@ orders_stream_records_page(PG_FUNCTION_ARGS)
 	appendStringInfoChar(&out, '}');
 	SET_VARSIZE(out.data, out.len);
 	PG_RETURN_TEXT_P((text *) out.data);
+}
+
+/* The state of the aggregate records_page_agg(): the page so far. */
+typedef struct PageState
+{
+	char	   *arn;
+	StringInfoData suffix;
+	StringInfoData records;		/* a text's header, then the records */
+	bool		any;
+} PageState;
+
+/*
+ * orders_stream_internal.records_page_add(state, stream_arn, record): the
+ * transition of orders_stream.records_page_agg(stream_arn, record json) ->
+ * text, the records of a GetRecords page as records_page() writes them,
+ * comma-separated, appended as they come: no array of them, and no copy
+ * but the one into the page.  Every record is of the first one's stream.
+ */
+Datum
+orders_stream_records_page_add(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	MemoryContext old;
+	PageState  *state;
+	char	   *arn;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "records_page_add called in a context that is no aggregate's");
+	if (PG_ARGISNULL(1))
+		aws_error(AWS_VALIDATION, "Pass the stream ARN of the records.",
+				  "records_page_agg needs the stream ARN");
+	arn = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	state = PG_ARGISNULL(0) ? NULL : (PageState *) PG_GETARG_POINTER(0);
+	if (state == NULL)
+	{
+		old = MemoryContextSwitchTo(aggcontext);
+		state = palloc0(sizeof(PageState));
+		state->arn = pstrdup(arn);
+		page_record_suffix(&state->suffix, arn);
+		initStringInfo(&state->records);
+		appendStringInfoSpaces(&state->records, VARHDRSZ);
+		MemoryContextSwitchTo(old);
+	}
+	else if (strcmp(arn, state->arn) != 0)
+		aws_error(AWS_VALIDATION, "Pass the records of orders_stream.records, of the one stream.",
+				  "the records of a page are of stream %s, not %s", state->arn, arn);
+	old = MemoryContextSwitchTo(aggcontext);
+	if (state->any)
+		appendStringInfoChar(&state->records, ',');
+	state->any = true;
+	append_page_record(&state->records, &state->suffix, state->arn,
+					   PG_GETARG_DATUM(2), PG_ARGISNULL(2));
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(state);
+}
+
+/* orders_stream_internal.records_page_end(state): the final function of records_page_agg(). */
+Datum
+orders_stream_records_page_end(PG_FUNCTION_ARGS)
+{
+	PageState  *state = PG_ARGISNULL(0) ? NULL : (PageState *) PG_GETARG_POINTER(0);
+
+	if (state == NULL)
+		PG_RETURN_NULL();
+	SET_VARSIZE(state->records.data, state->records.len);
+	PG_RETURN_TEXT_P((text *) state->records.data);
 }
 
 /*

@@ -27,7 +27,7 @@ sql(q{CREATE ROLE mallory LOGIN});
 # may_read() twice, for a role by OID and by name
 my @api = qw(enable_stream disable_stream list_streams describe_stream get_shard_iterator
   get_records DescribeStream ListStreams GetShardIterator GetRecords dynamodb_streams
-  dynamodb_streams_text get_records_text records_from records_page
+  dynamodb_streams_text get_records_text records_from records_page records_page_agg
   create_event_source_mapping update_event_source_mapping delete_event_source_mapping
   list_event_source_mappings get_event_source_mapping ListEventSourceMappings
   CreateEventSourceMapping wait_for_mapping redrive_failures wait_for_slot wait_for_capture
@@ -116,6 +116,32 @@ SELECT orders_stream.records_page(s.stream_arn, ARRAY[${forged}::json])
 	like($err, qr/ERROR:\s+22023/, "records_page refuses $forged, no record of the stream")
 	  or diag("rc=$rc out=$out err=$err");
 }
+
+# ---- records_page_agg: the same rule, row by row, and one stream per page ----
+($rc, $out, $err) = OrdersStream::psql_login($node, 'mallory',
+	q{SELECT ('{"Records":[' || orders_stream.records_page_agg(s.stream_arn, r.record) || ']}')::jsonb
+			  #>> '{Records,0,dynamodb,NewImage,v,S}'
+	    FROM orders_stream.readable_streams s JOIN orders_stream.records r USING (stream_id)
+	   WHERE s.readable GROUP BY s.stream_arn});
+is($out, qq|"},\\ \x01 quote|, 'records_page_agg writes the records of a stream, valid JSON in a page')
+  or diag($err);
+for my $forged (q|'{"a":1,"eventSourceARN":"x"}'|, q|'{"a":"b"}'|, q|'[]'|, q|NULL|)
+{
+	($rc, $out, $err) = OrdersStream::psql_login($node, 'mallory', qq{\\set VERBOSITY sqlstate
+SELECT orders_stream.records_page_agg(s.stream_arn, x.r)
+  FROM orders_stream.readable_streams s, (SELECT r.record FROM orders_stream.records r LIMIT 1
+										  UNION ALL SELECT ${forged}::json) x(r)
+ WHERE s.readable});
+	like($err, qr/ERROR:\s+22023/, "records_page_agg refuses $forged after a record, no record of the stream")
+	  or diag("rc=$rc out=$out err=$err");
+}
+($rc, $out, $err) = OrdersStream::psql_login($node, 'mallory', qq{\\set VERBOSITY sqlstate
+SELECT orders_stream.records_page_agg(x.arn, r.record)
+  FROM (SELECT r.record FROM orders_stream.records r LIMIT 1) r,
+	   (VALUES (1, (SELECT stream_arn FROM orders_stream.readable_streams WHERE readable LIMIT 1)),
+			   (2, 'arn:aws:dynamodb:local:000000000000:table/t/stream/other')) x(n, arn)});
+like($err, qr/ERROR:\s+22023/, 'records_page_agg refuses records of two streams in one page')
+  or diag("rc=$rc out=$out err=$err");
 
 # ---- dynamodb_streams() reaches the text dispatcher as a call from SQL would ----
 sql(q{REVOKE EXECUTE ON FUNCTION orders_stream.dynamodb_streams_text(text, jsonb) FROM PUBLIC});

@@ -37,6 +37,34 @@ COMMENT ON FUNCTION orders_stream.records_from(bigint, bytea, integer) IS
 'The records of orders_stream.records of one stream from a sequence key on, at most "limit", in order: an index range read';
 
 /*
+ * The records of a GetRecords page as text, comma-separated, each as the
+ * records view renders it less its eventSourceARN, as records_page()
+ * writes them: built as the rows come (records_page_add appends each to the
+ * page, and nothing else copies it), not from an array of them.
+ */
+CREATE FUNCTION orders_stream_internal.records_page_add(state internal, stream_arn text, record json)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'orders_stream_records_page_add'
+LANGUAGE C;
+
+CREATE FUNCTION orders_stream_internal.records_page_end(state internal)
+RETURNS text
+AS 'MODULE_PATHNAME', 'orders_stream_records_page_end'
+LANGUAGE C;
+
+REVOKE ALL ON FUNCTION orders_stream_internal.records_page_add(internal, text, json),
+	orders_stream_internal.records_page_end(internal) FROM PUBLIC;
+
+CREATE AGGREGATE orders_stream.records_page_agg(stream_arn text, record json) (
+	SFUNC = orders_stream_internal.records_page_add,
+	STYPE = internal,
+	FINALFUNC = orders_stream_internal.records_page_end
+);
+
+COMMENT ON AGGREGATE orders_stream.records_page_agg(text, json) IS
+'The records of orders_stream.records of one stream, in the order aggregated, as the "Records" of a GetRecords response: comma-separated, eventSourceARN cut';
+
+/*
  * GetRecords, its response as text (what the endpoint sends) and the number
  * of records in it (what metrics count).  "GetRecords" is its jsonb.
  */
@@ -62,7 +90,7 @@ DECLARE
 	inclusive	boolean;
 	key			bytea;
 	trim_key	bytea;
-	records		json[];
+	records		text;
 	last_seq	text;
 	next		text;
 BEGIN
@@ -138,7 +166,7 @@ BEGIN
 	 * jit off, as a plan with a disabled node costs more than
 	 * jit_above_cost), rather than planned again on every call.
 	 */
-	SELECT array_agg(r.record), max(r.sequence_number COLLATE "C"), count(*)
+	SELECT orders_stream.records_page_agg(arn, r.record), max(r.sequence_number COLLATE "C"), count(*)
 	  INTO records, last_seq, record_count
 	  FROM (SELECT v.record, v.sequence_number, v.sequence_key
 			  FROM orders_stream.records v
@@ -160,7 +188,8 @@ BEGIN
 			'i', last_seq IS NULL AND inclusive,
 			't', floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint)::text, 'UTF8'), 'base64'), E'\n', '');
 	END IF;
-	response := orders_stream.records_page(arn, records, next);
+	response := '{"Records":[' || coalesce(records, '') || ']'
+		|| coalesce(',"NextShardIterator":' || to_json(next)::text, '') || '}';
 END
 $$;
 
