@@ -129,7 +129,7 @@ for my $forged (q|'{"a":1,"eventSourceARN":"x"}'|, q|'{"a":"b"}'|, q|'[]'|, q|NU
 {
 	($rc, $out, $err) = OrdersStream::psql_login($node, 'mallory', qq{\\set VERBOSITY sqlstate
 SELECT orders_stream.records_page_agg(s.stream_arn, x.r)
-  FROM orders_stream.readable_streams s, (SELECT r.record FROM orders_stream.records r LIMIT 1
+  FROM orders_stream.readable_streams s, ((SELECT r.record FROM orders_stream.records r LIMIT 1)
 										  UNION ALL SELECT ${forged}::json) x(r)
  WHERE s.readable});
 	like($err, qr/ERROR:\s+22023/, "records_page_agg refuses $forged after a record, no record of the stream")
