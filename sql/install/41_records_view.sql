@@ -4,8 +4,8 @@
  * A view reads its tables as its owner, and row security applies to that
  * owner: so the policy below applies to every read of the view, whoever
  * reads it, superusers included, and no role can read record_store
- * directly (PUBLIC has no privilege on it, and a BYPASSRLS role none
- * either).  Roles are the cluster's: the first database's CREATE EXTENSION
+ * directly unless granted SELECT on it (PUBLIC has no privilege on it, and
+ * a BYPASSRLS role none either).  Roles are the cluster's: the first database's CREATE EXTENSION
  * creates it, the others' find it; it is refused unless it is as created
  * here, since its members could replace the view that every reader runs.
  * DROP EXTENSION leaves it (DROP ROLE orders_stream_reader once no
@@ -33,27 +33,32 @@ $$;
 GRANT SELECT ON orders_stream.record_store, orders_stream.streams TO orders_stream_reader;
 
 /*
- * What a read through the view sees of record_store: the records of the
- * streams the view's caller may read (readable_streams, whose rule runs as
- * the caller: CURRENT_USER), and of those only the ones inside the
- * retention.  Both sides are computed once per query (InitPlans): the first
- * is an index condition, the second prunes the expired partitions.  As
- * security quals, they are applied before any function of the caller's
- * query sees a row, unless that function is leakproof.
+ * What a read through the view sees of record_store: everything, for a
+ * caller that may read record_store itself (its owner, superusers: the
+ * stream of a dropped table, or a subscriber's records, whose tables are
+ * the publisher's); for any other, the records of the streams the caller
+ * may read (readable_streams, whose rule runs as the caller: CURRENT_USER)
+ * and of those only the ones inside the retention.  Every part is computed
+ * once per query (InitPlans).  As security quals, they are applied before
+ * any function of the caller's query sees a row, unless that function is
+ * leakproof.  For every role (TO PUBLIC), so that a role granted SELECT on
+ * record_store (a publication's, for its initial copy) reads it all.
  */
 ALTER TABLE orders_stream.record_store ENABLE ROW LEVEL SECURITY;
 CREATE POLICY readable_retained ON orders_stream.record_store
-	FOR SELECT TO orders_stream_reader
-	USING (stream_id OPERATOR(pg_catalog.=) ANY (ARRAY(
-			   SELECT rs.stream_id FROM orders_stream.readable_streams rs WHERE rs.readable))
-		   AND captured_at OPERATOR(pg_catalog.>=) (SELECT pg_catalog.now() OPERATOR(pg_catalog.-)
-				   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval));
+	FOR SELECT
+	USING ((SELECT pg_catalog.has_table_privilege('orders_stream.record_store'::pg_catalog.regclass, 'SELECT'))
+		   OR (stream_id OPERATOR(pg_catalog.=) ANY (ARRAY(
+				   SELECT rs.stream_id FROM orders_stream.readable_streams rs WHERE rs.readable))
+			   AND captured_at OPERATOR(pg_catalog.>=) (SELECT pg_catalog.now() OPERATOR(pg_catalog.-)
+					   pg_catalog.current_setting('orders_stream.retention')::pg_catalog.interval)));
 
 /*
  * The stored records as DynamoDB records, each whole (record_store.c adds
  * back what record_store does not keep): the only way a role reads them.
  * Read as orders_stream_reader, under the policy above: a caller sees the
- * retained records of the streams it may read.  No ORDER BY and no security
+ * retained records of the streams it may read (all of record_store if it
+ * may read that).  No ORDER BY and no security
  * barrier, so that the planner plans a caller's query with the view as if
  * it read record_store: WHERE stream_id = ... AND sequence_key > ...
  * ORDER BY sequence_key LIMIT n is an index range read of one stream in
