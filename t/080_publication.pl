@@ -38,7 +38,7 @@ CREATE TABLE orders (id int PRIMARY KEY, item text);
 SELECT orders_stream.enable_stream('orders', 'NEW_IMAGE');
 INSERT INTO orders SELECT g, 'before' FROM generate_series(1, 100) g;
 /* README "Fan-out by publication" */
-CREATE ROLE replicator LOGIN REPLICATION;
+CREATE ROLE replicator LOGIN REPLICATION BYPASSRLS;
 GRANT SELECT ON orders_stream.record_store, orders_stream.streams TO replicator;
 CREATE PUBLICATION orders_stream_records
 	FOR TABLE orders_stream.record_store, orders_stream.streams

@@ -4,8 +4,8 @@
  * A view reads its tables as its owner, and row security applies to that
  * owner: so the policy below applies to every read of the view, whoever
  * reads it, superusers included, and no role can read record_store
- * directly unless granted SELECT on it (PUBLIC has no privilege on it, and
- * a BYPASSRLS role none either).  Roles are the cluster's: the first database's CREATE EXTENSION
+ * directly unless granted SELECT on it, and then under the same policy
+ * (PUBLIC has no privilege on it, and a BYPASSRLS role none either).  Roles are the cluster's: the first database's CREATE EXTENSION
  * creates it, the others' find it; it is refused unless it is as created
  * here, since its members could replace the view that every reader runs.
  * DROP EXTENSION leaves it (DROP ROLE orders_stream_reader once no
@@ -34,20 +34,21 @@ GRANT SELECT ON orders_stream.record_store, orders_stream.streams TO orders_stre
 
 /*
  * What a read through the view sees of record_store: everything, for a
- * caller that may read record_store itself (its owner, superusers: the
- * stream of a dropped table, or a subscriber's records, whose tables are
- * the publisher's); for any other, the records of the streams the caller
- * may read (readable_streams, whose rule runs as the caller: CURRENT_USER)
- * and of those only the ones inside the retention.  Every part is computed
+ * superuser caller (the stream of a dropped table, or a subscriber's
+ * records, whose tables are the publisher's); for any other, the records
+ * of the streams the caller may read (readable_streams, whose rule runs as
+ * the caller: CURRENT_USER) and of those only the ones inside the
+ * retention.  Not "may read record_store": pg_read_all_data may, and it
+ * does not bypass the source tables' row security.  Every part is computed
  * once per query (InitPlans).  As security quals, they are applied before
  * any function of the caller's query sees a row, unless that function is
- * leakproof.  For every role (TO PUBLIC), so that a role granted SELECT on
- * record_store (a publication's, for its initial copy) reads it all.
+ * leakproof.  For every role (TO PUBLIC): a role granted SELECT on
+ * record_store reads it under the same rule.
  */
 ALTER TABLE orders_stream.record_store ENABLE ROW LEVEL SECURITY;
 CREATE POLICY readable_retained ON orders_stream.record_store
 	FOR SELECT
-	USING ((SELECT pg_catalog.has_table_privilege('orders_stream.record_store'::pg_catalog.regclass, 'SELECT'))
+	USING ((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
 		   OR (stream_id OPERATOR(pg_catalog.=) ANY (ARRAY(
 				   SELECT rs.stream_id FROM orders_stream.readable_streams rs WHERE rs.readable))
 			   AND captured_at OPERATOR(pg_catalog.>=) (SELECT pg_catalog.now() OPERATOR(pg_catalog.-)
@@ -57,8 +58,8 @@ CREATE POLICY readable_retained ON orders_stream.record_store
  * The stored records as DynamoDB records, each whole (record_store.c adds
  * back what record_store does not keep): the only way a role reads them.
  * Read as orders_stream_reader, under the policy above: a caller sees the
- * retained records of the streams it may read (all of record_store if it
- * may read that).  No ORDER BY and no security
+ * retained records of the streams it may read (all of them, if a
+ * superuser).  No ORDER BY and no security
  * barrier, so that the planner plans a caller's query with the view as if
  * it read record_store: WHERE stream_id = ... AND sequence_key > ...
  * ORDER BY sequence_key LIMIT n is an index range read of one stream in
