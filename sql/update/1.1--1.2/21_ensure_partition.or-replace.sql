@@ -1,0 +1,1 @@
+../../install/21_ensure_partition.sql
