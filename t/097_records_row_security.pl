@@ -16,6 +16,8 @@
 #  - a role orders_stream_reader that exists already with LOGIN or with a
 #    member is refused by CREATE EXTENSION (in a second database), with a
 #    clear error; as created, it is accepted; DROP and CREATE again work;
+#  - a view given an owner that bypasses row security, or record_store's
+#    row security turned off, shows nothing rather than everything;
 #  - pg_dump and pg_restore of the database: no error, one policy.
 use strict;
 use warnings;
@@ -150,6 +152,19 @@ sql('REVOKE pg_read_all_data FROM orders_stream_reader');
 unlike(create_in_second(), qr/ERROR/, 'CREATE EXTENSION in a second database');
 $node->safe_psql('second', 'DROP EXTENSION orders_stream');
 unlike(create_in_second(), qr/ERROR/, 'DROP EXTENSION and CREATE EXTENSION again');
+
+# ---- shut, not open, once the view's owner bypasses row security ----
+sql('ALTER VIEW orders_stream.records OWNER TO CURRENT_USER');
+($rc, $out, $err) = as('bob', 'SELECT count(*) FROM orders_stream.records');
+is("$out$err", '0', 'a records view owned by a superuser shows bob nothing, not every stream');
+is(sql('SELECT count(*) FROM orders_stream.records'), '0', 'nor a superuser');
+sql('ALTER VIEW orders_stream.records OWNER TO orders_stream_reader');
+sql('ALTER TABLE orders_stream.record_store DISABLE ROW LEVEL SECURITY');
+($rc, $out, $err) = as('bob', 'SELECT count(*) FROM orders_stream.records');
+is("$out$err", '0', 'with row security off on record_store, the view shows nothing');
+sql('ALTER TABLE orders_stream.record_store ENABLE ROW LEVEL SECURITY');
+($rc, $out, $err) = as('bob', 'SELECT count(*) > 0 FROM orders_stream.records');
+is("$out$err", 't', 'as created again, bob reads his stream');
 
 # ---- pg_dump and pg_restore ----
 my $bindir = $node->config_data('--bindir');

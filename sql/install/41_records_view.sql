@@ -76,7 +76,20 @@ SELECT r.stream_id,
 	   r.key_hash,
 	   r.sequence_key
   FROM orders_stream.record_store r
-  JOIN orders_stream.streams s ON s.stream_id OPERATOR(pg_catalog.=) r.stream_id;
+  JOIN orders_stream.streams s ON s.stream_id OPERATOR(pg_catalog.=) r.stream_id
+ /*
+  * Shut, not open, if the rule above no longer applies: if a superuser gave
+  * the view an owner that bypasses row security (REASSIGN OWNED BY
+  * orders_stream_reader, which no event trigger sees), or turned
+  * record_store's off.  Checked once per query.
+  */
+ WHERE (SELECT t.relrowsecurity AND NOT o.rolsuper AND NOT o.rolbypassrls
+				AND v.relowner OPERATOR(pg_catalog.<>) t.relowner
+		  FROM pg_catalog.pg_class v
+		  JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) v.relowner,
+			   pg_catalog.pg_class t
+		 WHERE v.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('orders_stream.records')::pg_catalog.oid
+		   AND t.oid OPERATOR(pg_catalog.=) 'orders_stream.record_store'::pg_catalog.regclass::pg_catalog.oid);
 ALTER VIEW orders_stream.records OWNER TO orders_stream_reader;
 /* 1.1's was a security barrier: the update replaces it */
 ALTER VIEW orders_stream.records RESET (security_barrier);
