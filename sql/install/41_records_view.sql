@@ -83,13 +83,12 @@ SELECT r.stream_id,
   * orders_stream_reader, which no event trigger sees), or turned
   * record_store's off.  Checked once per query.
   */
- WHERE (SELECT t.relrowsecurity AND NOT o.rolsuper AND NOT o.rolbypassrls
-				AND v.relowner OPERATOR(pg_catalog.<>) t.relowner
-		  FROM pg_catalog.pg_class v
-		  JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) v.relowner,
-			   pg_catalog.pg_class t
-		 WHERE v.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('orders_stream.records')::pg_catalog.oid
-		   AND t.oid OPERATOR(pg_catalog.=) 'orders_stream.record_store'::pg_catalog.regclass::pg_catalog.oid);
+ WHERE (SELECT t.relrowsecurity FROM pg_catalog.pg_class t
+		 WHERE t.oid OPERATOR(pg_catalog.=) 'orders_stream.record_store'::pg_catalog.regclass::pg_catalog.oid)
+   AND (SELECT NOT (o.rolsuper OR o.rolbypassrls) FROM pg_catalog.pg_roles o
+		 WHERE o.oid OPERATOR(pg_catalog.=) (
+			   SELECT v.relowner FROM pg_catalog.pg_class v
+				WHERE v.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('orders_stream.records')::pg_catalog.oid));
 ALTER VIEW orders_stream.records OWNER TO orders_stream_reader;
 /* 1.1's was a security barrier: the update replaces it */
 ALTER VIEW orders_stream.records RESET (security_barrier);
