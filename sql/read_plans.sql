@@ -35,22 +35,6 @@ BEGIN
 END
 $$;
 
--- whether a plan reads record_store only by index range reads from a key
--- on (every partition an Index Scan on (stream_id, sequence_key) with both
--- in its condition), and never by a sequential, bitmap or sorted read
-CREATE FUNCTION rp_range_read(plan text[]) RETURNS text
-LANGUAGE sql
-AS $$
-	SELECT CASE
-		WHEN EXISTS (SELECT FROM unnest(plan) l
-					  WHERE l ~ '(Seq Scan|Bitmap Heap Scan) on "?records_' OR l ~ '(^|->\s+)(Incremental )?Sort\s*$') THEN 'NOT a range read'
-		WHEN NOT EXISTS (SELECT FROM unnest(plan) l WHERE l ~ 'Index Scan using "?records_<partition>_stream_id_sequence_key_idx') THEN 'no read of record_store'
-		WHEN EXISTS (SELECT FROM unnest(plan) l WHERE l ~ '(Cond|Filter):.*sequence_key'
-					   AND l !~ 'Index Cond: \((\(stream_id = ANY \(\$\d+\)\) AND )?\(stream_id = <stream>\) AND \(sequence_key >=? <key>\)\)$') THEN 'NOT a range read'
-		WHEN plan[1] !~ '^Limit' THEN 'a range read without LIMIT'
-		ELSE 'index range read, LIMIT' END
-$$;
-
 -- whether a plan reads record_store only through the index condition of a
 -- range from a key on (stream_id = ... AND sequence_key > ...), in order or
 -- by a bitmap of it and a top-N sort: never a sequential scan, nor a read
@@ -59,12 +43,23 @@ CREATE FUNCTION rp_range_condition(plan text[]) RETURNS text
 LANGUAGE sql
 AS $$
 	SELECT CASE
-		WHEN EXISTS (SELECT FROM unnest(plan) l WHERE l ~ 'Seq Scan on "?records_') THEN 'NOT by the index'
+		WHEN EXISTS (SELECT FROM unnest(plan) l WHERE l ~ 'Seq Scan on "?records_') THEN 'NOT a range read'
 		WHEN NOT EXISTS (SELECT FROM unnest(plan) l WHERE l ~ '(Index Scan using|Bitmap Index Scan on) "?records_<partition>_stream_id_sequence_key_idx') THEN 'no read of record_store'
 		WHEN EXISTS (SELECT FROM unnest(plan) l WHERE l ~ '(Cond|Filter):.*sequence_key'
-					   AND l !~ '(Index|Recheck) Cond: \((\(stream_id = ANY \(\$\d+\)\) AND )?\(stream_id = <stream>\) AND \(sequence_key >=? <key>\)\)$') THEN 'NOT a range'
-		WHEN plan[1] !~ '^Limit' THEN 'a range without LIMIT'
+					   AND l !~ '(Index|Recheck) Cond: \((\(stream_id = ANY \(\$\d+\)\) AND )?\(stream_id = <stream>\) AND \(sequence_key >=? <key>\)\)$') THEN 'NOT a range read'
+		WHEN plan[1] !~ '^Limit' THEN 'a range read without LIMIT'
 		ELSE 'index range condition, LIMIT' END
+$$;
+
+-- the same, read in index order: every partition an Index Scan on
+-- (stream_id, sequence_key), never a bitmap or a sort
+CREATE FUNCTION rp_range_read(plan text[]) RETURNS text
+LANGUAGE sql
+AS $$
+	SELECT CASE
+		WHEN EXISTS (SELECT FROM unnest(plan) l
+					  WHERE l ~ 'Bitmap Heap Scan on "?records_' OR l ~ '(^|->\s+)(Incremental )?Sort\s*$') THEN 'NOT a range read'
+		ELSE replace(rp_range_condition(plan), 'index range condition', 'index range read') END
 $$;
 
 -- the plan of a SQL function's query as the function plans it: its
