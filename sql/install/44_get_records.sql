@@ -188,8 +188,9 @@ BEGIN
 			'i', last_seq IS NULL AND inclusive,
 			't', floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint)::text, 'UTF8'), 'base64'), E'\n', '');
 	END IF;
-	response := '{"Records":[' || coalesce(records, '') || ']'
-		|| coalesce(',"NextShardIterator":' || to_json(next)::text, '') || '}';
+	/* written once (concat), not copied by each || */
+	response := concat('{"Records":[', records, ']',
+					   ',"NextShardIterator":' || to_json(next)::text, '}');
 END
 $$;
 
