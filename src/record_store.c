@@ -575,7 +575,7 @@ orders_stream_records_page_end(PG_FUNCTION_ARGS)
 /*
  * orders_stream.dynamodb_streams(operation, request) -> jsonb: the response
  * of orders_stream.dynamodb_streams_text() as jsonb, for SQL callers.  The
- * text is the dispatcher's own (a GetRecords page records_page() wrote, or
+ * text is the dispatcher's own (a GetRecords page get_records_text() wrote, or
  * the text of a jsonb document), never a caller's, so it is converted as
  * delivery converts records (delivery_record.c: jsonb's layout written
  * directly, byte for byte what jsonb_in makes of it, and jsonb_in for

@@ -251,7 +251,8 @@ COMMENT ON FUNCTION orders_stream."GetShardIterator"(text, text, text, text) IS
 /*
  * A GetRecords response as text, written once in C: the records (as the
  * records view renders them, eventSourceARN cut) and NextShardIterator,
- * none if NULL.
+ * none if NULL.  1.1's GetRecords used it; 1.2's appends the records as
+ * they are read (records_page_agg(), 44_get_records.sql).
  */
 CREATE FUNCTION orders_stream.records_page(stream_arn text, records json[],
 										   next_shard_iterator text DEFAULT NULL)
@@ -359,8 +360,8 @@ COMMENT ON FUNCTION orders_stream.dynamodb_streams_text(text, jsonb) IS
 
 /*
  * The same, the response as jsonb, for SQL callers: a GetRecords page is
- * written as text once (records_page()) and converted here only for them,
- * without jsonb_in (record_store.c).
+ * written as text once (get_records_text(), records_page_agg()) and
+ * converted here only for them, without jsonb_in (record_store.c).
  */
 CREATE FUNCTION orders_stream.dynamodb_streams(operation text, request jsonb DEFAULT '{}')
 RETURNS jsonb
